@@ -1,0 +1,56 @@
+"""Settings, read from SPENDLEDGER_* environment variables by `get_settings()`.
+
+Nothing is read at import time: the CLI builds settings once per command, the web app
+receives them in `create_app(settings)`, tests pass their own.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "spendledger"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPENDLEDGER_", extra="ignore")
+
+    data_dir: Path = _default_data_dir()
+    database_url: str | None = None  # default: a SQLite file in data_dir
+    secret_key: str | None = None  # Fernet key for credentials at rest (billing sync)
+    timezone: str = "UTC"  # the zone days are counted in, for rollups and reports
+    max_batch_events: int = 10_000
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Paris'"
+            ) from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'spendledger.db'}"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (None values are ignored)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

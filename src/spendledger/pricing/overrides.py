@@ -1,0 +1,89 @@
+"""Price overrides: the user's negotiated rates, fine-tunes and self-hosted models.
+
+An override names a provider ('' or '*' for any), a model pattern (fnmatch, case-
+insensitive, after name normalisation), an effective window [from, to) in whole UTC
+days, prices per unit in genai-prices' keys, and a note saying where the price came from.
+A unit the override leaves out is charged at its parent's rate (cached reads at the
+input rate), as genai-prices does.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from spendledger.pricing.rates import SUPPORTED_PRICE_KEYS, Rates, build_rates, parse_price
+
+# Friendly names the CLI and API accept for price keys.
+PRICE_KEY_ALIASES: dict[str, str] = {
+    "input": "input_mtok",
+    "cached_input": "cache_read_mtok",
+    "cache_read": "cache_read_mtok",
+    "cache_write": "cache_write_mtok",
+    "cache_write_5m": "cache_write_mtok",
+    "cache_write_1h": "cache_write_1h_mtok",
+    "output": "output_mtok",
+    "reasoning": "output_reasoning_mtok",
+    "audio_input": "input_audio_mtok",
+    "audio_output": "output_audio_mtok",
+    "request": "requests_kcount",
+}
+
+
+class OverrideError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class PriceOverride:
+    id: int | None
+    provider: str
+    model_pattern: str
+    prices: Mapping[str, Any]  # {price_key: "0.5" | {"base": ..., "tiers": [[start, price]]}}
+    note: str
+    effective_from: datetime | None = None
+    effective_to: datetime | None = None  # exclusive
+    currency: str = "USD"
+
+    def matches(self, provider: str, model: str, at: datetime) -> bool:
+        if self.provider not in ("", "*") and self.provider != provider:
+            return False
+        if self.effective_from is not None and at < self.effective_from:
+            return False
+        if self.effective_to is not None and at >= self.effective_to:
+            return False
+        return fnmatch.fnmatchcase(model, self.model_pattern.lower())
+
+    def rates(self) -> Rates:
+        label = f"override #{self.id}: {self.note}" if self.id is not None else self.note
+        return build_rates(
+            {k: parse_price(v) for k, v in self.prices.items()}, currency=self.currency, source=label
+        )
+
+
+def parse_prices(pairs: Mapping[str, str]) -> dict[str, str]:
+    """Validate {"input": "0.5", "output_mtok": "1.5"} → {"input_mtok": "0.5", ...}."""
+    out: dict[str, str] = {}
+    for name, raw in pairs.items():
+        key = PRICE_KEY_ALIASES.get(name, name)
+        if key not in SUPPORTED_PRICE_KEYS:
+            known = ", ".join(sorted({*PRICE_KEY_ALIASES, *SUPPORTED_PRICE_KEYS}))
+            raise OverrideError(f"unknown price kind {name!r}; use one of: {known}")
+        try:
+            value = Decimal(raw)
+        except InvalidOperation as exc:
+            raise OverrideError(f"price for {name!r} is not a number: {raw!r}") from exc
+        if not value.is_finite() or value < 0:
+            raise OverrideError(f"price for {name!r} must be zero or more, got {raw!r}")
+        out[key] = f"{value:f}"
+    if not out:
+        raise OverrideError("an override needs at least one price, e.g. input=0.5 output=1.5 (USD per 1M tokens)")
+    return out
+
+
+def day_start(d: date | None) -> datetime | None:
+    return None if d is None else datetime(d.year, d.month, d.day, tzinfo=UTC)

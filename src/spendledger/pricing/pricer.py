@@ -1,0 +1,208 @@
+"""Records without a cost → priced records.
+
+Lookup order (DESIGN.md): the user's overrides → shipped corrections → genai-prices at
+the record's own timestamp → unpriced. An unknown model is never priced $0: the record
+keeps no cost and the status `unpriced`, and `prices reprice` prices it later.
+
+Resolved rates are cached per (provider, model, UTC day, service tier, batch, and the
+time-of-day window where a catalogue price has one): every price change in the
+catalogue, the corrections and the overrides falls on a UTC day boundary or such a
+window, so a cache hit is always the price the record's timestamp would get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import genai_prices
+from genai_prices.data_snapshot import get_snapshot
+from genai_prices.types import ConditionalPrice, ModelInfo, PriceVariant, Provider, TimeOfDateConstraint
+
+from spendledger.pricing.corrections import BATCH_DISCOUNT_PROVIDERS, BATCH_NOTE, CORRECTIONS
+from spendledger.pricing.overrides import PriceOverride
+from spendledger.pricing.rates import Rates, build_rates, prices_from_model_price
+from spendledger.records import PricingStatus, UsageRecord
+
+CATALOGUE = f"genai-prices {genai_prices.__version__}"
+
+# Our provider names (and OpenTelemetry's) → genai-prices provider ids.
+PROVIDER_ALIASES: dict[str, str] = {
+    "gemini": "google",
+    "vertex": "google",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "bedrock": "aws",
+    "aws.bedrock": "aws",
+    "azure.ai.openai": "azure",
+    "az.ai.openai": "azure",
+    "mistral_ai": "mistral",
+    "x_ai": "x-ai",
+    "xai": "x-ai",
+}
+
+_PREFIXES = ("openai/", "azure/", "models/", "anthropic/", "google/", "mistral/", "mistralai/", "deepseek/")
+
+
+def normalise_model(model: str) -> str:
+    """Lower-case and strip routing prefixes genai-prices rejects (`openai/`, `models/`...)."""
+    name = model.strip().lower()
+    changed = True
+    while changed:
+        changed = False
+        for prefix in _PREFIXES:
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+                changed = True
+    return name
+
+
+def normalise_provider(provider: str) -> str:
+    name = provider.strip().lower()
+    return PROVIDER_ALIASES.get(name, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _CatalogueModel:
+    provider: Provider
+    model: ModelInfo
+    time_windows: tuple[TimeOfDateConstraint, ...]
+    batch_variants: tuple[PriceVariant, ...]
+
+    def has_batch_price(self, at: datetime) -> bool:
+        return any(v.constraint is None or v.constraint.active(at) for v in self.batch_variants)
+
+
+class Pricer:
+    """Prices records; build a new one when overrides change (it snapshots them)."""
+
+    def __init__(self, overrides: Sequence[PriceOverride] = (), *, corrections: bool = True) -> None:
+        # newest override first: it wins over older ones covering the same call
+        self._overrides = sorted(overrides, key=lambda o: o.id or 0, reverse=True)
+        self._corrections = CORRECTIONS if corrections else ()
+        self._models: dict[tuple[str, str], _CatalogueModel | None] = {}
+        self._rates: dict[tuple[Any, ...], Rates | None] = {}
+
+    def price(self, record: UsageRecord) -> None:
+        """Fill cost, status and price source of `record` (in place); provider costs stay."""
+        if record.cost is not None and record.pricing_status is not PricingStatus.PRICED:
+            record.pricing_status = PricingStatus.PROVIDER
+            return
+        rates = self.rates_for(
+            record.provider,
+            record.model,
+            record.start,
+            service_tier=record.service_tier,
+            batch=record.batch,
+        )
+        if rates is None:
+            record.cost = None
+            record.pricing_status = PricingStatus.UNPRICED
+            record.price_source = None
+            return
+        record.cost = rates.cost(record.tokens, record.requests)
+        record.currency = rates.currency
+        record.pricing_status = PricingStatus.PRICED
+        record.price_source = rates.source
+
+    def price_all(self, records: Iterable[UsageRecord]) -> None:
+        for record in records:
+            self.price(record)
+
+    def rates_for(
+        self,
+        provider: str,
+        model: str,
+        at: datetime,
+        *,
+        service_tier: str | None = None,
+        batch: bool = False,
+    ) -> Rates | None:
+        """The rates a call to `model` at `at` pays, or None when no price is known."""
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        provider_n = normalise_provider(provider)
+        model_n = normalise_model(model)
+        catalogue = self._catalogue_model(provider_n, model_n)
+        windows = (
+            tuple(w.active(at) for w in catalogue.time_windows) if catalogue and catalogue.time_windows else ()
+        )
+        key = (provider_n, model_n, at.astimezone(UTC).date(), service_tier, batch, windows)
+        try:
+            return self._rates[key]
+        except KeyError:
+            rates = self._resolve(provider, provider_n, model_n, at, catalogue, service_tier, batch)
+            self._rates[key] = rates
+            return rates
+
+    def _resolve(
+        self,
+        provider_raw: str,
+        provider: str,
+        model: str,
+        at: datetime,
+        catalogue: _CatalogueModel | None,
+        service_tier: str | None,
+        batch: bool,
+    ) -> Rates | None:
+        for override in (*self._overrides, *self._corrections):
+            if override.matches(provider, model, at) or (
+                provider_raw != provider and override.matches(provider_raw.lower(), model, at)
+            ):
+                return self._with_batch(override.rates(), provider, batch, has_batch_variant=False)
+        if catalogue is None:
+            return None
+        context: dict[str, str] = {}
+        if service_tier:
+            context["service_tier"] = service_tier
+        batch_price = batch and catalogue.has_batch_price(at)
+        if batch_price:
+            context["processing"] = "batch"
+        model_price = catalogue.model.get_prices(at, context or None)  # type: ignore[arg-type]
+        source = f"{CATALOGUE}: {catalogue.provider.id}/{catalogue.model.id}"
+        if context:
+            source += " (" + ", ".join(f"{k}={v}" for k, v in sorted(context.items())) + ")"
+        rates = build_rates(prices_from_model_price(model_price), currency="USD", source=source)
+        if not rates.units:
+            return None
+        return self._with_batch(rates, provider, batch, has_batch_variant=batch_price)
+
+    @staticmethod
+    def _with_batch(rates: Rates, provider: str, batch: bool, *, has_batch_variant: bool) -> Rates:
+        if not batch or has_batch_variant or provider not in BATCH_DISCOUNT_PROVIDERS:
+            return rates
+        return Rates(
+            units=rates.units,
+            currency=rates.currency,
+            source=f"{rates.source}; {BATCH_NOTE}",
+            multiplier=rates.multiplier * Decimal("0.5"),
+        )
+
+    def _catalogue_model(self, provider: str, model: str) -> _CatalogueModel | None:
+        key = (provider, model)
+        if key in self._models:
+            return self._models[key]
+        found: _CatalogueModel | None = None
+        try:
+            prov, info = get_snapshot().find_provider_model(model, None, provider or None, None)
+        except LookupError:
+            pass
+        else:
+            conditional = info.prices if isinstance(info.prices, list) else []
+            windows = tuple(
+                c.constraint
+                for c in conditional
+                if isinstance(c, ConditionalPrice) and isinstance(c.constraint, TimeOfDateConstraint)
+            )
+            batch_variants = tuple(v for v in info.price_variants or () if v.when.get("processing") == "batch")
+            found = _CatalogueModel(prov, info, windows, batch_variants)
+        self._models[key] = found
+        return found
+
+
+def price_day(d: date) -> datetime:
+    """Noon UTC of `d`: the instant `prices show --at DATE` looks prices up at."""
+    return datetime(d.year, d.month, d.day, 12, tzinfo=UTC)

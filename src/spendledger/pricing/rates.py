@@ -1,0 +1,169 @@
+"""Resolved rates for one (provider, model, price period) and the arithmetic that uses them.
+
+genai-prices' `calc_price` runs ~5-9 k calls/s; the ledger prices each call with rates
+resolved once per (provider, model, period) and cached, doing the arithmetic here in
+`Decimal`. The arithmetic mirrors genai-prices exactly (a test cross-checks the two):
+each priced unit is charged for its count minus the counts of the more specific priced
+units it contains (cached reads are part of input, 1 h cache writes part of cache
+writes, ...), and a tiered price applies its highest tier crossed to all of the unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+
+from genai_prices.types import ModelPrice, TieredPrices
+from genai_prices.units import _get_registry
+
+from spendledger.records import TokenCounts
+
+Price = Decimal | tuple[tuple[int, Decimal], ...]  # flat, or ((0, base), (start, price), ...)
+
+# The price keys the ledger's token contract can fill, with the usage key they price.
+# Other keys (images, searches, durations...) find a zero count: the ledger does not
+# record those quantities yet.
+SUPPORTED_PRICE_KEYS: tuple[str, ...] = (
+    "input_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_5m_mtok",
+    "cache_write_1h_mtok",
+    "output_mtok",
+    "output_reasoning_mtok",
+    "input_audio_mtok",
+    "output_audio_mtok",
+    "requests_kcount",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PricedUnit:
+    usage_key: str
+    price_key: str
+    price: Price
+    per: int
+    contains: tuple[int, ...]  # indices (into Rates.units) of the priced units inside this one
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """What one model costs in one period; `units` are ordered most specific first."""
+
+    units: tuple[PricedUnit, ...]
+    currency: str
+    source: str  # where the price came from, stored with every record it priced
+    multiplier: Decimal = Decimal(1)  # e.g. 0.5 for a batch discount the catalogue lacks
+
+    def cost(self, tokens: TokenCounts, requests: int = 1) -> Decimal:
+        """The cost of `tokens` over `requests` calls.
+
+        A tier threshold is per request, so an aggregated record (requests > 1) is tiered
+        on its average input per request.
+        """
+        counts = usage_counts(tokens, requests)
+        per_request_input = tokens.input // requests if requests > 1 else tokens.input
+        leaves: list[int] = []
+        total = Decimal(0)
+        for unit in self.units:
+            leaf = counts.get(unit.usage_key, 0)
+            for i in unit.contains:
+                leaf -= leaves[i]
+            leaves.append(leaf)
+            if leaf:
+                total += _unit_price(unit.price, per_request_input) * leaf / unit.per
+        return total * self.multiplier if self.multiplier != 1 else total
+
+    def describe(self) -> dict[str, str]:
+        """Price per unit as decimal strings, e.g. {"input_mtok": "0.15"} (tiers spelled out)."""
+        out: dict[str, str] = {}
+        for unit in sorted(self.units, key=lambda u: SUPPORTED_PRICE_KEYS.index(u.price_key)):
+            if isinstance(unit.price, Decimal):
+                out[unit.price_key] = f"{unit.price * self.multiplier:f}"
+            else:
+                out[unit.price_key] = ", ".join(
+                    f"{p * self.multiplier:f}" + (f" above {start:,}" if start else "")
+                    for start, p in unit.price
+                )
+        return out
+
+
+def usage_counts(tokens: TokenCounts, requests: int) -> dict[str, int]:
+    """The ledger's token contract spelled in genai-prices' usage keys."""
+    return {
+        "input_tokens": tokens.input,
+        "cache_read_tokens": tokens.cached_input,
+        "cache_write_tokens": tokens.cache_write_5m + tokens.cache_write_1h,
+        "cache_write_5m_tokens": tokens.cache_write_5m,
+        "cache_write_1h_tokens": tokens.cache_write_1h,
+        "output_tokens": tokens.output,
+        "output_reasoning_tokens": tokens.reasoning,
+        "input_audio_tokens": tokens.audio_input,
+        "output_audio_tokens": tokens.audio_output,
+        "requests": requests,
+    }
+
+
+def _unit_price(price: Price, per_request_input: int) -> Decimal:
+    if isinstance(price, Decimal):
+        return price
+    applicable = price[0][1]
+    for start, tier_price in price[1:]:
+        if per_request_input > start:  # genai-prices: crossing a tier re-prices all tokens
+            applicable = tier_price
+    return applicable
+
+
+@cache
+def _unit_dims(price_key: str) -> tuple[str, int, frozenset[tuple[str, str]]]:
+    unit = _get_registry().unit_for_price_key(price_key)
+    return unit.usage_key, unit.per, frozenset(unit.dimensions.items())
+
+
+def build_rates(
+    prices: Mapping[str, Price], *, currency: str, source: str, multiplier: Decimal = Decimal(1)
+) -> Rates:
+    """Rates from {price_key: price}; keys are genai-prices' (input_mtok, cache_read_mtok, ...)."""
+    entries = []
+    for price_key, price in prices.items():
+        if price_key not in SUPPORTED_PRICE_KEYS:
+            continue
+        usage_key, per, dims = _unit_dims(price_key)
+        entries.append((usage_key, price_key, price, per, dims))
+    # most specific first, as genai-prices' decompose does
+    entries.sort(key=lambda e: (-len(e[4]), e[0]))
+    units: list[PricedUnit] = []
+    for i, (usage_key, price_key, price, per, dims) in enumerate(entries):
+        contains = tuple(j for j in range(i) if dims < entries[j][4])
+        units.append(PricedUnit(usage_key, price_key, price, per, contains))
+    return Rates(units=tuple(units), currency=currency, source=source, multiplier=multiplier)
+
+
+def prices_from_model_price(model_price: ModelPrice) -> dict[str, Price]:
+    """genai-prices' ModelPrice → {price_key: Price} for the keys the ledger can fill."""
+    out: dict[str, Price] = {}
+    for key in SUPPORTED_PRICE_KEYS:
+        value = getattr(model_price, key, None)
+        if value is None:
+            continue
+        if isinstance(value, TieredPrices):
+            out[key] = ((0, value.base), *((t.start, t.price) for t in value.tiers))
+        else:
+            out[key] = value
+    return out
+
+
+def parse_price(value: object) -> Price:
+    """A price from JSON: "0.5", or {"base": "3", "tiers": [[200000, "6"]]}."""
+    if isinstance(value, dict):
+        tiers = tuple((int(start), Decimal(str(p))) for start, p in value.get("tiers", []))
+        return ((0, Decimal(str(value["base"]))), *sorted(tiers))
+    return Decimal(str(value))
+
+
+def price_to_json(price: Price) -> object:
+    if isinstance(price, Decimal):
+        return f"{price:f}"
+    return {"base": f"{price[0][1]:f}", "tiers": [[start, f"{p:f}"] for start, p in price[1:]]}

@@ -1,0 +1,136 @@
+"""Multi-row INSERT ... ON CONFLICT statements sent straight to the driver.
+
+SQLAlchemy's per-parameter processing costs more than SQLite's own insert (profiled:
+~60 % of a batch), so the hot write paths build one multi-row statement per chunk and
+hand the driver plain values. Values are converted here, the one place that knows how
+each database stores a timestamp, a JSON document and a boolean; the formats match
+SQLAlchemy's, so rows written here read back through SQLAlchemy unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
+
+_MAX_PARAMS = 30_000  # below SQLite's 32 766 and PostgreSQL's 65 535 bind parameters
+
+
+def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format, 10x faster than strftime
+
+
+def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
+    sqlite = conn.dialect.name == "sqlite"
+    out: list[Any] = []
+    for name in columns:
+        col_type = table.c[name].type
+        if isinstance(col_type, JSON):
+            out.append(lambda v: None if v is None else json.dumps(v, separators=(",", ":")))
+        elif sqlite and isinstance(col_type, DateTime):
+            out.append(lambda v: None if v is None else _sqlite_time(v))
+        elif sqlite and isinstance(col_type, Boolean):
+            out.append(lambda v: None if v is None else int(v))
+        else:
+            out.append(None)
+    return out
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    update: Mapping[str, str] | None = None,
+    returning: str | None = None,
+) -> list[Any]:
+    """Insert `rows`; on a conflict on `conflict` do nothing, or set `update` (column → SQL).
+
+    In `update` expressions, `{t}` is the table and `excluded` the proposed row, e.g.
+    {"cost_nanos": "{t}.cost_nanos + excluded.cost_nanos"}. With `returning`, the values
+    of that column for the rows actually inserted or updated are returned.
+    """
+    if not rows:
+        return []
+    columns = list(rows[0].keys())
+    quote = conn.dialect.identifier_preparer.quote
+    table_name = quote(table.name)
+    conflict_sql = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) "
+    if update:
+        sets = ", ".join(f"{quote(c)} = {expr.format(t=table_name)}" for c, expr in update.items())
+        conflict_sql += f"DO UPDATE SET {sets}"
+    else:
+        conflict_sql += "DO NOTHING"
+    tail = f" RETURNING {quote(returning)}" if returning else ""
+    if conn.dialect.name == "postgresql":
+        return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning))
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    json_cast = "::json" if conn.dialect.name == "postgresql" else ""
+    placeholder = "(" + ", ".join(
+        marker + (json_cast if isinstance(table.c[c].type, JSON) else "") for c in columns
+    ) + ")"
+    head = f"INSERT INTO {table_name} ({', '.join(quote(c) for c in columns)}) VALUES "
+    converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
+    values_of = itemgetter(*columns)
+    per_chunk = max(1, _MAX_PARAMS // len(columns))
+    results: list[Any] = []
+    for start in range(0, len(rows), per_chunk):
+        chunk = rows[start : start + per_chunk]
+        params: list[Any] = []
+        for row in chunk:
+            values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
+            for i, convert in converters:
+                values[i] = convert(values[i])
+            params.extend(values)
+        sql = head + ", ".join([placeholder] * len(chunk)) + conflict_sql + tail
+        result = conn.exec_driver_sql(sql, tuple(params))
+        if returning:
+            results.extend(r[0] for r in result)
+    return results
+
+
+def _upsert_by_copy(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    columns: list[str],
+    conflict_tail: str,
+    returning: bool,
+) -> list[Any]:
+    """PostgreSQL: COPY into a temporary twin of `table`, then one INSERT ... SELECT.
+
+    psycopg parses a statement's placeholders in Python (seconds for a 30 000-parameter
+    statement); COPY streams rows at ~115 k/s instead.
+    """
+    quote = conn.dialect.identifier_preparer.quote
+    stage = quote(f"_stage_{table.name}")
+    cols = ", ".join(quote(c) for c in columns)
+    conn.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} "
+        f"(LIKE {quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    json_columns = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    values_of = itemgetter(*columns)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+            for row in rows:
+                values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
+                for i in json_columns:
+                    if values[i] is not None:
+                        values[i] = json.dumps(values[i], separators=(",", ":"))
+                copy.write_row(values)
+    finally:
+        cursor.close()
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {stage}{conflict_tail}"
+    )
+    return [r[0] for r in result] if returning else []

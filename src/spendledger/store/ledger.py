@@ -1,0 +1,203 @@
+"""Idempotent writes to the ledger, with rollups updated in the same transaction.
+
+- Events (metered, demo) are append-only: a record whose (start, key) is already
+  stored is a duplicate and changes nothing.
+- Billed buckets and manual entries are revisable: a new version of (start, key)
+  replaces the old one, and the rollups move by the difference, never by the sum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, ColumnElement, bindparam, delete, func, select, tuple_, update
+
+from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
+from spendledger.store import bulk, rollups
+from spendledger.store.rows import dialect_insert, record_to_row, row_to_record
+from spendledger.store.tables import MEASURES, settings_kv, usage
+
+_CHUNK = 1000
+_COMPARED = tuple(
+    c.name for c in usage.columns if c.name not in ("id", "written_at", "start", "end", "tags")
+)
+
+
+@dataclass
+class WriteResult:
+    inserted: int = 0
+    duplicates: int = 0  # events already stored, or revisions identical to what is stored
+    replaced: int = 0  # revisable records whose stored version changed
+
+    def __iadd__(self, other: WriteResult) -> WriteResult:
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.replaced += other.replaced
+        return self
+
+
+def write_records(
+    conn: Connection, records: Sequence[UsageRecord], *, tz: ZoneInfo, now: datetime | None = None
+) -> WriteResult:
+    """Store priced records idempotently; call inside a transaction (`engine.begin()`)."""
+    now = now or datetime.now(UTC)
+    result = WriteResult()
+    delta = rollups.new_delta()
+    events: dict[str, dict[str, Any]] = {}
+    revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
+    for record in records:
+        row = record_to_row(record, tz=tz, written_at=now)
+        if record.revisable:
+            revisions[(row["start"], row["key"])] = row  # the last version in a batch wins
+        elif row["key"] in events:
+            result.duplicates += 1
+        else:
+            events[row["key"]] = row
+    if events:
+        result += _insert_events(conn, list(events.values()), delta)
+    if revisions:
+        result += _upsert_revisions(conn, revisions, delta)
+    rollups.apply(conn, delta)
+    if result.inserted or result.replaced:
+        set_meta(conn, "last_write_at", now.isoformat())
+    return result
+
+
+def _insert_events(conn: Connection, rows: list[dict[str, Any]], delta: rollups.Delta) -> WriteResult:
+    inserted = set(bulk.upsert(conn, usage, rows, conflict=("start", "key"), returning="key"))
+    rollups.add_rows(delta, (r for r in rows if r["key"] in inserted))
+    return WriteResult(inserted=len(inserted), duplicates=len(rows) - len(inserted))
+
+
+def _upsert_revisions(
+    conn: Connection, revisions: dict[tuple[datetime, str], dict[str, Any]], delta: rollups.Delta
+) -> WriteResult:
+    result = WriteResult()
+    keys = list(revisions)
+    existing: dict[tuple[datetime, str], Any] = {}
+    for i in range(0, len(keys), _CHUNK):
+        chunk = keys[i : i + _CHUNK]
+        query = select(usage).where(tuple_(usage.c.start, usage.c.key).in_(chunk))
+        for row in conn.execute(query):
+            existing[(as_utc(row.start), row.key)] = row._mapping
+    changed: list[dict[str, Any]] = []
+    for key, row in revisions.items():
+        old = existing.get(key)
+        if old is None:
+            result.inserted += 1
+        elif all(old[c] == row[c] for c in _COMPARED) and old["tags"] == row["tags"]:
+            result.duplicates += 1
+            continue
+        else:
+            result.replaced += 1
+            rollups.add_rows(delta, [old], sign=-1)
+        rollups.add_rows(delta, [row])
+        changed.append(row)
+    replace_all = {c: f"excluded.{c}" for c in changed[0] if c not in ("start", "key")} if changed else {}
+    bulk.upsert(conn, usage, changed, conflict=("start", "key"), update=replace_all)
+    return result
+
+
+def delete_where(conn: Connection, condition: ColumnElement[bool]) -> int:
+    """Delete the records matching `condition`, taking them out of the rollups too."""
+    delta = rollups.new_delta()
+    grouped = (
+        select(*(usage.c[k] for k in rollups.FINE_KEY), *(func.sum(usage.c[m]).label(m) for m in MEASURES))
+        .where(condition)
+        .group_by(*(usage.c[k] for k in rollups.FINE_KEY))
+    )
+    rollups.add_rows(delta, (r._mapping for r in conn.execute(grouped)), sign=-1)
+    deleted = conn.execute(delete(usage).where(condition)).rowcount
+    rollups.apply(conn, delta)
+    return int(deleted or 0)
+
+
+def iter_priceable(
+    conn: Connection, *, since: datetime | None = None, batch_size: int = 5000
+) -> Iterator[list[tuple[int, dict[str, Any], UsageRecord]]]:
+    """Records the catalogue prices (not provider-reported), in id order, a batch at a time."""
+    last_id = 0
+    while True:
+        query = (
+            select(usage)
+            .where(usage.c.id > last_id, usage.c.pricing_status != str(PricingStatus.PROVIDER))
+            .order_by(usage.c.id)
+            .limit(batch_size)
+        )
+        if since is not None:
+            query = query.where(usage.c.start >= since)
+        rows = conn.execute(query).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        yield [(row.id, dict(row._mapping), row_to_record(row)) for row in rows]
+
+
+def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], UsageRecord]]) -> int:
+    """Store the new cost of re-priced records (old row, new record); returns how many changed."""
+    delta = rollups.new_delta()
+    updates: list[dict[str, Any]] = []
+    for row_id, old, record in items:
+        unpriced = record.pricing_status is PricingStatus.UNPRICED
+        new = {
+            "cost_nanos": 0 if record.cost is None else to_nanos(record.cost),
+            "unpriced_requests": record.requests if unpriced else 0,
+            "pricing_status": str(record.pricing_status),
+            "price_source": record.price_source,
+            "currency": record.currency,
+        }
+        if all(old[k] == v for k, v in new.items()):
+            continue
+        rollups.add_rows(delta, [old], sign=-1)
+        rollups.add_rows(delta, [{**old, **new}])
+        updates.append({"row_id": row_id, **{f"new_{k}": v for k, v in new.items()}})
+    if updates:
+        stmt = (
+            update(usage)
+            .where(usage.c.id == bindparam("row_id"))
+            .values(**{k[4:]: bindparam(k) for k in updates[0] if k != "row_id"})
+        )
+        conn.execute(stmt, updates)
+        rollups.apply(conn, delta)
+    return len(updates)
+
+
+def rebuild_rollups(conn: Connection, *, tz: ZoneInfo) -> dict[str, int]:
+    """Recompute the rollups; when the configured zone changed, re-date every record first."""
+    if get_meta(conn, "timezone") not in (None, tz.key):
+        redate(conn, tz=tz)
+    set_meta(conn, "timezone", tz.key)
+    return rollups.rebuild(conn)
+
+
+def redate(conn: Connection, *, tz: ZoneInfo) -> None:
+    """Recompute each record's local day for zone `tz`."""
+    last_id = 0
+    while True:
+        rows = conn.execute(
+            select(usage.c.id, usage.c.start, usage.c.end)
+            .where(usage.c.id > last_id)
+            .order_by(usage.c.id)
+            .limit(_CHUNK * 10)
+        ).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        changes = []
+        for row in rows:
+            day = instant_of(row.start, row.end).astimezone(tz).date().isoformat()
+            changes.append({"row_id": row.id, "new_day": day})
+        conn.execute(update(usage).where(usage.c.id == bindparam("row_id")).values(day=bindparam("new_day")), changes)
+
+
+def get_meta(conn: Connection, name: str) -> str | None:
+    return conn.execute(select(settings_kv.c.value).where(settings_kv.c.name == name)).scalar_one_or_none()
+
+
+def set_meta(conn: Connection, name: str, value: str) -> None:
+    stmt = dialect_insert(conn, settings_kv).values(name=name, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))  # type: ignore[attr-defined]

@@ -1,0 +1,111 @@
+"""Conversions between `UsageRecord` and `usage` rows, and the dialect-specific upsert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import Insert
+
+from spendledger.records import as_utc, Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos, to_nanos
+
+TOKEN_COLUMNS: dict[str, str] = {
+    "input": "input_tokens",
+    "cached_input": "cached_input_tokens",
+    "cache_write_5m": "cache_write_5m_tokens",
+    "cache_write_1h": "cache_write_1h_tokens",
+    "output": "output_tokens",
+    "reasoning": "reasoning_tokens",
+    "audio_input": "audio_input_tokens",
+    "audio_output": "audio_output_tokens",
+}
+
+
+def local_day(record: UsageRecord, tz: ZoneInfo) -> str:
+    return record.instant.astimezone(tz).date().isoformat()
+
+
+def record_to_row(record: UsageRecord, *, tz: ZoneInfo, written_at: datetime) -> dict[str, Any]:
+    t = record.tokens
+    unpriced = record.pricing_status is PricingStatus.UNPRICED
+    return {
+        "start": as_utc(record.start),
+        "key": record.key,
+        "end": as_utc(record.end) if record.end is not None else None,
+        "day": local_day(record, tz),
+        "source": record.source,
+        "basis": str(record.basis),
+        "provider": record.provider,
+        "account": record.account,
+        "workspace": record.workspace,
+        "project": record.project,
+        "api_key_id": record.api_key_id,
+        "model": record.model,
+        "user": record.user,
+        "feature": record.feature,
+        "tags": record.tags or None,
+        "requests": record.requests,
+        "input_tokens": t.input,
+        "cached_input_tokens": t.cached_input,
+        "cache_write_5m_tokens": t.cache_write_5m,
+        "cache_write_1h_tokens": t.cache_write_1h,
+        "output_tokens": t.output,
+        "reasoning_tokens": t.reasoning,
+        "audio_input_tokens": t.audio_input,
+        "audio_output_tokens": t.audio_output,
+        "cost_nanos": 0 if record.cost is None else to_nanos(record.cost),
+        "unpriced_requests": record.requests if unpriced else 0,
+        "records": 1,
+        "currency": record.currency,
+        "pricing_status": str(record.pricing_status),
+        "price_source": record.price_source,
+        "service_tier": record.service_tier,
+        "batch": record.batch,
+        "written_at": written_at,
+    }
+
+
+def row_to_record(row: Any) -> UsageRecord:
+    m = row._mapping
+    status = PricingStatus(m["pricing_status"])
+    return UsageRecord(
+        key=m["key"],
+        source=m["source"],
+        basis=Basis(m["basis"]),
+        start=as_utc(m["start"]),
+        end=as_utc(m["end"]) if m["end"] is not None else None,
+        provider=m["provider"],
+        model=m["model"],
+        account=m["account"],
+        workspace=m["workspace"],
+        project=m["project"],
+        api_key_id=m["api_key_id"],
+        user=m["user"],
+        feature=m["feature"],
+        tags=m["tags"] or {},
+        requests=m["requests"],
+        tokens=TokenCounts(**{f: m[c] for f, c in TOKEN_COLUMNS.items()}),
+        cost=None if status is PricingStatus.UNPRICED else from_nanos(m["cost_nanos"]),
+        currency=m["currency"],
+        pricing_status=status,
+        price_source=m["price_source"],
+        service_tier=m["service_tier"],
+        batch=bool(m["batch"]),
+    )
+
+
+def dialect_insert(conn: Connection, table: Table) -> Insert:
+    """INSERT with ON CONFLICT support for the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"spendledger supports SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
+def cost_of(row: dict[str, Any]) -> Decimal:
+    return from_nanos(row["cost_nanos"])

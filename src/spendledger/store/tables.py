@@ -1,0 +1,156 @@
+"""The ledger's tables (SQLAlchemy Core). Alembic migrations create them; tests compare.
+
+Money is an integer of nano-units (`cost_nanos`) plus `currency`: SUM() stays exact on
+SQLite and PostgreSQL alike. Missing dimensions are stored as '' (never NULL) so that
+unique keys and equality filters behave the same on both databases.
+
+`usage` holds the records; the `rollup_*` tables hold daily sums at a few grains, kept
+current in the same transaction as the records (see ledger.py). Every table that a
+query can read has the same measure columns, so one query builder serves them all.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+metadata = MetaData()
+
+DIM = 200  # length of a dimension value
+
+# Sums kept by every rollup and present, per record, on `usage`.
+MEASURES: tuple[str, ...] = (
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "cost_nanos",
+    "unpriced_requests",
+    "records",
+)
+
+
+def _measure_columns() -> list[Column[int]]:
+    return [Column(name, BigInteger, nullable=False, default=0) for name in MEASURES]
+
+
+usage = Table(
+    "usage",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("start", DateTime(timezone=True), nullable=False),
+    Column("key", String(400), nullable=False),
+    Column("end", DateTime(timezone=True), nullable=True),
+    Column("day", String(10), nullable=False),  # local date in the configured zone
+    Column("source", String(DIM), nullable=False),
+    Column("basis", String(16), nullable=False),
+    Column("provider", String(DIM), nullable=False),
+    Column("account", String(DIM), nullable=False, default=""),
+    Column("workspace", String(DIM), nullable=False, default=""),
+    Column("project", String(DIM), nullable=False, default=""),
+    Column("api_key_id", String(DIM), nullable=False, default=""),
+    Column("model", String(DIM), nullable=False, default=""),
+    Column("user", String(DIM), nullable=False, default=""),
+    Column("feature", String(DIM), nullable=False, default=""),
+    Column("tags", JSON, nullable=True),
+    *_measure_columns(),
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("pricing_status", String(16), nullable=False),
+    Column("price_source", String(DIM), nullable=True),
+    Column("service_tier", String(32), nullable=True),
+    Column("batch", Boolean, nullable=False, default=False),
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("start", "key", name="uq_usage_start_key"),
+    Index("ix_usage_day", "day"),
+    # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
+    Index(
+        "ix_usage_unpriced",
+        "provider",
+        "model",
+        sqlite_where=text("pricing_status = 'unpriced'"),
+        postgresql_where=text("pricing_status = 'unpriced'"),
+    ),
+)
+
+
+# The grains: each lists its dimensions (besides day, basis and currency). A query is
+# answered from the first rollup whose dimensions cover its filters and group-bys;
+# provider and account are in every grain because "best available" needs them.
+GRAINS: dict[str, tuple[str, ...]] = {
+    "rollup_daily": ("provider", "account", "workspace", "project", "model"),
+    "rollup_user": ("provider", "account", "user"),
+    "rollup_feature": ("provider", "account", "feature"),
+    "rollup_key": ("provider", "account", "workspace", "project", "api_key_id"),
+}
+
+
+def _rollup(name: str, dims: tuple[str, ...]) -> Table:
+    keys = ("day", *dims, "basis", "currency")
+    return Table(
+        name,
+        metadata,
+        Column("day", String(10), nullable=False),
+        *(Column(d, String(DIM), nullable=False) for d in dims),
+        Column("basis", String(16), nullable=False),
+        Column("currency", String(3), nullable=False),
+        *_measure_columns(),
+        UniqueConstraint(*keys, name=f"uq_{name}"),
+        Index(f"ix_{name}_basis_day", "basis", "day", "provider", "account"),
+    )
+
+
+rollups: dict[str, Table] = {name: _rollup(name, dims) for name, dims in GRAINS.items()}
+
+
+price_overrides = Table(
+    "price_overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", String(DIM), nullable=False),  # '' or '*' matches every provider
+    Column("model_pattern", String(DIM), nullable=False),  # fnmatch pattern, case-insensitive
+    Column("effective_from", DateTime(timezone=True), nullable=True),
+    Column("effective_to", DateTime(timezone=True), nullable=True),  # exclusive
+    Column("prices", JSON, nullable=False),  # {"input_mtok": "0.5", ...} as decimal strings
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("hint", String(16), nullable=False),  # last characters, to tell tokens apart
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_used_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+
+settings_kv = Table(
+    "ledger_meta",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("value", Text, nullable=False),
+)
