@@ -1,0 +1,72 @@
+"""A `SpendReport` as JSON (the API's and `report --format json`'s shape) and as CSV.
+
+Money leaves as decimal strings, exact to the nano-unit with at least two places;
+tables round to the cent with `records.cents`. Both come from the same report, so
+every rendering of a query agrees to the cent.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from spendledger.queries import SpendReport, SpendRow
+from spendledger.records import format_money
+
+ROW_FIELDS: tuple[str, ...] = (
+    "period",
+    "currency",
+    "cost",
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "unpriced_requests",
+)
+
+
+def row_to_dict(row: SpendRow) -> dict[str, Any]:
+    return {
+        **row.dims,
+        "period": row.period,
+        "currency": row.currency,
+        "cost": format_money(row.cost),
+        "requests": row.requests,
+        "input_tokens": row.input_tokens,
+        "cached_input_tokens": row.cached_input_tokens,
+        "cache_write_tokens": row.cache_write_tokens,
+        "output_tokens": row.output_tokens,
+        "reasoning_tokens": row.reasoning_tokens,
+        "unpriced_requests": row.unpriced_requests,
+    }
+
+
+def report_to_dict(report: SpendReport) -> dict[str, Any]:
+    q = report.query
+    out: dict[str, Any] = {
+        "currency": report.currency,
+        "from": q.start.isoformat(),
+        "to": q.end.isoformat(),
+        "basis": q.basis,
+        "granularity": str(q.granularity),
+        "by": list(q.by),
+        "filters": {k: list(v) for k, v in q.filters.items()},
+        "total": format_money(report.total),
+        "rows": [row_to_dict(r) for r in report.rows],
+    }
+    if len(report.totals) > 1:
+        out["totals"] = {c: format_money(v) for c, v in sorted(report.totals.items())}
+    return out
+
+
+def report_to_csv(report: SpendReport) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*report.query.by, *ROW_FIELDS])
+    for row in report.rows:
+        d = row_to_dict(row)
+        writer.writerow([*(d[k] or "" for k in report.query.by), *(d[k] if d[k] is not None else "" for k in ROW_FIELDS)])
+    return buf.getvalue()

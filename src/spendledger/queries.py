@@ -1,0 +1,370 @@
+"""The read side: every total, series and breakdown, as typed rows.
+
+One function, `spend()`, answers every spend question (the first page, the JSON API,
+`spendledger report`, later the explorer, alerts and exports). It reads the smallest
+rollup whose dimensions cover the query's filters and group-bys and falls back to the
+records only when none does; every table it can read has the same measure columns.
+
+"Best available" basis: for each provider account and day, billed figures win where a
+billed record exists and metered ones fill the rest; manual and demo figures always
+count. A metered record with no account is covered by any billed account of its
+provider that day.
+"""
+
+from __future__ import annotations
+
+import calendar
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, exists, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from spendledger.records import DIMENSIONS, as_utc, from_nanos
+from spendledger.store.ledger import get_meta
+from spendledger.store.tables import GRAINS, rollups, usage
+
+PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
+BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
+SUMMED: tuple[str, ...] = (
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "unpriced_requests",
+)
+
+
+class QueryError(ValueError):
+    """A query the caller got wrong; the message says which parameter and what is allowed."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+
+
+class Granularity(enum.StrEnum):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+    TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class SpendQuery:
+    start: date  # inclusive, a local date in the configured zone
+    end: date  # inclusive
+    by: tuple[str, ...] = ()
+    filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    granularity: Granularity = Granularity.TOTAL
+    basis: str = "best"
+
+
+@dataclass
+class SpendRow:
+    dims: dict[str, str | None]
+    period: str | None
+    currency: str
+    cost: Decimal
+    requests: int
+    input_tokens: int
+    cached_input_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    unpriced_requests: int
+
+
+@dataclass
+class SpendReport:
+    query: SpendQuery
+    rows: list[SpendRow]
+    totals: dict[str, Decimal]  # per currency
+    table: str  # the rollup (or `usage`) that answered
+
+    @property
+    def currency(self) -> str:
+        if not self.totals:
+            return "USD"
+        return max(self.totals, key=lambda c: self.totals[c])
+
+    @property
+    def total(self) -> Decimal:
+        return self.totals.get(self.currency, Decimal(0))
+
+
+def period_range(preset: str, *, today: date) -> tuple[date, date]:
+    """The inclusive dates of a period preset, ending today (local)."""
+    if preset.endswith("d") and preset[:-1].isdigit():
+        return today - timedelta(days=int(preset[:-1]) - 1), today
+    if preset == "mtd":
+        return today.replace(day=1), today
+    if preset == "last-month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if preset == "ytd":
+        return today.replace(month=1, day=1), today
+    raise QueryError("period", f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+
+
+def build_query(
+    *,
+    today: date,
+    start: str | date | None = None,
+    end: str | date | None = None,
+    period: str | None = None,
+    by: Sequence[str] = (),
+    filters: Sequence[str] = (),
+    granularity: str = "total",
+    basis: str = "best",
+) -> SpendQuery:
+    """Parse and validate the parameters the CLI and the API share (same names, same errors).
+
+    `filters` are "DIM=VALUE" or "DIM:VALUE"; repeating a dimension ORs its values.
+    Without dates or a period, the query covers the last 30 days.
+    """
+    if period:
+        p_start, p_end = period_range(period, today=today)
+    else:
+        p_start, p_end = today - timedelta(days=29), today
+    q_start = _parse_date("from", start) if start else p_start
+    q_end = _parse_date("to", end) if end else (p_end if period or not start else today)
+    if q_start > q_end:
+        raise QueryError("from", f"{q_start} is after to={q_end}")
+    dims = _parse_dims("by", [d for part in by for d in part.split(",") if d.strip()])
+    parsed: dict[str, list[str]] = {}
+    for raw in filters:
+        sep = "=" if "=" in raw else ":"
+        name, found, value = raw.partition(sep)
+        if not found:
+            raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+        (name,) = _parse_dims("filter", [name])
+        parsed.setdefault(name, []).append(value.strip())
+    try:
+        gran = Granularity(granularity)
+    except ValueError:
+        raise QueryError(
+            "granularity", f"{granularity!r} is not one of {', '.join(g.value for g in Granularity)}"
+        ) from None
+    if basis not in BASES:
+        raise QueryError("basis", f"{basis!r} is not one of {', '.join(BASES)}")
+    return SpendQuery(
+        start=q_start,
+        end=q_end,
+        by=tuple(dims),
+        filters={k: tuple(v) for k, v in parsed.items()},
+        granularity=gran,
+        basis=basis,
+    )
+
+
+def _parse_date(param: str, value: str | date) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        raise QueryError(param, f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
+    out = []
+    for name in names:
+        name = name.strip().replace("-", "_")
+        if name == "key":
+            name = "api_key_id"
+        if name not in DIMENSIONS:
+            raise QueryError(param, f"unknown dimension {name!r}; use one of {', '.join(DIMENSIONS)}")
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def choose_table(query: SpendQuery) -> Table:
+    """The smallest rollup holding every dimension the query filters or groups by."""
+    needed = {*query.by, *query.filters} - {"basis", "currency"}
+    for name, dims in GRAINS.items():
+        if needed <= set(dims):
+            return rollups[name]
+    return usage
+
+
+def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
+    if basis == "all":
+        return None
+    if basis != "best":
+        return table.c.basis == basis
+    billed = rollups["rollup_daily"].alias("billed")
+    covered = exists().where(
+        billed.c.basis == "billed",
+        billed.c.day == table.c.day,
+        billed.c.provider == table.c.provider,
+        or_(billed.c.account == table.c.account, table.c.account == ""),
+    )
+    return or_(table.c.basis != "metered", ~covered)
+
+
+def spend(conn: Connection, query: SpendQuery) -> SpendReport:
+    """Totals and rows for `query`, exact to the nano-unit."""
+    table = choose_table(query)
+    period_col: Any = None
+    if query.granularity in (Granularity.DAY, Granularity.WEEK):
+        period_col = table.c.day
+    elif query.granularity is Granularity.MONTH:
+        period_col = func.substr(table.c.day, 1, 7)
+    group_cols = [table.c[d] for d in query.by]
+    if period_col is not None:
+        group_cols.insert(0, period_col.label("period"))
+    group_cols.append(table.c.currency.label("cur"))
+    conditions: list[ColumnElement[bool]] = [
+        table.c.day >= query.start.isoformat(),
+        table.c.day <= query.end.isoformat(),
+    ]
+    for dim, values in query.filters.items():
+        conditions.append(table.c[dim].in_(["" if v in ("", "-", "none") else v for v in values]))
+    basis_cond = _basis_condition(table, query.basis)
+    if basis_cond is not None:
+        conditions.append(basis_cond)
+    stmt = (
+        select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
+        .where(and_(*conditions))
+        .group_by(*group_cols)
+    )
+    merged: dict[tuple[Any, ...], list[int]] = {}
+    for row in conn.execute(stmt):
+        m = row._mapping
+        period = m["period"] if period_col is not None else None
+        if query.granularity is Granularity.WEEK and period is not None:
+            day = date.fromisoformat(period)
+            period = (day - timedelta(days=day.weekday())).isoformat()
+        key = (period, *(m[d] for d in query.by), m["cur"])
+        acc = merged.setdefault(key, [0] * len(SUMMED))
+        for i, name in enumerate(SUMMED):
+            acc[i] += int(m[name] or 0)
+    rows: list[SpendRow] = []
+    totals: dict[str, Decimal] = {}
+    for key, values in merged.items():
+        sums = dict(zip(SUMMED, values, strict=True))
+        cost = from_nanos(sums["cost_nanos"])
+        currency = key[-1]
+        totals[currency] = totals.get(currency, Decimal(0)) + cost
+        rows.append(
+            SpendRow(
+                dims={d: (key[1 + i] or None) for i, d in enumerate(query.by)},
+                period=key[0],
+                currency=currency,
+                cost=cost,
+                requests=sums["requests"],
+                input_tokens=sums["input_tokens"],
+                cached_input_tokens=sums["cached_input_tokens"],
+                cache_write_tokens=sums["cache_write_5m_tokens"] + sums["cache_write_1h_tokens"],
+                output_tokens=sums["output_tokens"],
+                reasoning_tokens=sums["reasoning_tokens"],
+                unpriced_requests=sums["unpriced_requests"],
+            )
+        )
+    rows.sort(key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values())))
+    return SpendReport(query=query, rows=rows, totals=totals, table=table.name)
+
+
+@dataclass
+class UnpricedModel:
+    provider: str
+    model: str
+    records: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    first_seen: datetime
+    last_seen: datetime
+
+
+def unpriced_models(conn: Connection) -> list[UnpricedModel]:
+    """Models with records waiting for a price, with the token volumes that wait."""
+    stmt = (
+        select(
+            usage.c.provider,
+            usage.c.model,
+            func.count().label("records"),
+            func.sum(usage.c.requests).label("requests"),
+            func.sum(usage.c.input_tokens).label("input_tokens"),
+            func.sum(usage.c.output_tokens).label("output_tokens"),
+            func.min(usage.c.start).label("first_seen"),
+            func.max(usage.c.start).label("last_seen"),
+        )
+        .where(usage.c.pricing_status == "unpriced")
+        .group_by(usage.c.provider, usage.c.model)
+        .order_by(func.sum(usage.c.input_tokens + usage.c.output_tokens).desc())
+    )
+    return [
+        UnpricedModel(
+            provider=r.provider,
+            model=r.model,
+            records=int(r.records),
+            requests=int(r.requests),
+            input_tokens=int(r.input_tokens),
+            output_tokens=int(r.output_tokens),
+            first_seen=as_utc(r.first_seen),
+            last_seen=as_utc(r.last_seen),
+        )
+        for r in conn.execute(stmt)
+    ]
+
+
+def last_write_at(conn: Connection) -> datetime | None:
+    value = get_meta(conn, "last_write_at")
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class ProviderFigure:
+    provider: str
+    cost: Decimal
+    bases: list[str]  # which bases make up the figure, e.g. ["billed", "metered"]
+
+
+@dataclass
+class Overview:
+    today: date
+    currency: str
+    windows: dict[str, tuple[Decimal, list[ProviderFigure]]]  # "this month", "last 30 days", "today"
+    last_write_at: datetime | None
+    has_demo: bool
+
+
+def overview(conn: Connection, *, today: date) -> Overview:
+    """The first page's figures: this month, the last 30 days and today, by provider."""
+    windows: dict[str, tuple[Decimal, list[ProviderFigure]]] = {}
+    currency = "USD"
+    has_demo = False
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    for label, (start, end) in {
+        "This month": (today.replace(day=1), min(today, month_end)),
+        "Last 30 days": period_range("30d", today=today),
+        "Today": (today, today),
+    }.items():
+        report = spend(conn, SpendQuery(start=start, end=end, by=("provider", "basis")))
+        currency = report.currency if report.totals else currency
+        figures: dict[str, ProviderFigure] = {}
+        for row in report.rows:
+            if row.currency != report.currency:
+                continue
+            provider = row.dims["provider"] or "unknown"
+            fig = figures.setdefault(provider, ProviderFigure(provider, Decimal(0), []))
+            fig.cost += row.cost
+            basis = row.dims["basis"] or ""
+            if basis not in fig.bases:
+                fig.bases.append(basis)
+            has_demo = has_demo or basis == "demo"
+        windows[label] = (report.total, sorted(figures.values(), key=lambda f: -f.cost))
+    return Overview(
+        today=today, currency=currency, windows=windows, last_write_at=last_write_at(conn), has_demo=has_demo
+    )
