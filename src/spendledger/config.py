@@ -35,9 +35,7 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {value!r}: use an IANA name such as 'Europe/Paris'"
-            ) from exc
+            raise ValueError(f"unknown time zone {value!r}: use an IANA name such as 'Europe/Paris'") from exc
         return value
 
     @property

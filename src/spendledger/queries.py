@@ -220,7 +220,7 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
         period_col = table.c.day
     elif query.granularity is Granularity.MONTH:
         period_col = func.substr(table.c.day, 1, 7)
-    group_cols = [table.c[d] for d in query.by]
+    group_cols: list[Any] = [table.c[d] for d in query.by]
     if period_col is not None:
         group_cols.insert(0, period_col.label("period"))
     group_cols.append(table.c.currency.label("cur"))
@@ -228,8 +228,8 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
         table.c.day >= query.start.isoformat(),
         table.c.day <= query.end.isoformat(),
     ]
-    for dim, values in query.filters.items():
-        conditions.append(table.c[dim].in_(["" if v in ("", "-", "none") else v for v in values]))
+    for dim, wanted in query.filters.items():
+        conditions.append(table.c[dim].in_(["" if v in ("", "-", "none") else v for v in wanted]))
     basis_cond = _basis_condition(table, query.basis)
     if basis_cond is not None:
         conditions.append(basis_cond)
@@ -252,7 +252,7 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
     rows: list[SpendRow] = []
     totals: dict[str, Decimal] = {}
     for key, values in merged.items():
-        sums = dict(zip(SUMMED, values, strict=True))
+        sums: dict[str, int] = dict(zip(SUMMED, values, strict=True))
         cost = from_nanos(sums["cost_nanos"])
         currency = key[-1]
         totals[currency] = totals.get(currency, Decimal(0)) + cost

@@ -68,5 +68,7 @@ def report_to_csv(report: SpendReport) -> str:
     writer.writerow([*report.query.by, *ROW_FIELDS])
     for row in report.rows:
         d = row_to_dict(row)
-        writer.writerow([*(d[k] or "" for k in report.query.by), *(d[k] if d[k] is not None else "" for k in ROW_FIELDS)])
+        writer.writerow(
+            [*(d[k] or "" for k in report.query.by), *(d[k] if d[k] is not None else "" for k in ROW_FIELDS)]
+        )
     return buf.getvalue()

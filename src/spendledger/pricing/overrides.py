@@ -81,7 +81,9 @@ def parse_prices(pairs: Mapping[str, str]) -> dict[str, str]:
             raise OverrideError(f"price for {name!r} must be zero or more, got {raw!r}")
         out[key] = f"{value:f}"
     if not out:
-        raise OverrideError("an override needs at least one price, e.g. input=0.5 output=1.5 (USD per 1M tokens)")
+        raise OverrideError(
+            "an override needs at least one price, e.g. input=0.5 output=1.5 (USD per 1M tokens)"
+        )
     return out
 
 

@@ -128,7 +128,9 @@ class Pricer:
         model_n = normalise_model(model)
         catalogue = self._catalogue_model(provider_n, model_n)
         windows = (
-            tuple(w.active(at) for w in catalogue.time_windows) if catalogue and catalogue.time_windows else ()
+            tuple(w.active(at) for w in catalogue.time_windows)
+            if catalogue and catalogue.time_windows
+            else ()
         )
         key = (provider_n, model_n, at.astimezone(UTC).date(), service_tier, batch, windows)
         try:
@@ -161,7 +163,7 @@ class Pricer:
         batch_price = batch and catalogue.has_batch_price(at)
         if batch_price:
             context["processing"] = "batch"
-        model_price = catalogue.model.get_prices(at, context or None)  # type: ignore[arg-type]
+        model_price = catalogue.model.get_prices(at, context or None)
         source = f"{CATALOGUE}: {catalogue.provider.id}/{catalogue.model.id}"
         if context:
             source += " (" + ", ".join(f"{k}={v}" for k, v in sorted(context.items())) + ")"
@@ -197,7 +199,9 @@ class Pricer:
                 for c in conditional
                 if isinstance(c, ConditionalPrice) and isinstance(c.constraint, TimeOfDateConstraint)
             )
-            batch_variants = tuple(v for v in info.price_variants or () if v.when.get("processing") == "batch")
+            batch_variants = tuple(
+                v for v in info.price_variants or () if v.when.get("processing") == "batch"
+            )
             found = _CatalogueModel(prov, info, windows, batch_variants)
         self._models[key] = found
         return found

@@ -73,9 +73,11 @@ def upsert(
         return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning))
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     json_cast = "::json" if conn.dialect.name == "postgresql" else ""
-    placeholder = "(" + ", ".join(
-        marker + (json_cast if isinstance(table.c[c].type, JSON) else "") for c in columns
-    ) + ")"
+    placeholder = (
+        "("
+        + ", ".join(marker + (json_cast if isinstance(table.c[c].type, JSON) else "") for c in columns)
+        + ")"
+    )
     head = f"INSERT INTO {table_name} ({', '.join(quote(c) for c in columns)}) VALUES "
     converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
     values_of = itemgetter(*columns)

@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, ColumnElement, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, tuple_, update
 
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, rollups
@@ -22,9 +22,7 @@ from spendledger.store.rows import dialect_insert, record_to_row, row_to_record
 from spendledger.store.tables import MEASURES, settings_kv, usage
 
 _CHUNK = 1000
-_COMPARED = tuple(
-    c.name for c in usage.columns if c.name not in ("id", "written_at", "start", "end", "tags")
-)
+_COMPARED = tuple(c.name for c in usage.columns if c.name not in ("id", "written_at", "start", "end", "tags"))
 
 
 @dataclass
@@ -78,25 +76,25 @@ def _upsert_revisions(
 ) -> WriteResult:
     result = WriteResult()
     keys = list(revisions)
-    existing: dict[tuple[datetime, str], Any] = {}
+    existing: dict[tuple[datetime, str], Mapping[Any, Any]] = {}
     for i in range(0, len(keys), _CHUNK):
         chunk = keys[i : i + _CHUNK]
         query = select(usage).where(tuple_(usage.c.start, usage.c.key).in_(chunk))
         for row in conn.execute(query):
             existing[(as_utc(row.start), row.key)] = row._mapping
     changed: list[dict[str, Any]] = []
-    for key, row in revisions.items():
+    for key, new in revisions.items():
         old = existing.get(key)
         if old is None:
             result.inserted += 1
-        elif all(old[c] == row[c] for c in _COMPARED) and old["tags"] == row["tags"]:
+        elif all(old[c] == new[c] for c in _COMPARED) and old["tags"] == new["tags"]:
             result.duplicates += 1
             continue
         else:
             result.replaced += 1
             rollups.add_rows(delta, [old], sign=-1)
-        rollups.add_rows(delta, [row])
-        changed.append(row)
+        rollups.add_rows(delta, [new])
+        changed.append(new)
     replace_all = {c: f"excluded.{c}" for c in changed[0] if c not in ("start", "key")} if changed else {}
     bulk.upsert(conn, usage, changed, conflict=("start", "key"), update=replace_all)
     return result
@@ -191,7 +189,9 @@ def redate(conn: Connection, *, tz: ZoneInfo) -> None:
         for row in rows:
             day = instant_of(row.start, row.end).astimezone(tz).date().isoformat()
             changes.append({"row_id": row.id, "new_day": day})
-        conn.execute(update(usage).where(usage.c.id == bindparam("row_id")).values(day=bindparam("new_day")), changes)
+        conn.execute(
+            update(usage).where(usage.c.id == bindparam("row_id")).values(day=bindparam("new_day")), changes
+        )
 
 
 def get_meta(conn: Connection, name: str) -> str | None:

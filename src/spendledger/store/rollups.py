@@ -28,7 +28,7 @@ def new_delta() -> Delta:
     return {}
 
 
-def add_rows(delta: Delta, rows: Iterable[Mapping[str, Any]], sign: int = 1) -> None:
+def add_rows(delta: Delta, rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> None:
     """Add (or with sign=-1 subtract) usage rows to the delta at the fine grain."""
     for row in rows:
         key = tuple(row[k] for k in FINE_KEY)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from spendledger.records import as_utc, Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos, to_nanos
+from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, as_utc, from_nanos, to_nanos
 
 TOKEN_COLUMNS: dict[str, str] = {
     "input": "input_tokens",

@@ -1,0 +1,40 @@
+# Two commands set everything up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export SPENDLEDGER_DATA_DIR ?= $(CURDIR)/data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run test lint bench clean
+
+$(BIN)/spendledger: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
+	@touch $@
+
+setup: $(BIN)/spendledger
+
+# Migrate, load demo data when the ledger is empty, serve the dashboard.
+run: setup
+	$(BIN)/spendledger db upgrade
+	$(BIN)/spendledger demo --if-empty
+	$(BIN)/spendledger serve --host $(HOST) --port $(PORT)
+
+# The whole suite, PostgreSQL included (see tests/conftest.py for the server it uses).
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/query.py
+
+clean:
+	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache
