@@ -8,6 +8,10 @@ Invariants, tested in tests/test_records.py:
 - token subsets follow OpenAI's and genai-prices' counting: cached reads and cache writes
   are part of `input`, reasoning is part of `output`, audio is part of its direction.
   A provider that counts them apart (Anthropic) converts at its source's boundary.
+- the subsets of one direction do not overlap: `audio_input` counts uncached audio
+  (cached audio is a cached read), so cached + writes + audio ≤ input and
+  reasoning + audio output ≤ output. Pricing charges each subset at its own rate and
+  the rest of the whole at the whole's rate; an overlap would be charged twice.
 - money is `Decimal` here and integer nano-units (1e-9 of the currency) in the database.
 """
 
@@ -66,7 +70,8 @@ class TokenCounts:
     """Token counts by kind, with OpenAI's subset semantics.
 
     `input` counts every input token, cached reads and cache writes included;
-    `output` counts every output token, reasoning included.
+    `output` counts every output token, reasoning included. `audio_input` is uncached
+    audio: a cached audio token is counted in `cached_input` only.
     """
 
     input: int = 0
@@ -75,31 +80,50 @@ class TokenCounts:
     cache_write_1h: int = 0  # part of input
     output: int = 0
     reasoning: int = 0  # part of output
-    audio_input: int = 0  # part of input
-    audio_output: int = 0  # part of output
+    audio_input: int = 0  # uncached audio, part of input
+    audio_output: int = 0  # part of output, apart from reasoning
 
     def validate(self) -> None:
-        """Raise TokenError when a count is negative or a subset exceeds its whole."""
+        """Raise TokenError when a count is negative or subsets exceed their whole.
+
+        `TokenError.field` is the API's name of the count to fix (`cached_input_tokens`).
+        """
+        if (  # the common case, checked in one expression (ingest calls this per event)
+            min(self.cached_input, self.cache_write_5m, self.cache_write_1h, self.audio_input) >= 0
+            and min(self.reasoning, self.audio_output) >= 0
+            and self.cached_input + self.cache_write_5m + self.cache_write_1h + self.audio_input <= self.input
+            and self.reasoning + self.audio_output <= self.output
+        ):
+            return
         for f in dataclasses.fields(self):
             if getattr(self, f.name) < 0:
-                raise TokenError(f.name, f"{f.name} must be zero or more")
-        cache = self.cached_input + self.cache_write_5m + self.cache_write_1h
-        if cache > self.input:
+                raise TokenError(f"{f.name}_tokens", f"{f.name}_tokens must be zero or more")
+        subsets = ("cached_input", "cache_write_5m", "cache_write_1h", "audio_input")
+        total = sum(getattr(self, name) for name in subsets)
+        if total > self.input:
+            running = 0
+            for name in subsets:  # name the subset that tips the sum over
+                running += getattr(self, name)
+                if running > self.input:
+                    break
             raise TokenError(
-                "cached_input_tokens",
-                f"cached reads + cache writes ({cache}) exceed input_tokens ({self.input}); "
-                "input_tokens must count every input token, cached ones included",
+                f"{name}_tokens",
+                f"{name}_tokens: cached reads + cache writes + uncached audio ({total}) exceed "
+                f"input_tokens ({self.input}); input_tokens must count every input token, cached "
+                "ones included, and audio_input_tokens only the uncached audio",
             )
-        if self.audio_input > self.input:
-            raise TokenError("audio_input_tokens", "audio_input_tokens exceed input_tokens")
         if self.reasoning > self.output:
             raise TokenError(
                 "reasoning_tokens",
                 f"reasoning_tokens ({self.reasoning}) exceed output_tokens ({self.output}); "
                 "output_tokens must count every output token, reasoning included",
             )
-        if self.audio_output > self.output:
-            raise TokenError("audio_output_tokens", "audio_output_tokens exceed output_tokens")
+        if self.reasoning + self.audio_output > self.output:
+            raise TokenError(
+                "audio_output_tokens",
+                f"audio_output_tokens: reasoning_tokens + audio_output_tokens "
+                f"({self.reasoning + self.audio_output}) exceed output_tokens ({self.output})",
+            )
 
     @classmethod
     def from_disjoint(

@@ -28,17 +28,19 @@ _SONNET_4_LONG_CONTEXT = {
 
 CORRECTIONS: tuple[PriceOverride, ...] = (
     # Mistral Large 3 (mistral-large-2512, the model behind -latest since then) costs
-    # $0.5 / $1.5; the catalogue still prices the alias at Large 2's $2 / $6.
+    # $0.5 / $1.5 with cached reads at $0.05; the catalogue still prices the alias at
+    # Large 2's $2 / $6. (mistral-large-2512 itself is right in the catalogue, batch
+    # variant included: no correction for it.)
     *(
         PriceOverride(
             id=None,
             provider="mistral",
             model_pattern=pattern,
             effective_from=_utc(2025, 12, 2),
-            prices={"input_mtok": "0.5", "output_mtok": "1.5"},
+            prices={"input_mtok": "0.5", "cache_read_mtok": "0.05", "output_mtok": "1.5"},
             note="correction: Mistral Large 3 at $0.5/$1.5 (Mistral pricing page, 2025-12-02)",
         )
-        for pattern in ("mistral-large-latest", "mistral-large-2512", "mistral-large-3*")
+        for pattern in ("mistral-large-latest", "mistral-large-3*")
     ),
     # DeepSeek ended its off-peak discount on 2025-09-05: one price all day ...
     PriceOverride(

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from spendledger.pricing.rates import SUPPORTED_PRICE_KEYS, Rates, build_rates, parse_price
+from spendledger.records import as_utc
 
 # Friendly names the CLI and API accept for price keys.
 PRICE_KEY_ALIASES: dict[str, str] = {
@@ -50,11 +51,13 @@ class PriceOverride:
     currency: str = "USD"
 
     def matches(self, provider: str, model: str, at: datetime) -> bool:
-        if self.provider not in ("", "*") and self.provider != provider:
+        if self.provider not in ("", "*") and self.provider.lower() != provider:
             return False
-        if self.effective_from is not None and at < self.effective_from:
+        # naive bounds (SQLite returns them so) and times are UTC
+        at = as_utc(at)
+        if self.effective_from is not None and at < as_utc(self.effective_from):
             return False
-        if self.effective_to is not None and at >= self.effective_to:
+        if self.effective_to is not None and at >= as_utc(self.effective_to):
             return False
         return fnmatch.fnmatchcase(model, self.model_pattern.lower())
 

@@ -124,7 +124,10 @@ class Pricer:
         """The rates a call to `model` at `at` pays, or None when no price is known."""
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        provider_n = normalise_provider(provider)
+        # keyed on the provider as given: an override may name an alias ("vertex") that
+        # shares its catalogue provider ("google") but not its price
+        provider_raw = provider.strip().lower()
+        provider_n = normalise_provider(provider_raw)
         model_n = normalise_model(model)
         catalogue = self._catalogue_model(provider_n, model_n)
         windows = (
@@ -132,11 +135,11 @@ class Pricer:
             if catalogue and catalogue.time_windows
             else ()
         )
-        key = (provider_n, model_n, at.astimezone(UTC).date(), service_tier, batch, windows)
+        key = (provider_raw, model_n, at.astimezone(UTC).date(), service_tier, batch, windows)
         try:
             return self._rates[key]
         except KeyError:
-            rates = self._resolve(provider, provider_n, model_n, at, catalogue, service_tier, batch)
+            rates = self._resolve(provider_raw, provider_n, model_n, at, catalogue, service_tier, batch)
             self._rates[key] = rates
             return rates
 
@@ -152,7 +155,7 @@ class Pricer:
     ) -> Rates | None:
         for override in (*self._overrides, *self._corrections):
             if override.matches(provider, model, at) or (
-                provider_raw != provider and override.matches(provider_raw.lower(), model, at)
+                provider_raw != provider and override.matches(provider_raw, model, at)
             ):
                 return self._with_batch(override.rates(), provider, batch, has_batch_variant=False)
         if catalogue is None:
@@ -170,7 +173,9 @@ class Pricer:
         rates = build_rates(prices_from_model_price(model_price), currency="USD", source=source)
         if not rates.units:
             return None
-        return self._with_batch(rates, provider, batch, has_batch_variant=batch_price)
+        # a record without a provider is priced as the catalogue's guess, batch rule included
+        batch_provider = provider or catalogue.provider.id
+        return self._with_batch(rates, batch_provider, batch, has_batch_variant=batch_price)
 
     @staticmethod
     def _with_batch(rates: Rates, provider: str, batch: bool, *, has_batch_variant: bool) -> Rates:

@@ -135,6 +135,14 @@ def iter_priceable(
         yield [(row.id, dict(row._mapping), row_to_record(row)) for row in rows]
 
 
+def count_priceable(conn: Connection, *, since: datetime | None = None) -> int:
+    """How many records `iter_priceable` yields (for a progress bar)."""
+    query = select(func.count()).where(usage.c.pricing_status != str(PricingStatus.PROVIDER))
+    if since is not None:
+        query = query.where(usage.c.start >= since)
+    return int(conn.execute(query).scalar_one())
+
+
 def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], UsageRecord]]) -> int:
     """Store the new cost of re-priced records (old row, new record); returns how many changed."""
     delta = rollups.new_delta()

@@ -62,7 +62,8 @@ def record_to_row(record: UsageRecord, *, tz: ZoneInfo, written_at: datetime) ->
         "records": 1,
         "currency": record.currency,
         "pricing_status": str(record.pricing_status),
-        "price_source": record.price_source,
+        # the column holds 200 characters; an override's note may be longer
+        "price_source": record.price_source[:200] if record.price_source else None,
         "service_tier": record.service_tier,
         "batch": record.batch,
         "written_at": written_at,

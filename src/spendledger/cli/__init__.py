@@ -1,0 +1,52 @@
+"""The `spendledger` command: a thin shell over the library (parse, call one function, print).
+
+Each command lives in the module of its noun; this one wires them under one Typer app
+and reads the options every command shares. `main` is the console script's entry point.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from spendledger.cli import db, prices, tokens
+from spendledger.cli.context import CliState
+from spendledger.cli.demo import demo
+from spendledger.cli.report import report
+
+app = typer.Typer(
+    name="spendledger",
+    help="A self-hosted ledger of LLM spend: reports, prices, API tokens, the web app.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(prices.app, name="prices")
+app.command("serve")(db.serve)
+app.command("report")(report)
+app.command("demo")(demo)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="sqlite:///path.db or postgresql://user@host/db (overrides SPENDLEDGER_DATABASE_URL).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Read the options every command shares; settings are built when a command needs them."""
+    ctx.obj = CliState(database_url=database_url)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,54 @@
+"""`spendledger db ...` and `spendledger serve`: the schema, the rollups and the web app."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from spendledger.cli.context import open_ledger, out, print_table, settings_of
+from spendledger.store.engine import current_revision
+from spendledger.store.ledger import rebuild_rollups as rebuild
+
+app = typer.Typer(help="The database: schema migrations and rollups.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+def upgrade_cmd(ctx: typer.Context) -> None:
+    """Create the tables or bring them to the latest schema (safe to run any time)."""
+    with open_ledger(ctx) as engine:
+        revision = current_revision(engine)
+        where = engine.url.render_as_string(hide_password=True)
+    out().print(f"Database {where} is at schema revision {revision}.")
+
+
+@app.command("rebuild-rollups")
+def rebuild_rollups(ctx: typer.Context) -> None:
+    """Recompute the daily rollups from the records (after a time-zone change, or to check them)."""
+    settings = settings_of(ctx)
+    with open_ledger(ctx) as engine, engine.begin() as conn:
+        counts = rebuild(conn, tz=settings.tz)
+    table = Table("Rollup", "Rows", title=f"Rollups rebuilt (days in {settings.timezone})")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    print_table(table)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes it to the network.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the web app and the API (upgrades the database first)."""
+    import uvicorn
+
+    from spendledger.web import create_app  # imported here: the CLI starts without the web stack
+
+    settings = settings_of(ctx)
+    with open_ledger(ctx):
+        pass
+    out().print(f"spendledger on http://{host}:{port} (API docs at /docs); Ctrl+C stops it.")
+    uvicorn.run(create_app(settings), host=host, port=port)

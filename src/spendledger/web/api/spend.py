@@ -1,0 +1,62 @@
+"""GET /api/v1/spend: the JSON twin of `spendledger report`, same parameters, same query.
+
+Parameters carry the CLI options' names (`from`, `to`, `period`, `by`, `filter`,
+`granularity`, `basis`), and `queries.build_query` parses both, so the CLI and the API
+accept and refuse the same things with the same messages (a QueryError is a 400).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from spendledger import queries
+from spendledger.exports.spend import report_to_csv, report_to_dict
+from spendledger.web.api.schemas import ErrorPublic, SpendPublic
+from spendledger.web.deps import CurrentToken, EngineDep, SettingsDep
+
+router = APIRouter(tags=["spend"])
+
+
+@router.get(
+    "/spend",
+    response_model=None,
+    responses={
+        200: {"model": SpendPublic, "content": {"text/csv": {}}},
+        400: {"model": ErrorPublic},
+        401: {"model": ErrorPublic},
+    },
+)
+def get_spend(
+    settings: SettingsDep,
+    engine: EngineDep,
+    _token: CurrentToken,
+    start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (local), inclusive")] = None,
+    end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (local), inclusive")] = None,
+    period: Annotated[str | None, Query(description=", ".join(queries.PRESETS))] = None,
+    by: Annotated[list[str] | None, Query(description="dimensions, comma-separated or repeated")] = None,
+    filters: Annotated[list[str] | None, Query(alias="filter", description="DIM:VALUE, repeatable")] = None,
+    granularity: Annotated[str, Query(description="day, week, month or total")] = "total",
+    basis: Annotated[str, Query(description=", ".join(queries.BASES))] = "best",
+    fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
+) -> Response:
+    """Spend for a period, grouped and filtered like `spendledger report`."""
+    query = queries.build_query(
+        today=datetime.now(settings.tz).date(),
+        start=start,
+        end=end,
+        period=period,
+        by=by or (),
+        filters=filters or (),
+        granularity=granularity,
+        basis=basis,
+    )
+    with engine.connect() as conn:
+        report = queries.spend(conn, query)
+    if fmt == "csv":
+        return Response(report_to_csv(report), media_type="text/csv; charset=utf-8")
+    content: dict[str, Any] = report_to_dict(report)
+    return JSONResponse(content)

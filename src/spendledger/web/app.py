@@ -1,0 +1,69 @@
+"""`create_app(settings)`: the FastAPI application, built on demand and never at import.
+
+The app owns its engine (disposed at shutdown) and a cached Pricer; it does not run
+migrations: `spendledger serve` calls `store.upgrade(engine)` before serving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from spendledger.config import Settings
+from spendledger.ingest import PricerCache
+from spendledger.queries import QueryError
+from spendledger.store import make_engine
+from spendledger.web import api
+from spendledger.web.pages import make_templates, overview
+
+API_DESCRIPTION = """A self-hosted ledger of LLM spend.
+
+Send metered calls to `POST /api/v1/events` and read spend from `GET /api/v1/spend`,
+with an API token from `spendledger tokens create NAME` as `Authorization: Bearer sl_...`.
+"""
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """The web app for `settings`; pass `engine` to share one (it is then not disposed)."""
+    owned = engine is None
+    db = engine if engine is not None else make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            db.dispose()
+
+    app = FastAPI(title="spendledger", description=API_DESCRIPTION, version=_version(), lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = db
+    app.state.pricers = PricerCache()
+    app.state.templates = make_templates()
+    app.include_router(api.router)
+    app.include_router(overview.router)
+    app.add_exception_handler(QueryError, _query_error)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+async def _query_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A query parameter the caller got wrong: 400 naming it and what is allowed."""
+    param = exc.param if isinstance(exc, QueryError) else None
+    return JSONResponse({"detail": str(exc), "param": param}, status_code=400)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("spendledger")
+    except PackageNotFoundError:
+        return "0+unknown"

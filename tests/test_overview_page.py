@@ -1,0 +1,113 @@
+"""GET /: this month, the last 30 days and today, by provider, with basis labels."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from spendledger.config import Settings
+from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.store import write_records
+from spendledger.store.tokens import create_token
+from spendledger.web import create_app
+from spendledger.web.pages import money
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def cards(html: str) -> dict[str, str]:
+    """{window label: its total as shown}."""
+    return dict(re.findall(r'<h2>([^<]+)</h2>\s*<div class="total">([^<]+?) ', html))
+
+
+def provider_rows(html: str) -> list[tuple[str, str]]:
+    return re.findall(r"<tr><td>(\w+) .*?</td><td class=\"cost\">([^<]+)</td></tr>", html)
+
+
+def test_overview_page_empty_state_says_what_to_do(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    text = " ".join(re.sub(r"<[^>]+>", "", response.text).split())
+    assert "No spend recorded yet — run spendledger demo or send events to POST /api/v1/events." in text
+    assert "Demo data" not in text
+    assert cards(response.text) == {}
+
+
+def test_overview_page_shows_totals_by_provider_with_basis(client: TestClient, engine: Engine) -> None:
+    with engine.begin() as conn:
+        token = create_token(conn, name="page")
+    now = datetime.now(UTC).replace(microsecond=0)
+    yesterday = now - timedelta(days=1)
+    events = [
+        {"id": "a", "timestamp": now.isoformat(), "provider": "openai", "model": "m", "cost": "1234.50"},
+        {"id": "b", "timestamp": now.isoformat(), "provider": "openai", "model": "m", "cost": "0.06"},
+        {"id": "c", "timestamp": now.isoformat(), "provider": "anthropic", "model": "m", "cost": "2.00"},
+        {"id": "d", "timestamp": yesterday.isoformat(), "provider": "anthropic", "model": "m", "cost": "100"},
+    ]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/events", json={"events": events}, headers=headers).json()["accepted"] == 4
+
+    html = client.get("/").text
+
+    # today: openai 1234.50 + 0.06 = 1234.56, anthropic 2.00; yesterday adds anthropic 100.00
+    this_month = "$1,336.56" if yesterday.month == now.month else "$1,236.56"
+    assert cards(html) == {"This month": this_month, "Last 30 days": "$1,336.56", "Today": "$1,236.56"}
+    today_card = html.split("<h2>Today</h2>")[1]
+    assert provider_rows(today_card) == [("openai", "$1,234.56"), ("anthropic", "$2.00")]
+    assert provider_rows(html.split("<h2>Last 30 days</h2>")[1].split("<h2>")[0]) == [
+        ("openai", "$1,234.56"),
+        ("anthropic", "$102.00"),
+    ]
+    assert '<span class="basis basis-metered">metered</span>' in today_card
+    assert f'Last write: <time datetime="{now.date().isoformat()}' in html
+    assert "Demo data" not in html
+
+
+def test_overview_page_shows_demo_banner_when_demo_data_is_present(
+    client: TestClient, engine: Engine
+) -> None:
+    demo = UsageRecord(
+        key="demo:1",
+        source="demo",
+        basis=Basis.DEMO,
+        start=datetime.now(UTC),
+        provider="openai",
+        model="gpt-4o",
+        cost=Decimal("5"),
+        pricing_status=PricingStatus.PROVIDER,
+    )
+    with engine.begin() as conn:
+        write_records(conn, [demo], tz=ZoneInfo("UTC"))
+    html = client.get("/").text
+    assert "<strong>Demo data</strong>" in html
+    assert cards(html)["Today"] == "$5.00"
+    assert '<span class="basis basis-demo">demo</span>' in html.split("<h2>Today</h2>")[1]
+
+
+def test_overview_page_money_has_separators_and_cents() -> None:
+    assert money(Decimal("1234.565")) == "$1,234.56"  # half to even, as every table rounds
+    assert money(Decimal("0.0003132")) == "$0.00"
+    assert money(Decimal("-3.5"), "EUR") == "-€3.50"
+    assert money(Decimal("1234567"), "CHF") == "1,234,567.00 CHF"
+
+
+def test_app_serves_health_and_openapi(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    schema = client.get("/openapi.json").json()
+    assert {"/api/v1/events", "/api/v1/spend", "/healthz"} <= set(schema["paths"])
+    assert "/" not in schema["paths"]
+    body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["events"]["type"] == "array"
+    assert client.get("/docs").status_code == 200
