@@ -461,3 +461,24 @@ def test_pricer_naive_timestamp_is_utc() -> None:
     # o3 on 2025-06-09 23:00 (naive = UTC) is still $10; a zone-aware time past midnight UTC is $2
     assert _cost("openai", "o3", tokens, datetime(2025, 6, 9, 23)) == Decimal("10")
     assert _cost("openai", "o3", tokens, datetime(2025, 6, 10, 0, 30, tzinfo=UTC)) == Decimal("2")
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "expected"),
+    [
+        # OpenRouter and Groq list models by routed name: the prefix is part of the name
+        # openrouter google/gemini-2.5-flash $0.30 / $2.50 → $2.80
+        ("openrouter", "google/gemini-2.5-flash", Decimal("2.8")),
+        # openrouter openai/gpt-4o-mini $0.15 / $0.60 → $0.75
+        ("openrouter", "openai/gpt-4o-mini", Decimal("0.75")),
+        # groq openai/gpt-oss-120b $0.15 / $0.60 → $0.75
+        ("groq", "openai/gpt-oss-120b", Decimal("0.75")),
+    ],
+)
+def test_pricer_keeps_routed_model_names_the_catalogue_lists(
+    provider: str, model: str, expected: Decimal
+) -> None:
+    record = _call(provider, model, TokenCounts(input=1_000_000, output=1_000_000))
+    Pricer().price(record)
+    assert record.cost == expected
+    assert record.price_source == f"genai-prices 0.2.3: {provider}/{model}"

@@ -52,6 +52,8 @@ MODELS: tuple[tuple[str, str], ...] = (
     ("perplexity", "sonar-deep-research"),  # reasoning price
     ("cohere", "command-r-plus"),
     ("azure", "gpt-4o"),
+    ("openrouter", "google/gemini-2.5-flash"),  # routed name, cache writes
+    ("groq", "openai/gpt-oss-120b"),
 )
 
 _count = st.integers(min_value=0, max_value=400_000)

@@ -208,18 +208,19 @@ def _spend_total(conn: Connection, basis: str, by: tuple[str, ...] = ()) -> Deci
 
 def _run(conn_factory: Callable[[], Any], ops: list[Op]) -> None:
     inserts: list[tuple[UsageRecord, ...]] = []
+    deleted = False
     for op in ops:
         with conn_factory() as conn:
             if isinstance(op, Insert):
-                result = write_records(conn, op.events, tz=UTC_ZONE)
+                write_records(conn, op.events, tz=UTC_ZONE)
                 inserts.append(op.events)
             elif isinstance(op, Resend):
                 if inserts:
                     batch = inserts[op.which % len(inserts)]
                     result = write_records(conn, batch, tz=UTC_ZONE)
-                    # every event of a re-sent batch is already stored
-                    assert result.inserted == 0
-                    assert result.duplicates == len(batch)
+                    assert result.inserted + result.duplicates == len(batch)
+                    if not deleted:  # else a deleted event comes back, as it should
+                        assert result.inserted == 0
             elif isinstance(op, Billed):
                 write_records(conn, [replace(b) for b in op.buckets], tz=UTC_ZONE)
             elif isinstance(op, Reprice):
@@ -231,6 +232,7 @@ def _run(conn_factory: Callable[[], Any], ops: list[Op]) -> None:
             else:
                 condition: ColumnElement[bool] = usage.c[op.column] == op.value
                 delete_where(conn, condition)
+                deleted = True
 
 
 def _check(engine: Engine) -> None:
@@ -258,7 +260,7 @@ def _clean(engine: Engine) -> None:
 
 
 def test_rollups_equal_rebuild_after_random_writes(engine: Engine) -> None:
-    examples = 25 if engine.dialect.name == "sqlite" else 10
+    examples = 60 if engine.dialect.name == "sqlite" else 25
 
     @settings(max_examples=examples, deadline=None, database=None)
     @given(ops=st.lists(_ops, min_size=1, max_size=8))

@@ -25,6 +25,10 @@ def demo(
     force: Annotated[
         bool, typer.Option("--force", help="Load even though the ledger has real records.")
     ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option("--if-empty", help="Load only into an empty ledger; otherwise do nothing (for `make run`)."),
+    ] = False,
 ) -> None:
     """Load demo data ending today (three OpenAI orgs, Anthropic, Mistral, Google)."""
     settings = settings_of(ctx)
@@ -38,6 +42,9 @@ def demo(
             loaded, other = has_demo(conn), has_other_data(conn)
         if loaded:
             console.print("Demo data is already loaded; `spendledger demo --clear` removes it.")
+            return
+        if other and if_empty:
+            console.print("The ledger holds records already; no demo data loaded.")
             return
         if other and not force:
             fail(

@@ -128,14 +128,15 @@ class Pricer:
         # shares its catalogue provider ("google") but not its price
         provider_raw = provider.strip().lower()
         provider_n = normalise_provider(provider_raw)
-        model_n = normalise_model(model)
-        catalogue = self._catalogue_model(provider_n, model_n)
+        model_l = model.strip().lower()
+        model_n = normalise_model(model_l)
+        catalogue = self._catalogue_model(provider_n, model_l, model_n)
         windows = (
             tuple(w.active(at) for w in catalogue.time_windows)
             if catalogue and catalogue.time_windows
             else ()
         )
-        key = (provider_raw, model_n, at.astimezone(UTC).date(), service_tier, batch, windows)
+        key = (provider_raw, model_l, at.astimezone(UTC).date(), service_tier, batch, windows)
         try:
             return self._rates[key]
         except KeyError:
@@ -188,16 +189,22 @@ class Pricer:
             multiplier=rates.multiplier * Decimal("0.5"),
         )
 
-    def _catalogue_model(self, provider: str, model: str) -> _CatalogueModel | None:
+    def _catalogue_model(self, provider: str, model: str, normalised: str) -> _CatalogueModel | None:
+        """The catalogue's entry for `model` as given, else for its normalised name.
+
+        As given first: OpenRouter and Groq list models by their routed names
+        ("google/gemini-2.5-flash"); the providers that reject a prefix find none.
+        """
         key = (provider, model)
         if key in self._models:
             return self._models[key]
         found: _CatalogueModel | None = None
-        try:
-            prov, info = get_snapshot().find_provider_model(model, None, provider or None, None)
-        except LookupError:
-            pass
-        else:
+        snapshot = get_snapshot()
+        for name in dict.fromkeys((model, normalised)):
+            try:
+                prov, info = snapshot.find_provider_model(name, None, provider or None, None)
+            except LookupError:
+                continue
             conditional = info.prices if isinstance(info.prices, list) else []
             windows = tuple(
                 c.constraint
@@ -208,6 +215,7 @@ class Pricer:
                 v for v in info.price_variants or () if v.when.get("processing") == "batch"
             )
             found = _CatalogueModel(prov, info, windows, batch_variants)
+            break
         self._models[key] = found
         return found
 

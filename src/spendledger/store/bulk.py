@@ -49,13 +49,14 @@ def upsert(
     *,
     conflict: Sequence[str],
     update: Mapping[str, str] | None = None,
-    returning: str | None = None,
+    returning: Sequence[str] = (),
 ) -> list[Any]:
     """Insert `rows`; on a conflict on `conflict` do nothing, or set `update` (column → SQL).
 
     In `update` expressions, `{t}` is the table and `excluded` the proposed row, e.g.
-    {"cost_nanos": "{t}.cost_nanos + excluded.cost_nanos"}. With `returning`, the values
-    of that column for the rows actually inserted or updated are returned.
+    {"cost_nanos": "{t}.cost_nanos + excluded.cost_nanos"}. With `returning`, a tuple of
+    those columns' values for each row actually inserted or updated is returned, as the
+    driver gives them (SQLite gives timestamps as text).
     """
     if not rows:
         return []
@@ -68,7 +69,7 @@ def upsert(
         conflict_sql += f"DO UPDATE SET {sets}"
     else:
         conflict_sql += "DO NOTHING"
-    tail = f" RETURNING {quote(returning)}" if returning else ""
+    tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
     if conn.dialect.name == "postgresql":
         return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning))
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -94,7 +95,7 @@ def upsert(
         sql = head + ", ".join([placeholder] * len(chunk)) + conflict_sql + tail
         result = conn.exec_driver_sql(sql, tuple(params))
         if returning:
-            results.extend(r[0] for r in result)
+            results.extend(tuple(r) for r in result)
     return results
 
 
@@ -135,4 +136,4 @@ def _upsert_by_copy(
     result = conn.exec_driver_sql(
         f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {stage}{conflict_tail}"
     )
-    return [r[0] for r in result] if returning else []
+    return [tuple(r) for r in result] if returning else []

@@ -45,18 +45,20 @@ def write_records(
     now = now or datetime.now(UTC)
     result = WriteResult()
     delta = rollups.new_delta()
-    events: dict[str, dict[str, Any]] = {}
+    check_zone(conn, tz)
+    events: dict[tuple[datetime, str], dict[str, Any]] = {}
     revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
     for record in records:
         row = record_to_row(record, tz=tz, written_at=now)
+        natural_key = (row["start"], row["key"])
         if record.revisable:
-            revisions[(row["start"], row["key"])] = row  # the last version in a batch wins
-        elif row["key"] in events:
+            revisions[natural_key] = row  # the last version in a batch wins
+        elif natural_key in events:
             result.duplicates += 1
         else:
-            events[row["key"]] = row
+            events[natural_key] = row
     if events:
-        result += _insert_events(conn, list(events.values()), delta)
+        result += _insert_events(conn, events, delta)
     if revisions:
         result += _upsert_revisions(conn, revisions, delta)
     rollups.apply(conn, delta)
@@ -65,10 +67,36 @@ def write_records(
     return result
 
 
-def _insert_events(conn: Connection, rows: list[dict[str, Any]], delta: rollups.Delta) -> WriteResult:
-    inserted = set(bulk.upsert(conn, usage, rows, conflict=("start", "key"), returning="key"))
-    rollups.add_rows(delta, (r for r in rows if r["key"] in inserted))
-    return WriteResult(inserted=len(inserted), duplicates=len(rows) - len(inserted))
+def _insert_events(
+    conn: Connection, events: dict[tuple[datetime, str], dict[str, Any]], delta: rollups.Delta
+) -> WriteResult:
+    returned = bulk.upsert(
+        conn, usage, list(events.values()), conflict=("start", "key"), returning=("start", "key")
+    )
+    inserted = [events[(_stored_time(start), key)] for start, key in returned]
+    rollups.add_rows(delta, inserted)
+    return WriteResult(inserted=len(inserted), duplicates=len(events) - len(inserted))
+
+
+def _stored_time(value: datetime | str) -> datetime:
+    """A timestamp as the driver returns it (SQLite: text in UTC) → aware UTC."""
+    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
+class ZoneChangedError(RuntimeError):
+    """The ledger's days were counted in another zone than the one configured now."""
+
+
+def check_zone(conn: Connection, tz: ZoneInfo) -> None:
+    """Record the zone days are counted in; refuse to mix zones in one ledger."""
+    stored = get_meta(conn, "timezone")
+    if stored is None:
+        set_meta(conn, "timezone", tz.key)
+    elif stored != tz.key:
+        raise ZoneChangedError(
+            f"this ledger counts days in {stored} but SPENDLEDGER_TIMEZONE is {tz.key}: "
+            f"run `spendledger db rebuild-rollups` to re-date it in {tz.key}, or set the zone back"
+        )
 
 
 def _upsert_revisions(
@@ -174,7 +202,8 @@ def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], Us
 
 def rebuild_rollups(conn: Connection, *, tz: ZoneInfo) -> dict[str, int]:
     """Recompute the rollups; when the configured zone changed, re-date every record first."""
-    if get_meta(conn, "timezone") not in (None, tz.key):
+    # a ledger written before the zone was recorded may be in any zone: re-date it too
+    if get_meta(conn, "timezone") != tz.key:
         redate(conn, tz=tz)
     set_meta(conn, "timezone", tz.key)
     return rollups.rebuild(conn)
