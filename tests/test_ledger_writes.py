@@ -6,12 +6,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine
 
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
 from spendledger.store import write_records
+from spendledger.store.ledger import ZoneChangedError, rebuild_rollups
 
 UTC_ZONE = ZoneInfo("UTC")
 DAY = datetime(2026, 11, 20, 10, tzinfo=UTC)
@@ -70,3 +72,18 @@ def test_ledger_billed_bucket_revision_replaces(engine: Engine) -> None:
     with engine.begin() as conn:
         assert write_records(conn, [bucket], tz=UTC_ZONE).duplicates == 1
     assert _total(engine) == Decimal("13.75")
+
+
+def test_ledger_refuses_to_mix_zones(engine: Engine) -> None:
+    first, second = _event(1), _event(2)
+    Pricer().price_all([first, second])
+    with engine.begin() as conn:
+        write_records(conn, [first], tz=ZoneInfo("Asia/Tokyo"))
+    with pytest.raises(ZoneChangedError, match="rebuild-rollups"), engine.begin() as conn:
+        write_records(conn, [second], tz=UTC_ZONE)
+    # after re-dating the ledger in UTC, UTC writes go in
+    with engine.begin() as conn:
+        rebuild_rollups(conn, tz=UTC_ZONE)
+        assert write_records(conn, [second], tz=UTC_ZONE).inserted == 1
+    # 2 calls × $0.00021 (see above)
+    assert _total(engine) == Decimal("0.00042")

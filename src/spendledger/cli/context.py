@@ -29,6 +29,7 @@ from spendledger.config import Settings, get_settings
 from spendledger.pricing import OverrideError
 from spendledger.queries import QueryError
 from spendledger.store import make_engine, upgrade
+from spendledger.store.ledger import ZoneChangedError
 from spendledger.store.tokens import TokenError
 
 USAGE_ERROR = 2  # what click uses for a bad option; `report` uses it for a bad parameter
@@ -96,7 +97,7 @@ def user_errors() -> Iterator[None]:
         yield
     except QueryError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except (OverrideError, TokenError) as exc:
+    except (OverrideError, TokenError, ZoneChangedError) as exc:
         fail(str(exc))
 
 

@@ -27,7 +27,7 @@ def demo(
     ] = False,
     if_empty: Annotated[
         bool,
-        typer.Option("--if-empty", help="Load only into an empty ledger; otherwise do nothing (for `make run`)."),
+        typer.Option("--if-empty", help="Load only into an empty ledger, else do nothing."),
     ] = False,
 ) -> None:
     """Load demo data ending today (three OpenAI orgs, Anthropic, Mistral, Google)."""

@@ -17,6 +17,7 @@ from spendledger.config import Settings
 from spendledger.ingest import PricerCache
 from spendledger.queries import QueryError
 from spendledger.store import make_engine
+from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
 from spendledger.web.pages import make_templates, overview
 
@@ -46,6 +47,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(overview.router)
     app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(ZoneChangedError, _zone_changed)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -58,6 +60,11 @@ async def _query_error(_request: Request, exc: Exception) -> JSONResponse:
     """A query parameter the caller got wrong: 400 naming it and what is allowed."""
     param = exc.param if isinstance(exc, QueryError) else None
     return JSONResponse({"detail": str(exc), "param": param}, status_code=400)
+
+
+async def _zone_changed(_request: Request, exc: Exception) -> JSONResponse:
+    """The configured zone differs from the ledger's: writes wait for a rebuild."""
+    return JSONResponse({"detail": str(exc)}, status_code=503)
 
 
 def _version() -> str:
