@@ -17,12 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from spendledger.config import Settings
 from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.tables import metadata
+from spendledger.store.tokens import create_token
+from spendledger.web import create_app
 
 PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -94,3 +97,17 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, data_dir=tmp_path / "data", timezone="UTC")
+
+
+@pytest.fixture
+def token(engine: Engine) -> str:
+    """An API token for the test's database."""
+    with engine.begin() as conn:
+        return create_token(conn, name="test")
+
+
+@pytest.fixture
+def client(settings: Settings, token: str) -> Iterator[TestClient]:
+    """The app on the test's database, sending the token with every request."""
+    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
+        yield client

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from sqlalchemy import Engine, select
 from spendledger.config import Settings
 from spendledger.store.overrides import add_override
 from spendledger.store.tables import usage
-from spendledger.store.tokens import create_token, revoke_token
+from spendledger.store.tokens import revoke_token
 from spendledger.web import create_app
 
 EVENT: dict[str, Any] = {
@@ -50,18 +49,6 @@ EVENT_COST = "0.0003132"
 
 def event(i: int, **changes: Any) -> dict[str, Any]:
     return {**EVENT, "id": f"evt-{i}", "timestamp": f"2026-11-{1 + i % 28:02d}T10:00:00Z", **changes}
-
-
-@pytest.fixture
-def token(engine: Engine) -> str:
-    with engine.begin() as conn:
-        return create_token(conn, name="test")
-
-
-@pytest.fixture
-def client(settings: Settings, token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
 
 
 def post(client: TestClient, events: list[dict[str, Any]]) -> dict[str, Any]:

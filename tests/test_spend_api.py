@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,7 +15,6 @@ from spendledger.config import Settings
 from spendledger.queries import BASES
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
-from spendledger.store.tokens import create_token
 from spendledger.web import create_app
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
@@ -49,18 +47,6 @@ def metered_event(row: tuple[str, ...]) -> dict[str, Any]:
         "output_tokens": 10,
         "cost": cost,
     }
-
-
-@pytest.fixture
-def token(engine: Engine) -> str:
-    with engine.begin() as conn:
-        return create_token(conn, name="test")
-
-
-@pytest.fixture
-def client(settings: Settings, token: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
-        yield client
 
 
 @pytest.fixture
