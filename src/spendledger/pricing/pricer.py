@@ -85,6 +85,7 @@ class Pricer:
         self._corrections = CORRECTIONS if corrections else ()
         self._models: dict[tuple[str, str], _CatalogueModel | None] = {}
         self._rates: dict[tuple[Any, ...], Rates | None] = {}
+        self._names: dict[tuple[str, str], tuple[str, str, str, str, _CatalogueModel | None]] = {}
 
     def price(self, record: UsageRecord) -> None:
         """Fill cost, status and price source of `record` (in place); provider costs stay."""
@@ -124,13 +125,17 @@ class Pricer:
         """The rates a call to `model` at `at` pays, or None when no price is known."""
         if at.tzinfo is None:
             at = at.replace(tzinfo=UTC)
-        # keyed on the provider as given: an override may name an alias ("vertex") that
-        # shares its catalogue provider ("google") but not its price
-        provider_raw = provider.strip().lower()
-        provider_n = normalise_provider(provider_raw)
-        model_l = model.strip().lower()
-        model_n = normalise_model(model_l)
-        catalogue = self._catalogue_model(provider_n, model_l, model_n)
+        names = self._names.get((provider, model))
+        if names is None:
+            # keyed on the provider as given: an override may name an alias ("vertex") that
+            # shares its catalogue provider ("google") but not its price
+            provider_raw = provider.strip().lower()
+            provider_n = normalise_provider(provider_raw)
+            model_l = model.strip().lower()
+            model_n = normalise_model(model_l)
+            catalogue = self._catalogue_model(provider_n, model_l, model_n)
+            names = self._names[(provider, model)] = (provider_raw, provider_n, model_l, model_n, catalogue)
+        provider_raw, provider_n, model_l, model_n, catalogue = names
         windows = (
             tuple(w.active(at) for w in catalogue.time_windows)
             if catalogue and catalogue.time_windows

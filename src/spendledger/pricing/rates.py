@@ -10,7 +10,7 @@ writes, ...), and a tiered price applies its highest tier crossed to all of the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -63,12 +63,12 @@ class Rates:
         A tier threshold is per request, so an aggregated record (requests > 1) is tiered
         on its average input per request.
         """
-        counts = usage_counts(tokens, requests)
         per_request_input = tokens.input // requests if requests > 1 else tokens.input
         leaves: list[int] = []
         total = Decimal(0)
         for unit in self.units:
-            leaf = counts.get(unit.usage_key, 0)
+            count = _COUNTS.get(unit.usage_key)
+            leaf = count(tokens, requests) if count is not None else 0
             for i in unit.contains:
                 leaf -= leaves[i]
             leaves.append(leaf)
@@ -104,6 +104,21 @@ def usage_counts(tokens: TokenCounts, requests: int) -> dict[str, int]:
         "output_audio_tokens": tokens.audio_output,
         "requests": requests,
     }
+
+
+# usage_counts, one usage key at a time: pricing reads only the keys a model prices.
+_COUNTS: dict[str, Callable[[TokenCounts, int], int]] = {
+    "input_tokens": lambda t, _r: t.input,
+    "cache_read_tokens": lambda t, _r: t.cached_input,
+    "cache_write_tokens": lambda t, _r: t.cache_write_5m + t.cache_write_1h,
+    "cache_write_5m_tokens": lambda t, _r: t.cache_write_5m,
+    "cache_write_1h_tokens": lambda t, _r: t.cache_write_1h,
+    "output_tokens": lambda t, _r: t.output,
+    "output_reasoning_tokens": lambda t, _r: t.reasoning,
+    "input_audio_tokens": lambda t, _r: t.audio_input,
+    "output_audio_tokens": lambda t, _r: t.audio_output,
+    "requests": lambda _t, r: r,
+}
 
 
 def _unit_price(price: Price, per_request_input: int) -> Decimal:

@@ -26,15 +26,34 @@ def _sqlite_time(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format, 10x faster than strftime
 
 
+_to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: dumps() builds one per call
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else _to_json(value)
+
+
+def _memo_last(convert: Any) -> Any:
+    """`convert`, remembering its last answer: a batch repeats values (written_at, a bucket's start)."""
+    last: list[Any] = [object(), None]
+
+    def memoised(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, convert(value)
+        return last[1]
+
+    return memoised
+
+
 def _converters(conn: Connection, table: Table, columns: Sequence[str]) -> list[Any]:
     sqlite = conn.dialect.name == "sqlite"
     out: list[Any] = []
     for name in columns:
         col_type = table.c[name].type
         if isinstance(col_type, JSON):
-            out.append(lambda v: None if v is None else json.dumps(v, separators=(",", ":")))
+            out.append(_json)
         elif sqlite and isinstance(col_type, DateTime):
-            out.append(lambda v: None if v is None else _sqlite_time(v))
+            out.append(_memo_last(lambda v: None if v is None else _sqlite_time(v)))
         elif sqlite and isinstance(col_type, Boolean):
             out.append(lambda v: None if v is None else int(v))
         else:
@@ -128,8 +147,7 @@ def _upsert_by_copy(
             for row in rows:
                 values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
                 for i in json_columns:
-                    if values[i] is not None:
-                        values[i] = json.dumps(values[i], separators=(",", ":"))
+                    values[i] = _json(values[i])
                 copy.write_row(values)
     finally:
         cursor.close()

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, selec
 
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, rollups
-from spendledger.store.rows import dialect_insert, record_to_row, row_to_record
+from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
 from spendledger.store.tables import MEASURES, settings_kv, usage
 
 _CHUNK = 1000
@@ -48,8 +48,9 @@ def write_records(
     check_zone(conn, tz)
     events: dict[tuple[datetime, str], dict[str, Any]] = {}
     revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
+    day_of = DayOf(tz)
     for record in records:
-        row = record_to_row(record, tz=tz, written_at=now)
+        row = record_to_row(record, day_of=day_of, written_at=now)
         natural_key = (row["start"], row["key"])
         if record.revisable:
             revisions[natural_key] = row  # the last version in a batch wins

@@ -31,12 +31,13 @@ def new_delta() -> Delta:
 def add_rows(delta: Delta, rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> None:
     """Add (or with sign=-1 subtract) usage rows to the delta at the fine grain."""
     for row in rows:
-        key = tuple(row[k] for k in FINE_KEY)
+        key = tuple([row[k] for k in FINE_KEY])
+        values = [row[m] for m in MEASURES]
         acc = delta.get(key)
         if acc is None:
-            acc = delta[key] = [0] * len(MEASURES)
-        for i, m in enumerate(MEASURES):
-            acc[i] += sign * row[m]
+            delta[key] = values if sign == 1 else [-v for v in values]
+        else:
+            delta[key] = [a + sign * v for a, v in zip(acc, values, strict=True)]
 
 
 def apply(conn: Connection, delta: Delta) -> None:

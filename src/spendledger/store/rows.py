@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,7 +11,16 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, as_utc, from_nanos, to_nanos
+from spendledger.records import (
+    Basis,
+    PricingStatus,
+    TokenCounts,
+    UsageRecord,
+    as_utc,
+    from_nanos,
+    instant_of,
+    to_nanos,
+)
 
 TOKEN_COLUMNS: dict[str, str] = {
     "input": "input_tokens",
@@ -25,20 +34,41 @@ TOKEN_COLUMNS: dict[str, str] = {
 }
 
 
-def local_day(record: UsageRecord, tz: ZoneInfo) -> str:
-    return record.instant.astimezone(tz).date().isoformat()
+class DayOf:
+    """The local date of an instant, memoised per 15-minute slot of UTC time.
+
+    Every zone's offset is a whole number of quarter hours, so all instants of one slot
+    share a local date; a batch of events mostly falls in a handful of slots, and
+    `astimezone` is a large share of a row's cost.
+    """
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self._tz = tz
+        self._memo: dict[tuple[int, int, int, int, int], str] = {}
+
+    def __call__(self, instant: datetime) -> str:
+        slot = (instant.year, instant.month, instant.day, instant.hour, instant.minute // 15)
+        day = self._memo.get(slot)
+        if day is None:
+            day = self._memo[slot] = instant.astimezone(self._tz).date().isoformat()
+        return day
 
 
-def record_to_row(record: UsageRecord, *, tz: ZoneInfo, written_at: datetime) -> dict[str, Any]:
+def record_to_row(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -> dict[str, Any]:
+    """The `usage` row of a record; `day_of` dates it (one DayOf per batch)."""
     t = record.tokens
     unpriced = record.pricing_status is PricingStatus.UNPRICED
+    start = record.start if record.start.tzinfo is UTC else as_utc(record.start)
+    end = record.end
+    if end is not None:
+        end = as_utc(end)
     return {
-        "start": as_utc(record.start),
+        "start": start,
         "key": record.key,
-        "end": as_utc(record.end) if record.end is not None else None,
-        "day": local_day(record, tz),
+        "end": end,
+        "day": day_of(start if end is None else instant_of(start, end)),
         "source": record.source,
-        "basis": str(record.basis),
+        "basis": record.basis.value,
         "provider": record.provider,
         "account": record.account,
         "workspace": record.workspace,
@@ -61,7 +91,7 @@ def record_to_row(record: UsageRecord, *, tz: ZoneInfo, written_at: datetime) ->
         "unpriced_requests": record.requests if unpriced else 0,
         "records": 1,
         "currency": record.currency,
-        "pricing_status": str(record.pricing_status),
+        "pricing_status": record.pricing_status.value,
         # the column holds 200 characters; an override's note may be longer
         "price_source": record.price_source[:200] if record.price_source else None,
         "service_tier": record.service_tier,
