@@ -10,8 +10,9 @@ SQLAlchemy's, so rows written here read back through SQLAlchemy unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -21,6 +22,8 @@ _MAX_PARAMS = 30_000  # below SQLite's 32 766 and PostgreSQL's 65 535 bind param
 
 
 def _sqlite_time(value: datetime) -> str:
+    if value.tzinfo is UTC:  # the rows' usual case: the text before the "+00:00"
+        return value.isoformat(" ", "microseconds")[:26]
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value.isoformat(" ", "microseconds")  # SQLAlchemy's SQLite format, 10x faster than strftime
@@ -105,17 +108,29 @@ def upsert(
     results: list[Any] = []
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
-        params: list[Any] = []
-        for row in chunk:
-            values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
-            for i, convert in converters:
-                values[i] = convert(values[i])
-            params.extend(values)
+        params = _flat_values(chunk, values_of, len(columns), converters)
         sql = head + ", ".join([placeholder] * len(chunk)) + conflict_sql + tail
-        result = conn.exec_driver_sql(sql, tuple(params))
+        result = conn.exec_driver_sql(sql, params)
         if returning:
             results.extend(tuple(r) for r in result)
     return results
+
+
+def _flat_values(
+    chunk: Sequence[Mapping[str, Any]], values_of: Any, width: int, converters: list[tuple[int, Any]]
+) -> tuple[Any, ...]:
+    """The chunk's values, row after row, converted: column by column with map() and zip(),
+    which keeps the per-value work in C (a batch's parameters are ~30 per row)."""
+    if width == 1:
+        values: Iterable[tuple[Any, ...]] = ((values_of(row),) for row in chunk)
+    else:
+        values = map(values_of, chunk)
+    if not converters:
+        return tuple(chain.from_iterable(values))
+    columns: list[Iterable[Any]] = list(zip(*values, strict=True))
+    for i, convert in converters:
+        columns[i] = map(convert, columns[i])
+    return tuple(chain.from_iterable(zip(*columns, strict=True)))
 
 
 def _upsert_by_copy(

@@ -74,7 +74,10 @@ def _insert_events(
     returned = bulk.upsert(
         conn, usage, list(events.values()), conflict=("start", "key"), returning=("start", "key")
     )
-    inserted = [events[(_stored_time(start), key)] for start, key in returned]
+    if len(returned) == len(events):  # the usual case, no duplicate: no need to match them up
+        inserted = list(events.values())
+    else:
+        inserted = [events[(_stored_time(start), key)] for start, key in returned]
     rollups.add_rows(delta, inserted)
     return WriteResult(inserted=len(inserted), duplicates=len(events) - len(inserted))
 

@@ -1,0 +1,373 @@
+"""Ingest throughput: events/s through the HTTP batch API against a raw executemany.
+
+Starts a real uvicorn server (a subprocess on 127.0.0.1, a free port) on a freshly
+migrated SQLite file, sends N events (default 200 000) in batches of 10 000 with httpx
+from one client and then, on another fresh file, from two concurrent clients; checks that
+the stored count and total cost equal what was sent (and that a re-sent batch changes
+nothing); then times a plain `executemany` of the very rows the API stored into a bare
+SQLite table with the same columns and no index, and prints both rates and their ratio.
+
+    .venv/bin/python bench/ingest.py                     # 200 000 events
+    .venv/bin/python bench/ingest.py --events 50000      # a quick run
+    .venv/bin/python bench/ingest.py --profile           # also: where a batch's time goes
+
+The request bodies are encoded before the clock starts: the figure is the server's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import pstats
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from spendledger.config import Settings
+from spendledger.pricing import Pricer
+from spendledger.records import Basis, TokenCounts, UsageRecord, to_nanos
+from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.tables import rollups, usage
+from spendledger.store.tokens import create_token
+
+BATCH = 10_000
+END = datetime(2026, 11, 20, 12, tzinfo=UTC)
+MODELS = (
+    ("openai", "gpt-4o-mini", 30),
+    ("openai", "gpt-4.1-mini", 12),
+    ("openai", "gpt-4o", 6),
+    ("openai", "o4-mini", 4),
+    ("openai", "gpt-5-mini", 6),
+    ("anthropic", "claude-sonnet-4-5", 12),
+    ("anthropic", "claude-haiku-4-5", 10),
+    ("google", "gemini-2.5-flash", 10),
+    ("mistral", "mistral-small-latest", 5),
+    ("openai", "ft:gpt-4.1-mini:acme:tone:9xk2", 1),  # unknown: stored unpriced
+)
+FEATURES = ("summarise", "chat", "search", "classify", "extract", "translate", "autocomplete", "triage")
+PROJECTS = ("support-bot", "search-assist", "sales-agent", "docs-pipeline", "code-tools", "data-assist")
+
+
+# --- the events ---------------------------------------------------------------------------
+
+
+def make_events(n: int, run: str, seed: int = 7) -> list[dict[str, Any]]:
+    """`n` events over the 30 days before END, in time order, as a client would send them."""
+    rng = random.Random(seed)
+    weights = [w for _, _, w in MODELS]
+    span = timedelta(days=30).total_seconds()
+    events = []
+    for i in range(n):
+        provider, model, _ = rng.choices(MODELS, weights=weights)[0]
+        inp = min(100_000, int(rng.lognormvariate(7.2, 1.1)) + 20)
+        out = min(16_000, int(rng.lognormvariate(5.5, 0.9)) + 1)
+        at = END - timedelta(seconds=span * (1 - i / n) + rng.random())
+        event: dict[str, Any] = {
+            "id": f"evt-{run}-{i}",
+            "timestamp": at.isoformat().replace("+00:00", "Z"),
+            "provider": provider,
+            "model": model,
+            "project": rng.choice(PROJECTS),
+            "user": f"u_{int(rng.paretovariate(1.2)) % 500}",
+            "feature": rng.choice(FEATURES),
+            "requests": 1,
+            "input_tokens": inp,
+            "cached_input_tokens": int(inp * 0.6) if rng.random() < 0.4 else 0,
+            "output_tokens": out,
+            "reasoning_tokens": int(out * 0.5) if model in ("o4-mini", "gpt-5-mini") else 0,
+        }
+        if rng.random() < 0.5:
+            event["tags"] = {"env": rng.choice(("prod", "staging"))}
+        if rng.random() < 0.3:
+            event["api_key_id"] = f"key-{rng.randrange(20)}"
+        events.append(event)
+    return events
+
+
+def expected_totals(events: Sequence[dict[str, Any]]) -> tuple[int, int]:
+    """(count, cost in nanos) the ledger must hold, priced here with `Pricer` directly."""
+    pricer = Pricer()
+    nanos = 0
+    for e in events:
+        record = UsageRecord(
+            key=e["id"],
+            source="bench",
+            basis=Basis.METERED,
+            start=datetime.fromisoformat(e["timestamp"]),
+            provider=e["provider"],
+            model=e["model"],
+            tokens=TokenCounts(
+                input=e["input_tokens"],
+                cached_input=e["cached_input_tokens"],
+                output=e["output_tokens"],
+                reasoning=e["reasoning_tokens"],
+            ),
+        )
+        pricer.price(record)
+        nanos += 0 if record.cost is None else to_nanos(record.cost)
+    return len(events), nanos
+
+
+def bodies_of(events: Sequence[dict[str, Any]]) -> list[bytes]:
+    return [json.dumps({"events": events[i : i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
+
+
+# --- the server ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fresh_ledger(path: Path) -> tuple[str, str]:
+    """A migrated SQLite file and an API token for it."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        token = create_token(conn, name="bench")
+    engine.dispose()
+    return url, token
+
+
+class Server:
+    """`spendledger.web.create_app` under uvicorn, in a subprocess (its own core and GIL)."""
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", url, str(self.port), str(data_dir)],
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit(f"the server did not start on port {self.port}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def serve(url: str, port: int, data_dir: str) -> None:
+    import uvicorn
+
+    from spendledger.web import create_app
+
+    settings = Settings(database_url=url, data_dir=Path(data_dir), timezone="UTC")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+def send(base: str, token: str, bodies: Sequence[bytes], clients: int) -> tuple[float, dict[str, int]]:
+    """Send every body, `clients` at a time (each its own connection); wall time and totals."""
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    lock = threading.Lock()
+    errors: list[str] = []
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def worker(share: Sequence[bytes]) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+            for body in share:
+                response = client.post("/api/v1/events", content=body)
+                if response.status_code != 200:
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
+                    return
+                result = response.json()
+                with lock:
+                    totals["accepted"] += result["accepted"]
+                    totals["duplicates"] += result["duplicates"]
+                    totals["rejected"] += len(result.get("rejected", []))
+
+    threads = [threading.Thread(target=worker, args=(bodies[i::clients],)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise SystemExit(f"the API refused a batch: {errors[0]}")
+    return elapsed, totals
+
+
+def stored_totals(url: str) -> tuple[int, int, int, int]:
+    """(records, cost) in `usage` and (records, cost) in rollup_daily."""
+    from sqlalchemy import func, select
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        count, cost = conn.execute(select(func.count(), func.sum(usage.c.cost_nanos))).one()
+        daily = rollups["rollup_daily"]
+        r_count, r_cost = conn.execute(select(func.sum(daily.c.records), func.sum(daily.c.cost_nanos))).one()
+    engine.dispose()
+    return int(count), int(cost or 0), int(r_count or 0), int(r_cost or 0)
+
+
+def run_api(workdir: Path, label: str, bodies: list[bytes], expected: tuple[int, int], clients: int) -> float:
+    url, token = fresh_ledger(workdir / f"api-{clients}.db")
+    server = Server(url, workdir)
+    try:
+        elapsed, totals = send(server.base, token, bodies, clients)
+        resent_elapsed, resent = send(server.base, token, bodies[:1], 1)  # nothing may be doubled
+    finally:
+        server.stop()
+    count, cost, r_count, r_cost = stored_totals(url)
+    n = expected[0]
+    ok = (count, cost, r_count, r_cost) == (n, expected[1], n, expected[1]) and totals["accepted"] == n
+    ok = ok and resent["accepted"] == 0 and resent["duplicates"] == len(json.loads(bodies[0])["events"])
+    rate = n / elapsed
+    print(
+        f"{label:<28}{n:>9,} events in {elapsed:6.1f} s = {rate:>8,.0f} events/s   "
+        f"stored {count:,} (rollups {r_count:,}), cost ${Decimal(cost).scaleb(-9):,.2f}; "
+        f"re-sent batch: {resent['duplicates']:,} duplicates in {resent_elapsed:.1f} s   "
+        f"{'OK' if ok else 'MISMATCH'}"
+    )
+    if not ok:
+        print(
+            f"  expected {n:,} records and {expected[1]:,} nanos; usage has {count:,} / {cost:,}, "
+            f"rollup_daily {r_count:,} / {r_cost:,}; API said {totals}, re-send {resent}"
+        )
+    return rate if ok else 0.0
+
+
+# --- the raw baseline ---------------------------------------------------------------------
+
+
+def run_raw(workdir: Path, source_url: str, n: int) -> float:
+    """executemany of the rows the API stored into a bare table (same columns, no index)."""
+    columns = [c.name for c in usage.columns if c.name != "id"]
+    cols = ", ".join(f'"{c}"' for c in columns)
+    src = sqlite3.connect(source_url.removeprefix("sqlite:///"))
+    rows = src.execute(f"SELECT {cols} FROM usage ORDER BY id").fetchall()
+    src.close()
+    path = workdir / "raw.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")  # as make_engine sets up the ledger
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"CREATE TABLE bare ({cols})")
+    sql = f"INSERT INTO bare ({cols}) VALUES ({', '.join('?' * len(columns))})"
+    start = time.perf_counter()
+    for i in range(0, len(rows), BATCH):  # one transaction per batch, as the API commits
+        db.execute("BEGIN")
+        db.executemany(sql, rows[i : i + BATCH])
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    rate = len(rows) / elapsed
+    print(
+        f"{'raw executemany, bare table':<28}{len(rows):>9,} rows   in {elapsed:6.1f} s = "
+        f"{rate:>8,.0f} rows/s"
+    )
+    return rate
+
+
+# --- profile ------------------------------------------------------------------------------
+
+
+def profile(workdir: Path, bodies: list[bytes], batches: int) -> None:
+    """Where a batch's time goes on the server: `store_batch` (parse, price, write) in process."""
+    from spendledger.web.api.events import store_batch
+
+    url, _ = fresh_ledger(workdir / "profile.db")
+    engine = make_engine(url)
+    pricer = Pricer()
+    store_batch(engine, bodies[0], pricer=pricer, tz=Settings().tz, max_events=BATCH)  # warm the price cache
+    try:
+        from pyinstrument import Profiler  # a local tool, not a dependency: pip install pyinstrument
+    except ImportError:
+        Profiler = None  # type: ignore[assignment,misc]  # noqa: N806
+    start = time.perf_counter()
+    if Profiler is not None:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+    else:
+        cprofile = cProfile.Profile()
+        cprofile.enable()
+    for body in bodies[1 : 1 + batches]:
+        store_batch(engine, body, pricer=pricer, tz=Settings().tz, max_events=BATCH)
+    elapsed = time.perf_counter() - start
+    n = batches * BATCH
+    print(
+        f"\nprofile: store_batch in process, {n:,} events in {elapsed:.1f} s under the profiler "
+        f"({n / elapsed:,.0f} events/s)"
+    )
+    if Profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
+    else:
+        cprofile.disable()
+        out = io.StringIO()
+        pstats.Stats(cprofile, stream=out).sort_stats("cumulative").print_stats(35)
+        print(out.getvalue())
+    engine.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--dir", type=Path, help="working folder (default: a temp dir)")
+    parser.add_argument("--profile", action="store_true", help="profile store_batch in process afterwards")
+    args = parser.parse_args()
+    workdir = args.dir or Path(tempfile.mkdtemp(prefix="spendledger-ingest-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    events = make_events(args.events, run="a")
+    expected = expected_totals(events)
+    bodies = bodies_of(events)
+    print(
+        f"spendledger ingest benchmark: {args.events:,} events in {len(bodies)} batches of {BATCH:,}, "
+        f"SQLite {sqlite3.sqlite_version}, {workdir}"
+    )
+    print(
+        f"expected: {expected[0]:,} records, cost ${Decimal(expected[1]).scaleb(-9):,.2f} "
+        "(priced with Pricer)"
+    )
+    one = run_api(workdir, "API, 1 client", bodies, expected, clients=1)
+    two = run_api(workdir, "API, 2 clients", bodies, expected, clients=2)
+    raw = run_raw(workdir, f"sqlite:///{workdir / 'api-1.db'}", args.events)
+    print(
+        f"ratio API/raw: 1 client {one / raw:.2f}, 2 clients {two / raw:.2f} (target >= 0.35): "
+        f"{'PASS' if max(one, two) / raw >= 0.35 else 'FAIL'}"
+    )
+    if args.profile:
+        profile(workdir, bodies, batches=min(5, len(bodies) - 1))
+    return 0 if one and two else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        sys.exit(main())
