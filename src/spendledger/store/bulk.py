@@ -112,7 +112,7 @@ def upsert(
         sql = head + ", ".join([placeholder] * len(chunk)) + conflict_sql + tail
         result = conn.exec_driver_sql(sql, params)
         if returning:
-            results.extend(tuple(r) for r in result)
+            results.extend(map(tuple, result.fetchall()))
     return results
 
 
