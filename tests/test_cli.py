@@ -331,7 +331,7 @@ def test_cli_db_upgrade_and_rebuild_rollups(cli: Any, engine: Engine) -> None:
     rebuilt = _table_rows(cli("db", "rebuild-rollups").stdout)
 
     assert rebuilt["rollup_daily"] == [f"{daily:,}"]
-    assert set(rebuilt) == {"rollup_daily", "rollup_user", "rollup_feature", "rollup_key"}
+    assert set(rebuilt) == {"rollup_provider", "rollup_daily", "rollup_user", "rollup_feature", "rollup_key"}
     assert cli("report", "--period", "7d", "--format", "json").stdout == before
 
 

@@ -206,7 +206,7 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
     # seek on ix_rollup_daily_basis_day that stops at the first billed row, where the OR
     # made the database walk every billed row of the provider that day for each row read
     # (measured: 2x faster "best" queries on 10 M events).
-    billed = rollups["rollup_daily"].alias("billed")
+    billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
     same_day = (
         billed.c.basis == "billed",
         billed.c.day == table.c.day,
