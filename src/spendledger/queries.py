@@ -26,20 +26,13 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store.ledger import get_meta
-from spendledger.store.tables import GRAINS, rollups, usage
+from spendledger.store.tables import GRAINS, MEASURES, rollups, usage
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
-SUMMED: tuple[str, ...] = (
-    "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "unpriced_requests",
+# the measures a report shows (tables.MEASURES less the audio split and record counts)
+SUMMED: tuple[str, ...] = tuple(
+    m for m in MEASURES if m not in ("audio_input_tokens", "audio_output_tokens", "records")
 )
 
 
