@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -26,6 +27,13 @@ from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.tables import metadata
 from spendledger.store.tokens import create_token
 from spendledger.web import create_app
+
+# Under CI the property tests draw the same examples every run: a red build then means
+# a change broke something, never that a new random example turned up an old bug (run
+# the suite locally, where examples are random, to keep finding those).
+hypothesis.settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    hypothesis.settings.load_profile("ci")
 
 PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
