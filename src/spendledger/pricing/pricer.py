@@ -192,6 +192,7 @@ class Pricer:
             currency=rates.currency,
             source=f"{rates.source}; {BATCH_NOTE}",
             multiplier=rates.multiplier * Decimal("0.5"),
+            exact_pico=rates.exact_pico,
         )
 
     def _catalogue_model(self, provider: str, model: str, normalised: str) -> _CatalogueModel | None:
