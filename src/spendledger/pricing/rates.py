@@ -71,28 +71,25 @@ class Rates:
         on its average input per request.
         """
         per_request_input = tokens.input // requests if requests > 1 else tokens.input
-        leaves: list[int] = []
-        if self.exact_pico:
-            picos = 0
-            for unit in self.units:
-                count = _COUNTS.get(unit.usage_key)
-                leaf = count(tokens, requests) if count is not None else 0
-                for i in unit.contains:
-                    leaf -= leaves[i]
-                leaves.append(leaf)
-                if leaf:
-                    picos += _unit_price(unit.pico, per_request_input) * leaf
-            total = Decimal(picos).scaleb(-12)
-            return total * self.multiplier if self.multiplier != 1 else total
-        total = Decimal(0)
+        leaves: list[int] = []  # each unit's own count: its count less the units inside it
         for unit in self.units:
             count = _COUNTS.get(unit.usage_key)
             leaf = count(tokens, requests) if count is not None else 0
             for i in unit.contains:
                 leaf -= leaves[i]
             leaves.append(leaf)
-            if leaf:
-                total += _unit_price(unit.price, per_request_input) * leaf / unit.per
+        pairs = zip(self.units, leaves, strict=True)
+        if self.exact_pico:
+            picos = 0
+            for unit, leaf in pairs:
+                if leaf:
+                    picos += _unit_price(unit.pico, per_request_input) * leaf
+            total = Decimal(picos).scaleb(-12)
+        else:
+            total = Decimal(0)
+            for unit, leaf in pairs:
+                if leaf:
+                    total += _unit_price(unit.price, per_request_input) * leaf / unit.per
         return total * self.multiplier if self.multiplier != 1 else total
 
     def describe(self) -> dict[str, str]:
