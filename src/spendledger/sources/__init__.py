@@ -1,0 +1,1 @@
+"""Translators from a provider's billing API to ledger records (see base.py)."""

@@ -1,0 +1,162 @@
+"""The one HTTP path every connector takes: retries, Retry-After, errors that say what to do.
+
+Connectors call `get_json(...)`; it returns the decoded JSON object or raises a
+`SourceError`. 429 waits `Retry-After` (capped) or backs off exponentially; 5xx and
+network errors back off; both give up after `max_attempts`. 401/403/404 never retry.
+The key is sent only in headers and never appears in a message.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from spendledger.sources.base import ErrorKind, SourceError
+
+Params = Mapping[str, str | int | Sequence[str] | None] | Sequence[tuple[str, str | int]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    backoff: float = 1.0  # first wait on 5xx / network / 429 without Retry-After; doubles
+    max_wait: float = 60.0  # cap on any one wait, Retry-After included
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass(frozen=True)
+class Hints:
+    """Provider-specific advice appended to error messages."""
+
+    provider: str  # "OpenAI"
+    source: str  # the source's name, e.g. "Edugami"
+    auth: str = "check the key"  # what to do on 401
+    permission: str = "the key lacks a permission this endpoint needs"  # on 403
+
+
+def make_client(base_url: str, headers: Mapping[str, str], *, timeout: float = 60.0) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers=dict(headers), timeout=timeout, follow_redirects=True)
+
+
+def _flatten(params: Params | None) -> list[tuple[str, str | int | float | bool | None]]:
+    if params is None:
+        return []
+    if not isinstance(params, Mapping):
+        return list(params)
+    out: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, str | int):
+            out.append((name, value))
+        else:
+            out.extend((name, v) for v in value)
+    return out
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None  # an HTTP date: rare on these APIs; fall back to backoff
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])[:300]
+    return response.text[:200]
+
+
+def get_json(
+    client: httpx.Client,
+    path: str,
+    *,
+    params: Params | None = None,
+    hints: Hints,
+    endpoint: str,
+    page: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+) -> dict[str, Any]:
+    """GET `path` and return its JSON object, retrying what a retry can fix."""
+    where = f"{endpoint}" + (f" (page {page})" if page else "")
+    prefix = f'{hints.provider} source "{hints.source}", {where}'
+    wait = policy.backoff
+    last = ""
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            response = client.get(path, params=_flatten(params))
+        except httpx.TransportError as exc:
+            last = f"network error: {type(exc).__name__}: {exc}"
+            if attempt == policy.max_attempts:
+                raise SourceError(
+                    "network",
+                    f"{prefix}: {last} after {attempt} attempts; check base_url and the network",
+                    endpoint=endpoint,
+                    page=page,
+                ) from None
+            policy.sleep(min(wait, policy.max_wait))
+            wait *= 2
+            continue
+        status = response.status_code
+        if status < 300:
+            try:  # floats as Decimal: OpenAI sends dollar amounts as JSON numbers
+                body = json.loads(response.content, parse_float=Decimal)
+            except ValueError:
+                raise SourceError(
+                    "malformed", f"{prefix}: the response is not JSON", endpoint=endpoint, page=page
+                ) from None
+            if not isinstance(body, dict):
+                raise SourceError(
+                    "malformed", f"{prefix}: the response is not a JSON object", endpoint=endpoint, page=page
+                )
+            return body
+        if status == 401:
+            raise SourceError(
+                "auth", f"{prefix}: 401 {_error_text(response)}: {hints.auth}", endpoint=endpoint, page=page
+            )
+        if status == 403:
+            raise SourceError(
+                "permission",
+                f"{prefix}: 403 {_error_text(response)}: {hints.permission}",
+                endpoint=endpoint,
+                page=page,
+            )
+        if status == 404:
+            raise SourceError(
+                "not_found",
+                f"{prefix}: 404 {_error_text(response)}: check base_url (it should end in /v1)",
+                endpoint=endpoint,
+                page=page,
+            )
+        if status == 429 or status >= 500:
+            kind: ErrorKind = "rate_limited" if status == 429 else "server"
+            last = f"{status} {_error_text(response)}"
+            if attempt == policy.max_attempts:
+                advice = (
+                    "the provider keeps rate-limiting; sync again later" if status == 429 else "try later"
+                )
+                raise SourceError(
+                    kind, f"{prefix}: {last} after {attempt} attempts; {advice}", endpoint=endpoint, page=page
+                )
+            after = _retry_after(response) if status == 429 else None
+            policy.sleep(min(after if after is not None else wait, policy.max_wait))
+            wait *= 2
+            continue
+        raise SourceError(
+            "config", f"{prefix}: {status} {_error_text(response)}", endpoint=endpoint, page=page
+        )
+    raise AssertionError("unreachable")  # pragma: no cover
