@@ -222,13 +222,13 @@ def send(base: str, token: str, bodies: Sequence[bytes], clients: int) -> tuple[
 
 
 def stored_totals(url: str) -> tuple[int, int, int, int]:
-    """(records, cost) in `usage` and (records, cost) in rollup_daily."""
+    """(records, cost) in `usage` and (records, cost) in rollup_model."""
     from sqlalchemy import func, select
 
     engine = make_engine(url)
     with engine.connect() as conn:
         count, cost = conn.execute(select(func.count(), func.sum(usage.c.cost_nanos))).one()
-        daily = rollups["rollup_daily"]
+        daily = rollups["rollup_model"]
         r_count, r_cost = conn.execute(select(func.sum(daily.c.records), func.sum(daily.c.cost_nanos))).one()
     engine.dispose()
     return int(count), int(cost or 0), int(r_count or 0), int(r_cost or 0)
@@ -256,7 +256,7 @@ def run_api(workdir: Path, label: str, bodies: list[bytes], expected: tuple[int,
     if not ok:
         print(
             f"  expected {n:,} records and {expected[1]:,} nanos; usage has {count:,} / {cost:,}, "
-            f"rollup_daily {r_count:,} / {r_cost:,}; API said {totals}, re-send {resent}"
+            f"rollup_model {r_count:,} / {r_cost:,}; API said {totals}, re-send {resent}"
         )
     return rate if ok else 0.0
 

@@ -144,7 +144,7 @@ def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine
     assert f"Removed {demo_rows:,} demo records" in cleared.stdout
     with engine.connect() as conn:
         assert conn.execute(select(usage.c.key)).scalars().all() == ["api:evt-1"]
-        assert conn.execute(select(func.sum(rollups["rollup_daily"].c.records))).scalar_one() == 1
+        assert conn.execute(select(func.sum(rollups["rollup_model"].c.records))).scalar_one() == 1
     report = json.loads(cli("report", "--period", "7d", "--format", "json").stdout)
     # 1000 × $0.15/M + 100 × $0.60/M = $0.00021
     assert report["total"] == "0.00021"
@@ -325,13 +325,14 @@ def test_cli_db_upgrade_and_rebuild_rollups(cli: Any, engine: Engine) -> None:
     assert "is at schema revision" in cli("db", "upgrade").stdout
     cli("demo", "--days", "5")
     with engine.connect() as conn:
-        daily = conn.execute(select(func.count()).select_from(rollups["rollup_daily"])).scalar_one()
+        daily = conn.execute(select(func.count()).select_from(rollups["rollup_model"])).scalar_one()
     before = cli("report", "--period", "7d", "--format", "json").stdout
 
     rebuilt = _table_rows(cli("db", "rebuild-rollups").stdout)
 
-    assert rebuilt["rollup_daily"] == [f"{daily:,}"]
-    assert set(rebuilt) == {"rollup_provider", "rollup_daily", "rollup_user", "rollup_feature", "rollup_key"}
+    assert rebuilt["rollup_model"] == [f"{daily:,}"]
+    grains = {"rollup_provider", "rollup_model", "rollup_user", "rollup_feature", "rollup_key"}
+    assert set(rebuilt) == grains | {f"{name}_month" for name in grains}
     assert cli("report", "--period", "7d", "--format", "json").stdout == before
 
 

@@ -136,7 +136,7 @@ def test_best_basis_same_from_every_rollup_and_records(engine: Engine) -> None:
         ],
     )
     # 10 billed + 0.75 uncovered (org-2), whichever table answers:
-    # rollup_daily (no dims), rollup_user (by user), rollup_key (by api key), usage (user × feature)
+    # rollup_model (no dims), rollup_user (by user), rollup_key (by api key), usage (user × feature)
     for by in ((), ("user",), ("api_key_id",), ("model",), ("user", "feature")):
         assert _total(engine, "best", by=by) == Decimal("10.75"), by
         assert _total(engine, "all", by=by) == Decimal("13.25"), by
@@ -181,11 +181,16 @@ def _days(engine: Engine) -> dict[str, list[str]]:
     return out
 
 
+def _on(day: str) -> dict[str, list[str]]:
+    """Every table holding one row on `day` (the monthly twins on its month's first day)."""
+    return {name: [day[:8] + "01" if name.endswith("_month") else day] for name in ("usage", *rollups)}
+
+
 @pytest.mark.parametrize(("zone", "day"), [(TOKYO, "2026-11-21"), (UTC_ZONE, "2026-11-20")])
 def test_local_day_follows_configured_zone(engine: Engine, zone: ZoneInfo, day: str) -> None:
     # 2026-11-20T23:30Z is 08:30 on the 21st in Tokyo (UTC+9)
     _write(engine, [_late_event()], tz=zone)
-    assert _days(engine) == {name: [day] for name in ("usage", *rollups)}
+    assert _days(engine) == _on(day)
     on_day = date.fromisoformat(day)
     assert _total(engine, "all", start=on_day, end=on_day) == Decimal("1")
     other = on_day + timedelta(days=1 if day.endswith("20") else -1)
@@ -204,18 +209,18 @@ def test_rebuild_rollups_redates_after_zone_change(engine: Engine) -> None:
         rebuild_rollups(conn, tz=UTC_ZONE)
     with engine.begin() as conn:
         rebuild_rollups(conn, tz=TOKYO)
-    assert _days(engine) == {name: ["2026-11-21"] for name in ("usage", *rollups)}
+    assert _days(engine) == _on("2026-11-21")
     assert _total(engine, "all", start=date(2026, 11, 21), end=date(2026, 11, 21)) == Decimal("1")
     with engine.begin() as conn:
         rebuild_rollups(conn, tz=UTC_ZONE)
-    assert _days(engine) == {name: ["2026-11-20"] for name in ("usage", *rollups)}
+    assert _days(engine) == _on("2026-11-20")
 
 
 def test_rebuild_rollups_redates_records_written_in_another_zone(engine: Engine) -> None:
     _write(engine, [_late_event()], tz=TOKYO)  # dated 2026-11-21
     with engine.begin() as conn:
         rebuild_rollups(conn, tz=UTC_ZONE)
-    assert _days(engine) == {name: ["2026-11-20"] for name in ("usage", *rollups)}
+    assert _days(engine) == _on("2026-11-20")
 
 
 # ---- natural keys -----------------------------------------------------------------------

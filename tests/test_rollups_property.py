@@ -27,7 +27,7 @@ from spendledger.store.ledger import apply_prices, delete_where, iter_priceable,
 from spendledger.store.tables import rollups, settings_kv, usage
 
 UTC_ZONE = ZoneInfo("UTC")
-DAY0 = datetime(2026, 11, 18, tzinfo=UTC)
+DAY0 = datetime(2026, 11, 29, tzinfo=UTC)  # three days across a month end: the monthly twins
 DAYS = 3
 
 PROVIDER_MODELS = (
@@ -200,7 +200,11 @@ def _direct_totals(conn: Connection) -> dict[str, Decimal]:
 
 
 def _spend_total(conn: Connection, basis: str, by: tuple[str, ...] = ()) -> Decimal:
-    query = SpendQuery(start=DAY0.date(), end=DAY0.date() + timedelta(days=DAYS), by=by, basis=basis)
+    # from the month's first day: the whole month is read from the monthly twins, the
+    # days after it from the daily tables
+    query = SpendQuery(
+        start=DAY0.date().replace(day=1), end=DAY0.date() + timedelta(days=DAYS), by=by, basis=basis
+    )
     report = spend(conn, query)
     assert set(report.totals) <= {"USD"}
     return report.totals.get("USD", Decimal(0))

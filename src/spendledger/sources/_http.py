@@ -38,6 +38,7 @@ class Hints:
     source: str  # the source's name, e.g. "Edugami"
     auth: str = "check the key"  # what to do on 401
     permission: str = "the key lacks a permission this endpoint needs"  # on 403
+    not_found: str = "check base_url (it should end in /v1)"  # on 404
 
 
 def make_client(base_url: str, headers: Mapping[str, str], *, timeout: float = 60.0) -> httpx.Client:
@@ -138,7 +139,7 @@ def get_json(
         if status == 404:
             raise SourceError(
                 "not_found",
-                f"{prefix}: 404 {_error_text(response)}: check base_url (it should end in /v1)",
+                f"{prefix}: 404 {_error_text(response)}: {hints.not_found}",
                 endpoint=endpoint,
                 page=page,
             )

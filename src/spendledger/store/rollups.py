@@ -1,25 +1,51 @@
-"""Daily rollups, kept current in the writer's transaction and rebuildable from `usage`.
+"""Rollups, kept current in the writer's transaction and rebuildable from `usage`.
 
 A write computes the change it makes to each rollup row (a delta per measure), then
-applies it with one multi-row INSERT ... ON CONFLICT DO UPDATE per grain and chunk.
+applies it with one multi-row INSERT ... ON CONFLICT DO UPDATE per table and chunk.
 Rows are sorted by key so that concurrent PostgreSQL writers lock them in one order.
+
+Every grain has a daily table and a monthly twin (tables.MONTHLY). Each rollup row
+carries `covered`: 1 on metered rows of a provider account and day that billed records
+cover, so "best available" is a plain `covered = 0` on any rollup. Coverage changes when
+billed records arrive for a day (or leave it); the metered rows of that day then move
+from covered = 0 to 1 (or back) in every table, in the same transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from operator import add, itemgetter
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, MetaData, Select, Table, delete, func, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    MetaData,
+    Select,
+    SmallInteger,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from spendledger.store import bulk
-from spendledger.store.tables import GRAINS, MEASURES, rollups, usage
+from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollups, usage
 
 # Every dimension any grain holds: deltas are gathered once at this grain, then
 # projected onto each rollup.
 _ALL_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for dims in GRAINS.values() for d in dims))
 FINE_KEY: tuple[str, ...] = ("day", *_ALL_DIMS, "basis", "currency")
+_COVERED_KEY = rollup_key(_ALL_DIMS)  # FINE_KEY with `covered` before the currency
 _ADD = {m: f"{{t}}.{m} + excluded.{m}" for m in MEASURES}
 
 # A rebuild sums the grains without these dimensions from one staging aggregate of
@@ -27,13 +53,16 @@ _ADD = {m: f"{{t}}.{m} + excluded.{m}" for m in MEASURES}
 # per call) and the others from `usage`, so the records are read and sorted twice in
 # all rather than once per grain (measured on 10 M events: 208 s -> 132 s on SQLite).
 _UNSTAGED = frozenset({"user"})
-_STAGE_KEY: tuple[str, ...] = tuple(k for k in FINE_KEY if k not in _UNSTAGED)
+_STAGE_KEY: tuple[str, ...] = tuple(k for k in _COVERED_KEY if k not in _UNSTAGED)
 
 Delta = dict[tuple[Any, ...], Sequence[int]]
+Coverage = set[tuple[str, str, str]]  # (day, provider, account) with billed records
 
 _fine_key_of = itemgetter(*FINE_KEY)
 _measures_of = itemgetter(*MEASURES)
 _RECORDS = MEASURES.index("records")
+_BASIS, _PROVIDER, _ACCOUNT = (FINE_KEY.index(k) for k in ("basis", "provider", "account"))
+_BILLED_ROLLUP = rollups["rollup_provider"]  # the smallest table that knows the billed days
 
 
 def new_delta() -> Delta:
@@ -52,7 +81,7 @@ def add_rows(delta: Delta, rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> 
         delta[key] = values if acc is None else list(map(add, acc, values))
 
 
-def _project(delta: Delta, key_of: Any) -> Delta:
+def _project(delta: Delta, key_of: Callable[[tuple[Any, ...]], Any]) -> Delta:
     """The delta summed at a coarser key (`key_of` picks its parts from a finer key)."""
     out: Delta = {}
     get = out.get
@@ -63,8 +92,40 @@ def _project(delta: Delta, key_of: Any) -> Delta:
     return out
 
 
+def _month_of(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (key[0][:8] + "01", *key[1:])
+
+
 def apply(conn: Connection, delta: Delta) -> None:
-    """Apply a delta to every rollup; rows left with no records are removed.
+    """Apply a delta (at FINE_KEY) to every rollup; rows left with no records are removed."""
+    if not delta:
+        return
+    if conn.dialect.name == "postgresql":
+        # coverage is read, then written: one writer at a time decides it (SQLite
+        # writers are serialised already)
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240518)")
+    billed_days = {(k[0], k[_PROVIDER], k[_ACCOUNT]) for k in delta if k[_BASIS] == "billed"}
+    before = _coverage(conn, billed_days)
+    metered: Delta = {}
+    others: Delta = {}
+    for key, values in delta.items():
+        (metered if key[_BASIS] == "metered" else others)[key] = values
+    _upsert(conn, {(*k[:-1], 0, k[-1]): v for k, v in others.items()})
+    if billed_days:
+        _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
+    if metered:
+        covered = _is_covered(_coverage(conn, {(k[0], k[_PROVIDER], "") for k in metered}))
+        _upsert(
+            conn,
+            {(*k[:-1], covered(k[0], k[_PROVIDER], k[_ACCOUNT]), k[-1]): v for k, v in metered.items()},
+        )
+    if any(values[_RECORDS] < 0 for values in delta.values()):
+        for table in rollups.values():
+            conn.execute(delete(table).where(table.c.records <= 0))
+
+
+def _upsert(conn: Connection, delta: Delta) -> None:
+    """Add a delta at _COVERED_KEY to every table.
 
     The grains without a user are projected from the delta summed at _STAGE_KEY (a
     batch's calls share far fewer keys once the user is left out), the others from the
@@ -74,57 +135,172 @@ def apply(conn: Connection, delta: Delta) -> None:
     if not delta:
         return
     staged: Delta | None = None
-    shrinking = False
     for name, dims in GRAINS.items():
-        keys = ("day", *dims, "basis", "currency")
+        keys = rollup_key(dims)
         if _UNSTAGED & set(dims):
-            source, source_key = delta, FINE_KEY
+            source, source_key = delta, _COVERED_KEY
         else:
             if staged is None:
-                staged = _project(delta, itemgetter(*(FINE_KEY.index(k) for k in _STAGE_KEY)))
+                staged = _project(delta, itemgetter(*(_COVERED_KEY.index(k) for k in _STAGE_KEY)))
             source, source_key = staged, _STAGE_KEY
-        projected = _project(source, itemgetter(*(source_key.index(k) for k in keys)))
-        columns = (*keys, *MEASURES)
-        rows = [
-            dict(zip(columns, (*key, *values), strict=True))
-            for key, values in sorted(projected.items())
-            if any(values)
-        ]
-        shrinking = shrinking or any(values[_RECORDS] < 0 for values in projected.values())
-        bulk.upsert(conn, rollups[name], rows, conflict=keys, update=_ADD)
-    if shrinking:
-        for table in rollups.values():
-            conn.execute(delete(table).where(table.c.records <= 0))
+        daily = _project(source, itemgetter(*(source_key.index(k) for k in keys)))
+        _add(conn, rollups[name], keys, daily)
+        _add(conn, rollups[MONTHLY[name]], keys, _project(daily, _month_of))
+
+
+def _add(conn: Connection, table: Table, keys: tuple[str, ...], delta: Delta) -> None:
+    columns = (*keys, *MEASURES)
+    rows = [
+        dict(zip(columns, (*key, *values), strict=True))
+        for key, values in sorted(delta.items())
+        if any(values)
+    ]
+    bulk.upsert(conn, table, rows, conflict=keys, update=_ADD)
+
+
+# ---- coverage: which metered rows billed records replace -------------------------------------
+
+
+def _coverage(conn: Connection, days: set[tuple[str, str, str]]) -> Coverage:
+    """The billed (day, provider, account)s among the days and providers of `days`."""
+    if not days:
+        return set()
+    t = _BILLED_ROLLUP
+    pairs = sorted({(day, provider) for day, provider, _ in days})
+    found: Coverage = set()
+    for i in range(0, len(pairs), 500):
+        rows = conn.execute(
+            select(t.c.day, t.c.provider, t.c.account)
+            .where(
+                t.c.basis == "billed", t.c.records > 0, tuple_(t.c.day, t.c.provider).in_(pairs[i : i + 500])
+            )
+            .distinct()
+        )
+        found.update((r.day, r.provider, r.account) for r in rows)
+    return found
+
+
+def _is_covered(coverage: Coverage) -> Callable[[str, str, str], int]:
+    """A metered row is covered by a billed record of its account that day; one with no
+    account by any billed account of its provider that day."""
+    providers = {(day, provider) for day, provider, _ in coverage}
+
+    def covered(day: str, provider: str, account: str) -> int:
+        return int((day, provider, account) in coverage if account else (day, provider) in providers)
+
+    return covered
+
+
+def _move_coverage(
+    conn: Connection, before: Coverage, after: Coverage, billed_days: set[tuple[str, str, str]]
+) -> None:
+    """Move the metered rows whose coverage changed to their new `covered` value."""
+    was, now = _is_covered(before), _is_covered(after)
+    flips: dict[int, list[tuple[str, str, str]]] = {0: [], 1: []}  # new value -> (day, provider, account)
+    for day, provider in sorted({(d, p) for d, p, _ in billed_days}):
+        accounts = {a for d, p, a in before | after if (d, p) == (day, provider)} | {""}
+        for account in sorted(accounts):
+            old, new = was(day, provider, account), now(day, provider, account)
+            if old != new:
+                flips[new].append((day, provider, account))
+    for new, where in flips.items():
+        for i in range(0, len(where), 300):
+            _flip(conn, where[i : i + 300], old=1 - new, new=new)
+
+
+def _flip(conn: Connection, where: list[tuple[str, str, str]], *, old: int, new: int) -> None:
+    for name, dims in GRAINS.items():
+        daily, keys = rollups[name], rollup_key(dims)
+        condition = and_(
+            daily.c.basis == "metered",
+            daily.c.covered == old,
+            tuple_(daily.c.day, daily.c.provider, daily.c.account).in_(where),
+        )
+        rows = conn.execute(
+            select(*(daily.c[k] for k in keys), *(daily.c[m] for m in MEASURES)).where(condition)
+        )
+        moved: Delta = {}
+        at = keys.index("covered")
+        for row in rows:
+            key, values = tuple(row[: len(keys)]), tuple(row[len(keys) :])
+            for cover, sign in ((old, -1), (new, 1)):
+                month_key = _month_of((*key[:at], cover, *key[at + 1 :]))
+                acc = moved.get(month_key)
+                signed = [sign * v for v in values]
+                moved[month_key] = signed if acc is None else list(map(add, acc, signed))
+        if not moved:
+            continue
+        conn.execute(update(daily).where(condition).values(covered=new))
+        _add(conn, rollups[MONTHLY[name]], keys, moved)
+    for name in GRAINS:
+        monthly = rollups[MONTHLY[name]]
+        conn.execute(delete(monthly).where(monthly.c.records <= 0))
+
+
+# ---- rebuild ----------------------------------------------------------------------------------
 
 
 def rebuild(conn: Connection) -> dict[str, int]:
     """Recompute every rollup from `usage`; returns the row count of each."""
-    staged = [name for name, dims in GRAINS.items() if not _UNSTAGED & set(dims)]
-    stage = None
-    if len(staged) > 1:
-        stage = Table(
-            "_rollup_rebuild",
-            MetaData(),
-            *(Column(k, usage.c[k].type, nullable=False) for k in _STAGE_KEY),
-            *(Column(m, BigInteger, nullable=False) for m in MEASURES),
-            prefixes=["TEMPORARY"],
+    stage = Table(
+        "_rollup_rebuild",
+        MetaData(),
+        *(Column(k, SmallInteger if k == "covered" else usage.c[k].type, nullable=False) for k in _STAGE_KEY),
+        *(Column(m, BigInteger, nullable=False) for m in MEASURES),
+        prefixes=["TEMPORARY"],
+    )
+    stage.create(conn)
+    stage_dims = [k for k in _STAGE_KEY if k != "covered"]
+    conn.execute(
+        insert(stage).from_select(
+            [*stage_dims, "covered", *MEASURES],
+            select(
+                *(usage.c[k] for k in stage_dims), literal(0), *(func.sum(usage.c[m]) for m in MEASURES)
+            ).group_by(*(usage.c[k] for k in stage_dims)),
         )
-        stage.create(conn)
-        conn.execute(insert(stage).from_select([*_STAGE_KEY, *MEASURES], _sums(usage, _STAGE_KEY)))
+    )
+    billed = stage.alias("billed")
+
+    def is_covered(row: Any) -> Any:
+        return and_(
+            row.c.basis == "metered",
+            exists().where(
+                billed.c.basis == "billed",
+                billed.c.day == row.c.day,
+                billed.c.provider == row.c.provider,
+                or_(row.c.account == "", billed.c.account == row.c.account),
+            ),
+        )
+
+    conn.execute(update(stage).where(is_covered(stage)).values(covered=1))
     counts: dict[str, int] = {}
     for name, dims in GRAINS.items():
-        table = rollups[name]
-        keys = ("day", *dims, "basis", "currency")
-        source = stage if stage is not None and name in staged else usage
-        conn.execute(delete(table))
-        conn.execute(insert(table).from_select([*keys, *MEASURES], _sums(source, keys)))
-        counts[name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
-    if stage is not None:
-        stage.drop(conn)
+        keys = rollup_key(dims)
+        if _UNSTAGED & set(dims):
+            sums = _sums(usage, [k for k in keys if k != "covered"]).subquery()
+            source: Select[Any] = select(
+                *(case((is_covered(sums), 1), else_=0) if k == "covered" else sums.c[k] for k in keys),
+                *(sums.c[m] for m in MEASURES),
+            )
+        else:
+            source = _sums(stage, keys)
+        counts[name] = _refill(conn, rollups[name], keys, source)
+        daily = rollups[name]
+        month = (func.substr(daily.c.day, 1, 8) + "01").label("day")
+        by_month = [month, *(daily.c[k] for k in keys[1:])]
+        monthly = select(*by_month, *(func.sum(daily.c[m]) for m in MEASURES)).group_by(*by_month)
+        counts[MONTHLY[name]] = _refill(conn, rollups[MONTHLY[name]], keys, monthly)
+    stage.drop(conn)
     return counts
 
 
-def _sums(source: Table, keys: Sequence[str]) -> Select[Any]:
+def _refill(conn: Connection, table: Table, keys: Sequence[str], source: Select[Any]) -> int:
+    conn.execute(delete(table))
+    conn.execute(insert(table).from_select([*keys, *MEASURES], source))
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _sums(source: Any, keys: Sequence[str]) -> Select[Any]:
     return select(*(source.c[k] for k in keys), *(func.sum(source.c[m]).label(m) for m in MEASURES)).group_by(
         *(source.c[k] for k in keys)
     )

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -91,36 +92,54 @@ usage = Table(
 )
 
 
-# The grains: each lists its dimensions (besides day, basis and currency). A query is
-# answered from the first rollup whose dimensions cover its filters and group-bys;
-# provider and account are in every grain because "best available" needs them.
+# The grains: each lists its dimensions (besides day, basis, covered and currency). A
+# query is answered from the first grain whose dimensions cover its filters and
+# group-bys; provider and account are in every grain because "best available" needs them.
 GRAINS: dict[str, tuple[str, ...]] = {
     # smallest first: totals and provider/account breakdowns over long periods read
-    # ~10x fewer rows here than in rollup_daily (bench/query.py: 2-year queries)
+    # ~10x fewer rows here than in rollup_model (bench/query.py: 2-year queries)
     "rollup_provider": ("provider", "account"),
-    "rollup_daily": ("provider", "account", "workspace", "project", "model"),
+    "rollup_model": ("provider", "account", "workspace", "project", "model"),
     "rollup_user": ("provider", "account", "user"),
     "rollup_feature": ("provider", "account", "feature"),
     "rollup_key": ("provider", "account", "workspace", "project", "api_key_id"),
 }
+# Each grain is kept per local day and, in its `_month` twin, per local month (`day` holds
+# the month's first day): whole months of a long period are read from the twin, ~30x
+# fewer rows (bench/query.py: two years by user, 958 ms -> see README).
+MONTHLY: dict[str, str] = {name: f"{name}_month" for name in GRAINS}
 
 
-def _rollup(name: str, dims: tuple[str, ...]) -> Table:
-    keys = ("day", *dims, "basis", "currency")
+def rollup_key(dims: tuple[str, ...]) -> tuple[str, ...]:
+    """A rollup row's unique key. `covered` is 1 on metered rows of a provider account and
+    day that billed records cover (see queries.py, "best available"), else 0."""
+    return ("day", *dims, "basis", "covered", "currency")
+
+
+def _rollup(name: str, dims: tuple[str, ...], *, daily: bool) -> Table:
+    # the daily tables' index serves coverage look-ups and moves (basis, day, provider,
+    # account) and queries on one basis; the monthly twins are small enough without it
+    indexes = [Index(f"ix_{name}_basis_day", "basis", "day", "provider", "account")] if daily else []
     return Table(
         name,
         metadata,
         Column("day", String(10), nullable=False),
         *(Column(d, String(DIM), nullable=False) for d in dims),
         Column("basis", String(16), nullable=False),
+        Column("covered", SmallInteger, nullable=False),
         Column("currency", String(3), nullable=False),
         *_measure_columns(),
-        UniqueConstraint(*keys, name=f"uq_{name}"),
-        Index(f"ix_{name}_basis_day", "basis", "day", "provider", "account"),
+        UniqueConstraint(*rollup_key(dims), name=f"uq_{name}"),
+        *indexes,
     )
 
 
-rollups: dict[str, Table] = {name: _rollup(name, dims) for name, dims in GRAINS.items()}
+# every rollup table, daily grains and their monthly twins, by name
+rollups: dict[str, Table] = {
+    table_name: _rollup(table_name, dims, daily=daily)
+    for name, dims in GRAINS.items()
+    for table_name, daily in ((name, True), (MONTHLY[name], False))
+}
 
 
 price_overrides = Table(

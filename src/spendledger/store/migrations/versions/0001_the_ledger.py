@@ -17,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -51,14 +50,43 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
-        "rollup_daily",
+        "rollup_feature",
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("provider", sa.String(length=200), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
-        sa.Column("workspace", sa.String(length=200), nullable=False),
-        sa.Column("project", sa.String(length=200), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("feature", sa.String(length=200), nullable=False),
         sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day", "provider", "account", "feature", "basis", "covered", "currency", name="uq_rollup_feature"
+        ),
+    )
+    with op.batch_alter_table("rollup_feature", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_rollup_feature_basis_day", ["basis", "day", "provider", "account"], unique=False
+        )
+
+    op.create_table(
+        "rollup_feature_month",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("feature", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -76,48 +104,13 @@ def upgrade() -> None:
             "day",
             "provider",
             "account",
-            "workspace",
-            "project",
-            "model",
+            "feature",
             "basis",
+            "covered",
             "currency",
-            name="uq_rollup_daily",
+            name="uq_rollup_feature_month",
         ),
     )
-    with op.batch_alter_table("rollup_daily", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_rollup_daily_basis_day", ["basis", "day", "provider", "account"], unique=False
-        )
-
-    op.create_table(
-        "rollup_feature",
-        sa.Column("day", sa.String(length=10), nullable=False),
-        sa.Column("provider", sa.String(length=200), nullable=False),
-        sa.Column("account", sa.String(length=200), nullable=False),
-        sa.Column("feature", sa.String(length=200), nullable=False),
-        sa.Column("basis", sa.String(length=16), nullable=False),
-        sa.Column("currency", sa.String(length=3), nullable=False),
-        sa.Column("requests", sa.BigInteger(), nullable=False),
-        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
-        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
-        sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "feature", "basis", "currency", name="uq_rollup_feature"
-        ),
-    )
-    with op.batch_alter_table("rollup_feature", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_rollup_feature_basis_day", ["basis", "day", "provider", "account"], unique=False
-        )
-
     op.create_table(
         "rollup_key",
         sa.Column("day", sa.String(length=10), nullable=False),
@@ -127,6 +120,7 @@ def upgrade() -> None:
         sa.Column("project", sa.String(length=200), nullable=False),
         sa.Column("api_key_id", sa.String(length=200), nullable=False),
         sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -148,6 +142,7 @@ def upgrade() -> None:
             "project",
             "api_key_id",
             "basis",
+            "covered",
             "currency",
             name="uq_rollup_key",
         ),
@@ -158,11 +153,15 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "rollup_provider",
+        "rollup_key_month",
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("provider", sa.String(length=200), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("workspace", sa.String(length=200), nullable=False),
+        sa.Column("project", sa.String(length=200), nullable=False),
+        sa.Column("api_key_id", sa.String(length=200), nullable=False),
         sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -176,7 +175,119 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint("day", "provider", "account", "basis", "currency", name="uq_rollup_provider"),
+        sa.UniqueConstraint(
+            "day",
+            "provider",
+            "account",
+            "workspace",
+            "project",
+            "api_key_id",
+            "basis",
+            "covered",
+            "currency",
+            name="uq_rollup_key_month",
+        ),
+    )
+    op.create_table(
+        "rollup_model",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("workspace", sa.String(length=200), nullable=False),
+        sa.Column("project", sa.String(length=200), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day",
+            "provider",
+            "account",
+            "workspace",
+            "project",
+            "model",
+            "basis",
+            "covered",
+            "currency",
+            name="uq_rollup_model",
+        ),
+    )
+    with op.batch_alter_table("rollup_model", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_rollup_model_basis_day", ["basis", "day", "provider", "account"], unique=False
+        )
+
+    op.create_table(
+        "rollup_model_month",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("workspace", sa.String(length=200), nullable=False),
+        sa.Column("project", sa.String(length=200), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day",
+            "provider",
+            "account",
+            "workspace",
+            "project",
+            "model",
+            "basis",
+            "covered",
+            "currency",
+            name="uq_rollup_model_month",
+        ),
+    )
+    op.create_table(
+        "rollup_provider",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day", "provider", "account", "basis", "covered", "currency", name="uq_rollup_provider"
+        ),
     )
     with op.batch_alter_table("rollup_provider", schema=None) as batch_op:
         batch_op.create_index(
@@ -184,12 +295,12 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "rollup_user",
+        "rollup_provider_month",
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("provider", sa.String(length=200), nullable=False),
         sa.Column("account", sa.String(length=200), nullable=False),
-        sa.Column("user", sa.String(length=200), nullable=False),
         sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("input_tokens", sa.BigInteger(), nullable=False),
@@ -203,13 +314,65 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint("day", "provider", "account", "user", "basis", "currency", name="uq_rollup_user"),
+        sa.UniqueConstraint(
+            "day", "provider", "account", "basis", "covered", "currency", name="uq_rollup_provider_month"
+        ),
+    )
+    op.create_table(
+        "rollup_user",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("user", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day", "provider", "account", "user", "basis", "covered", "currency", name="uq_rollup_user"
+        ),
     )
     with op.batch_alter_table("rollup_user", schema=None) as batch_op:
         batch_op.create_index(
             "ix_rollup_user_basis_day", ["basis", "day", "provider", "account"], unique=False
         )
 
+    op.create_table(
+        "rollup_user_month",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("provider", sa.String(length=200), nullable=False),
+        sa.Column("account", sa.String(length=200), nullable=False),
+        sa.Column("user", sa.String(length=200), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("covered", sa.SmallInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_5m_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_1h_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("reasoning_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("audio_output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
+        sa.Column("records", sa.BigInteger(), nullable=False),
+        sa.UniqueConstraint(
+            "day", "provider", "account", "user", "basis", "covered", "currency", name="uq_rollup_user_month"
+        ),
+    )
     op.create_table(
         "usage",
         sa.Column(
@@ -263,7 +426,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("usage", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_usage_unpriced",
@@ -273,26 +435,31 @@ def downgrade() -> None:
         batch_op.drop_index("ix_usage_day")
 
     op.drop_table("usage")
+    op.drop_table("rollup_user_month")
     with op.batch_alter_table("rollup_user", schema=None) as batch_op:
         batch_op.drop_index("ix_rollup_user_basis_day")
 
     op.drop_table("rollup_user")
+    op.drop_table("rollup_provider_month")
     with op.batch_alter_table("rollup_provider", schema=None) as batch_op:
         batch_op.drop_index("ix_rollup_provider_basis_day")
 
     op.drop_table("rollup_provider")
+    op.drop_table("rollup_model_month")
+    with op.batch_alter_table("rollup_model", schema=None) as batch_op:
+        batch_op.drop_index("ix_rollup_model_basis_day")
+
+    op.drop_table("rollup_model")
+    op.drop_table("rollup_key_month")
     with op.batch_alter_table("rollup_key", schema=None) as batch_op:
         batch_op.drop_index("ix_rollup_key_basis_day")
 
     op.drop_table("rollup_key")
+    op.drop_table("rollup_feature_month")
     with op.batch_alter_table("rollup_feature", schema=None) as batch_op:
         batch_op.drop_index("ix_rollup_feature_basis_day")
 
     op.drop_table("rollup_feature")
-    with op.batch_alter_table("rollup_daily", schema=None) as batch_op:
-        batch_op.drop_index("ix_rollup_daily_basis_day")
-
-    op.drop_table("rollup_daily")
     op.drop_table("price_overrides")
     op.drop_table("ledger_meta")
     op.drop_table("api_tokens")
