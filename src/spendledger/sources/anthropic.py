@@ -95,12 +95,6 @@ class AnthropicConnector:
         self._workspaces: dict[str, str] | None = None
         self._api_keys: dict[str, str] | None = None
 
-    def __enter__(self) -> AnthropicConnector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._client.close()
 
@@ -109,7 +103,7 @@ class AnthropicConnector:
 
     def check(self) -> str:
         """List the workspaces once: proves the key, the version header and the base URL."""
-        params = {"limit": _LIST_LIMIT, "include_archived": "true"}
+        params: dict[str, str | int] = {"limit": _LIST_LIMIT, "include_archived": "true"}
         listing = self._get("/v1/organizations/workspaces", Listing, endpoint="workspaces", params=params)
         live = sum(1 for w in listing.data if w.archived_at is None)
         if not listing.has_more and self._workspaces is None:
@@ -253,7 +247,7 @@ class AnthropicConnector:
             provider=self.provider,
             account=self._account,
             pricing_status=PricingStatus.PROVIDER,
-            **fields,
+            **({"cost": Decimal(0)} | fields),
         )
 
     def _cost_record(self, span: tuple[datetime, datetime], r: CostResult) -> UsageRecord | None:
@@ -292,7 +286,7 @@ class AnthropicConnector:
 
     def _usage_record(self, span: tuple[datetime, datetime], r: UsageResult) -> UsageRecord:
         ids = (r.model, r.workspace_id or "default", r.api_key_id or "none", r.service_tier, r.context_window)
-        tools = r.server_tool_use or None
+        tools = r.server_tool_use
         tags = {"workspace_id": r.workspace_id} | _present(
             api_key_name=self._api_key_name(r.api_key_id) if r.api_key_id else None,
             service_tier=r.service_tier,
@@ -323,50 +317,33 @@ class AnthropicConnector:
         )
 
     def _claude_code(self, start: datetime, end: datetime) -> Iterator[Page]:
+        """One UTC day per request (the report takes a single day); the day is listed once."""
         endpoint = "usage/claude_code"
         day = as_utc(start).date()
         number = 0
-        while datetime.combine(day, time(), UTC) < as_utc(end):
-            span = (
-                datetime.combine(day, time(), UTC),
-                datetime.combine(day + timedelta(days=1), time(), UTC),
-            )
+        while (first := datetime.combine(day, time(), UTC)) < as_utc(end):
+            span = (first, first + timedelta(days=1))
             cursor: str | None = None
-            first = True
             while True:
                 number += 1
-                params: list[tuple[str, str | int]] = [
-                    ("starting_at", day.isoformat()),
-                    ("limit", _CLAUDE_CODE_LIMIT),
-                ]
+                params: list[tuple[str, str | int]] = [("starting_at", day.isoformat())]
+                params += [("limit", _CLAUDE_CODE_LIMIT)]
                 params += [("page", cursor)] if cursor else []
                 report = self._get(
                     _PATHS[endpoint], CodeReport, endpoint=endpoint, params=params, page=number
                 )
-                records = [rec for item in report.data for rec in self._code_records(span, item, number)]
-                yield Page(endpoint=endpoint, number=number, buckets=[span] if first else [], records=records)
-                first = False
-                cursor = self._next(report.has_more, report.next_page, endpoint, number)
-                if cursor is None:
+                records = [rec for item in report.data for rec in self._code_records(span, item)]
+                yield Page(endpoint, number, buckets=[] if cursor else [span], records=records)
+                if (cursor := self._next(report.has_more, report.next_page, endpoint, number)) is None:
                     break
             day += timedelta(days=1)
 
-    def _code_records(
-        self, span: tuple[datetime, datetime], item: CodeRecord, number: int
-    ) -> list[UsageRecord]:
-        actor = item.actor
-        user = actor.email_address if actor.type == "user_actor" else actor.api_key_name
-        if not user:
-            raise SourceError(
-                "malformed",
-                f'Anthropic source "{self._config.name}", usage/claude_code (page {number}): unexpected '
-                f"response at field actor: a {actor.type} without an email address or key name",
-                endpoint="usage/claude_code",
-                page=number,
-            )
-        who = f"{actor.type}:{user}|{item.terminal_type or ''}"
+    def _code_records(self, span: tuple[datetime, datetime], item: CodeRecord) -> list[UsageRecord]:
+        """An activity record per actor-day, then one per model; all without money or tokens."""
+        user = item.actor.name or ""
+        who = f"usage/claude_code|{item.actor.type}:{user}|{item.terminal_type or ''}"
         common = _present(
-            actor_type=actor.type,
+            actor_type=item.actor.type,
             customer_type=item.customer_type,
             subscription_type=item.subscription_type,
             terminal_type=item.terminal_type,
@@ -380,31 +357,27 @@ class AnthropicConnector:
             "pull_requests": metrics.pull_requests_by_claude_code,
             "tool_actions": item.tool_actions,
         }
-        records = [self._code_record(f"usage/claude_code|{who}|", span, user, "", activity)]
+        rows: list[tuple[str, dict[str, Any]]] = [("", activity)]
         for usage in item.model_breakdown:
-            cost = usage.estimated_cost
+            tokens, cost = usage.tokens, usage.estimated_cost
             figures = common | {
-                "input_tokens": usage.tokens.input,
-                "output_tokens": usage.tokens.output,
-                "cache_read_tokens": usage.tokens.cache_read,
-                "cache_creation_tokens": usage.tokens.cache_creation,
+                "input_tokens": tokens.input,
+                "output_tokens": tokens.output,
+                "cache_read_tokens": tokens.cache_read,
+                "cache_creation_tokens": tokens.cache_creation,
             }
             if cost is not None:  # an estimate at API rates, in cents; never the ledger's money
                 figures |= {
                     "estimated_cost": str(cost.amount.scaleb(-2)),
                     "estimated_currency": cost.currency,
                 }
-            records.append(
-                self._code_record(f"usage/claude_code|{who}|{usage.model}", span, user, usage.model, figures)
+            rows.append((usage.model, figures))
+        return [
+            self._record(
+                f"{who}|{model}", span, model=model, user=user, feature="claude-code", tags=tags, requests=0
             )
-        return records
-
-    def _code_record(
-        self, key: str, span: tuple[datetime, datetime], user: str, model: str, tags: dict[str, Any]
-    ) -> UsageRecord:
-        return self._record(
-            key, span, model=model, user=user, feature="claude-code", tags=tags, requests=0, cost=Decimal(0)
-        )
+            for model, tags in rows
+        ]
 
 
 register("anthropic", AnthropicConnector)

@@ -59,7 +59,7 @@ def write_records(
         else:
             events[natural_key] = row
     if events:
-        result += _insert_events(conn, events, delta)
+        result += _insert_events(conn, events)
     if revisions:
         result += _upsert_revisions(conn, revisions, delta)
     rollups.apply(conn, delta)
@@ -68,23 +68,10 @@ def write_records(
     return result
 
 
-def _insert_events(
-    conn: Connection, events: dict[tuple[datetime, str], dict[str, Any]], delta: rollups.Delta
-) -> WriteResult:
-    returned = bulk.upsert(
-        conn, usage, list(events.values()), conflict=("start", "key"), returning=("start", "key")
-    )
-    if len(returned) == len(events):  # the usual case, no duplicate: no need to match them up
-        inserted = list(events.values())
-    else:
-        inserted = [events[(_stored_time(start), key)] for start, key in returned]
-    rollups.add_rows(delta, inserted)
-    return WriteResult(inserted=len(inserted), duplicates=len(events) - len(inserted))
-
-
-def _stored_time(value: datetime | str) -> datetime:
-    """A timestamp as the driver returns it (SQLite: text in UTC) → aware UTC."""
-    return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+def _insert_events(conn: Connection, events: dict[tuple[datetime, str], dict[str, Any]]) -> WriteResult:
+    ids = bulk.upsert(conn, usage, list(events.values()), conflict=("start", "key"), returning=("id",))
+    rollups.add_inserted(conn, [i for (i,) in ids])
+    return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 
 
 class ZoneChangedError(RuntimeError):
