@@ -25,7 +25,8 @@ from spendledger.sources.anthropic import AnthropicConnector
 from spendledger.sources.base import Page, SourceConfig, SourceError
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
-END = START + timedelta(days=40)
+DAYS = 35  # the fake's default: more than the 31 daily buckets of one page
+END = START + timedelta(days=DAYS)
 QUIET = (START + timedelta(days=QUIET_DAY), START + timedelta(days=QUIET_DAY + 1))
 
 
@@ -97,12 +98,12 @@ def test_anthropic_follows_next_page_to_the_end(
 ) -> None:
     pages = fetch(connector, endpoint)
 
-    assert [p.number for p in pages] == [1, 2]  # 40 daily buckets at 31 a page
+    assert [p.number for p in pages] == [1, 2]  # 35 daily buckets at 31 a page
     buckets = [span for page in pages for span in page.buckets]
-    assert buckets == [(START + timedelta(days=i), START + timedelta(days=i + 1)) for i in range(40)]
+    assert buckets == [(START + timedelta(days=i), START + timedelta(days=i + 1)) for i in range(DAYS)]
     assert all(start.tzinfo == UTC and end.tzinfo == UTC for start, end in buckets)
     first, second = fake.requests_to(endpoint.replace("usage/", "usage_report/"))
-    assert first["starting_at"] == ["2025-01-01T00:00:00Z"] and first["ending_at"] == ["2025-02-10T00:00:00Z"]
+    assert first["starting_at"] == ["2025-01-01T00:00:00Z"] and first["ending_at"] == ["2025-02-05T00:00:00Z"]
     assert first["bucket_width"] == ["1d"] and first["limit"] == ["31"] and "page" not in first
     assert "workspace_id" in first["group_by[]"] and second["page"][0].startswith("page_")
 

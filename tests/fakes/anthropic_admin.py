@@ -100,7 +100,7 @@ class FakeAnthropicAdmin:
         *,
         seed: int = 7,
         start: date = date(2025, 1, 1),
-        days: int = 40,
+        days: int = 35,
         admin_key: str = ADMIN_KEY,
         non_admin_keys: tuple[str, ...] = (MEMBER_KEY,),
         max_rows_per_page: int | None = None,
@@ -365,6 +365,8 @@ class FakeAnthropicAdmin:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API: the connector's client reuses one connection
+
     def do_GET(self) -> None:
         fake: FakeAnthropicAdmin = self.server.fake  # type: ignore[attr-defined]
         status, body, headers = fake.serve(self.path, {k.lower(): v for k, v in self.headers.items()})

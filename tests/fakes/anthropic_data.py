@@ -77,7 +77,7 @@ def token_cents(row: Row, field: str, price: int) -> Decimal:
 class AnthropicDataSet:
     """`days` days from `start`, drawn from `random.Random(seed)`: the same seed, the same data."""
 
-    def __init__(self, *, seed: int = 7, start: date = date(2025, 1, 1), days: int = 40) -> None:
+    def __init__(self, *, seed: int = 7, start: date = date(2025, 1, 1), days: int = 35) -> None:
         self.start, self.days = start, days
         self.usage: dict[date, list[Row]] = defaultdict(list)
         self.code_exec: dict[date, list[Row]] = defaultdict(list)
@@ -92,7 +92,7 @@ class AnthropicDataSet:
         for key_id, ws, tiers in keys:
             for model in PRICES:
                 for tier in tiers:
-                    if rng.random() < 0.55 or (ws in ARCHIVED and index >= 10):
+                    if rng.random() < 0.6 or (ws in ARCHIVED and index >= 10):
                         continue
                     window = (
                         "200k-1M" if model.startswith("claude-sonnet") and rng.random() < 0.2 else "0-200k"

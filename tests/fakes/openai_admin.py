@@ -91,11 +91,25 @@ _FIXED_DIMS = {
 }
 _NO_KEYS = ("vector_stores", "code_interpreter_sessions")  # grouped by project only
 _COMPLETION_DIMS = ("project_id", "user_id", "api_key_id", "model", "batch", "service_tier")
-_COMPLETION_METRICS = (
+_COMPLETION_METRICS = (  # noqa: SIM905 (three lines, not seventeen)
     "input_tokens output_tokens input_cached_tokens input_cache_write_tokens input_uncached_tokens "
-    "input_text_tokens output_text_tokens input_cached_text_tokens input_audio_tokens input_cached_audio_tokens "
-    "output_audio_tokens input_image_tokens input_cached_image_tokens output_image_tokens num_model_requests"
-).split()  # noqa: SIM905 (three lines, not seventeen)
+    "input_text_tokens output_text_tokens input_cached_text_tokens input_audio_tokens "
+    "input_cached_audio_tokens output_audio_tokens input_image_tokens input_cached_image_tokens "
+    "output_image_tokens num_model_requests"
+).split()
+# The ledger's token fields, from the API's (input counts cached reads and writes; audio is uncached)
+_LEDGER_TOKENS = {
+    "input": "input_tokens",
+    "cached_input": "input_cached_tokens",
+    "cache_write_5m": "input_cache_write_tokens",
+    "audio_input": "input_audio_tokens",
+    "output": "output_tokens",
+    "audio_output": "output_audio_tokens",
+}
+_FORBIDDEN = (
+    "You have insufficient permissions for this operation. Missing scopes: api.usage.read. "
+    "Check that you have the correct role in your organization."
+)
 _PROJECT_NAMES = (
     "Support bot|Search|Checkout assistant|Data pipeline|Docs Q&A|Mobile app|Growth|Internal tools"
 )
@@ -294,11 +308,10 @@ class FakeOpenAIAdmin:
         for offset in range(self.days):
             day = (self.start + timedelta(offset)).isoformat()
             for p, m, _batch, counts in self._uses(offset):
-                whole, output, cached, write, _, _, _, _, audio, _, out_audio, *_ = _completion_values(counts)
+                api = dict(zip(_COMPLETION_METRICS, _completion_values(counts), strict=True))
                 total = out.setdefault((day, self.projects[p].name, _MODELS[m][0]), defaultdict(int))
-                for name, value in (("input", whole), ("cached_input", cached), ("cache_write_5m", write),
-                                    ("audio_input", audio), ("output", output), ("audio_output", out_audio)):  # fmt: skip
-                    total[name] += value
+                for field, api_field in _LEDGER_TOKENS.items():
+                    total[field] += api[api_field]
             for name in ("embeddings", "moderations"):
                 for p, metrics in self._extras(offset, name):
                     key = (day, self.projects[p].name, str(_EXTRAS[name][2]))
@@ -330,16 +343,8 @@ class FakeOpenAIAdmin:
                     cached = int(text * rnd() * 0.6) if caches else 0
                     write = text // 20 if caches and m % 3 == 0 else 0
                     audio = req * (50 + int(rnd() * 450)) if speaks else 0
-                    counts = (
-                        text,
-                        cached,
-                        write,
-                        audio,
-                        audio // 5 if caches else 0,
-                        out,
-                        out // 3 if speaks else 0,
-                        req,
-                    )
+                    a_cached, out_audio = audio // 5 if caches else 0, out // 3 if speaks else 0
+                    counts = (text, cached, write, audio, a_cached, out, out_audio, req)
                     rows.append((p, m, batch, tuple(int(c * factor) for c in counts) if factor else counts))
         return rows
 
@@ -362,9 +367,8 @@ class FakeOpenAIAdmin:
         items: dict[tuple[int, str], list[Any]] = {}
         for p, m, batch, (text, cached, write, audio, a_cached, out, out_audio, _) in self._uses(offset):
             name = _MODELS[m][0]
-            for kind, qty, rate in zip(
-                _KINDS, (text + write, cached + a_cached, out, audio, out_audio), _RATES[m]
-            ):
+            quantities = (text + write, cached + a_cached, out, audio, out_audio)  # in _KINDS' order
+            for kind, qty, rate in zip(_KINDS, quantities, _RATES[m], strict=True):
                 if qty and rate:
                     item = items.setdefault((p, f"{name}, {kind}"), [self.projects[p].key(m), name, 0, 0])
                     item[2] += qty * rate / 2 if batch else qty * rate  # batch: half price
@@ -449,8 +453,7 @@ class FakeOpenAIAdmin:
         elif not key:
             status, body = _error(401, "You didn't provide an API key.")
         elif key == self.project_key:
-            status, body = _error(403, "You have insufficient permissions for this operation. Missing scopes: "
-                                  "api.usage.read. Check that you have the correct role in your organization.")  # fmt: skip
+            status, body = _error(403, _FORBIDDEN)
         elif key != self.admin_key:  # the real API echoes a redacted key
             status, body = _error(
                 401, f"Incorrect API key provided: {key[:3]}*****{key[-4:]}.", code="invalid_api_key"
@@ -480,9 +483,14 @@ class FakeOpenAIAdmin:
                 project = next((p for p in self.projects if p.id == parts[1]), None)
                 if project is None:
                     return _error(404, f"No such project: {parts[1]}")
-                keys = [{"object": "organization.project.api_key", "id": k, "name": n, "created_at": 1_700_000_000,
-                         "redacted_value": f"sk-proj-***{k[-4:]}"} for k, n in project.keys]  # fmt: skip
-                return _listing(keys, q)
+                obj = "organization.project.api_key"
+                return _listing(
+                    [
+                        {"object": obj, "id": k, "name": n, "created_at": 1_700_000_000}
+                        for k, n in project.keys
+                    ],
+                    q,
+                )
         except ValueError as exc:  # a bad integer or cursor
             return _error(400, str(exc))
         return _error(404, f"Invalid URL (GET /v1/organization/{path})")
@@ -531,16 +539,11 @@ class FakeOpenAIAdmin:
                 data.append(bucket | {"results": self._results(endpoint, rows, group_by)})
         if (endpoint, number) in self._malformed:
             self._break(data, *self._malformed[(endpoint, number)])
-        token = (
-            "page_" + base64.urlsafe_b64encode(f"{stop}:{number + 1}".encode()).decode()
-            if stop < last
-            else None
-        )
+        more = stop < last
+        token = "page_" + base64.urlsafe_b64encode(f"{stop}:{number + 1}".encode()).decode() if more else None
         buckets = ",".join(b if isinstance(b, str) else json.dumps(b) for b in data)
-        return (
-            200,
-            f'{{"object":"page","data":[{buckets}],"has_more":{json.dumps(stop < last)},"next_page":{_json(token)}}}'.encode(),
-        )
+        tail = f'"has_more":{json.dumps(more)},"next_page":{_json(token)}'
+        return 200, f'{{"object":"page","data":[{buckets}],{tail}}}'.encode()
 
     def _dims(self, endpoint: str) -> tuple[str, ...]:
         """The dimensions an endpoint's results carry, which are also its allowed group_by values."""

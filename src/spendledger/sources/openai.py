@@ -18,7 +18,9 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -281,6 +283,23 @@ def _json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while one page is decoded and translated.
+
+    A full page (180 days of costs) is hundreds of thousands of acyclic objects; the
+    collections they trigger scan them again and again and made a page 4-5x slower
+    (measured). Reference counting still frees everything; the GC resumes after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
     for part in loc:
@@ -341,9 +360,12 @@ class OpenAIConnector:
         while True:
             number += 1
             query = params if cursor is None else [*params, ("page", cursor)]
-            body = self._get(f"organization/{endpoint}", query, endpoint, number)
-            page = self._parse(spec.page, body, endpoint, number)
-            yield self._records(endpoint, number, page, spec.group_by)
+            with _gc_paused():
+                body = self._get(f"organization/{endpoint}", query, endpoint, number)
+                page = self._parse(spec.page, body, endpoint, number)
+                del body
+                records = self._records(endpoint, number, page, spec.group_by)
+            yield records
             if not page.has_more or not page.next_page:
                 return
             if page.next_page == cursor:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Column,
     Connection,
     MetaData,
+    PrimaryKeyConstraint,
     Select,
     SmallInteger,
     Table,
@@ -326,7 +327,25 @@ def rebuild(conn: Connection) -> dict[str, int]:
             ).group_by(*(usage.c[k] for k in stage_dims)),
         )
     )
-    billed = stage.alias("billed")
+    # the billed days, small and indexed like rollup_provider's (basis, day, provider,
+    # account): `covered` is then one index seek per row, where a look-up in the
+    # unindexed stage itself walked it for every row
+    billed = Table(
+        "_rollup_billed",
+        MetaData(),
+        *(Column(k, usage.c[k].type, nullable=False) for k in ("basis", "day", "provider", "account")),
+        PrimaryKeyConstraint("basis", "day", "provider", "account"),
+        prefixes=["TEMPORARY"],
+    )
+    billed.create(conn)
+    conn.execute(
+        insert(billed).from_select(
+            ["basis", "day", "provider", "account"],
+            select(stage.c.basis, stage.c.day, stage.c.provider, stage.c.account)
+            .where(stage.c.basis == "billed")
+            .distinct(),
+        )
+    )
     conn.execute(update(stage).where(_covered_sql(stage, billed)).values(covered=1))
     counts: dict[str, int] = {}
     for name, dims in GRAINS.items():
@@ -349,6 +368,7 @@ def rebuild(conn: Connection) -> dict[str, int]:
         monthly = select(*by_month, *(func.sum(daily.c[m]) for m in MEASURES)).group_by(*by_month)
         counts[MONTHLY[name]] = _refill(conn, rollups[MONTHLY[name]], keys, monthly)
     stage.drop(conn)
+    billed.drop(conn)
     return counts
 
 

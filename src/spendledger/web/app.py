@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
-from spendledger.config import Settings
+from spendledger.config import Settings, get_settings
 from spendledger.ingest import PricerCache
 from spendledger.queries import QueryError
 from spendledger.store import make_engine
@@ -26,6 +26,11 @@ API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 Send metered calls to `POST /api/v1/events` and read spend from `GET /api/v1/spend`,
 with an API token from `spendledger tokens create NAME` as `Authorization: Bearer sl_...`.
 """
+
+
+def app_from_env() -> FastAPI:
+    """The app for settings read from the environment (`serve --workers N` starts these)."""
+    return create_app(get_settings())
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
