@@ -283,12 +283,10 @@ def test_anthropic_malformed_page_names_endpoint_page_and_field(
     assert error.kind == "malformed" and error.stops_source and error.page == page
     name = endpoint if served != "workspaces" else "workspaces"
     assert error.endpoint == name and f"{name} (page {page})" in str(error) and field in str(error)
-    assert len(completed) == page - 1 if name == endpoint else not completed
+    assert len(completed) == (page - 1 if name == endpoint else 0)  # the pages before it were whole
 
 
-def test_anthropic_malformed_claude_code_actor_names_the_page(
-    waits: list[float],
-) -> None:
+def test_anthropic_malformed_claude_code_actor_names_the_page(waits: list[float]) -> None:
     with FakeAnthropicAdmin(max_rows_per_page=2) as fake, closing(connect(fake, waits)) as conn:
         fake.malform("usage_report/claude_code", 2)
         error = failure(conn, "usage/claude_code")

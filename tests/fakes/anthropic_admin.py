@@ -366,6 +366,7 @@ class FakeAnthropicAdmin:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API: the connector's client reuses one connection
+    disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait for an ACK between
 
     def do_GET(self) -> None:
         fake: FakeAnthropicAdmin = self.server.fake  # type: ignore[attr-defined]

@@ -55,7 +55,8 @@ _MODELS: tuple[tuple[str, str, str | None, str, str | None, str | None], ...] = 
     ("gpt-3.5-turbo-0125", "0.50", None, "1.50", None, None),
 )
 _RATES = [tuple(Decimal(r) / 1_000_000 if r else None for r in spec[1:]) for spec in _MODELS]  # $ per token
-_KINDS = ("input", "cached input", "output", "audio input", "audio output")  # line items, "<model>, <kind>"
+_KINDS = ("input", "cached input", "output", "audio input", "audio output")
+_LINES = [tuple(f"{spec[0]}, {kind}" for kind in _KINDS) for spec in _MODELS]  # costs line items
 # usage endpoint (after "usage/") → the metric costs are priced on, its daily max, model (None: the
 # endpoint has none, nor num_model_requests), costs line item, $ per unit, quantity_unit
 _EXTRAS: dict[str, tuple[str, int, str | None, str, str, str | None]] = {
@@ -120,7 +121,7 @@ _COMPLETION_ROW = (
     + '"project_id":"%s","user_id":null,"api_key_id":%s,"model":"%s","batch":%s,"service_tier":"%s"}'
 )
 _COST_ROW = (
-    '{"object":"organization.costs.result","amount":{"value":%r,"currency":"usd"},"line_item":"%s",'
+    '{"object":"organization.costs.result","amount":{"value":%s,"currency":"usd"},"line_item":"%s",'
     '"project_id":"%s","api_key_id":%s,"quantity":%d,"quantity_unit":%s}'
 )
 Rows = list[tuple[dict[str, Any], dict[str, Any]]]  # (dimensions, summable metrics)
@@ -176,6 +177,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the connector's client reuses its connection
+    disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
     server: _Server
 
     def do_GET(self) -> None:
@@ -209,7 +211,7 @@ class FakeOpenAIAdmin:
         archived: int = 1,
         models: int = 4,
         keys_per_project: int = 2,
-        density: float = 0.9,
+        density: float = 0.4,
         seed: int = 1,
         empty_days: tuple[int, ...] = (),
         page_buckets: int | None = None,
@@ -366,13 +368,16 @@ class FakeOpenAIAdmin:
         """One day of costs, from its usage: (project, line item, api key id, model or "", $, quantity)."""
         items: dict[tuple[int, str], list[Any]] = {}
         for p, m, batch, (text, cached, write, audio, a_cached, out, out_audio, _) in self._uses(offset):
-            name = _MODELS[m][0]
             quantities = (text + write, cached + a_cached, out, audio, out_audio)  # in _KINDS' order
-            for kind, qty, rate in zip(_KINDS, quantities, _RATES[m], strict=True):
+            for line, qty, rate in zip(_LINES[m], quantities, _RATES[m], strict=True):
                 if qty and rate:
-                    item = items.setdefault((p, f"{name}, {kind}"), [self.projects[p].key(m), name, 0, 0])
-                    item[2] += qty * rate / 2 if batch else qty * rate  # batch: half price
-                    item[3] += qty
+                    amount = qty * rate / 2 if batch else qty * rate  # batch: half price
+                    item = items.get((p, line))
+                    if item is None:
+                        items[(p, line)] = [self.projects[p].key(m), _MODELS[m][0], amount, qty]
+                    else:
+                        item[2] += amount
+                        item[3] += qty
         for name, (metric, _top, model, line, price, _unit) in _EXTRAS.items():
             for p, metrics in self._extras(offset, name) if line else ():
                 key = None if name in _NO_KEYS else self.projects[p].key(0)
@@ -419,7 +424,7 @@ class FakeOpenAIAdmin:
         ids = [p.id for p in self.projects]
         if endpoint == "costs":
             return [
-                _COST_ROW % (float(a), line, ids[p], _json(key), q, _UNITS.get(line, '"tokens"'))
+                _COST_ROW % (a, line, ids[p], _json(key), q, _UNITS.get(line, '"tokens"'))
                 for p, line, key, _model, a, q in self._cost_rows(offset)
                 if not wanted or ids[p] in wanted
             ]

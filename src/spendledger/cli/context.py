@@ -28,8 +28,10 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from spendledger.config import Settings, get_settings
 from spendledger.pricing import OverrideError
 from spendledger.queries import QueryError
+from spendledger.secrets import SecretError
 from spendledger.store import make_engine, upgrade
 from spendledger.store.ledger import ZoneChangedError
+from spendledger.store.sources import SourceExistsError, UnknownSourceError
 from spendledger.store.tokens import TokenError
 
 USAGE_ERROR = 2  # what click uses for a bad option; `report` uses it for a bad parameter
@@ -97,7 +99,14 @@ def user_errors() -> Iterator[None]:
         yield
     except QueryError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except (OverrideError, TokenError, ZoneChangedError) as exc:
+    except (
+        OverrideError,
+        TokenError,
+        ZoneChangedError,
+        SecretError,
+        SourceExistsError,
+        UnknownSourceError,
+    ) as exc:
         fail(str(exc))
 
 

@@ -119,6 +119,34 @@ def _upsert_revisions(
     return result
 
 
+def replace_where(
+    conn: Connection,
+    condition: ColumnElement[bool],
+    records: Sequence[UsageRecord],
+    *,
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Replace the records matching `condition` by `records`; returns (removed, written).
+
+    A provider's revised buckets: what was there goes (with its share of the rollups),
+    the new figures come in as fresh rows summed by the database, so a page of a billing
+    sync costs two statements per table rather than a look-up per record. `records`
+    must all match `condition`; the last of two with one (start, key) wins.
+    """
+    now = now or datetime.now(UTC)
+    check_zone(conn, tz)
+    removed = delete_where(conn, condition)
+    day_of = DayOf(tz)
+    rows = {(r.start, r.key): record_to_row(r, day_of=day_of, written_at=now) for r in records}
+    ids = bulk.upsert(conn, usage, list(rows.values()), conflict=("start", "key"), returning=("id",))
+    billed = {(r["day"], r["provider"], r["account"]) for r in rows.values() if r["basis"] == "billed"}
+    rollups.add_inserted(conn, [i for (i,) in ids], billed_days=billed)
+    if removed or ids:
+        set_meta(conn, "last_write_at", now.isoformat())
+    return removed, len(ids)
+
+
 def delete_where(conn: Connection, condition: ColumnElement[bool]) -> int:
     """Delete the records matching `condition`, taking them out of the rollups too."""
     delta = rollups.new_delta()

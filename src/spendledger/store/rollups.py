@@ -14,6 +14,7 @@ from covered = 0 to 1 (or back) in every table, in the same transaction.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from operator import add, itemgetter
 from typing import Any
 
@@ -164,7 +165,7 @@ def _add(conn: Connection, table: Table, keys: tuple[str, ...], delta: Delta) ->
 # ---- coverage: which metered rows billed records replace -------------------------------------
 
 
-def _coverage(conn: Connection, days: set[tuple[str, str, str]]) -> Coverage:
+def _coverage(conn: Connection, days: AbstractSet[tuple[str, str, str]]) -> Coverage:
     """The billed (day, provider, account)s among the days and providers of `days`."""
     if not days:
         return set()
@@ -195,7 +196,7 @@ def _is_covered(coverage: Coverage) -> Callable[[str, str, str], int]:
 
 
 def _move_coverage(
-    conn: Connection, before: Coverage, after: Coverage, billed_days: set[tuple[str, str, str]]
+    conn: Connection, before: Coverage, after: Coverage, billed_days: AbstractSet[tuple[str, str, str]]
 ) -> None:
     """Move the metered rows whose coverage changed to their new `covered` value."""
     was, now = _is_covered(before), _is_covered(after)
@@ -256,15 +257,21 @@ def _covered_sql(row: Any, billed: Any) -> Any:
 # ---- new events: summed by the database ---------------------------------------------------
 
 
-def add_inserted(conn: Connection, ids: Sequence[int]) -> None:
+def add_inserted(
+    conn: Connection, ids: Sequence[int], *, billed_days: AbstractSet[tuple[str, str, str]] = frozenset()
+) -> None:
     """Add records just inserted (their ids) to every rollup, summed by the database.
 
     The hot path of ingest: one INSERT ... SELECT ... GROUP BY ... ON CONFLICT per table
     does in C what projecting deltas in Python did in ~4x the time (bench/ingest.py
-    --profile). Their `covered` is read from the billed rows of rollup_provider.
+    --profile). Metered rows take their `covered` from the billed rows of
+    rollup_provider; new billed rows must not come with metered ones (the sync writes
+    billed alone) and name their (day, provider, account)s in `billed_days`, whose
+    metered rows then move as coverage changes.
     """
     if not ids:
         return
+    before = _coverage(conn, billed_days)
     lo, hi = min(ids), max(ids)
     if hi - lo + 1 == len(ids):  # SQLite's usual case: one writer, consecutive ids
         selections = [usage.c.id.between(lo, hi)]
@@ -294,6 +301,8 @@ def add_inserted(conn: Connection, ids: Sequence[int]) -> None:
                 .group_by(*by_month)
             )
             _add_select(conn, rollups[MONTHLY[name]], keys, monthly)
+    if billed_days:
+        _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
 
 
 def _add_select(conn: Connection, table: Table, keys: Sequence[str], source: Select[Any]) -> None:

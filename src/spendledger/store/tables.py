@@ -176,3 +176,43 @@ settings_kv = Table(
     Column("name", String(100), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# A provider account the ledger syncs from. The credential is sealed (Fernet, see
+# secrets.py): only ciphertext and a masked hint are stored.
+sources = Table(
+    "sources",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("provider", String(50), nullable=False),
+    Column("options", JSON, nullable=False),  # {"base_url": ..., "project_ids": ...}
+    Column("credential", Text, nullable=False),  # sealed
+    Column("key_hint", String(40), nullable=False),  # "sk-admin…a1b2"
+    Column("backfill_days", Integer, nullable=False, default=90),
+    Column("interval_minutes", Integer, nullable=False, default=60),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # the end of the last fully synced UTC day: the next sync starts 3 days before it
+    Column("synced_until", DateTime(timezone=True), nullable=True),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", String(16), nullable=True),  # ok | failed | running
+    Column("last_error", Text, nullable=True),
+    # a lease: the process syncing the source, until when (see store/sources.py)
+    Column("lease_owner", String(100), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+)
+
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(DIM), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("pages", Integer, nullable=False, default=0),
+    Column("records", Integer, nullable=False, default=0),
+    Column("error", Text, nullable=True),
+    Index("ix_sync_runs_source", "source", "started_at"),
+)

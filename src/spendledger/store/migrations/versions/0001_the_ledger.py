@@ -374,6 +374,41 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "sources",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("provider", sa.String(length=50), nullable=False),
+        sa.Column("options", sa.JSON(), nullable=False),
+        sa.Column("credential", sa.Text(), nullable=False),
+        sa.Column("key_hint", sa.String(length=40), nullable=False),
+        sa.Column("backfill_days", sa.Integer(), nullable=False),
+        sa.Column("interval_minutes", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("synced_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_run_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_status", sa.String(length=16), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("lease_owner", sa.String(length=100), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_table(
+        "sync_runs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("pages", sa.Integer(), nullable=False),
+        sa.Column("records", sa.Integer(), nullable=False),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("sync_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_sync_runs_source", ["source", "started_at"], unique=False)
+
+    op.create_table(
         "usage",
         sa.Column(
             "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
@@ -435,6 +470,11 @@ def downgrade() -> None:
         batch_op.drop_index("ix_usage_day")
 
     op.drop_table("usage")
+    with op.batch_alter_table("sync_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_runs_source")
+
+    op.drop_table("sync_runs")
+    op.drop_table("sources")
     op.drop_table("rollup_user_month")
     with op.batch_alter_table("rollup_user", schema=None) as batch_op:
         batch_op.drop_index("ix_rollup_user_basis_day")

@@ -1,0 +1,5 @@
+"""`python -m spendledger.cli`."""
+
+from spendledger.cli import main
+
+main()

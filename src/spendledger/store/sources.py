@@ -1,0 +1,196 @@
+"""Sources (provider accounts the ledger syncs from), their runs and their leases.
+
+Credentials arrive sealed (secrets.py) and leave sealed; this module never sees a key.
+A lease is a row-level claim, `lease_owner` until `lease_until`, taken by one UPDATE
+whose WHERE only matches a free or expired lease: on PostgreSQL the row lock makes a
+second taker re-check and miss, on SQLite writers are serialised; either way two
+processes never sync one source at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, or_, select, update
+
+from spendledger.records import as_utc
+from spendledger.store.tables import sources, sync_runs
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    id: int
+    name: str
+    provider: str
+    options: dict[str, str]
+    credential: str  # sealed
+    key_hint: str
+    backfill_days: int
+    interval_minutes: int
+    created_at: datetime
+    synced_until: datetime | None
+    last_run_at: datetime | None
+    last_status: str | None
+    last_error: str | None
+
+
+def _row(r: Any) -> SourceRow:
+    m = r._mapping
+    return SourceRow(
+        id=m["id"],
+        name=m["name"],
+        provider=m["provider"],
+        options=dict(m["options"] or {}),
+        credential=m["credential"],
+        key_hint=m["key_hint"],
+        backfill_days=m["backfill_days"],
+        interval_minutes=m["interval_minutes"],
+        created_at=as_utc(m["created_at"]),
+        synced_until=as_utc(m["synced_until"]) if m["synced_until"] else None,
+        last_run_at=as_utc(m["last_run_at"]) if m["last_run_at"] else None,
+        last_status=m["last_status"],
+        last_error=m["last_error"],
+    )
+
+
+class SourceExistsError(ValueError):
+    pass
+
+
+class UnknownSourceError(LookupError):
+    pass
+
+
+def add_source(
+    conn: Connection,
+    *,
+    name: str,
+    provider: str,
+    credential: str,
+    key_hint: str,
+    options: Mapping[str, str],
+    now: datetime,
+    backfill_days: int = 90,
+    interval_minutes: int = 60,
+) -> SourceRow:
+    if conn.execute(select(sources.c.id).where(sources.c.name == name)).first():
+        raise SourceExistsError(f"a source named {name!r} exists; pick another name or remove it first")
+    conn.execute(
+        insert(sources).values(
+            name=name,
+            provider=provider,
+            options=dict(options),
+            credential=credential,
+            key_hint=key_hint,
+            backfill_days=backfill_days,
+            interval_minutes=interval_minutes,
+            created_at=now,
+        )
+    )
+    return get_source(conn, name)
+
+
+def get_source(conn: Connection, name: str) -> SourceRow:
+    row = conn.execute(select(sources).where(sources.c.name == name)).first()
+    if row is None:
+        known = ", ".join(s.name for s in list_sources(conn)) or "none yet"
+        raise UnknownSourceError(
+            f"no source named {name!r} (sources: {known}); see `spendledger sources list`"
+        )
+    return _row(row)
+
+
+def list_sources(conn: Connection) -> list[SourceRow]:
+    return [_row(r) for r in conn.execute(select(sources).order_by(sources.c.name))]
+
+
+def remove_source(conn: Connection, name: str) -> None:
+    get_source(conn, name)
+    conn.execute(delete(sources).where(sources.c.name == name))
+
+
+def set_credential(conn: Connection, name: str, *, credential: str) -> None:
+    conn.execute(update(sources).where(sources.c.name == name).values(credential=credential))
+
+
+def set_synced_until(conn: Connection, name: str, until: datetime) -> None:
+    conn.execute(update(sources).where(sources.c.name == name).values(synced_until=until))
+
+
+# ---- leases -----------------------------------------------------------------------------------
+
+
+def acquire_lease(conn: Connection, name: str, *, owner: str, now: datetime, ttl: timedelta) -> bool:
+    """Claim the source for `owner` until now + ttl; False when another holds a live lease."""
+    stmt = (
+        update(sources)
+        .where(
+            sources.c.name == name,
+            or_(sources.c.lease_until.is_(None), sources.c.lease_until < now, sources.c.lease_owner == owner),
+        )
+        .values(lease_owner=owner, lease_until=now + ttl)
+    )
+    return bool(conn.execute(stmt).rowcount == 1)
+
+
+def release_lease(conn: Connection, name: str, *, owner: str) -> None:
+    conn.execute(
+        update(sources)
+        .where(sources.c.name == name, sources.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
+# ---- runs -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    id: int
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: str
+    pages: int
+    records: int
+    error: str | None
+
+
+def start_run(conn: Connection, name: str, *, now: datetime) -> int:
+    conn.execute(update(sources).where(sources.c.name == name).values(last_run_at=now, last_status="running"))
+    result = conn.execute(insert(sync_runs).values(source=name, started_at=now, status="running"))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def progress_run(conn: Connection, run_id: int, *, pages: int, records: int) -> None:
+    conn.execute(update(sync_runs).where(sync_runs.c.id == run_id).values(pages=pages, records=records))
+
+
+def finish_run(conn: Connection, run_id: int, name: str, *, now: datetime, error: str | None) -> None:
+    status = "failed" if error else "ok"
+    conn.execute(
+        update(sync_runs).where(sync_runs.c.id == run_id).values(finished_at=now, status=status, error=error)
+    )
+    conn.execute(update(sources).where(sources.c.name == name).values(last_status=status, last_error=error))
+
+
+def recent_runs(conn: Connection, name: str | None = None, *, limit: int = 20) -> list[SyncRun]:
+    query = select(sync_runs).order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc()).limit(limit)
+    if name is not None:
+        query = query.where(sync_runs.c.source == name)
+    return [
+        SyncRun(
+            id=r.id,
+            source=r.source,
+            started_at=as_utc(r.started_at),
+            finished_at=as_utc(r.finished_at) if r.finished_at else None,
+            status=r.status,
+            pages=r.pages,
+            records=r.records,
+            error=r.error,
+        )
+        for r in conn.execute(query)
+    ]

@@ -1,0 +1,155 @@
+"""Billing sync: for each source, fetch its pages, replace their buckets in the ledger,
+record the run.
+
+Invariants:
+- each page is written in its own transaction and *replaces* what the ledger held for
+  the page's buckets of that endpoint: a revised bucket replaces the old figures, a
+  second run changes nothing, and a run killed after page k keeps pages 1..k;
+- the first sync backfills `backfill_days`; later ones start 3 days before the end of
+  the last complete day synced (providers revise recent buckets); `synced_until` only
+  moves when every endpoint completed, so a failed run is redone from the same start;
+- one process syncs a source at a time (a lease in the database, renewed per page);
+- the key is opened here, handed to the connector and never logged or returned.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Engine, and_
+
+from spendledger.config import Settings
+from spendledger.secrets import load_vault
+from spendledger.sources._http import RetryPolicy
+from spendledger.sources.base import Page, SourceConfig, SourceError, connector_for
+from spendledger.store.ledger import replace_where
+from spendledger.store.sources import (
+    SourceRow,
+    acquire_lease,
+    finish_run,
+    get_source,
+    progress_run,
+    release_lease,
+    set_synced_until,
+    start_run,
+)
+from spendledger.store.tables import usage
+
+OVERLAP = timedelta(days=3)  # providers revise recent buckets
+LEASE = timedelta(minutes=10)  # renewed after every page
+
+
+@dataclass
+class SyncOutcome:
+    source: str
+    start: datetime
+    end: datetime
+    pages: int = 0
+    records: int = 0
+    error: str | None = None
+    skipped: bool = False  # another process holds the source's lease
+    endpoints: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.skipped
+
+
+PageCallback = Callable[[str, Page], None]  # (source name, page) after the page is stored
+
+
+def default_owner() -> str:
+    """Who holds a lease: host, process and a random part (two workers never share one)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def sync_window(
+    source: SourceRow, *, since: date | None, until: date | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) in whole UTC days: explicit dates, else resume or backfill; up to now."""
+    today = datetime.combine(now.astimezone(UTC).date(), time(), UTC)
+    if since is not None:
+        start = datetime.combine(since, time(), UTC)
+    elif source.synced_until is not None:
+        start = source.synced_until - OVERLAP
+    else:
+        start = today - timedelta(days=source.backfill_days)
+    end = datetime.combine(until, time(), UTC) + timedelta(days=1) if until else today + timedelta(days=1)
+    return start, end
+
+
+def sync_source(
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    *,
+    since: date | None = None,
+    until: date | None = None,
+    owner: str | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_page: PageCallback | None = None,
+    policy: RetryPolicy | None = None,
+) -> SyncOutcome:
+    """Sync one source; failures are returned (and recorded), not raised."""
+    owner = owner or default_owner()
+    with engine.begin() as conn:
+        source = get_source(conn, name)
+        start, end = sync_window(source, since=since, until=until, now=now())
+        if not acquire_lease(conn, name, owner=owner, now=now(), ttl=LEASE):
+            return SyncOutcome(name, start, end, skipped=True, error="another process is syncing it")
+        run_id = start_run(conn, name, now=now())
+    outcome = SyncOutcome(name, start, end)
+    try:
+        key = load_vault(settings).open(source.credential)
+        connector = connector_for(source.provider)(SourceConfig(name, key, source.options), policy=policy)
+        try:
+            for endpoint in connector.endpoints():
+                outcome.endpoints.append(endpoint)
+                for page in connector.fetch(endpoint, start, end):
+                    _store_page(engine, settings, name, page, outcome, run_id, owner, now())
+                    if on_page:
+                        on_page(name, page)
+        finally:
+            connector.close()
+    except SourceError as exc:
+        outcome.error = str(exc)
+    except Exception as exc:  # a bug or the database: record it, let the other sources run
+        outcome.error = f"{type(exc).__name__}: {exc}"
+    with engine.begin() as conn:
+        contiguous = source.synced_until is None or start <= source.synced_until
+        if outcome.error is None and until is None and contiguous:
+            today = datetime.combine(now().astimezone(UTC).date(), time(), UTC)
+            set_synced_until(conn, name, today)  # every day before today is complete
+        finish_run(conn, run_id, name, now=now(), error=outcome.error)
+        release_lease(conn, name, owner=owner)
+    return outcome
+
+
+def _store_page(
+    engine: Engine,
+    settings: Settings,
+    name: str,
+    page: Page,
+    outcome: SyncOutcome,
+    run_id: int,
+    owner: str,
+    at: datetime,
+) -> None:
+    starts = [start for start, _ in page.buckets]
+    with engine.begin() as conn:
+        if starts:
+            condition = and_(
+                usage.c.source == name,
+                usage.c.key.startswith(f"{page.endpoint}|", autoescape=True),
+                usage.c.start.in_(starts),
+            )
+            replace_where(conn, condition, page.records, tz=settings.tz)
+        outcome.pages += 1
+        outcome.records += len(page.records)
+        progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)
+        acquire_lease(conn, name, owner=owner, now=at, ttl=LEASE)  # renew

@@ -1,0 +1,184 @@
+"""`spendledger sources ...` and `spendledger sync` against the fake provider servers.
+
+The whole path runs for real: the CLI seals the key, the sync opens it, the connector
+talks HTTP to the fake on 127.0.0.1, pages replace their buckets in the ledger (SQLite
+and PostgreSQL), and `spendledger report` reads the totals back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from typer.testing import CliRunner, Result
+
+from fakes.anthropic_admin import ADMIN_KEY as ANTHROPIC_KEY
+from fakes.anthropic_admin import FakeAnthropicAdmin
+from fakes.openai_admin import ADMIN_KEY as OPENAI_KEY
+from fakes.openai_admin import FakeOpenAIAdmin
+from spendledger.cli import app
+from spendledger.records import cents
+from spendledger.store.tables import sources, sync_runs, usage
+
+FIRST, LAST = "2025-03-01", "2025-03-07"
+
+
+@pytest.fixture
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in [n for n in os.environ if n.startswith("SPENDLEDGER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("SPENDLEDGER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SPENDLEDGER_TIMEZONE", "UTC")
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", OPENAI_KEY)
+    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", ANTHROPIC_KEY)
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
+        result = runner.invoke(app, ["--database-url", db_url, *args], input=stdin)
+        if ok:
+            assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    return run
+
+
+def _billed_by_day_project_model(cli: Any, dim: str = "project") -> dict[tuple[str, str, str], Decimal]:
+    result = cli(
+        "report", "--from", FIRST, "--to", LAST, "--by", f"{dim},model", "--granularity", "day",
+        "--basis", "billed", "--format", "json",
+    )  # fmt: skip
+    out: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for row in json.loads(result.stdout)["rows"]:
+        out[(row["period"], row[dim] or "", row["model"] or "")] += Decimal(row["cost"])
+    return {k: cents(v) for k, v in out.items() if v}
+
+
+def _nonzero(expected: dict[tuple[str, str, str], Decimal]) -> dict[tuple[str, str, str], Decimal]:
+    """The provider's figures to the cent (the ledger keeps nano-units: 9 decimals)."""
+    return {k: cents(v) for k, v in expected.items() if v}
+
+
+def test_sync_openai_totals_equal_the_providers_to_the_cent(cli: Any, engine: Engine) -> None:
+    with FakeOpenAIAdmin(start=__import__("datetime").date(2025, 3, 1), days=7, page_buckets=2) as fake:
+        cli("sources", "add", "openai", "--name", "Edugami", "--key-env", "OPENAI_ADMIN_KEY",
+            "--option", f"base_url={fake.url}")  # fmt: skip
+        first = cli("sync", "--since", FIRST, "--until", LAST)
+        expected = _nonzero(fake.expected_costs())
+
+        assert _billed_by_day_project_model(cli) == expected
+        assert "Edugami" in first.stdout
+        # a second run changes nothing
+        cli("sync", "--since", FIRST, "--until", LAST)
+        assert _billed_by_day_project_model(cli) == expected
+        # a revised bucket replaces the old figures, it never adds to them
+        fake.revise("2025-03-03", factor=3)
+        cli("sync", "--since", FIRST, "--until", LAST)
+        assert _billed_by_day_project_model(cli) == _nonzero(fake.expected_costs())
+        assert _billed_by_day_project_model(cli) != expected
+    with engine.connect() as conn:
+        runs = conn.execute(select(sync_runs.c.status, sync_runs.c.pages)).all()
+    assert [r.status for r in runs] == ["ok", "ok", "ok"] and all(r.pages > 1 for r in runs)
+
+
+def test_sync_anthropic_totals_equal_the_providers_to_the_cent(cli: Any) -> None:
+    from datetime import date
+
+    with FakeAnthropicAdmin(start=date(2025, 3, 1), days=7) as fake:
+        cli("sources", "add", "anthropic", "--name", "Storygami", "--key-env", "ANTHROPIC_ADMIN_KEY",
+            "--option", f"base_url={fake.url}")  # fmt: skip
+        cli("sync", "--since", FIRST, "--until", LAST)
+        cli("sync", "--since", FIRST, "--until", LAST)
+        assert _billed_by_day_project_model(cli, "workspace") == _nonzero(fake.expected_costs())
+
+
+def test_sync_failing_source_exits_nonzero_naming_it(cli: Any) -> None:
+    with FakeOpenAIAdmin(admin_key="sk-admin-some-other-key-0000") as fake:
+        cli("sources", "add", "openai", "--name", "Edugami", "--key-env", "OPENAI_ADMIN_KEY",
+            "--option", f"base_url={fake.url}")  # fmt: skip
+        result = cli("sync", ok=False)
+        tested = cli("sources", "test", "Edugami", ok=False)
+    assert result.exit_code == 1
+    assert "Edugami" in result.stderr and "401" in result.stderr and "admin key" in result.stderr
+    assert tested.exit_code == 1 and "admin key" in tested.stderr
+    listed = cli("sources", "list").stdout
+    assert "failed" in listed and "sk-admin…" in listed
+
+
+def test_sync_key_never_appears_in_plain_text(cli: Any, db_url: str, tmp_path: Path) -> None:
+    with FakeOpenAIAdmin() as fake:
+        outputs = [
+            cli("sources", "add", "openai", "--name", "Edugami", "--key-stdin",
+                "--option", f"base_url={fake.url}", stdin=OPENAI_KEY + "\n"),
+            cli("sources", "test", "Edugami"),
+            cli("sync", "--since", "2025-03-01", "--until", "2025-03-03"),
+            cli("sources", "list"),
+        ]  # fmt: skip
+        fake.fail(401, times=None)
+        outputs.append(cli("sync", "--since", "2025-03-01", "--until", "2025-03-03", ok=False))
+    for result in outputs:
+        assert OPENAI_KEY not in result.output and OPENAI_KEY[-12:] not in result.output
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        stored = conn.execute(select(sources)).all()
+        errors = conn.execute(select(sync_runs.c.error)).scalars().all()
+    engine.dispose()
+    assert stored and all(OPENAI_KEY not in str(tuple(row)) for row in stored)
+    assert all(OPENAI_KEY not in (e or "") for e in errors)
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            assert OPENAI_KEY.encode() not in path.read_bytes()
+    if db_url.startswith("sqlite"):
+        assert OPENAI_KEY.encode() not in Path(db_url.removeprefix("sqlite:///")).read_bytes()
+
+
+def test_sync_killed_mid_run_keeps_its_pages_and_the_rerun_is_exact(
+    cli: Any, db_url: str, tmp_path: Path
+) -> None:
+    from datetime import date
+
+    with FakeOpenAIAdmin(start=date(2025, 3, 1), days=7, projects=4, page_buckets=1) as fake:
+        cli("sources", "add", "openai", "--name", "Edugami", "--key-env", "OPENAI_ADMIN_KEY",
+            "--option", f"base_url={fake.url}")  # fmt: skip
+        env = {**os.environ, "SPENDLEDGER_DATABASE_URL": db_url}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "spendledger.cli", "sync", "--since", FIRST, "--until", LAST],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        engine = create_engine(db_url)
+        deadline = time.monotonic() + 60
+        pages = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            with engine.connect() as conn:
+                pages = conn.execute(select(func.max(sync_runs.c.pages))).scalar() or 0
+            if pages >= 3:
+                proc.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        proc.wait(30)
+        with engine.connect() as conn:
+            kept = conn.execute(select(func.count()).select_from(usage)).scalar_one()
+            status = conn.execute(select(sync_runs.c.status)).scalar_one()
+        engine.dispose()
+        assert pages >= 3 and kept > 0, "the sync ended before it could be killed mid-run"
+        assert status == "running"  # killed: never finished
+
+        # the lease of the killed run has not expired yet: a rerun now waits its turn...
+        # so expire it as time would, then run again
+        engine = create_engine(db_url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE sources SET lease_until = NULL"))
+        engine.dispose()
+        cli("sync", "--since", FIRST, "--until", LAST)
+        assert _billed_by_day_project_model(cli) == _nonzero(fake.expected_costs())
