@@ -21,8 +21,10 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, literal, or_, select
+from sqlalchemy import Connection, String, Table, and_, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store.ledger import get_meta
@@ -214,6 +216,25 @@ def _segments(query: SpendQuery, table: Table) -> list[tuple[Table, date, date]]
     return segments
 
 
+class WeekStart(FunctionElement[str]):
+    """The Monday of a 'YYYY-MM-DD' day, as 'YYYY-MM-DD': weeks are grouped in the database."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(WeekStart, "sqlite")
+def _week_start_sqlite(element: WeekStart, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(WeekStart, "postgresql")
+def _week_start_postgresql(element: WeekStart, compiler: Any, **kw: Any) -> str:
+    return (
+        f"to_char(date_trunc('week', CAST({compiler.process(element.clauses, **kw)} AS date)), 'YYYY-MM-DD')"
+    )
+
+
 def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
@@ -246,8 +267,10 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
 
 def _statement(query: SpendQuery, table: Table, start: date, end: date) -> Any:
     period_col: Any = None
-    if query.granularity in (Granularity.DAY, Granularity.WEEK):
+    if query.granularity is Granularity.DAY:
         period_col = table.c.day
+    elif query.granularity is Granularity.WEEK:
+        period_col = WeekStart(table.c.day)
     elif query.granularity is Granularity.MONTH:
         period_col = func.substr(table.c.day, 1, 7)
     group_cols: list[Any] = [table.c[d] for d in query.by]
@@ -271,17 +294,19 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
     """Totals and rows for `query`, exact to the nano-unit."""
     table = choose_table(query)
     merged: dict[tuple[Any, ...], list[int]] = {}
+    width = len(query.by) + 1  # the group-by columns and the currency
     for segment in _segments(query, table):
-        for row in conn.execute(_statement(query, *segment)):
-            m = row._mapping
-            period = m.get("period")
-            if query.granularity is Granularity.WEEK and period is not None:
-                day = date.fromisoformat(period)
-                period = (day - timedelta(days=day.weekday())).isoformat()
-            key = (period, *(m[d] for d in query.by), m["cur"])
-            acc = merged.setdefault(key, [0] * len(SUMMED))
-            for i, name in enumerate(SUMMED):
-                acc[i] += int(m[name] or 0)
+        result = conn.execute(_statement(query, *segment))
+        timed = query.granularity is not Granularity.TOTAL
+        for row in result:  # plain tuples: period?, dims..., currency, sums...
+            key = tuple(row[: width + 1]) if timed else (None, *row[:width])
+            acc = merged.get(key)
+            measures = row[width + 1 :] if timed else row[width:]
+            if acc is None:
+                merged[key] = [int(v or 0) for v in measures]
+            else:
+                for i, v in enumerate(measures):
+                    acc[i] += int(v or 0)
     rows: list[SpendRow] = []
     totals: dict[str, Decimal] = {}
     for key, values in merged.items():

@@ -95,7 +95,7 @@ _ENDPOINTS: dict[str, _Endpoint] = {
 }
 
 # A model id: lower case, no spaces, with a digit or a hyphen (gpt-4o-2024-08-06, o3, ft:gpt-4o:org::x).
-_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._:/-]*")
+_MODEL_ID = re.compile(r"[a-z0-9][A-Za-z0-9._:/-]*")
 
 
 @functools.lru_cache(maxsize=4096)

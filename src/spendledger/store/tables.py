@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
@@ -129,8 +130,12 @@ def _rollup(name: str, dims: tuple[str, ...], *, daily: bool) -> Table:
         Column("covered", SmallInteger, nullable=False),
         Column("currency", String(3), nullable=False),
         *_measure_columns(),
-        UniqueConstraint(*rollup_key(dims), name=f"uq_{name}"),
+        # the key is the primary key of a WITHOUT ROWID table on SQLite: rows sit in key
+        # order (day first), so a period's rows are read in one sweep with no look-ups
+        # (bench/query.py: a year by feature and day, 45 ms -> 25 ms)
+        PrimaryKeyConstraint(*rollup_key(dims), name=f"pk_{name}"),
         *indexes,
+        sqlite_with_rowid=False,
     )
 
 

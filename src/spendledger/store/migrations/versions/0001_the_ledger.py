@@ -70,9 +70,10 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "feature", "basis", "covered", "currency", name="uq_rollup_feature"
+        sa.PrimaryKeyConstraint(
+            "day", "provider", "account", "feature", "basis", "covered", "currency", name="pk_rollup_feature"
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_feature", schema=None) as batch_op:
         batch_op.create_index(
@@ -100,7 +101,7 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
+        sa.PrimaryKeyConstraint(
             "day",
             "provider",
             "account",
@@ -108,8 +109,9 @@ def upgrade() -> None:
             "basis",
             "covered",
             "currency",
-            name="uq_rollup_feature_month",
+            name="pk_rollup_feature_month",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_key",
@@ -134,7 +136,7 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
+        sa.PrimaryKeyConstraint(
             "day",
             "provider",
             "account",
@@ -144,8 +146,9 @@ def upgrade() -> None:
             "basis",
             "covered",
             "currency",
-            name="uq_rollup_key",
+            name="pk_rollup_key",
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_key", schema=None) as batch_op:
         batch_op.create_index(
@@ -175,7 +178,7 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
+        sa.PrimaryKeyConstraint(
             "day",
             "provider",
             "account",
@@ -185,8 +188,9 @@ def upgrade() -> None:
             "basis",
             "covered",
             "currency",
-            name="uq_rollup_key_month",
+            name="pk_rollup_key_month",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_model",
@@ -211,7 +215,7 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
+        sa.PrimaryKeyConstraint(
             "day",
             "provider",
             "account",
@@ -221,8 +225,9 @@ def upgrade() -> None:
             "basis",
             "covered",
             "currency",
-            name="uq_rollup_model",
+            name="pk_rollup_model",
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_model", schema=None) as batch_op:
         batch_op.create_index(
@@ -252,7 +257,7 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
+        sa.PrimaryKeyConstraint(
             "day",
             "provider",
             "account",
@@ -262,8 +267,9 @@ def upgrade() -> None:
             "basis",
             "covered",
             "currency",
-            name="uq_rollup_model_month",
+            name="pk_rollup_model_month",
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_provider",
@@ -285,9 +291,10 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "basis", "covered", "currency", name="uq_rollup_provider"
+        sa.PrimaryKeyConstraint(
+            "day", "provider", "account", "basis", "covered", "currency", name="pk_rollup_provider"
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_provider", schema=None) as batch_op:
         batch_op.create_index(
@@ -314,9 +321,10 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "basis", "covered", "currency", name="uq_rollup_provider_month"
+        sa.PrimaryKeyConstraint(
+            "day", "provider", "account", "basis", "covered", "currency", name="pk_rollup_provider_month"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "rollup_user",
@@ -339,9 +347,10 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "user", "basis", "covered", "currency", name="uq_rollup_user"
+        sa.PrimaryKeyConstraint(
+            "day", "provider", "account", "user", "basis", "covered", "currency", name="pk_rollup_user"
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("rollup_user", schema=None) as batch_op:
         batch_op.create_index(
@@ -369,9 +378,10 @@ def upgrade() -> None:
         sa.Column("cost_nanos", sa.BigInteger(), nullable=False),
         sa.Column("unpriced_requests", sa.BigInteger(), nullable=False),
         sa.Column("records", sa.BigInteger(), nullable=False),
-        sa.UniqueConstraint(
-            "day", "provider", "account", "user", "basis", "covered", "currency", name="uq_rollup_user_month"
+        sa.PrimaryKeyConstraint(
+            "day", "provider", "account", "user", "basis", "covered", "currency", name="pk_rollup_user_month"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "sources",
