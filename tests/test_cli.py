@@ -353,7 +353,7 @@ def test_cli_serve_upgrades_then_runs_the_app(cli: Any, monkeypatch: pytest.Monk
     monkeypatch.setattr(spendledger.web, "create_app", lambda settings: (sentinel, settings), raising=False)
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port: served.update(app=app, host=host, port=port))
 
-    result = cli("serve", "--port", "8123")
+    result = cli("serve", "--port", "8123", "--no-sync")
 
     assert "http://127.0.0.1:8123" in result.stdout
     app_, settings = served["app"]

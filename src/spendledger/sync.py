@@ -68,6 +68,13 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def is_due(source: SourceRow, *, now: datetime) -> bool:
+    """The source's interval has passed since its last run started (or it never ran)."""
+    return (
+        source.last_run_at is None or source.last_run_at + timedelta(minutes=source.interval_minutes) <= now
+    )
+
+
 def sync_window(
     source: SourceRow, *, since: date | None, until: date | None, now: datetime
 ) -> tuple[datetime, datetime]:
@@ -94,14 +101,24 @@ def sync_source(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_page: PageCallback | None = None,
     policy: RetryPolicy | None = None,
+    only_if_due: bool = False,
 ) -> SyncOutcome:
-    """Sync one source; failures are returned (and recorded), not raised."""
+    """Sync one source; failures are returned (and recorded), not raised.
+
+    With `only_if_due` (the scheduler), a source another process synced since the caller
+    looked is left alone: the check is made after the lease is taken.
+    """
     owner = owner or default_owner()
     with engine.begin() as conn:
         source = get_source(conn, name)
         start, end = sync_window(source, since=since, until=until, now=now())
         if not acquire_lease(conn, name, owner=owner, now=now(), ttl=LEASE):
             return SyncOutcome(name, start, end, skipped=True, error="another process is syncing it")
+        source = get_source(conn, name)  # as it is now that the lease is ours
+        if only_if_due and not is_due(source, now=now()):
+            release_lease(conn, name, owner=owner)
+            return SyncOutcome(name, start, end, skipped=True, error="another process synced it moments ago")
+        start, end = sync_window(source, since=since, until=until, now=now())
         run_id = start_run(conn, name, now=now())
     outcome = SyncOutcome(name, start, end)
     try:

@@ -37,6 +37,8 @@ ADMIN_KEY = "sk-admin-fake-6a3f0c9d2b7e41a8c5d0"
 PROJECT_KEY = "sk-proj-fake-1f2e3d4c5b6a79800e1f"  # a valid key, but not an admin one: 403
 MISSING = object()  # `malform(..., value=MISSING)` deletes the field
 DAY = 86_400
+_CREATED = 1_700_000_000  # every project's and key's created_at
+_TEMPLATED = ("costs", "usage/completions")  # their fully grouped pages are written from templates
 
 _UNITS = {line.format(model=model): json.dumps(unit) for _m, _t, model, line, _p, unit in EXTRAS.values()}
 _OBJECTS = {"web_search_calls": "web_searches", "file_search_calls": "file_searches"}  # not the path's name
@@ -144,7 +146,7 @@ class FakeOpenAIAdmin(SeededOrganisation):
         times: int | None = 1,
         retry_after: int | None = None,
         path: str = "",
-    ):
+    ) -> None:
         """Answer `status` to the `at`-th next request whose path contains `path`, and to the
         `times - 1` after it (None: forever); `retry_after` adds the Retry-After header."""
         self._faults.append(
@@ -180,9 +182,8 @@ class FakeOpenAIAdmin(SeededOrganisation):
         elif key == self.project_key:
             status, body = _error(403, _FORBIDDEN)
         elif key != self.admin_key:  # the real API echoes a redacted key
-            status, body = _error(
-                401, f"Incorrect API key provided: {key[:3]}*****{key[-4:]}.", code="invalid_api_key"
-            )
+            redacted = f"{key[:3]}*****{key[-4:]}"
+            status, body = _error(401, f"Incorrect API key provided: {redacted}.", code="invalid_api_key")
         else:
             status, body = self._route(url.path.removeprefix("/v1/organization/"), query)
         return status, body if isinstance(body, bytes) else json.dumps(body).encode(), headers
@@ -191,10 +192,8 @@ class FakeOpenAIAdmin(SeededOrganisation):
         if fault["path"] not in path:
             return False
         fault["seen"] += 1
-        return bool(
-            fault["at"] <= fault["seen"]
-            and (fault["times"] is None or fault["seen"] < fault["at"] + fault["times"])
-        )
+        until = None if fault["times"] is None else fault["at"] + fault["times"]
+        return bool(fault["at"] <= fault["seen"] and (until is None or fault["seen"] < until))
 
     def _route(self, path: str, q: dict[str, list[str]]) -> tuple[int, Any]:
         try:
@@ -209,13 +208,8 @@ class FakeOpenAIAdmin(SeededOrganisation):
                 if project is None:
                     return _error(404, f"No such project: {parts[1]}")
                 obj = "organization.project.api_key"
-                return _listing(
-                    [
-                        {"object": obj, "id": k, "name": n, "created_at": 1_700_000_000}
-                        for k, n in project.keys
-                    ],
-                    q,
-                )
+                keys = [{"object": obj, "id": k, "name": n, "created_at": _CREATED} for k, n in project.keys]
+                return _listing(keys, q)
         except ValueError as exc:  # a bad integer or cursor
             return _error(400, str(exc))
         return _error(404, f"Invalid URL (GET /v1/organization/{path})")
@@ -225,38 +219,30 @@ class FakeOpenAIAdmin(SeededOrganisation):
         if _one(q, "start_time") is None:
             return _error(400, "Missing required parameter: 'start_time'.", param="start_time")
         epoch, end = (self.start - date(1970, 1, 1)).days, _one(q, "end_time")
-        first, last = (
-            int(_one(q, "start_time") or 0) // DAY,
-            -(-int(end) // DAY) if end else epoch + self.days,
-        )
+        first = int(_one(q, "start_time") or 0) // DAY
+        last = -(-int(end) // DAY) if end else epoch + self.days
         if (_one(q, "bucket_width") or "1d") != "1d":
             return _error(400, "Invalid bucket_width: this fake serves 1d buckets only", param="bucket_width")
         top, limit = 180 if endpoint == "costs" else 31, int(_one(q, "limit") or 7)
         if not 1 <= limit <= top:
-            return _error(
-                400, f"Invalid limit: must be between 1 and {top} for bucket_width 1d", param="limit"
-            )
-        group_by, wanted, dims = set(_many(q, "group_by")), set(_many(q, "project_ids")), self._dims(endpoint)
+            return _error(400, f"Invalid limit: must be between 1 and {top} for 1d buckets", param="limit")
+        group_by, only, dims = set(_many(q, "group_by")), set(_many(q, "project_ids")), self._dims(endpoint)
         if group_by - set(dims):
             return _error(400, f"Invalid group_by: {sorted(group_by - set(dims))}", param="group_by")
         cursor = _one(q, "page")
-        pos, number = (
-            map(int, base64.urlsafe_b64decode(cursor[5:]).decode().split(":")) if cursor else (first, 1)
-        )
+        pos, number = map(int, base64.urlsafe_b64decode(cursor[5:]).split(b":")) if cursor else (first, 1)
         stop = min(pos + min(limit, self.page_buckets or limit), last)
         broken = self._malformed.get((endpoint, number))  # a broken page takes the dict path, to break it
-        fast = (
-            not broken and endpoint in ("costs", "usage/completions") and group_by >= set(dims) - {"user_id"}
-        )
+        fast = not broken and endpoint in _TEMPLATED and group_by >= set(dims) - {"user_id"}
         data: list[Any] = []
         for day in range(pos, stop):
             bucket = {"object": "bucket", "start_time": day * DAY, "end_time": (day + 1) * DAY}
             if fast:
-                results = ",".join(self._fast(endpoint, day - epoch, wanted))
+                results = ",".join(self._fast(endpoint, day - epoch, only))
                 data.append(json.dumps(bucket)[:-1] + f',"results":[{results}]}}')
             else:
                 rows = [
-                    r for r in self._rows(endpoint, day - epoch) if not wanted or r[0]["project_id"] in wanted
+                    r for r in self._rows(endpoint, day - epoch) if not only or r[0]["project_id"] in only
                 ]
                 data.append(bucket | {"results": self._results(endpoint, rows, group_by)})
         if broken:
@@ -389,16 +375,9 @@ def _many(q: dict[str, list[str]], name: str) -> list[str]:
 
 
 def _project_json(p: FakeProject) -> dict[str, Any]:
-    archived_at, status = (1_740_000_000, "archived") if p.archived else (None, "active")
-    created = 1_700_000_000
-    return {
-        "id": p.id,
-        "object": "organization.project",
-        "name": p.name,
-        "created_at": created,
-        "archived_at": archived_at,
-        "status": status,
-    }
+    archived_at, status = (_CREATED + 9 * 10**7, "archived") if p.archived else (None, "active")
+    archived = {"archived_at": archived_at, "status": status}
+    return {"id": p.id, "object": "organization.project", "name": p.name, "created_at": _CREATED} | archived
 
 
 def _listing(items: list[dict[str, Any]], q: dict[str, list[str]]) -> tuple[int, Any]:
@@ -409,10 +388,5 @@ def _listing(items: list[dict[str, Any]], q: dict[str, list[str]]) -> tuple[int,
     start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
     page = items[start : start + limit]
     first, last = (page[0]["id"], page[-1]["id"]) if page else (None, None)
-    return 200, {
-        "object": "list",
-        "data": page,
-        "first_id": first,
-        "last_id": last,
-        "has_more": start + limit < len(items),
-    }
+    more = start + limit < len(items)
+    return 200, {"object": "list", "data": page, "first_id": first, "last_id": last, "has_more": more}

@@ -28,6 +28,7 @@ app.add_typer(sources.app, name="sources")
 app.add_typer(sources.secrets_app, name="secrets")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
+app.command("worker")(db.worker)
 app.command("report")(report)
 app.command("demo")(demo)
 

@@ -35,6 +35,32 @@ def rebuild_rollups(ctx: typer.Context) -> None:
     print_table(table)
 
 
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Sync the due sources once, then stop.")] = False,
+    poll: Annotated[float, typer.Option(min=1, help="Seconds between checks for due sources.")] = 60,
+) -> None:
+    """Run the sync scheduler without the web server (any number may run on one database)."""
+    import contextlib
+    import logging
+    import threading
+
+    from spendledger.scheduler import run_due, run_forever
+    from spendledger.sync import default_owner
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = settings_of(ctx)
+    with open_ledger(ctx) as engine:
+        if once:
+            outcomes = run_due(engine, settings, owner=default_owner())
+            if any(o.error and not o.skipped for o in outcomes):
+                raise typer.Exit(1)
+            return
+        out().print("spendledger worker: syncing sources on their intervals; Ctrl+C stops it.")
+        with contextlib.suppress(KeyboardInterrupt):
+            run_forever(engine, settings, stop=threading.Event(), poll=poll)
+
+
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on; 0.0.0.0 exposes it to the network.")] = (
@@ -49,8 +75,11 @@ def serve(
             "(bench/ingest.py: 2 workers on 2 cores ~1.7x the events/s of one).",
         ),
     ] = 1,
+    sync: Annotated[
+        bool, typer.Option("--sync/--no-sync", help="Also sync every source on its interval (the scheduler).")
+    ] = True,
 ) -> None:
-    """Serve the web app and the API (upgrades the database first)."""
+    """Serve the web app and the API (upgrades the database first); syncs sources on schedule."""
     import os
 
     import uvicorn
@@ -61,6 +90,11 @@ def serve(
     with open_ledger(ctx):
         pass
     out().print(f"spendledger on http://{host}:{port} (API docs at /docs); Ctrl+C stops it.")
+    if sync:
+        from spendledger.scheduler import start_in_thread
+        from spendledger.store import make_engine
+
+        start_in_thread(make_engine(settings.resolved_database_url), settings)
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port)
         return

@@ -1,0 +1,68 @@
+"""The sync scheduler: every source, on its interval, by whichever process gets its lease.
+
+`serve` runs it in a background thread, `spendledger worker` on its own. Any number of
+them may run against one database: a source is due when its last run started at least
+`interval_minutes` ago, and `sync.sync_source` takes the source's lease before it runs,
+so a due source is synced by exactly one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from spendledger.config import Settings
+from spendledger.store.sources import list_sources
+from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
+
+log = logging.getLogger("spendledger.scheduler")
+
+
+def due(engine: Engine, *, now: datetime) -> list[str]:
+    """The sources whose interval has passed since their last run started."""
+    with engine.connect() as conn:
+        rows = list_sources(conn)
+    return [s.name for s in rows if is_due(s, now=now)]
+
+
+def run_due(
+    engine: Engine, settings: Settings, *, owner: str, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> list[SyncOutcome]:
+    """Sync every due source once (those another process holds are skipped)."""
+    outcomes = []
+    for name in due(engine, now=now()):
+        outcome = sync_source(engine, settings, name, owner=owner, now=now, only_if_due=True)
+        if outcome.skipped:
+            log.info("source %s: skipped, %s", name, outcome.error)
+        elif outcome.error:
+            log.warning("source %s: sync failed: %s", name, outcome.error)
+        else:
+            log.info("source %s: %d pages, %d records", name, outcome.pages, outcome.records)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def run_forever(engine: Engine, settings: Settings, *, stop: threading.Event, poll: float = 60.0) -> None:
+    """Run due syncs until `stop` is set, checking every `poll` seconds."""
+    owner = default_owner()
+    while not stop.is_set():
+        try:
+            run_due(engine, settings, owner=owner)
+        except Exception:  # the database went away, say: log it, try again next round
+            log.exception("scheduler round failed")
+        stop.wait(poll)
+
+
+def start_in_thread(engine: Engine, settings: Settings, *, poll: float = 60.0) -> threading.Event:
+    """Start the scheduler in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(engine, settings), kwargs={"stop": stop, "poll": poll}, daemon=True
+    )
+    thread.name = "spendledger-scheduler"
+    thread.start()
+    return stop
