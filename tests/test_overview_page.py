@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
+from spendledger.store.sources import add_source, finish_run, start_run
 from spendledger.store.tokens import create_token
 from spendledger.web import create_app
 from spendledger.web.pages import money
@@ -111,3 +112,27 @@ def test_app_serves_health_and_openapi(client: TestClient) -> None:
     body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["properties"]["events"]["type"] == "array"
     assert client.get("/docs").status_code == 200
+
+
+def test_overview_page_shows_each_sources_last_sync_and_never_its_key(
+    client: TestClient, engine: Engine
+) -> None:
+    key = "sk-admin-page-test-0123456789abcdef"
+    with engine.begin() as conn:
+        add_source(
+            conn,
+            name="Edugami",
+            provider="openai",
+            credential="sealed-not-the-key",
+            key_hint="sk-admin…cdef",
+            options={},
+            now=datetime.now(UTC),
+        )
+        run = start_run(conn, "Edugami", now=datetime(2026, 11, 20, 9, 30, tzinfo=UTC))
+        finish_run(conn, run, "Edugami", now=datetime.now(UTC), error='401 from OpenAI for source "Edugami"')
+
+    html = client.get("/").text
+
+    assert "Billing sync" in html and "Edugami" in html and "failed" in html
+    assert "2026-11-20 09:30" in html and "401 from OpenAI" in html
+    assert key not in html and "sealed-not-the-key" not in html

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse
 
 from spendledger import queries
 from spendledger.records import Basis
+from spendledger.store.sources import list_sources
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
@@ -48,6 +49,13 @@ def overview_page(
     """The figures of the first page, rendered server-side."""
     with engine.connect() as conn:
         overview = queries.overview(conn, today=datetime.now(settings.tz).date())
+        sources = list_sources(conn)
     last_write = overview.last_write_at.astimezone(settings.tz) if overview.last_write_at else None
-    context = {"overview": overview, "windows": windows_of(overview), "last_write": last_write}
+    context = {
+        "overview": overview,
+        "windows": windows_of(overview),
+        "last_write": last_write,
+        "sources": sources,
+        "tz": settings.tz,
+    }
     return templates.TemplateResponse(request, "overview.html", context)
