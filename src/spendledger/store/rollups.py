@@ -261,7 +261,7 @@ def _covered_sql(row: Any, billed: Any) -> Any:
 _NEW = Table(
     "_rollup_new",
     MetaData(),
-    *(Column(k, usage.c[k].type, nullable=False) for k in FINE_KEY),
+    *(Column(k, SmallInteger if k == "covered" else usage.c[k].type, nullable=False) for k in _COVERED_KEY),
     *(Column(m, BigInteger, nullable=False) for m in MEASURES),
     prefixes=["TEMPORARY"],
 )
@@ -272,12 +272,12 @@ def add_inserted(
 ) -> None:
     """Add records just inserted (their ids) to every rollup, summed by the database.
 
-    The hot path of ingest: one INSERT ... SELECT ... GROUP BY ... ON CONFLICT per table
-    does in C what projecting deltas in Python did in ~4x the time (bench/ingest.py
-    --profile). Metered rows take their `covered` from the billed rows of
-    rollup_provider; new billed rows must not come with metered ones (the sync writes
-    billed alone) and name their (day, provider, account)s in `billed_days`, whose
-    metered rows then move as coverage changes.
+    The new rows are summed once at the finest key into a scratch table, marked covered
+    there in one pass, and every table is summed from it with one INSERT ... SELECT ...
+    GROUP BY ... ON CONFLICT: the work stays in C. Metered rows take their `covered` from
+    the billed rows of rollup_provider; new billed rows must not come with metered ones
+    (the sync writes billed alone) and name their (day, provider, account)s in
+    `billed_days`, whose metered rows then move as coverage changes.
     """
     if not ids:
         return
@@ -288,33 +288,27 @@ def add_inserted(
     else:
         ordered = sorted(ids)
         selections = [usage.c.id.in_(ordered[i : i + 5000]) for i in range(0, len(ordered), 5000)]
-    billed = _BILLED_ROLLUP.alias("billed")
     conn.execute(CreateTable(_NEW, if_not_exists=True))
+    fine = [k for k in _COVERED_KEY if k != "covered"]
     for where in selections:
-        # the new rows summed once at the finest key, in a scratch table: each table is
-        # then summed from it (a billing page's line items collapse ~3x; each pass over
-        # `usage`'s wide rows cost more than the grouping)
         conn.execute(delete(_NEW))
-        conn.execute(insert(_NEW).from_select([*FINE_KEY, *MEASURES], _sums(usage, FINE_KEY).where(where)))
+        conn.execute(
+            insert(_NEW).from_select(
+                [*fine, "covered", *MEASURES],
+                select(*(usage.c[k] for k in fine), literal(0), *(func.sum(usage.c[m]) for m in MEASURES))
+                .where(where)
+                .group_by(*(usage.c[k] for k in fine)),
+            )
+        )
+        billed = _BILLED_ROLLUP.alias("billed")
+        conn.execute(update(_NEW).where(_covered_sql(_NEW, billed)).values(covered=1))
         for name, dims in GRAINS.items():
             keys = rollup_key(dims)
-            plain = [k for k in keys if k != "covered"]
-            sums = _sums(_NEW, plain).subquery()
-            daily = select(
-                *(
-                    case((_covered_sql(sums, billed), 1), else_=0).label(k) if k == "covered" else sums.c[k]
-                    for k in keys
-                ),
-                *(sums.c[m] for m in MEASURES),
-            ).where(true())  # SQLite: a WHERE keeps ON CONFLICT from reading as a join
-            _add_select(conn, rollups[name], keys, daily)
-            by_day = daily.subquery()
-            month = (func.substr(by_day.c.day, 1, 8) + "01").label("day")
-            by_month = [month, *(by_day.c[k] for k in keys[1:])]
+            _add_select(conn, rollups[name], keys, _sums(_NEW, keys).where(true()))
+            month = (func.substr(_NEW.c.day, 1, 8) + "01").label("day")
+            by_month = [month, *(_NEW.c[k] for k in keys[1:])]
             monthly = (
-                select(*by_month, *(func.sum(by_day.c[m]) for m in MEASURES))
-                .where(true())
-                .group_by(*by_month)
+                select(*by_month, *(func.sum(_NEW.c[m]) for m in MEASURES)).where(true()).group_by(*by_month)
             )
             _add_select(conn, rollups[MONTHLY[name]], keys, monthly)
     if billed_days:
