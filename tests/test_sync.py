@@ -28,6 +28,7 @@ from fakes.openai_admin import ADMIN_KEY as OPENAI_KEY
 from fakes.openai_admin import FakeOpenAIAdmin
 from spendledger.cli import app
 from spendledger.records import cents
+from spendledger.sources.base import SourceConfig, connector_for
 from spendledger.store.tables import sources, sync_runs, usage
 
 FIRST, LAST = "2025-03-01", "2025-03-07"
@@ -85,20 +86,49 @@ def test_sync_openai_totals_equal_the_providers_to_the_cent(cli: Any, engine: En
         cli("sync", "--since", FIRST, "--until", LAST)
         assert _billed_by_day_project_model(cli) == _nonzero(fake.expected_costs())
         assert _billed_by_day_project_model(cli) != expected
+        exact_costs, tokens = fake.expected_costs(), fake.expected_tokens()
+    # by model, the provider's money and its tokens sit on one row, each counted once
+    report = cli(
+        "report", "--from", FIRST, "--to", LAST, "--by", "model", "--basis", "billed", "--format", "json"
+    )  # fmt: skip
+    by_model = json.loads(report.stdout)["rows"]
+    input_by_model: dict[str, int] = defaultdict(int)
+    for (_day, _project, model), counts in tokens.items():
+        input_by_model[model] += counts.get("input", 0)
+    cost_by_model: dict[str, Decimal] = defaultdict(Decimal)
+    for (_day, _project, model), cost in exact_costs.items():
+        cost_by_model[model] += cost
+    for row in by_model:
+        model = row["model"] or ""
+        assert row["input_tokens"] == input_by_model.get(model, 0), model
+        assert cents(Decimal(row["cost"])) == cents(cost_by_model.get(model, Decimal(0))), model
+    assert any(Decimal(r["cost"]) > 0 and r["input_tokens"] > 0 for r in by_model)
     with engine.connect() as conn:
         runs = conn.execute(select(sync_runs.c.status, sync_runs.c.pages)).all()
     assert [r.status for r in runs] == ["ok", "ok", "ok"] and all(r.pages > 1 for r in runs)
 
 
-def test_sync_anthropic_totals_equal_the_providers_to_the_cent(cli: Any) -> None:
-    from datetime import date
+def test_sync_anthropic_totals_equal_the_providers_to_the_cent(cli: Any, engine: Engine) -> None:
+    from datetime import UTC, date, datetime
 
-    with FakeAnthropicAdmin(start=date(2025, 3, 1), days=7) as fake:
+    with FakeAnthropicAdmin(start=date(2025, 3, 1), days=7, max_rows_per_page=3) as fake:
         cli("sources", "add", "anthropic", "--name", "Storygami", "--key-env", "ANTHROPIC_ADMIN_KEY",
             "--option", f"base_url={fake.url}")  # fmt: skip
         cli("sync", "--since", FIRST, "--until", LAST)
         cli("sync", "--since", FIRST, "--until", LAST)
         assert _billed_by_day_project_model(cli, "workspace") == _nonzero(fake.expected_costs())
+        # a day of Claude Code usage runs over several pages: every page's records are kept
+        config = SourceConfig("Storygami", ANTHROPIC_KEY, {"base_url": fake.url})
+        connector = connector_for("anthropic")(config)
+        window = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 8, tzinfo=UTC))
+        pages = list(connector.fetch("usage/claude_code", *window))
+        connector.close()
+    assert any(not p.buckets for p in pages), "the fake should split a day over pages"
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).where(usage.c.key.startswith("usage/claude_code|"))
+        ).scalar_one()
+    assert stored == sum(len(p.records) for p in pages) > 0
 
 
 def test_sync_failing_source_exits_nonzero_naming_it(cli: Any) -> None:

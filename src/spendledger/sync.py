@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine, and_
+from sqlalchemy import Engine, and_, false
 
 from spendledger.config import Settings
 from spendledger.secrets import load_vault
@@ -158,15 +158,22 @@ def _store_page(
     at: datetime,
 ) -> None:
     starts = [start for start, _ in page.buckets]
+    # a page clears the buckets it lists; a later page of a long bucket lists none and
+    # only adds its records
+    condition = (
+        and_(
+            usage.c.source == name,
+            usage.c.key.startswith(f"{page.endpoint}|", autoescape=True),
+            usage.c.start.in_(starts),
+        )
+        if starts
+        else false()
+    )
     with engine.begin() as conn:
-        if starts:
-            condition = and_(
-                usage.c.source == name,
-                usage.c.key.startswith(f"{page.endpoint}|", autoescape=True),
-                usage.c.start.in_(starts),
-            )
-            replace_where(conn, condition, page.records, tz=settings.tz)
+        replace_where(conn, condition, page.records, tz=settings.tz)
         outcome.pages += 1
         outcome.records += len(page.records)
         progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)
-        acquire_lease(conn, name, owner=owner, now=at, ttl=LEASE)  # renew
+        if not acquire_lease(conn, name, owner=owner, now=at, ttl=LEASE):  # renew
+            # our lease ran out and another process holds it now: leave the source to it
+            raise SourceError("config", f'source "{name}": another process took over its sync; stopped')

@@ -185,21 +185,25 @@ def sync(
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
-            TextColumn("{task.fields[pages]} pages, {task.fields[records]:,} records"),
+            TextColumn("{task.fields[pages]} pages, {task.fields[days]} days"),
+            TextColumn("{task.fields[records]:,} records"),
             TimeElapsedColumn(),
             console=err(),
             transient=False,
         ) as progress:
-            tasks = {n: progress.add_task(n, total=None, pages=0, records=0) for n in wanted}
+            tasks = {n: progress.add_task(n, total=None, pages=0, days=0, records=0) for n in wanted}
             counts = {n: [0, 0] for n in wanted}
+            days: dict[str, set[object]] = {n: set() for n in wanted}
 
             def on_page(name: str, page: Page) -> None:
                 counts[name][0] += 1
                 counts[name][1] += len(page.records)
+                days[name].update(start.date() for start, _ in page.buckets)
                 progress.update(
                     tasks[name],
                     description=f"{name}: {page.endpoint}",
                     pages=counts[name][0],
+                    days=len(days[name]),
                     records=counts[name][1],
                 )
 
