@@ -214,9 +214,9 @@ def sync(
                 outcomes.append(outcome)
     failed = [o for o in outcomes if not o.ok]
     for o in outcomes:
-        days = f"{o.start.date()}..{(o.end - timedelta(days=1)).date()}"
+        span = f"{o.start.date()}..{(o.end - timedelta(days=1)).date()}"
         if o.ok:
-            out().print(f"{o.source}: {o.pages} pages, {o.records:,} records ({days})")
+            out().print(f"{o.source}: {o.pages} pages, {o.records:,} records ({span})")
     for o in failed:
         err().print(f"[red]{o.source}: {o.error}[/red]")
     if failed:
