@@ -86,6 +86,8 @@ def test_two_workers_never_sync_one_source_at_once(
         ]
         logs = [w.communicate(timeout=120)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], logs
+    assert all(ADMIN_KEY not in log and ADMIN_KEY[-12:] not in log for log in logs)  # the key is never logged
+    assert any("HTTP Request" in log for log in logs)  # (the logs do show the requests)
     with engine.connect() as conn:
         runs = conn.execute(select(sync_runs).order_by(sync_runs.c.started_at)).all()
     by_source: dict[str, list[tuple[datetime, datetime]]] = {}
