@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,19 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.sources import add_source, finish_run, start_run
 from spendledger.store.tokens import create_token
-from spendledger.web import create_app
 from spendledger.web.pages import money
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
-        yield client
+def client(admin_client: TestClient) -> TestClient:
+    """The first page is for logged-in users: an admin's session."""
+    return admin_client
 
 
 def cards(html: str) -> dict[str, str]:

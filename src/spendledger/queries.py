@@ -16,7 +16,7 @@ from __future__ import annotations
 import calendar
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -181,6 +181,25 @@ def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
         if name not in out:
             out.append(name)
     return out
+
+
+NOTHING = "\x00nothing"  # a filter value no record has: an empty scope matches nothing
+
+
+def restrict(query: SpendQuery, scope: Mapping[str, Sequence[str]]) -> SpendQuery:
+    """`query` limited to `scope` (dimension → allowed values), e.g. a member's grants.
+
+    A filter the query already has is narrowed to the allowed values; a dimension it
+    does not filter is filtered to them.
+    """
+    if not scope:
+        return query
+    filters = dict(query.filters)
+    for dim, allowed in scope.items():
+        wanted = filters.get(dim)
+        kept = tuple(v for v in wanted if v in allowed) if wanted else tuple(allowed)
+        filters[dim] = kept or (NOTHING,)
+    return replace(query, filters=filters)
 
 
 def choose_table(query: SpendQuery) -> Table:
@@ -398,7 +417,7 @@ class Overview:
     has_demo: bool
 
 
-def overview(conn: Connection, *, today: date) -> Overview:
+def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]] | None = None) -> Overview:
     """The first page's figures: this month, the last 30 days and today, by provider."""
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]] = {}
     currency = "USD"
@@ -409,7 +428,9 @@ def overview(conn: Connection, *, today: date) -> Overview:
         "Last 30 days": period_range("30d", today=today),
         "Today": (today, today),
     }.items():
-        report = spend(conn, SpendQuery(start=start, end=end, by=("provider", "basis")))
+        report = spend(
+            conn, restrict(SpendQuery(start=start, end=end, by=("provider", "basis")), scope or {})
+        )
         currency = report.currency if report.totals else currency
         figures: dict[str, ProviderFigure] = {}
         for row in report.rows:

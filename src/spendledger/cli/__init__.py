@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from spendledger.cli import db, prices, sources, tokens
+from spendledger.cli import db, prices, sources, tokens, users
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(users.app, name="users")
 app.add_typer(prices.app, name="prices")
 app.add_typer(sources.app, name="sources")
 app.add_typer(sources.secrets_app, name="secrets")

@@ -33,6 +33,7 @@ from spendledger.store import make_engine, upgrade
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.store.sources import SourceExistsError, UnknownSourceError
 from spendledger.store.tokens import TokenError
+from spendledger.store.users import UserError
 
 USAGE_ERROR = 2  # what click uses for a bad option; `report` uses it for a bad parameter
 
@@ -106,6 +107,7 @@ def user_errors() -> Iterator[None]:
         SecretError,
         SourceExistsError,
         UnknownSourceError,
+        UserError,
     ) as exc:
         fail(str(exc))
 

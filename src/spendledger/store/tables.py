@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -220,4 +221,50 @@ sync_runs = Table(
     Column("records", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
     Index("ix_sync_runs_source", "source", "started_at"),
+)
+
+
+ROLES: tuple[str, ...] = ("admin", "member", "viewer")
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(16), nullable=False),  # admin | member | viewer
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+)
+
+# What a member may see: spend of these projects or users ("project", "support-bot").
+# A member with no grant sees only the spend recorded under their own email as user.
+user_grants = Table(
+    "user_grants",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("dimension", String(16), primary_key=True),  # project | user
+    Column("value", String(DIM), primary_key=True),
+)
+
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the cookie's token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# failed logins, for rate limiting (by email and by client address)
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    Column("client", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_email_at", "email", "at"),
+    Index("ix_login_failures_client_at", "client", "at"),
 )

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import Engine
 
 from spendledger.config import Settings, get_settings
@@ -19,7 +19,8 @@ from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
-from spendledger.web.pages import make_templates, overview
+from spendledger.web.auth import LoginRequired
+from spendledger.web.pages import account, make_templates, overview
 
 API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 
@@ -51,8 +52,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.include_router(api.router)
     app.include_router(overview.router)
+    app.include_router(account.router)
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ZoneChangedError, _zone_changed)
+    app.add_exception_handler(LoginRequired, _login_required)
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
@@ -65,6 +68,12 @@ async def _query_error(_request: Request, exc: Exception) -> JSONResponse:
     """A query parameter the caller got wrong: 400 naming it and what is allowed."""
     param = exc.param if isinstance(exc, QueryError) else None
     return JSONResponse({"detail": str(exc), "param": param}, status_code=400)
+
+
+async def _login_required(_request: Request, exc: Exception) -> RedirectResponse:
+    """A page asked for without a session: to the login (or the first admin's set-up)."""
+    to = exc.to if isinstance(exc, LoginRequired) else "/login"
+    return RedirectResponse(to, status_code=303)
 
 
 async def _zone_changed(_request: Request, exc: Exception) -> JSONResponse:

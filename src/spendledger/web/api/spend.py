@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse
 from spendledger import queries
 from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.web.api.schemas import ErrorPublic, SpendPublic
-from spendledger.web.deps import CurrentToken, EngineDep, SettingsDep
+from spendledger.web.auth import ApiReader
+from spendledger.web.deps import EngineDep, SettingsDep
 
 router = APIRouter(tags=["spend"])
 
@@ -33,7 +34,7 @@ router = APIRouter(tags=["spend"])
 def get_spend(
     settings: SettingsDep,
     engine: EngineDep,
-    _token: CurrentToken,
+    reader: ApiReader,
     start: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD (local), inclusive")] = None,
     end: Annotated[str | None, Query(alias="to", description="YYYY-MM-DD (local), inclusive")] = None,
     period: Annotated[str | None, Query(description=", ".join(queries.PRESETS))] = None,
@@ -54,6 +55,7 @@ def get_spend(
         granularity=granularity,
         basis=basis,
     )
+    query = queries.restrict(query, reader.scope)  # a member reads only their scope
     with engine.connect() as conn:
         report = queries.spend(conn, query)
     if fmt == "csv":

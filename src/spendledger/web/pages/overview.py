@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from spendledger import queries
 from spendledger.records import Basis
 from spendledger.store.sources import list_sources
+from spendledger.web.auth import PageViewer, scope_of
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
@@ -41,21 +42,22 @@ def windows_of(overview: queries.Overview) -> list[Window]:
     return out
 
 
-# No login on this page yet: the dashboard issue adds sessions and protects it.
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
-    request: Request, settings: SettingsDep, engine: EngineDep, templates: TemplatesDep
+    request: Request, settings: SettingsDep, engine: EngineDep, templates: TemplatesDep, viewer: PageViewer
 ) -> HTMLResponse:
-    """The figures of the first page, rendered server-side."""
+    """The figures of the first page, rendered server-side, within the viewer's scope."""
+    scope = scope_of(viewer.user)
     with engine.connect() as conn:
-        overview = queries.overview(conn, today=datetime.now(settings.tz).date())
-        sources = list_sources(conn)
+        overview = queries.overview(conn, today=datetime.now(settings.tz).date(), scope=scope)
+        sources = list_sources(conn) if not scope else []  # a member sees their spend only
     last_write = overview.last_write_at.astimezone(settings.tz) if overview.last_write_at else None
     context = {
         "overview": overview,
         "windows": windows_of(overview),
         "last_write": last_write,
         "sources": sources,
+        "viewer": viewer,
         "tz": settings.tz,
     }
     return templates.TemplateResponse(request, "overview.html", context)

@@ -37,6 +37,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
+        "login_failures",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("client", sa.String(length=100), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.create_index("ix_login_failures_client_at", ["client", "at"], unique=False)
+        batch_op.create_index("ix_login_failures_email_at", ["email", "at"], unique=False)
+
+    op.create_table(
         "price_overrides",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("provider", sa.String(length=200), nullable=False),
@@ -469,8 +481,41 @@ def upgrade() -> None:
             postgresql_where=sa.text("pricing_status = 'unpriced'"),
         )
 
+    op.create_table(
+        "users",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("password_hash", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("password_changed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("email"),
+    )
+    op.create_table(
+        "user_grants",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", "dimension", "value"),
+    )
+    op.create_table(
+        "web_sessions",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("csrf_token", sa.String(length=64), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("token_hash"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("web_sessions")
+    op.drop_table("user_grants")
+    op.drop_table("users")
     with op.batch_alter_table("usage", schema=None) as batch_op:
         batch_op.drop_index(
             "ix_usage_unpriced",
@@ -511,5 +556,10 @@ def downgrade() -> None:
 
     op.drop_table("rollup_feature")
     op.drop_table("price_overrides")
+    with op.batch_alter_table("login_failures", schema=None) as batch_op:
+        batch_op.drop_index("ix_login_failures_email_at")
+        batch_op.drop_index("ix_login_failures_client_at")
+
+    op.drop_table("login_failures")
     op.drop_table("ledger_meta")
     op.drop_table("api_tokens")
