@@ -20,6 +20,7 @@ setup: $(BIN)/spendledger
 run: setup
 	$(BIN)/spendledger db upgrade
 	$(BIN)/spendledger demo --if-empty
+	$(BIN)/spendledger users demo-admin
 	$(BIN)/spendledger serve --host $(HOST) --port $(PORT)
 
 # The whole suite, PostgreSQL included (see tests/conftest.py for the server it uses).

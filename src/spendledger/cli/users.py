@@ -144,3 +144,30 @@ def remove(ctx: typer.Context, email: str) -> None:
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
         remove_user(conn, email)
     out().print(f"Removed {email}.")
+
+
+DEMO_EMAIL, DEMO_PASSWORD = "admin@demo.local", "spendledger-demo"
+
+
+@app.command("demo-admin")
+def demo_admin(ctx: typer.Context) -> None:
+    """For `make run`: create the demo admin when no user exists, and print its login."""
+    from spendledger.passwords import verify_password
+    from spendledger.store.users import count_users
+
+    with open_ledger(ctx) as engine, engine.begin() as conn:
+        if count_users(conn) == 0:
+            create_user(
+                conn,
+                email=DEMO_EMAIL,
+                password_hash=hash_password(DEMO_PASSWORD),
+                role="admin",
+                now=datetime.now(UTC),
+            )
+        user = find_user(conn, DEMO_EMAIL)
+        demo = user is not None and verify_password(user.password_hash, DEMO_PASSWORD)
+    if demo:
+        out().print(
+            f"Log in as {DEMO_EMAIL} with the password {DEMO_PASSWORD} (a demo login: change it with "
+            f"`spendledger users passwd {DEMO_EMAIL}` or remove it once you have your own admin)."
+        )
