@@ -1,1 +1,107 @@
-"""x"""
+"""The pages in a real browser: the app under uvicorn on a free local port, driven by a
+headless Chromium through Playwright (sync API).
+
+- Browser tests run on SQLite only: they check what the browser shows and does, and the
+  rest of the suite already runs every query on both databases. `db_url` below replaces
+  the parametrised one of tests/conftest.py for this folder.
+- Chromium is Debian's (/usr/bin/chromium), never a Playwright download. Without it the
+  tests skip, saying how to install it, except under CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from spendledger.config import Settings
+from spendledger.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
+
+
+def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
+    """Give the name `conftest` back to tests/conftest.py once this file is loaded.
+
+    Neither folder is a package, so pytest imports both files as the module `conftest`,
+    dropping the first from sys.modules to load the second: without this, a test module
+    collected later (tests/test_auth.py...) would get this file from `from conftest import`.
+    """
+    if getattr(plugin, "__file__", None) == __file__:
+        root = manager.get_plugin(str(ROOT_CONFTEST))
+        if root is not None:
+            sys.modules["conftest"] = root
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty SQLite database (the browser tests do not run on PostgreSQL)."""
+    path = tmp_path / "ledger.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app on the test's database, served by uvicorn in a thread; yields its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(settings), log_config=None, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start (see the captured log)")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+        assert not thread.is_alive(), "the live server did not stop within 10 s"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """A headless Chromium for the whole run."""
+    if not CHROMIUM.exists():
+        reason = f"Chromium not found at {CHROMIUM}"
+        if IN_CI:
+            pytest.fail(f"{reason} (CI=true: the browser tests must run)")
+        pytest.skip(f"{reason}; install it with `apt-get install -y chromium` to run the browser tests")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def browser_context_args() -> dict[str, Any]:
+    """Options of each test's browser context; override in a test module or pass via `page`."""
+    return {"viewport": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture
+def page(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[Page]:
+    """A fresh context (no cookies) and page for each test, closed after it."""
+    context = browser.new_context(**browser_context_args)
+    context.set_default_timeout(5_000)
+    page = context.new_page()
+    yield page
+    context.close()
