@@ -14,7 +14,16 @@ $(BIN)/spendledger: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
 	@touch $@
 
-setup: $(BIN)/spendledger
+# The dashboard's front-end libraries, from the npm registry at the versions of
+# package-lock.json, copied into the package's static folder (never committed).
+VENDOR := src/spendledger/web/static/vendor
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	@touch $@
+
+setup: $(BIN)/spendledger $(VENDOR)/.stamp
 
 # Migrate, load demo data when the ledger is empty, serve the dashboard.
 run: setup
@@ -38,4 +47,4 @@ bench: setup
 	$(BIN)/python bench/query.py
 
 clean:
-	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import uvicorn
@@ -92,15 +91,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def browser_context_args() -> dict[str, Any]:
-    """Options of each test's browser context; override in a test module or pass via `page`."""
-    return {"viewport": {"width": 1280, "height": 800}}
-
-
-@pytest.fixture
-def page(browser: Browser, browser_context_args: dict[str, Any]) -> Iterator[Page]:
-    """A fresh context (no cookies) and page for each test, closed after it."""
-    context = browser.new_context(**browser_context_args)
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh context (no cookies; 1280x800) and page for each test, closed after it."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
     context.set_default_timeout(5_000)
     page = context.new_page()
     yield page

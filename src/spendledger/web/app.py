@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from spendledger.config import Settings, get_settings
@@ -20,7 +21,7 @@ from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
 from spendledger.web.auth import LoginRequired
-from spendledger.web.pages import account, make_templates, overview
+from spendledger.web.pages import STATIC, account, explore, make_templates, overview, prices, sources, tokens
 
 API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 
@@ -53,6 +54,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(overview.router)
     app.include_router(account.router)
+    for page in (explore, sources, prices, tokens):
+        app.include_router(page.router)
+    if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ZoneChangedError, _zone_changed)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -10,6 +10,7 @@ from fastapi.templating import Jinja2Templates
 from spendledger.records import cents
 
 TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent.parent / "static"
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
