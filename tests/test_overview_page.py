@@ -133,3 +133,41 @@ def test_overview_page_shows_each_sources_last_sync_and_never_its_key(
     assert "Billing sync" in html and "Edugami" in html and "failed" in html
     assert "2026-11-20 09:30" in html and "401 from OpenAI" in html
     assert key not in html and "sealed-not-the-key" not in html
+
+
+def test_overview_page_kpis_chart_and_top_lists(client: TestClient, engine: Engine) -> None:
+    import calendar
+    import json
+
+    now = datetime.now(UTC)
+
+    def call(key: str, at: datetime, cost: str, project: str) -> UsageRecord:
+        return UsageRecord(
+            key=key, source="api", basis=Basis.METERED, start=at, provider="openai", model="gpt-4o",
+            project=project, requests=10, cost=Decimal(cost), pricing_status=PricingStatus.PROVIDER,
+        )  # fmt: skip
+
+    with engine.begin() as conn:
+        write_records(
+            conn,
+            [
+                call("api:now", now, "3.00", "support-bot"),
+                call("api:old", now - timedelta(days=40), "2.00", "search"),
+            ],
+            tz=ZoneInfo("UTC"),
+        )
+
+    html = client.get("/").text
+
+    # last 30 days $3.00 against $2.00 the 30 before: +50.0 %; 10 requests → $300.00 per 1,000
+    assert "+50.0 % vs the 30 days before" in html
+    assert "$300.00" in html
+    # the forecast: $3.00 so far this month, at that daily pace to the month's end
+    today = now.date()
+    forecast = Decimal("3.00") / today.day * calendar.monthrange(today.year, today.month)[1]
+    assert money(forecast) in html
+    top = html.split("Top projects")[1].split("</section>")[0]
+    assert "support-bot" in top and "search" not in top  # only the last 30 days rank
+    chart = json.loads(html.split('id="daily-data">')[1].split("</script>")[0])
+    assert chart["series"] == [{"name": "openai", "data": [0.0] * 29 + [3.0]}]
+    assert chart["days"][-1] == today.isoformat() and len(chart["days"]) == 30

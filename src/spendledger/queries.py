@@ -409,12 +409,40 @@ class ProviderFigure:
 
 
 @dataclass
+class Kpis:
+    """The headline figures of the last 30 days against the 30 before, and the month."""
+
+    month_to_date: Decimal
+    month_forecast: Decimal  # month to date / days elapsed × days in the month
+    today: Decimal
+    last_30: Decimal
+    previous_30: Decimal
+    requests_30: int
+    tokens_30: int  # input + output
+    unpriced_requests_30: int
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        """Last 30 days against the 30 before, in %; None when there was nothing before."""
+        if not self.previous_30:
+            return None
+        return ((self.last_30 - self.previous_30) / self.previous_30 * 100).quantize(Decimal("0.1"))
+
+    @property
+    def cost_per_1k_requests(self) -> Decimal | None:
+        return None if not self.requests_30 else self.last_30 / self.requests_30 * 1000
+
+
+@dataclass
 class Overview:
     today: date
     currency: str
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]]  # "this month", "last 30 days", "today"
     last_write_at: datetime | None
     has_demo: bool
+    kpis: Kpis | None = None
+    daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # provider → day → cost (30 d)
+    top: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)  # project/model/user → top 5
 
 
 def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]] | None = None) -> Overview:
@@ -444,6 +472,41 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
                 fig.bases.append(basis)
             has_demo = has_demo or basis == "demo"
         windows[label] = (report.total, sorted(figures.values(), key=lambda f: -f.cost))
-    return Overview(
+    result = Overview(
         today=today, currency=currency, windows=windows, last_write_at=last_write_at(conn), has_demo=has_demo
     )
+    _add_trends(conn, result, scope or {})
+    return result
+
+
+def _add_trends(conn: Connection, result: Overview, scope: Mapping[str, Sequence[str]]) -> None:
+    """KPIs, the daily series by provider and the top lists, all over the last 30 days."""
+    today, currency = result.today, result.currency
+    start, end = period_range("30d", today=today)
+    before = spend(
+        conn, restrict(SpendQuery(start=start - timedelta(days=30), end=start - timedelta(days=1)), scope)
+    )
+    last = spend(conn, restrict(SpendQuery(start=start, end=end), scope))
+    rows = [r for r in last.rows if r.currency == currency]
+    month_total = result.windows["This month"][0]
+    days_in_month = calendar.monthrange(today.year, today.month)[1]
+    result.kpis = Kpis(
+        month_to_date=month_total,
+        month_forecast=month_total / today.day * days_in_month,
+        today=result.windows["Today"][0],
+        last_30=last.totals.get(currency, Decimal(0)),
+        previous_30=before.totals.get(currency, Decimal(0)),
+        requests_30=sum(r.requests for r in rows),
+        tokens_30=sum(r.input_tokens + r.output_tokens for r in rows),
+        unpriced_requests_30=sum(r.unpriced_requests for r in rows),
+    )
+    series = spend(
+        conn, restrict(SpendQuery(start=start, end=end, by=("provider",), granularity=Granularity.DAY), scope)
+    )
+    for row in series.rows:
+        if row.currency == currency and row.period:
+            result.daily.setdefault(row.dims["provider"] or "unknown", {})[row.period] = row.cost
+    for dim in ("project", "model", "user"):
+        ranked = spend(conn, restrict(SpendQuery(start=start, end=end, by=(dim,)), scope))
+        top = [(r.dims[dim] or "(none)", r.cost) for r in ranked.rows if r.currency == currency and r.cost]
+        result.top[dim] = sorted(top, key=lambda t: -t[1])[:5]

@@ -8,14 +8,14 @@ is never mistaken for the provider's bill.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from spendledger import queries
-from spendledger.records import Basis
+from spendledger.records import Basis, cents
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
@@ -42,6 +42,17 @@ def windows_of(overview: queries.Overview) -> list[Window]:
     return out
 
 
+def chart_of(overview: queries.Overview) -> dict[str, object]:
+    """The stacked daily chart's data: 30 days, one series per provider (cents as numbers)."""
+    start, end = queries.period_range("30d", today=overview.today)
+    days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    series = [
+        {"name": provider, "data": [float(cents(by_day.get(day, Decimal(0)))) for day in days]}
+        for provider, by_day in sorted(overview.daily.items(), key=lambda kv: -sum(kv[1].values()))
+    ]
+    return {"days": days, "series": series, "currency": overview.currency}
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
     request: Request, settings: SettingsDep, engine: EngineDep, templates: TemplatesDep, viewer: PageViewer
@@ -53,6 +64,7 @@ def overview_page(
         sources = list_sources(conn) if not scope else []  # a member sees their spend only
     last_write = overview.last_write_at.astimezone(settings.tz) if overview.last_write_at else None
     context = {
+        "chart": chart_of(overview),
         "overview": overview,
         "windows": windows_of(overview),
         "last_write": last_write,
