@@ -92,6 +92,12 @@ def test_overview_page_shows_demo_banner_when_demo_data_is_present(
     assert "<strong>Demo data</strong>" in html
     assert cards(html)["Today"] == "$5.00"
     assert '<span class="basis basis-demo">demo</span>' in html.split("<h2>Today</h2>")[1]
+    # every page says so, not only this one
+    assert 'class="demo-strip"' in client.get("/account/password").text
+
+
+def test_pages_show_no_demo_strip_without_demo_data(client: TestClient) -> None:
+    assert 'class="demo-strip"' not in client.get("/account/password").text
 
 
 def test_overview_page_money_has_separators_and_cents() -> None:

@@ -396,6 +396,12 @@ def unpriced_models(conn: Connection) -> list[UnpricedModel]:
     ]
 
 
+def has_demo(conn: Connection) -> bool:
+    """Whether any demo record is in the ledger."""
+    table = rollups["rollup_provider_month"]
+    return conn.execute(select(literal(1)).where(table.c.basis == "demo").limit(1)).first() is not None
+
+
 def last_write_at(conn: Connection) -> datetime | None:
     value = get_meta(conn, "last_write_at")
     return datetime.fromisoformat(value) if value else None

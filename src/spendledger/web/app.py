@@ -6,6 +6,7 @@ migrations: `spendledger serve` calls `store.upgrade(engine)` before serving.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 
 from spendledger.config import Settings, get_settings
 from spendledger.ingest import PricerCache
-from spendledger.queries import QueryError
+from spendledger.queries import QueryError, has_demo
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
@@ -28,6 +29,22 @@ API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 Send metered calls to `POST /api/v1/events` and read spend from `GET /api/v1/spend`,
 with an API token from `spendledger tokens create NAME` as `Authorization: Bearer sl_...`.
 """
+
+
+class DemoFlag:
+    """Whether the ledger holds demo records, for the strip every page shows; read at most
+    every 30 s (one indexed look-up in the smallest rollup)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine, self._value, self._at = engine, False, -1e9
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._at > 30:
+            with self._engine.connect() as conn:
+                self._value = has_demo(conn)
+            self._at = now
+        return self._value
 
 
 def app_from_env() -> FastAPI:
@@ -51,6 +68,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = db
     app.state.pricers = PricerCache()
     app.state.templates = make_templates()
+    app.state.templates.env.globals["ledger_has_demo"] = DemoFlag(db)
     app.include_router(api.router)
     app.include_router(overview.router)
     app.include_router(account.router)
