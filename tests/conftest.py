@@ -11,13 +11,10 @@ where they fail.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import hypothesis
 import pytest
@@ -25,12 +22,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
+from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
-from spendledger.passwords import hash_password
 from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.tables import metadata
 from spendledger.store.tokens import create_token
-from spendledger.store.users import create_user
 from spendledger.web import create_app
 
 # Under CI the property tests draw the same examples every run: a red build then means
@@ -124,28 +120,6 @@ def client(settings: Settings, token: str) -> Iterator[TestClient]:
     """The app on the test's database, sending the token with every request."""
     with TestClient(create_app(settings), headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
-
-
-ADMIN_EMAIL, ADMIN_PASSWORD = "admin@example.com", "correct horse battery"
-
-
-def add_user(engine: Engine, email: str, password: str, role: str) -> None:
-    with engine.begin() as conn:
-        create_user(
-            conn, email=email, password_hash=hash_password(password), role=role, now=datetime.now(UTC)
-        )
-
-
-def login(client: TestClient, email: str, password: str) -> Any:
-    """Log in through the login form, CSRF token included, as a browser would."""
-    page = client.get("/login")
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, page.text
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": match.group(1), "next": "/"},
-        follow_redirects=False,
-    )
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
+from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records

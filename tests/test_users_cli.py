@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner, Result
 
-from conftest import login
+from logins import login
 from spendledger.cli import app
 from spendledger.config import Settings
 from spendledger.store.tables import users

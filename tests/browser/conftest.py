@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,20 +27,6 @@ from spendledger.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ROOT_CONFTEST = Path(__file__).resolve().parent.parent / "conftest.py"
-
-
-def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
-    """Give the name `conftest` back to tests/conftest.py once this file is loaded.
-
-    Neither folder is a package, so pytest imports both files as the module `conftest`,
-    dropping the first from sys.modules to load the second: without this, a test module
-    collected later (tests/test_auth.py...) would get this file from `from conftest import`.
-    """
-    if getattr(plugin, "__file__", None) == __file__:
-        root = manager.get_plugin(str(ROOT_CONFTEST))
-        if root is not None:
-            sys.modules["conftest"] = root
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
 
-from conftest import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
+from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
 from spendledger.demo import load_demo
 
 NEW_PASSWORD = "a brand new passphrase"
