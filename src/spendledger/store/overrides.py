@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from spendledger.pricing.overrides import OverrideError, PriceOverride, day_start, parse_prices
 from spendledger.pricing.pricer import normalise_model, normalise_provider
@@ -33,6 +34,56 @@ def add_override(
     now: datetime | None = None,
 ) -> int:
     """Validate and store an override; returns its id. Raises OverrideError on bad input."""
+    values = _validated(
+        provider=provider,
+        model_pattern=model_pattern,
+        prices=prices,
+        note=note,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        currency=currency,
+    )
+    result = conn.execute(insert(price_overrides).values(**values, created_at=now or datetime.now(UTC)))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def update_override(
+    conn: Connection,
+    override_id: int,
+    *,
+    provider: str,
+    model_pattern: str,
+    prices: Mapping[str, str],
+    note: str,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+    currency: str = "USD",
+) -> bool:
+    """Replace override `override_id`, validated as `add_override`; False when there is none."""
+    values = _validated(
+        provider=provider,
+        model_pattern=model_pattern,
+        prices=prices,
+        note=note,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        currency=currency,
+    )
+    result = conn.execute(update(price_overrides).where(price_overrides.c.id == override_id).values(**values))
+    return bool(result.rowcount)
+
+
+def _validated(
+    *,
+    provider: str,
+    model_pattern: str,
+    prices: Mapping[str, str],
+    note: str,
+    effective_from: date | None,
+    effective_to: date | None,
+    currency: str,
+) -> dict[str, Any]:
+    """The row's columns for an override; raises OverrideError saying what to fix."""
     note = note.strip()
     if not note:
         raise OverrideError(
@@ -47,24 +98,23 @@ def add_override(
     if len(currency) != 3 or not currency.isalpha():
         raise OverrideError(f"currency must be a 3-letter code such as USD, got {currency!r}")
     provider = provider.strip()
-    result = conn.execute(
-        insert(price_overrides).values(
-            provider=provider if provider in ("", "*") else normalise_provider(provider),
-            model_pattern=pattern,
-            effective_from=day_start(effective_from),
-            effective_to=day_start(effective_to),
-            prices=parse_prices(prices),
-            currency=currency,
-            note=note,
-            created_at=now or datetime.now(UTC),
-        )
-    )
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return {
+        "provider": provider if provider in ("", "*") else normalise_provider(provider),
+        "model_pattern": pattern,
+        "effective_from": day_start(effective_from),
+        "effective_to": day_start(effective_to),
+        "prices": parse_prices(prices),
+        "currency": currency,
+        "note": note,
+    }
 
 
-def list_overrides(conn: Connection) -> list[PriceOverride]:
-    """Every override, oldest first."""
-    rows = conn.execute(select(price_overrides).order_by(price_overrides.c.id))
+def list_overrides(conn: Connection, *, override_id: int | None = None) -> list[PriceOverride]:
+    """Every override (or the one with `override_id`), oldest first."""
+    stmt = select(price_overrides).order_by(price_overrides.c.id)
+    if override_id is not None:
+        stmt = stmt.where(price_overrides.c.id == override_id)
+    rows = conn.execute(stmt)
     return [
         PriceOverride(
             id=row.id,
@@ -83,6 +133,11 @@ def list_overrides(conn: Connection) -> list[PriceOverride]:
 def load_overrides(conn: Connection) -> list[PriceOverride]:
     """The overrides to build a `Pricer` with (`Pricer(load_overrides(conn))`)."""
     return list_overrides(conn)
+
+
+def get_override(conn: Connection, override_id: int) -> PriceOverride | None:
+    """Override `override_id`, or None when there is none."""
+    return next((o for o in list_overrides(conn, override_id=override_id)), None)
 
 
 def remove_override(conn: Connection, override_id: int) -> bool:
