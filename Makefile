@@ -45,6 +45,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/query.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)
