@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, func, literal, or_, select
+from sqlalchemy import Connection, String, Table, and_, false, func, literal, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -183,7 +183,7 @@ def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
     return out
 
 
-NOTHING = "\x00nothing"  # a filter value no record has: an empty scope matches nothing
+NOTHING = "(nothing)"  # stands for "no value": a filter left with it matches no record
 
 
 def restrict(query: SpendQuery, scope: Mapping[str, Sequence[str]]) -> SpendQuery:
@@ -298,7 +298,8 @@ def _statement(query: SpendQuery, table: Table, start: date, end: date) -> Any:
     group_cols.append(table.c.currency.label("cur"))
     conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
     for dim, wanted in query.filters.items():
-        conditions.append(table.c[dim].in_(["" if v in ("", "-", "none") else v for v in wanted]))
+        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
+        conditions.append(table.c[dim].in_(values) if values else false())
     basis_cond = _basis_condition(table, query.basis)
     if basis_cond is not None:
         conditions.append(basis_cond)

@@ -230,6 +230,7 @@ def form_state(params: Sequence[tuple[str, str]], options: Mapping[str, list[str
         "basis": last.get("basis", "best"),
         "bases": BASES,
         "filters": controls,
+        "filtered": bool(chosen or hidden),
         "hidden": hidden,
     }
 

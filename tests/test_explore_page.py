@@ -1,0 +1,275 @@
+"""GET /explore: the cost explorer agrees with GET /api/v1/spend for the same query string."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
+from spendledger.config import Settings
+from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.store import write_records
+from spendledger.web import create_app
+from spendledger.web.pages import money
+
+NOVEMBER = "from=2026-11-01&to=2026-11-30"
+MEMBER = "member@example.com"
+# (day, provider, project, model, user, cost): odd fractions of a cent, so that rounding shows
+SPEND = [
+    (2, "openai", "web", "gpt-4o", MEMBER, "1234.5651"),
+    (2, "openai", "api", "gpt-4o-mini", "other@example.com", "0.333333"),
+    (3, "anthropic", "web", "claude-sonnet-4", MEMBER, "10.004"),
+    (9, "anthropic", "api", "claude-sonnet-4", "other@example.com", "2999.995"),
+    (17, "mistral", "secret-project", "mistral-small", "other@example.com", "0.7"),
+]
+
+
+def record(
+    day: int, provider: str, project: str, model: str, user: str, cost: str | None, **kw: Any
+) -> UsageRecord:
+    fields: dict[str, Any] = {
+        "key": f"{provider}:{day}:{model}:{user}",
+        "source": "test",
+        "basis": Basis.METERED,
+        "start": datetime(2026, 11, day, 12, tzinfo=UTC),
+        "provider": provider,
+        "project": project,
+        "model": model,
+        "user": user,
+        "cost": None if cost is None else Decimal(cost),
+        "pricing_status": PricingStatus.PROVIDER,
+    }
+    return UsageRecord(**{**fields, **kw})
+
+
+def write(engine: Engine, *records: UsageRecord) -> None:
+    with engine.begin() as conn:
+        write_records(conn, list(records), tz=ZoneInfo("UTC"))
+
+
+@pytest.fixture
+def seeded(admin_client: TestClient, engine: Engine) -> TestClient:
+    write(engine, *(record(*row) for row in SPEND))
+    return admin_client
+
+
+def total(page: str) -> str:
+    match = re.search(r'id="explore-total">([^<]+)<', page)
+    assert match, page
+    return match.group(1)
+
+
+def table(page: str) -> list[list[str]]:
+    """The table's body rows, each cell's text."""
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    return [
+        [
+            html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)
+        ]
+        for r in rows
+    ]
+
+
+def export_links(page: str) -> dict[str, str]:
+    """{format: href} of the export links."""
+    hrefs = re.findall(r'href="(/api/v1/spend\?[^"]+)"', page)
+    return {dict(parse_qsl(urlsplit(h).query))["format"]: h for h in map(html.unescape, hrefs)}
+
+
+def api(client: TestClient, query_string: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/spend?{query_string}")
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_explore_page_needs_a_login(settings: Settings, engine: Engine) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    with TestClient(create_app(settings)) as anonymous:
+        response = anonymous.get(f"/explore?{NOVEMBER}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login?next=%2Fexplore%3F")
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        f"{NOVEMBER}&by=provider&granularity=day",
+        f"{NOVEMBER}&by=project&by=model&granularity=week",
+        f"{NOVEMBER}&by=user,provider&granularity=month&basis=all",
+        f"{NOVEMBER}&filter=provider:anthropic&filter=provider:mistral",
+        f"{NOVEMBER}&filter=project=web&by=model",
+    ],
+)
+def test_explore_page_totals_equal_the_api_to_the_cent(seeded: TestClient, query_string: str) -> None:
+    response = seeded.get(f"/explore?{query_string}")
+    assert response.status_code == 200, response.text
+    report = api(seeded, query_string)
+
+    assert total(response.text) == money(Decimal(report["total"]))
+    rows = table(response.text)
+    by = report["by"]
+    period_column = report["granularity"] != "total" or not by
+    cost_at = len(by) + period_column
+    expected = [
+        [*(r[d] or "(none)" for d in by), *([r["period"]] if r["period"] else [])] for r in report["rows"]
+    ]
+    assert [row[: len(by) + (report["granularity"] != "total")] for row in rows] == expected
+    assert [row[cost_at] for row in rows] == [money(Decimal(r["cost"])) for r in report["rows"]]
+    footer = response.text.split("<tfoot>")[1]
+    assert f'<td class="num">{money(Decimal(report["total"]))}</td>' in footer
+
+
+def test_explore_page_groups_by_two_dimensions_and_draws_the_first(seeded: TestClient) -> None:
+    page = seeded.get(f"/explore?{NOVEMBER}&by=provider&by=project&granularity=day").text
+
+    assert re.findall(r'data-sort="text">([^<]+)</button>', page) == ["Provider", "Project", "Day"]
+    pairs = {(row[0], row[1]) for row in table(page)}
+    assert pairs == {(p, project) for _, p, project, *_ in SPEND}
+    chart = json.loads(page.split('id="explore-chart-data">')[1].split("</script>")[0])
+    assert [s["name"] for s in chart["series"]] == ["anthropic", "openai", "mistral"]  # by spend
+    assert len(chart["periods"]) == 30  # every day of November, spent on or not
+    assert chart["share"] == [
+        {"name": "anthropic", "value": 3010.0},
+        {"name": "openai", "value": 1234.9},
+        {"name": "mistral", "value": 0.7},
+    ]
+
+
+def test_explore_page_answers_htmx_with_the_results_only(seeded: TestClient) -> None:
+    query_string = f"{NOVEMBER}&by=model&granularity=total"
+    partial = seeded.get(f"/explore?{query_string}", headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert "<html" not in partial.text and "<form" not in partial.text
+    assert total(partial.text) == money(Decimal(api(seeded, query_string)["total"]))
+    assert partial.headers["vary"] == "HX-Request"
+
+    full = seeded.get(f"/explore?{query_string}")
+    assert "<html" in full.text
+    assert 'hx-get="/explore"' in full.text and 'hx-target="#results"' in full.text
+    assert 'hx-push-url="true"' in full.text
+    # the back button asks htmx for the page again: it must get all of it
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert "<html" in seeded.get(f"/explore?{query_string}", headers=restore).text
+
+
+@pytest.mark.parametrize(
+    ("query_string", "message"),
+    [
+        ("granularity=hour", "granularity: &#39;hour&#39; is not one of day, week, month, total"),
+        ("filter=colour:red", "filter: unknown dimension &#39;colour&#39;"),
+        ("from=2026-11-31", "from: &#39;2026-11-31&#39; is not a date (YYYY-MM-DD)"),
+        ("by=provider,model,user", "by: the explorer groups by one or two dimensions, not 3"),
+    ],
+)
+def test_explore_page_shows_a_bad_parameter_as_a_400_naming_it(
+    seeded: TestClient, query_string: str, message: str
+) -> None:
+    for headers, whole_page in (({}, True), ({"HX-Request": "true"}, False)):
+        response = seeded.get(f"/explore?{query_string}", headers=headers)
+        assert response.status_code == 400
+        assert response.headers["content-type"].startswith("text/html")
+        assert 'role="alert"' in response.text and message in response.text
+        assert ('<form id="explore-form"' in response.text) is whole_page
+
+
+@pytest.fixture
+def member(settings: Settings, engine: Engine, seeded: TestClient) -> Iterator[TestClient]:
+    """A member without grants, logged in: they see the spend recorded under their email."""
+    add_user(engine, MEMBER, "member password!", "member")
+    with TestClient(create_app(settings)) as client:
+        assert login(client, MEMBER, "member password!").status_code == 303
+        yield client
+
+
+def test_explore_page_shows_a_member_their_own_spend_only(member: TestClient) -> None:
+    page = member.get(f"/explore?{NOVEMBER}&by=project").text
+
+    own = sum((Decimal(cost) for *_, user, cost in SPEND if user == MEMBER), Decimal(0))
+    assert total(page) == money(own) == money(Decimal(api(member, f"{NOVEMBER}&by=project")["total"]))
+    assert [row[0] for row in table(page)] == ["web"]
+    # neither others' figures nor their names, not even among the filters' values
+    assert "other@example.com" not in page and "secret-project" not in page
+
+
+def test_explore_page_shows_a_member_nothing_outside_their_scope(member: TestClient) -> None:
+    page = member.get(f"/explore?{NOVEMBER}&filter=user:other@example.com").text
+
+    assert "No spend in this period" in page and "User: nothing in your scope" in page
+    assert "other@example.com" not in page.split('id="results"')[1]
+
+
+def test_explore_page_export_links_carry_the_same_query_string(seeded: TestClient) -> None:
+    query_string = f"{NOVEMBER}&by=provider&filter=project:web&granularity=week&basis=all"
+    page = seeded.get(f"/explore?{query_string}").text
+    links = export_links(page)
+
+    assert set(links) == {"csv", "json"}
+    for fmt, href in links.items():
+        assert parse_qsl(urlsplit(href).query) == [*parse_qsl(query_string), ("format", fmt)]
+    assert seeded.get(links["json"]).json() == api(seeded, query_string)
+    csv = seeded.get(links["csv"])
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.splitlines()) == 1 + len(table(page))
+
+
+def test_explore_page_opens_bare_on_the_default_view(seeded: TestClient) -> None:
+    page = seeded.get("/explore").text
+    assert parse_qsl(urlsplit(export_links(page)["csv"]).query) == [
+        ("period", "30d"),
+        ("by", "provider"),
+        ("granularity", "day"),
+        ("format", "csv"),
+    ]
+    assert '<option value="30d" selected>Last 30 days</option>' in page
+    # empty controls (a form sent without JavaScript) are left out of the links
+    page = seeded.get(f"/explore?{NOVEMBER}&period=&by=model&by=&filter=&granularity=total").text
+    assert parse_qsl(urlsplit(export_links(page)["json"]).query) == [
+        *parse_qsl(f"{NOVEMBER}&by=model&granularity=total"),
+        ("format", "json"),
+    ]
+
+
+def test_explore_page_offers_the_ledgers_values_as_filters(seeded: TestClient) -> None:
+    page = seeded.get(f"/explore?{NOVEMBER}&filter=model:gpt-4o").text
+    provider = page.split('id="filter-provider"')[1].split("</select>")[0]
+    assert re.findall(r'value="([^"]*)"', provider) == [
+        "",
+        "provider:anthropic",
+        "provider:mistral",
+        "provider:openai",
+    ]
+    assert '<option value="model:gpt-4o" selected>gpt-4o</option>' in page
+
+
+def test_explore_page_empty_state_says_what_to_try(admin_client: TestClient) -> None:
+    page = admin_client.get(f"/explore?{NOVEMBER}").text
+    assert "No spend in this period" in page and "spendledger demo" in page
+    assert "<table" not in page and 'id="explore-chart-data"' not in page
+
+
+def test_explore_page_labels_demo_data_and_counts_unpriced_requests(
+    admin_client: TestClient, engine: Engine
+) -> None:
+    write(
+        engine,
+        record(4, "openai", "", "gpt-4o", "", "5", basis=Basis.DEMO),
+        record(5, "openai", "", "new-model", "", None, pricing_status=PricingStatus.UNPRICED),
+    )
+    page = admin_client.get(f"/explore?{NOVEMBER}&by=basis").text
+    assert "<strong>Demo data</strong>" in page
+    assert '<span class="basis basis-demo">demo</span>' in page
+    assert "1 request has no price yet" in page
