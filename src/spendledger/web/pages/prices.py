@@ -104,7 +104,7 @@ class OverrideForm(BaseModel):
         if not self.provider.strip():
             raise OverrideError("an override needs a provider: openai, anthropic, ... or * for any provider")
         prices = {k: str(v) for k, v in (kept.prices if kept else {}).items() if k not in FORM_KINDS.values()}
-        prices.update({field: getattr(self, field).strip() for field in FORM_KINDS if getattr(self, field)})
+        prices.update({field: v for field in FORM_KINDS if (v := str(getattr(self, field)).strip())})
         return {
             "provider": self.provider,
             "model_pattern": self.model,

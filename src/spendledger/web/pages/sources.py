@@ -117,10 +117,11 @@ class SourceForm:
         return low
 
 
-def source_form(
+def source_form(  # `source`, not `name`: the edit route's path has a `name`
     provider: Text = "openai", source: Annotated[str, Form(alias="name")] = "", base_url: Text = "",
-    project_ids: Text = "", workspace_ids: Text = "", backfill_days: Text = "90", interval_minutes: Text = "60",
-) -> SourceForm:  # fmt: skip  (`source`: the edit routes' path holds a `name` already)
+    project_ids: Text = "", workspace_ids: Text = "", backfill_days: Text = "90",
+    interval_minutes: Text = "60",
+) -> SourceForm:  # fmt: skip
     return SourceForm(provider, source, base_url, project_ids, workspace_ids, backfill_days, interval_minutes)
 
 
@@ -149,25 +150,22 @@ class SourcesPage:
 
     def view(self, conn: Connection, row: SourceRow, counts: dict[str, int] | None = None) -> SourceView:
         running, thread = self.running(row), self.syncs.get(row.name)
-        if counts is None and not running:
-            counts = {
-                row.name: conn.execute(select(func.count()).where(usage.c.source == row.name)).scalar_one()
-            }
+        if counts is None and not running:  # one source's count, once its sync is over
+            query = select(func.count()).where(usage.c.source == row.name)
+            counts = {row.name: conn.execute(query).scalar_one()}
         records = None if running or counts is None else counts.get(row.name, 0)
         note = thread.note if thread and not thread.is_alive() else None
         return SourceView(row, recent_runs(conn, row.name, limit=5), records, running, note)
 
-    def render(
-        self, template: str = "sources.html", *, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        if template == "sources.html":
+    def render(self, name: str = "sources.html", *, status_code: int = 200, **context: Any) -> HTMLResponse:
+        if name == "sources.html":
             with self.engine.connect() as conn:
                 query = select(usage.c.source, func.count().label("n")).group_by(usage.c.source)
                 counts = {r.source: int(r.n) for r in conn.execute(query)}
                 views = [self.view(conn, row, counts) for row in list_sources(conn)]
             context = {"form": SourceForm(), "sources": views} | context  # `edit`, `tested`, `error`: unset
         context |= {"viewer": self.viewer, "tz": self.settings.tz}
-        return self.templates.TemplateResponse(self.request, template, context, status_code=status_code)
+        return self.templates.TemplateResponse(self.request, name, context, status_code=status_code)
 
     def source(self, name: str) -> SourceRow:
         with self.engine.connect() as conn:
@@ -190,7 +188,9 @@ FormDep = Annotated[SourceForm, Depends(source_form)]
 
 def back(**params: str | int | None) -> RedirectResponse:
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    return RedirectResponse("/sources" + (f"?{query}" * bool(query)), status_code=status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(
+        "/sources" + ("?" + query if query else ""), status_code=status.HTTP_303_SEE_OTHER
+    )
 
 
 @router.get("/sources", response_class=HTMLResponse)
@@ -227,11 +227,8 @@ def edit(page: PageDep, name: str, form: FormDep, csrf_token: Csrf = None, key: 
     form.provider, form.name, key = row.provider, row.name, key.strip()
     backfill, interval = form.check(key, new=False)
     kept = {k: v for k, v in row.options.items() if k not in ("base_url", *PROVIDERS.values())}
-    values: dict[str, Any] = {
-        "options": kept | form.options(),
-        "backfill_days": backfill,
-        "interval_minutes": interval,
-    }
+    values: dict[str, Any] = {"backfill_days": backfill, "interval_minutes": interval}
+    values["options"] = kept | form.options()
     try:
         if key and not form.errors:
             values |= {"credential": load_vault(page.settings).seal(key), "key_hint": mask(key)}
@@ -245,7 +242,7 @@ def edit(page: PageDep, name: str, form: FormDep, csrf_token: Csrf = None, key: 
 
 
 @router.post("/sources/{name:path}/test", response_class=HTMLResponse)
-def test_connection(page: PageDep, name: str, csrf_token: Csrf = None) -> HTMLResponse:
+def check_connection(page: PageDep, name: str, csrf_token: Csrf = None) -> HTMLResponse:
     """One cheap authenticated call with the source's key, as `spendledger sources test`."""
     check_csrf(page.viewer, csrf_token)
     row = page.source(name)

@@ -1,0 +1,56 @@
+"""The explorer in Chromium: htmx updates the results in place, the URL keeps the state,
+the charts draw, and the export gives the figures shown."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import Engine
+from test_pages_in_browser import log_in
+
+from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
+from spendledger.demo import load_demo
+
+
+def test_browser_explore_regroups_in_place_and_keeps_the_state_in_the_url(
+    page: Page, live_server: str, engine: Engine
+) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    load_demo(engine, tz=ZoneInfo("UTC"), end=datetime.now(UTC).date(), days=3)
+    log_in(page, live_server)
+    page.goto(f"{live_server}/explore")
+    expect(page.locator("#results table")).to_be_visible()
+    page.evaluate("window.__marker = 'same page'")  # survives only if nothing reloads the page
+
+    page.get_by_label("Group by").select_option("model")
+
+    expect(page).to_have_url(re.compile(r"by=model"))
+    expect(page.locator("#results table thead")).to_contain_text(re.compile("model", re.IGNORECASE))
+    assert page.evaluate("window.__marker") == "same page"  # htmx swapped the results only
+    expect(page.locator("#results svg, #results canvas").first).to_be_visible()  # a chart drew
+
+    # the URL is the view: opening it anew shows the same grouping
+    page.goto(page.url)
+    expect(page.get_by_label("Group by")).to_have_value("model")
+
+    # the JSON export holds the figures the table shows
+    href = page.locator("a", has_text=re.compile("JSON")).first.get_attribute("href")
+    assert href and "format=json" in href
+    exported = json.loads(page.request.get(f"{live_server}{href}").text())
+    assert exported["total"] and float(exported["total"]) > 0
+    shown_total = page.locator("#results tfoot").inner_text()
+    assert f"{float(exported['total']):,.2f}" in shown_total
+
+
+def test_browser_explore_fits_a_phone_screen(page: Page, live_server: str, engine: Engine) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    load_demo(engine, tz=ZoneInfo("UTC"), end=datetime.now(UTC).date(), days=3)
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, live_server)
+    page.goto(f"{live_server}/explore?period=7d&by=project&by=model&granularity=day")
+    expect(page.locator("#results table")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
