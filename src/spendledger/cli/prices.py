@@ -7,9 +7,7 @@ straight away, so a report run next shows the new figures.
 
 from __future__ import annotations
 
-import fnmatch
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -17,29 +15,15 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from spendledger.cli.context import fail, open_ledger, out, parse_day, print_table, progress_bar, user_errors
-from spendledger.pricing import PriceOverride, Pricer, Rates, normalise_model
+from spendledger.pricing import Pricer
+from spendledger.pricing.display import guess_provider, price_lines, source_kind
 from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
 from spendledger.queries import unpriced_models
-from spendledger.records import format_money
 from spendledger.repricing import RepriceResult, reprice
 from spendledger.store.overrides import add_override, list_overrides, load_overrides, remove_override
 
 app = typer.Typer(help="Prices: look up, override, re-price.", no_args_is_help=True)
-
-# genai-prices' price keys, as people say them.
-KIND_LABELS: dict[str, str] = {
-    "input_mtok": "input",
-    "cache_read_mtok": "cached input",
-    "cache_write_mtok": "cache write",
-    "cache_write_5m_mtok": "cache write (5 min)",
-    "cache_write_1h_mtok": "cache write (1 h)",
-    "output_mtok": "output",
-    "output_reasoning_mtok": "reasoning output",
-    "input_audio_mtok": "audio input",
-    "output_audio_mtok": "audio output",
-    "requests_kcount": "requests",
-}
 
 SET_HINT = (
     "spendledger prices set --provider {provider} --model {model} --input PRICE --output PRICE "
@@ -243,46 +227,6 @@ def _reprice_and_report(engine: Engine, *, since: datetime | None) -> RepriceRes
         f"{result.newly_priced:,} newly priced, {result.still_unpriced:,} still unpriced."
     )
     return result
-
-
-def guess_provider(model: str, overrides: list[PriceOverride]) -> str | None:
-    """The provider a bare model name belongs to: the newest override naming one, else the catalogue's."""
-    name = normalise_model(model)
-    for override in reversed(overrides):
-        if override.provider not in ("", "*") and fnmatch.fnmatchcase(name, override.model_pattern):
-            return override.provider
-    from genai_prices.data_snapshot import get_snapshot
-
-    try:
-        found, _ = get_snapshot().find_provider_model(name, None, None, None)
-    except LookupError:
-        return None
-    return str(found.id)
-
-
-def price_lines(rates: Rates) -> list[tuple[str, str]]:
-    """(kind, "$0.15") pairs; a tiered price reads "$3.00, $6.00 above 200,000 input tokens"."""
-    lines = []
-    symbol = "$" if rates.currency == "USD" else f"{rates.currency} "
-    for unit in sorted(rates.units, key=lambda u: list(KIND_LABELS).index(u.price_key)):
-        tiers = ((0, unit.price),) if isinstance(unit.price, Decimal) else unit.price
-        text = ", ".join(
-            f"{symbol}{format_money(price * rates.multiplier)}"
-            + (f" above {start:,} input tokens" if start else "")
-            for start, price in tiers
-        )
-        if unit.price_key == "requests_kcount":
-            text += " per 1k requests"
-        lines.append((KIND_LABELS[unit.price_key], text))
-    return lines
-
-
-def source_kind(source: str) -> str:
-    if source.startswith("override #"):
-        return source.split(":", 1)[0]
-    if source.startswith("correction"):
-        return "correction"
-    return "catalogue"
 
 
 def _day(value: datetime | None) -> str:

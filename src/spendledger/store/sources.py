@@ -112,8 +112,24 @@ def remove_source(conn: Connection, name: str) -> None:
     conn.execute(delete(sources).where(sources.c.name == name))
 
 
-def set_credential(conn: Connection, name: str, *, credential: str) -> None:
-    conn.execute(update(sources).where(sources.c.name == name).values(credential=credential))
+def set_credential(conn: Connection, name: str, *, credential: str, key_hint: str | None = None) -> None:
+    """Store a newly sealed key (re-sealed by `secrets rotate`, or a replaced key with its hint)."""
+    values: dict[str, Any] = {"credential": credential}
+    if key_hint is not None:
+        values["key_hint"] = key_hint
+    conn.execute(update(sources).where(sources.c.name == name).values(**values))
+
+
+def update_source(
+    conn: Connection, name: str, *, options: Mapping[str, str], backfill_days: int, interval_minutes: int
+) -> None:
+    """Change a source's options, backfill and interval (its key: `set_credential`)."""
+    get_source(conn, name)
+    conn.execute(
+        update(sources)
+        .where(sources.c.name == name)
+        .values(options=dict(options), backfill_days=backfill_days, interval_minutes=interval_minutes)
+    )
 
 
 def set_synced_until(conn: Connection, name: str, until: datetime) -> None:

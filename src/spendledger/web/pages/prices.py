@@ -8,25 +8,21 @@ spend) does not see the unpriced volumes.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from genai_prices.data_snapshot import get_snapshot
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
-from spendledger.pricing import OverrideError, PriceOverride, Rates, normalise_model
+from spendledger.pricing import OverrideError, PriceOverride
+from spendledger.pricing.display import KIND_LABELS, guess_provider, price_lines
 from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
-from spendledger.pricing.rates import SUPPORTED_PRICE_KEYS
 from spendledger.queries import unpriced_models
-from spendledger.records import format_money
 from spendledger.repricing import reprice
 from spendledger.store import overrides as stored
 from spendledger.web.auth import PageViewer, Viewer, check_csrf, require, scope_of
@@ -51,19 +47,6 @@ def _page(request: Request, templates: TemplatesDep, engine: EngineDep) -> Page:
 
 PageDep = Annotated[Page, Depends(_page)]
 
-# genai-prices' price keys, as people say them (as `prices show` labels them).
-KIND_LABELS: dict[str, str] = {
-    "input_mtok": "input",
-    "cache_read_mtok": "cached input",
-    "cache_write_mtok": "cache write",
-    "cache_write_5m_mtok": "cache write (5 min)",
-    "cache_write_1h_mtok": "cache write (1 h)",
-    "output_mtok": "output",
-    "output_reasoning_mtok": "reasoning output",
-    "input_audio_mtok": "audio input",
-    "output_audio_mtok": "audio output",
-    "requests_kcount": "requests",
-}
 # The form's price fields: `prices set`'s option names, which parse_prices accepts.
 FORM_KINDS: dict[str, str] = {
     "input": "input_mtok",
@@ -254,36 +237,6 @@ def _reprice(page: Page, *, since: datetime | None) -> str:
         f"Re-priced {result.examined:,} records: {result.changed:,} changed, "
         f"{result.newly_priced:,} newly priced, {result.still_unpriced:,} still unpriced."
     )
-
-
-def guess_provider(model: str, overrides: list[PriceOverride]) -> str | None:
-    """The provider a bare model name belongs to: the newest override naming one, else the catalogue's."""
-    name = normalise_model(model)
-    for override in reversed(overrides):
-        if override.provider not in ("", "*") and fnmatch.fnmatchcase(name, override.model_pattern):
-            return override.provider
-    try:
-        found, _ = get_snapshot().find_provider_model(name, None, None, None)
-    except LookupError:
-        return None
-    return str(found.id)
-
-
-def price_lines(rates: Rates) -> list[tuple[str, str]]:
-    """(kind, "$0.15") pairs; a tiered price reads "$3.00, $6.00 above 200,000 input tokens"."""
-    lines = []
-    symbol = "$" if rates.currency == "USD" else f"{rates.currency} "
-    for unit in sorted(rates.units, key=lambda u: SUPPORTED_PRICE_KEYS.index(u.price_key)):
-        tiers = ((0, unit.price),) if isinstance(unit.price, Decimal) else unit.price
-        text = ", ".join(
-            f"{symbol}{format_money(price * rates.multiplier)}"
-            + (f" above {start:,} input tokens" if start else "")
-            for start, price in tiers
-        )
-        if unit.price_key == "requests_kcount":
-            text += " per 1k requests"
-        lines.append((KIND_LABELS[unit.price_key], text))
-    return lines
 
 
 def _day(which: str, value: str) -> date | None:

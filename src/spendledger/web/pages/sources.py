@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, Engine, and_, func, select
 
 from spendledger.config import Settings
 from spendledger.secrets import SecretError, load_vault, mask
@@ -35,8 +35,10 @@ from spendledger.store.sources import (
     list_sources,
     recent_runs,
     remove_source,
+    set_credential,
+    update_source,
 )
-from spendledger.store.tables import sources, usage
+from spendledger.store.tables import usage
 from spendledger.sync import sync_source
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
@@ -227,17 +229,20 @@ def edit(page: PageDep, name: str, form: FormDep, csrf_token: Csrf = None, key: 
     form.provider, form.name, key = row.provider, row.name, key.strip()
     backfill, interval = form.check(key, new=False)
     kept = {k: v for k, v in row.options.items() if k not in ("base_url", *PROVIDERS.values())}
-    values: dict[str, Any] = {"backfill_days": backfill, "interval_minutes": interval}
-    values["options"] = kept | form.options()
+    sealed = None
     try:
         if key and not form.errors:
-            values |= {"credential": load_vault(page.settings).seal(key), "key_hint": mask(key)}
+            sealed = load_vault(page.settings).seal(key)
     except SecretError as exc:
         form.errors["key"] = f"Admin key: {exc}"
     if form.errors:
         return page.render(edit=form, status_code=400)
-    with page.engine.begin() as conn:  # to move to store/sources.py as `update_source(...)`
-        conn.execute(update(sources).where(sources.c.name == row.name).values(**values))
+    with page.engine.begin() as conn:
+        update_source(
+            conn, row.name, options=kept | form.options(), backfill_days=backfill, interval_minutes=interval
+        )
+        if sealed is not None:
+            set_credential(conn, row.name, credential=sealed, key_hint=mask(key))
     return back(saved=row.name)
 
 
