@@ -21,6 +21,7 @@ from fastapi import Depends, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from spendledger.passwords import new_token, token_hash
+from spendledger.queries import SpendQuery, restrict
 from spendledger.store.tokens import verify_token
 from spendledger.store.users import User, count_users, session_user
 from spendledger.web.deps import HOW_TO_GET_A_TOKEN, EngineDep
@@ -127,6 +128,23 @@ def scope_of(user: User | None) -> dict[str, tuple[str, ...]]:
     for dimension, value in user.grants:
         scope[dimension] = (*scope.get(dimension, ()), value)
     return scope or {"user": (user.email,)}
+
+
+def scoped(query: SpendQuery, user: User | None) -> SpendQuery:
+    """`query` within what `user` may see; 403 when it asks for someone else's spend.
+
+    A member filtering on a project or user outside their grants is refused, not shown an
+    empty result: asking is probing, and the answer says so.
+    """
+    scope = scope_of(user)
+    for dim, allowed in scope.items():
+        outside = [v for v in query.filters.get(dim, ()) if v not in allowed]
+        if outside:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"{dim} {outside[0]!r} is outside what you may see ({dim}: {', '.join(allowed)})",
+            )
+    return restrict(query, scope)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from spendledger import queries
 from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.web.api.schemas import ErrorPublic, SpendPublic
-from spendledger.web.auth import ApiReader
+from spendledger.web.auth import ApiReader, scoped
 from spendledger.web.deps import EngineDep, SettingsDep
 
 router = APIRouter(tags=["spend"])
@@ -55,7 +55,7 @@ def get_spend(
         granularity=granularity,
         basis=basis,
     )
-    query = queries.restrict(query, reader.scope)  # a member reads only their scope
+    query = scoped(query, reader.user)  # a member reads only their scope
     with engine.connect() as conn:
         report = queries.spend(conn, query)
     if fmt == "csv":

@@ -26,7 +26,7 @@ from starlette.datastructures import QueryParams
 from spendledger import queries
 from spendledger.queries import Granularity, SpendQuery, SpendReport
 from spendledger.records import DIMENSIONS, Basis, cents
-from spendledger.web.auth import PageViewer, scope_of
+from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
@@ -123,7 +123,7 @@ def explore_page(
     context: dict[str, Any] = {"viewer": viewer, "query_string": urlencode(params, safe=":,")}
     query: SpendQuery | None = None
     try:
-        query = queries.restrict(parse_query(params, today=datetime.now(settings.tz).date()), scope)
+        query = scoped(parse_query(params, today=datetime.now(settings.tz).date()), viewer.user)
     except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
         context["error"] = str(exc)
     with engine.connect() as conn:
