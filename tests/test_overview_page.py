@@ -174,6 +174,7 @@ def test_overview_page_kpis_chart_and_top_lists(client: TestClient, engine: Engi
     assert money(forecast) in html
     top = html.split("Top projects")[1].split("</section>")[0]
     assert "support-bot" in top and "search" not in top  # only the last 30 days rank
+    assert "<title>Spend overview · spendledger</title>" in html and html.count("echarts.init") == 1
     chart = json.loads(html.split('id="daily-data">')[1].split("</script>")[0])
     assert chart["series"] == [{"name": "openai", "data": [0.0] * 29 + [3.0]}]
     assert chart["days"][-1] == today.isoformat() and len(chart["days"]) == 30
