@@ -85,6 +85,7 @@ def serve(
     import uvicorn
 
     from spendledger.web import create_app  # imported here: the CLI starts without the web stack
+    from spendledger.web.app import freeze_startup_objects
 
     settings = settings_of(ctx)
     with open_ledger(ctx):
@@ -96,7 +97,9 @@ def serve(
 
         start_in_thread(make_engine(settings.resolved_database_url), settings)
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port)
+        app = create_app(settings)
+        freeze_startup_objects()
+        uvicorn.run(app, host=host, port=port)
         return
     # worker processes build their app from the environment: hand them these settings
     os.environ["SPENDLEDGER_DATABASE_URL"] = settings.resolved_database_url

@@ -6,6 +6,7 @@ migrations: `spendledger serve` calls `store.upgrade(engine)` before serving.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -49,7 +50,17 @@ class DemoFlag:
 
 def app_from_env() -> FastAPI:
     """The app for settings read from the environment (`serve --workers N` starts these)."""
-    return create_app(get_settings())
+    app = create_app(get_settings())
+    freeze_startup_objects()
+    return app
+
+
+def freeze_startup_objects() -> None:
+    """Keep what a server loads at start (the price catalogue, the libraries: ~140 k objects,
+    alive as long as the process) out of the collector's full passes: 84 ms -> ~15 ms each
+    (bench/pages.py). For a serving process only, once its app is built."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:

@@ -130,7 +130,8 @@ def explore_page(
         if query is not None:
             context["results"] = explore(conn, query)
         if not partial:
-            context["form"] = form_state(params, filter_options(conn, query, scope) if query else {})
+            options = cached_filter_options(request, conn, query, scope) if query else {}
+            context["form"] = form_state(params, options)
     return render(request, templates, context, partial=partial, status=400 if query is None else 200)
 
 
@@ -168,6 +169,29 @@ def explore(conn: Connection, query: SpendQuery) -> Results:
     counts = ("requests", "input_tokens", "cached_input_tokens", "output_tokens", "unpriced_requests")
     sums = {name: sum(getattr(row, name) for row in report.rows) for name in counts}
     return Results(report, [str(b) for b in Basis if str(b) in present], sums, chart_of(report))
+
+
+def cached_filter_options(
+    request: Request, conn: Connection, query: SpendQuery, scope: Mapping[str, Sequence[str]]
+) -> dict[str, list[str | None]]:
+    """`filter_options`, kept per app until the ledger's next write: they depend only on the
+    period and the scope, and reading them is four breakdowns of the whole period (half
+    of a two-year page's time, bench/pages.py)."""
+    cache: dict[tuple[Any, ...], dict[str, list[str | None]]] = request.app.state.__dict__.setdefault(
+        "explore_options", {}
+    )
+    key = (
+        query.start,
+        query.end,
+        tuple(sorted((d, tuple(v)) for d, v in scope.items())),
+        queries.last_write_at(conn),
+    )
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= 256:
+            cache.pop(next(iter(cache)))  # the oldest
+        found = cache[key] = filter_options(conn, query, scope)
+    return found
 
 
 def filter_options(
