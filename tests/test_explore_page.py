@@ -310,3 +310,16 @@ def test_explore_table_csv_api_and_cli_report_agree_to_the_cent(
 
     assert shown == from_csv == from_api == from_cli and len(shown) >= 2
     assert total(page) == money(Decimal(cli_report["total"]))
+
+
+def test_explore_page_filter_values_follow_the_ledgers_writes(seeded: TestClient, engine: Engine) -> None:
+    def providers() -> list[str]:
+        page = seeded.get(f"/explore?{NOVEMBER}").text
+        return re.findall(
+            r'value="provider:([^"]*)"', page.split('id="filter-provider"')[1].split("</select>")[0]
+        )
+
+    before = providers()
+    assert "groq" not in before and providers() == before  # the second load is served from the cache
+    write(engine, record(3, "groq", "web", "llama-3.3-70b", "new@example.com", "0.50"))
+    assert "groq" in providers()  # a write makes the page read them again
