@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -19,8 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, func, select
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
+from clirun import Cli, cli_runner
 from spendledger.cli import app
 from spendledger.pricing import Pricer
 from spendledger.records import Basis, TokenCounts, UsageRecord, as_utc, cents, from_nanos
@@ -32,21 +32,9 @@ ZONE = "America/Los_Angeles"  # days are local: a UTC day boundary must not leak
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
     """Run `spendledger --database-url <db_url> ...`; returns the click Result."""
-    for name in [n for n in os.environ if n.startswith("SPENDLEDGER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SPENDLEDGER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SPENDLEDGER_TIMEZONE", ZONE)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True) -> Result:
-        result = runner.invoke(app, ["--database-url", db_url, *args])
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
+    return cli_runner(db_url, tmp_path, monkeypatch, SPENDLEDGER_TIMEZONE=ZONE)
 
 
 def _table_rows(output: str) -> dict[str, list[str]]:

@@ -20,13 +20,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
-from typer.testing import CliRunner, Result
 
+from clirun import Cli, cli_runner
 from fakes.anthropic_admin import ADMIN_KEY as ANTHROPIC_KEY
 from fakes.anthropic_admin import FakeAnthropicAdmin
 from fakes.openai_admin import ADMIN_KEY as OPENAI_KEY
 from fakes.openai_admin import FakeOpenAIAdmin
-from spendledger.cli import app
 from spendledger.records import cents
 from spendledger.sources.base import SourceConfig, connector_for
 from spendledger.store.tables import sources, sync_runs, usage
@@ -35,22 +34,13 @@ FIRST, LAST = "2025-03-01", "2025-03-07"
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in [n for n in os.environ if n.startswith("SPENDLEDGER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SPENDLEDGER_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("SPENDLEDGER_TIMEZONE", "UTC")
-    monkeypatch.setenv("OPENAI_ADMIN_KEY", OPENAI_KEY)
-    monkeypatch.setenv("ANTHROPIC_ADMIN_KEY", ANTHROPIC_KEY)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
-        result = runner.invoke(app, ["--database-url", db_url, *args], input=stdin)
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    env = {
+        "SPENDLEDGER_TIMEZONE": "UTC",
+        "OPENAI_ADMIN_KEY": OPENAI_KEY,
+        "ANTHROPIC_ADMIN_KEY": ANTHROPIC_KEY,
+    }
+    return cli_runner(db_url, tmp_path, monkeypatch, **env)
 
 
 def _billed_by_day_project_model(cli: Any, dim: str = "project") -> dict[tuple[str, str, str], Decimal]:

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
-from typer.testing import CliRunner, Result
 
+from clirun import Cli, cli_runner
 from logins import login
-from spendledger.cli import app
 from spendledger.config import Settings
 from spendledger.store.tables import users
 from spendledger.web import create_app
 
 
 @pytest.fixture
-def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name in [n for n in os.environ if n.startswith("SPENDLEDGER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("SPENDLEDGER_DATA_DIR", str(tmp_path / "data"))
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True, stdin: str | None = None) -> Result:
-        result = runner.invoke(app, ["--database-url", db_url, *args], input=stdin)
-        if ok:
-            assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    return run
+def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    return cli_runner(db_url, tmp_path, monkeypatch)
 
 
 def test_users_create_list_and_log_in(cli: Any, settings: Settings, engine: Engine) -> None:
