@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from spendledger.cli import db, prices, sources, tokens, users
+from spendledger.cli import budgets, db, prices, sources, tokens, users
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
@@ -27,6 +27,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(prices.app, name="prices")
 app.add_typer(sources.app, name="sources")
 app.add_typer(sources.secrets_app, name="secrets")
+app.add_typer(budgets.app, name="budgets")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

@@ -30,6 +30,7 @@ from spendledger.pricing import OverrideError
 from spendledger.queries import QueryError
 from spendledger.secrets import SecretError
 from spendledger.store import make_engine, upgrade
+from spendledger.store.budgets import BudgetExistsError, UnknownBudgetError
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.store.sources import SourceExistsError, UnknownSourceError
 from spendledger.store.tokens import TokenError
@@ -108,6 +109,8 @@ def user_errors() -> Iterator[None]:
         SourceExistsError,
         UnknownSourceError,
         UserError,
+        BudgetExistsError,
+        UnknownBudgetError,
     ) as exc:
         fail(str(exc))
 

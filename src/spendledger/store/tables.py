@@ -268,3 +268,25 @@ login_failures = Table(
     Index("ix_login_failures_email_at", "email", "at"),
     Index("ix_login_failures_client_at", "client", "at"),
 )
+
+
+PERIODS: tuple[str, ...] = ("monthly", "weekly", "daily", "quarterly", "custom")
+
+# A spending limit on a slice of the ledger, read through queries.spend in calendar
+# windows of the configured zone (see budgets.py for the window semantics).
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("scope", JSON, nullable=False),  # {"provider": ["openai"], ...}; {} is everything
+    Column("amount_nanos", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("period", String(16), nullable=False, default="monthly"),  # one of PERIODS
+    Column("custom_start", String(10), nullable=True),  # local dates of a custom window
+    Column("custom_end", String(10), nullable=True),  # inclusive
+    Column("thresholds", JSON, nullable=False),  # percentages, e.g. [50, 80, 100]
+    Column("basis", String(16), nullable=False, default="best"),  # best | billed | metered
+    Column("channels", JSON, nullable=False),  # names of notification channels
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

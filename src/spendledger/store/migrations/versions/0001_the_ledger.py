@@ -31,6 +31,23 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     op.create_table(
+        "budgets",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("scope", sa.JSON(), nullable=False),
+        sa.Column("amount_nanos", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("period", sa.String(length=16), nullable=False),
+        sa.Column("custom_start", sa.String(length=10), nullable=True),
+        sa.Column("custom_end", sa.String(length=10), nullable=True),
+        sa.Column("thresholds", sa.JSON(), nullable=False),
+        sa.Column("basis", sa.String(length=16), nullable=False),
+        sa.Column("channels", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_table(
         "ledger_meta",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -562,4 +579,5 @@ def downgrade() -> None:
 
     op.drop_table("login_failures")
     op.drop_table("ledger_meta")
+    op.drop_table("budgets")
     op.drop_table("api_tokens")
