@@ -23,7 +23,18 @@ from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
 from spendledger.web.auth import LoginRequired
-from spendledger.web.pages import STATIC, account, explore, make_templates, overview, prices, sources, tokens
+from spendledger.web.pages import (
+    STATIC,
+    account,
+    alerts_page,
+    budgets_page,
+    explore,
+    make_templates,
+    overview,
+    prices,
+    sources,
+    tokens,
+)
 
 API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 
@@ -83,7 +94,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(overview.router)
     app.include_router(account.router)
-    for page in (explore, sources, prices, tokens):
+    for page in (explore, budgets_page, alerts_page, sources, prices, tokens):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
