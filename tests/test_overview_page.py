@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from spendledger.forecast import forecast_period, history_start
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.sources import add_source, finish_run, start_run
@@ -168,10 +169,18 @@ def test_overview_page_kpis_chart_and_top_lists(client: TestClient, engine: Engi
     # last 30 days $3.00 against $2.00 the 30 before: +50.0 %; 10 requests → $300.00 per 1,000
     assert "+50.0 % vs the 30 days before" in html
     assert "$300.00" in html
-    # the forecast: $3.00 so far this month, at that daily pace to the month's end
+    # the forecast comes from the forecast module, fed the daily series the page reads:
+    # eight weeks back to today, $2.00 forty days ago and $3.00 today, nothing else
     today = now.date()
-    forecast = Decimal("3.00") / today.day * calendar.monthrange(today.year, today.month)[1]
-    assert money(forecast) in html
+    month_start = today.replace(day=1)
+    month_end = month_start.replace(day=calendar.monthrange(today.year, today.month)[1])
+    first = history_start(start=month_start, today=today)
+    series = {first + timedelta(days=i): Decimal(0) for i in range((today - first).days + 1)}
+    series[(now - timedelta(days=40)).date()] = Decimal(2)
+    series[today] = Decimal(3)
+    expected = forecast_period(series, start=month_start, end=month_end, today=today)
+    assert f"{money(expected.projected_total)}</span>" in html
+    assert f"likely {money(expected.low)} – {money(expected.high)}" in html
     top = html.split("Top projects")[1].split("</section>")[0]
     assert "support-bot" in top and "search" not in top  # only the last 30 days rank
     assert "<title>Spend overview · spendledger</title>" in html and html.count("echarts.init") == 1

@@ -420,7 +420,6 @@ class Kpis:
     """The headline figures of the last 30 days against the 30 before, and the month."""
 
     month_to_date: Decimal
-    month_forecast: Decimal  # month to date / days elapsed × days in the month
     today: Decimal
     last_30: Decimal
     previous_30: Decimal
@@ -495,11 +494,8 @@ def _add_trends(conn: Connection, result: Overview, scope: Mapping[str, Sequence
     )
     last = spend(conn, restrict(SpendQuery(start=start, end=end), scope))
     rows = [r for r in last.rows if r.currency == currency]
-    month_total = result.windows["This month"][0]
-    days_in_month = calendar.monthrange(today.year, today.month)[1]
     result.kpis = Kpis(
-        month_to_date=month_total,
-        month_forecast=month_total / today.day * days_in_month,
+        month_to_date=result.windows["This month"][0],
         today=result.windows["Today"][0],
         last_30=last.totals.get(currency, Decimal(0)),
         previous_30=before.totals.get(currency, Decimal(0)),

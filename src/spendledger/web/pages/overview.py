@@ -7,14 +7,18 @@ is never mistaken for the provider's bill.
 
 from __future__ import annotations
 
+import calendar
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
 
 from spendledger import queries
+from spendledger.forecast import Forecast, daily_series, forecast_period, history_start
 from spendledger.records import Basis, cents
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of
@@ -42,6 +46,18 @@ def windows_of(overview: queries.Overview) -> list[Window]:
     return out
 
 
+def month_forecast(
+    conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]], currency: str
+) -> Forecast:
+    """This month's end total with its 80 % band, from the viewer's daily series."""
+    start = today.replace(day=1)
+    end = start.replace(day=calendar.monthrange(today.year, today.month)[1])
+    series = daily_series(
+        conn, start=history_start(start=start, today=today), end=today, scope=scope, currency=currency
+    )
+    return forecast_period(series, start=start, end=end, today=today)
+
+
 def chart_of(overview: queries.Overview) -> dict[str, object]:
     """The stacked daily chart's data: 30 days, one series per provider (cents as numbers)."""
     start, end = queries.period_range("30d", today=overview.today)
@@ -59,12 +75,15 @@ def overview_page(
 ) -> HTMLResponse:
     """The figures of the first page, rendered server-side, within the viewer's scope."""
     scope = scope_of(viewer.user)
+    today = datetime.now(settings.tz).date()
     with engine.connect() as conn:
-        overview = queries.overview(conn, today=datetime.now(settings.tz).date(), scope=scope)
+        overview = queries.overview(conn, today=today, scope=scope)
+        forecast = month_forecast(conn, today=today, scope=scope, currency=overview.currency)
         sources = list_sources(conn) if not scope else []  # a member sees their spend only
     last_write = overview.last_write_at.astimezone(settings.tz) if overview.last_write_at else None
     context = {
         "chart": chart_of(overview),
+        "forecast": forecast,
         "overview": overview,
         "windows": windows_of(overview),
         "last_write": last_write,
