@@ -59,7 +59,8 @@ class Anomaly:
         """One line in words and figures, as an alert would say it."""
         money = _money_of(self.currency)
         name = f"{LABELS[self.dimension]} {self.value or '(none)'}"
-        text = f"{name}: {money(self.spent)} on {self.day.isoformat()}, usual {money(self.usual)} ± {money(self.spread)}"
+        usual = f"usual {money(self.usual)} ± {money(self.spread)}"
+        text = f"{name}: {money(self.spent)} on {self.day.isoformat()}, {usual}"
         if self.driver:
             text += f"; {self.driver_share} % of the jump is {self.driver}"
         if self.causes:
