@@ -99,3 +99,25 @@ def test_anomaly_ignores_small_money_and_usual_days(engine: Engine) -> None:
         # $38 against $35 ± $3.50 is within 4 spreads; u_99's $0.90 is under the $5 floor
         assert find_anomalies(conn, day=DAY) == []
         assert [a.value for a in find_anomalies(conn, day=DAY, min_jump=Decimal("0.5"))] == ["u_99", "k2"]
+
+
+def test_anomaly_a_normal_weekly_pattern_raises_none_over_180_days(engine: Engine) -> None:
+    import random
+
+    rng = random.Random(7)
+    first = DAY - timedelta(days=179)
+    records = []
+    for i in range(180):
+        day = first + timedelta(days=i)
+        growth = 1 + i / 360  # +50 % over the half year
+        base = 10.0 if day.weekday() >= 5 else 35.0
+        for user in ("u_01", "u_02", "u_03"):
+            cost = base * growth * rng.uniform(0.8, 1.2) / 3
+            records.append(call(f"api:{i}:{user}", day, f"{cost:.2f}", user=user, api_key=f"k_{user}"))
+    write(engine, records)
+
+    with engine.connect() as conn:
+        flagged = [a for i in range(28, 180) for a in find_anomalies(conn, day=first + timedelta(days=i))]
+
+    print(f"false positives over {180 - 28} days × 5 dimensions: {len(flagged)}")
+    assert flagged == []
