@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine
 
+from clirun import cli_runner
 from spendledger.anomalies import baseline, find_anomalies
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
 from spendledger.store import write_records
@@ -121,3 +124,21 @@ def test_anomaly_a_normal_weekly_pattern_raises_none_over_180_days(engine: Engin
 
     print(f"false positives over {180 - 28} days × 5 dimensions: {len(flagged)}")
     assert flagged == []
+
+
+def test_anomalies_cli_names_the_spike_and_says_when_there_is_none(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    usual, spike = call("api:t1", DAY, "35.00"), call("api:t2", DAY, "412.00", user="u_17", api_key="k9")
+    write(engine, [*four_quiet_weeks(), usual, spike])
+    cli = cli_runner(db_url, tmp_path, monkeypatch, SPENDLEDGER_TIMEZONE="UTC")
+
+    found = cli("anomalies", "--day", DAY.isoformat()).stdout
+    quiet = cli("anomalies", "--day", (DAY - timedelta(days=1)).isoformat()).stdout
+    bad = cli("anomalies", "--min-jump", "lots", ok=False)
+
+    assert (
+        "model gpt-4o: $447.00 on 2026-11-20, usual $35.00 ± $3.50; 100 % of the jump is user u_17" in found
+    )
+    assert quiet.startswith("No anomalies on 2026-11-19")
+    assert bad.exit_code == 2 and "--min-jump" in bad.stderr

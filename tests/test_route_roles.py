@@ -37,7 +37,7 @@ OPEN_TO_ALL = {
     ("GET", "/healthz"),
 }
 # read-only pages a viewer may open and a member may not (their figures span every scope)
-VIEWERS_TOO: set[tuple[str, str]] = set()
+VIEWERS_TOO: set[tuple[str, str]] = {("GET", "/budgets"), ("GET", "/alerts")}
 TOKEN_ONLY = {("POST", "/api/v1/events")}  # apps send events with an API token, never a session
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
 

@@ -162,6 +162,7 @@ def _explain(
     jump) and the likely causes the ledger can see."""
     within = {anomaly.dimension: (anomaly.value,)}
     best: tuple[Decimal, str, str] | None = None  # (explained, dim, value)
+    had_history = any(figures.cost for day, figures in history_row.items() if day < anomaly.day)
     causes: list[str] = []
     for other in DRIVER_ORDER:
         if other == anomaly.dimension:
@@ -177,7 +178,9 @@ def _explain(
             whole = today >= anomaly.spent * Decimal("0.95")
             if not whole and (best is None or explained > best[0]):
                 best = (explained, other, value)
-            if other in ("api_key_id", "model") and not any(history) and explained * 2 >= anomaly.jump:
+            # new within a slice that itself is new says nothing: everything in it is new
+            fresh = not any(history) and had_history
+            if other in ("api_key_id", "model") and fresh and explained * 2 >= anomaly.jump:
                 causes.append(
                     f"a new {LABELS[other]} {value or '(none)'} with no spend in the four weeks before"
                 )

@@ -17,12 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from spendledger.queries import QueryError, SpendQuery, build_query, spend
-from spendledger.store.budgets import DEFAULT_THRESHOLDS, BudgetRow, add_budget
+from spendledger.store.budgets import DEFAULT_THRESHOLDS, BudgetRow, add_budget, update_budget
 from spendledger.store.tables import DIM, PERIODS
 
 BUDGET_BASES: tuple[str, ...] = ("best", "billed", "metered")
@@ -124,6 +125,51 @@ def create_budget(
     channels: Sequence[str] = (),
 ) -> BudgetRow:
     """Validate a budget's parameters (the CLI's and the API's names) and store it."""
+    fields = _checked(
+        name=name, amount=amount, now=now, currency=currency, period=period, start=start, end=end,
+        filters=filters, thresholds=thresholds, basis=basis, channels=channels,
+    )  # fmt: skip
+    return add_budget(conn, now=now, **fields)
+
+
+def change_budget(
+    conn: Connection,
+    name: str,
+    *,
+    amount: str | Decimal,
+    now: datetime,
+    currency: str = "USD",
+    period: str = "monthly",
+    start: str | date | None = None,
+    end: str | date | None = None,
+    filters: Sequence[str] = (),
+    thresholds: str | Sequence[int] = DEFAULT_THRESHOLDS,
+    basis: str = "best",
+    channels: Sequence[str] = (),
+) -> BudgetRow:
+    """Change the budget `name`'s definition (its name stays), with `create_budget`'s checks."""
+    fields = _checked(
+        name=name, amount=amount, now=now, currency=currency, period=period, start=start, end=end,
+        filters=filters, thresholds=thresholds, basis=basis, channels=channels,
+    )  # fmt: skip
+    return update_budget(conn, **fields)
+
+
+def _checked(
+    *,
+    name: str,
+    amount: str | Decimal,
+    now: datetime,
+    currency: str,
+    period: str,
+    start: str | date | None,
+    end: str | date | None,
+    filters: Sequence[str],
+    thresholds: str | Sequence[int],
+    basis: str,
+    channels: Sequence[str],
+) -> dict[str, Any]:
+    """The store's fields of a budget, each parameter checked (a BudgetError names the wrong one)."""
     name = name.strip()
     if not name or len(name) > DIM:
         raise BudgetError("name", f"a budget's name is 1 to {DIM} characters")
@@ -146,20 +192,18 @@ def create_budget(
     for dim in ("basis", "currency"):
         if dim in scope:
             raise BudgetError("filter", f"a budget's {dim} is set with --{dim}, not as a filter")
-    return add_budget(
-        conn,
-        name=name,
-        amount=parse_amount(amount),
-        now=now,
-        currency=currency,
-        period=period,
-        scope=scope,
-        custom_start=custom[0] if custom else None,
-        custom_end=custom[1] if custom else None,
-        thresholds=parse_thresholds(thresholds),
-        basis=basis,
-        channels=[c.strip() for c in channels if c.strip()],
-    )
+    return {
+        "name": name,
+        "amount": parse_amount(amount),
+        "currency": currency,
+        "period": period,
+        "scope": scope,
+        "custom_start": custom[0] if custom else None,
+        "custom_end": custom[1] if custom else None,
+        "thresholds": parse_thresholds(thresholds),
+        "basis": basis,
+        "channels": [c.strip() for c in channels if c.strip()],
+    }
 
 
 # ---- status -----------------------------------------------------------------------------------

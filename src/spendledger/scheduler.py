@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from spendledger.alerts import check_budgets
 from spendledger.config import Settings
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
@@ -43,6 +44,19 @@ def run_due(
         else:
             log.info("source %s: %d pages, %d records", name, outcome.pages, outcome.records)
         outcomes.append(outcome)
+    try:  # budgets' alerts, on what the syncs brought; a failure never blocks the syncs
+        with engine.begin() as conn:
+            raised = check_budgets(conn, tz=settings.tz, now=now())
+        for alert in raised:
+            log.info(
+                "alert raised: %s %s %d %% for %s",
+                alert.budget,
+                alert.kind,
+                alert.threshold,
+                alert.window_start,
+            )
+    except Exception:
+        log.exception("checking budgets' alerts failed")
     return outcomes
 
 

@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from spendledger.cli import budgets, db, prices, sources, tokens, users
+from spendledger.cli import alerts, budgets, db, prices, sources, tokens, users
+from spendledger.cli.anomalies import anomalies
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
@@ -28,11 +29,13 @@ app.add_typer(prices.app, name="prices")
 app.add_typer(sources.app, name="sources")
 app.add_typer(sources.secrets_app, name="secrets")
 app.add_typer(budgets.app, name="budgets")
+app.add_typer(alerts.app, name="alerts")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)
 app.command("report")(report)
 app.command("demo")(demo)
+app.command("anomalies")(anomalies)
 
 
 @app.callback()

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from spendledger.records import as_utc, from_nanos, to_nanos
 from spendledger.store.tables import budgets
@@ -96,6 +96,41 @@ def add_budget(
             basis=basis,
             channels=list(channels),
             created_at=now,
+        )
+    )
+    return get_budget(conn, name)
+
+
+def update_budget(
+    conn: Connection,
+    *,
+    name: str,
+    amount: Decimal,
+    currency: str = "USD",
+    period: str = "monthly",
+    scope: Mapping[str, Sequence[str]] | None = None,
+    custom_start: date | None = None,
+    custom_end: date | None = None,
+    thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
+    basis: str = "best",
+    channels: Sequence[str] = (),
+) -> BudgetRow:
+    """Change the budget `name` (validated by budgets.change_budget); its name, id and
+    creation time stay."""
+    get_budget(conn, name)
+    conn.execute(
+        update(budgets)
+        .where(budgets.c.name == name)
+        .values(
+            scope={dim: list(values) for dim, values in (scope or {}).items()},
+            amount_nanos=to_nanos(amount),
+            currency=currency,
+            period=period,
+            custom_start=custom_start.isoformat() if custom_start else None,
+            custom_end=custom_end.isoformat() if custom_end else None,
+            thresholds=list(thresholds),
+            basis=basis,
+            channels=list(channels),
         )
     )
     return get_budget(conn, name)

@@ -290,3 +290,30 @@ budgets = Table(
     Column("channels", JSON, nullable=False),  # names of notification channels
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+ALERT_KINDS: tuple[str, ...] = ("threshold", "forecast")
+ALERT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved")
+
+# An alert a budget raised (see alerts.py): once per budget, kind, threshold and window,
+# which the unique key enforces across processes. A forecast alert's threshold is 100.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget", String(DIM), nullable=False),  # the budget's name
+    Column("kind", String(16), nullable=False),  # one of ALERT_KINDS
+    Column("threshold", Integer, nullable=False),  # percent of the amount; 100 for forecast
+    Column("window_start", String(10), nullable=False),  # local dates, both included
+    Column("window_end", String(10), nullable=False),
+    # {"spent": "412.50", "amount": "500", "percent": "82.5", "projected": ..., "low": ..., "high": ...}
+    Column("figures", JSON, nullable=False),
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("status", String(16), nullable=False, default="open"),  # one of ALERT_STATUSES
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("acknowledged_by", String(320), nullable=True),  # an email
+    Column("acknowledged_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("budget", "kind", "threshold", "window_start", name="uq_alerts_once"),
+    Index("ix_alerts_status", "status", "created_at"),
+)

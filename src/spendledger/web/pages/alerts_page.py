@@ -1,7 +1,101 @@
-"""Being built."""
+"""/alerts: the alert centre — budgets' alerts, open, acknowledged and resolved, with their figures.
+
+Admins and viewers read it (an alert's figures span the budget's whole scope, which a
+member may not see); an admin acknowledges an alert, recorded with their email and the
+moment. Each alert links to the explorer view that explains it: the budget's window up
+to today, by project and day, with the budget's filters and basis.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from spendledger.alerts import describe
+from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
+from spendledger.store.budgets import BudgetRow, list_budgets
+from spendledger.store.tables import ALERT_STATUSES
+from spendledger.web.auth import Viewer, check_csrf, require
+from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.pages.explore import filter_token
 
 router = APIRouter(include_in_schema=False)
+
+AdminViewer = Annotated[Viewer, require("admin")]
+ReaderViewer = Annotated[Viewer, require("admin", "viewer")]
+
+STATUS_TITLES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Resolved"}
+
+
+@dataclass(frozen=True)
+class AlertView:
+    alert: AlertRow
+    summary: str
+    explore_url: str
+
+
+def explore_url(alert: AlertRow, budget: BudgetRow | None, *, today: date) -> str:
+    """The explorer over the alert's window (up to today), by project and day, in the budget's scope."""
+    end = min(max(today, alert.window_start), alert.window_end)
+    params = [
+        ("from", alert.window_start.isoformat()),
+        ("to", end.isoformat()),
+        ("by", "project"),
+        ("granularity", "day"),
+    ]
+    if budget is not None:
+        params += [("filter", filter_token(dim, v)) for dim, values in budget.scope.items() for v in values]
+        if budget.basis != "best":
+            params.append(("basis", budget.basis))
+    return "/explore?" + urlencode(params)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    templates: TemplatesDep,
+    viewer: ReaderViewer,
+    acked: int | None = None,
+) -> HTMLResponse:
+    """The alert centre, grouped by status (open first)."""
+    today = datetime.now(settings.tz).date()
+    with engine.connect() as conn:
+        rows = list_alerts(conn)
+        budgets = {b.name: b for b in list_budgets(conn)}
+    groups: dict[str, list[AlertView]] = {s: [] for s in ALERT_STATUSES}
+    for a in rows:
+        view = AlertView(a, describe(a), explore_url(a, budgets.get(a.budget), today=today))
+        groups.setdefault(a.status, []).append(view)
+    context = {
+        "viewer": viewer,
+        "groups": [(s, STATUS_TITLES.get(s, s), groups[s]) for s in groups],
+        "total": len(rows),
+        "acked": acked,
+    }
+    return templates.TemplateResponse(request, "alerts.html", context)
+
+
+@router.post("/alerts/{alert_id}/ack")
+def ack_alert(
+    engine: EngineDep,
+    viewer: AdminViewer,
+    alert_id: int,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> RedirectResponse:
+    """Acknowledge an alert as the logged-in admin, now; back to the alert centre."""
+    check_csrf(viewer, csrf_token)
+    try:
+        with engine.begin() as conn:
+            acknowledge(conn, alert_id, by=viewer.user.email, at=datetime.now(UTC))
+    except UnknownAlertError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return RedirectResponse(
+        f"/alerts?acked={alert_id}#alert-{alert_id}", status_code=status.HTTP_303_SEE_OTHER
+    )

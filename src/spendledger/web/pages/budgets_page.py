@@ -1,7 +1,271 @@
-"""Being built."""
+"""/budgets: each budget's current window (spent, left, resets in), its period-end forecast
+with a band, and its past windows; an admin's create, edit and delete forms.
+
+The figures are `budget_status`'s (the CLI's `budgets show`) and the forecast is
+`forecast_period` over the budget's scope, basis and currency, so the page, the CLI and
+every report agree. Admins and viewers read it (the figures span every scope, so members
+may not); only admins change budgets, with the library's checks and messages.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine
+
+from spendledger.budgets import (
+    BUDGET_BASES,
+    BudgetStatus,
+    budget_status,
+    change_budget,
+    create_budget,
+    describe_scope,
+)
+from spendledger.forecast import Forecast, daily_series, forecast_period, history_start
+from spendledger.queries import QueryError
+from spendledger.store.budgets import (
+    BudgetExistsError,
+    BudgetRow,
+    UnknownBudgetError,
+    get_budget,
+    list_budgets,
+    remove_budget,
+)
+from spendledger.store.tables import PERIODS
+from spendledger.web.auth import Viewer, check_csrf, require
+from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
+
+AdminViewer = Annotated[Viewer, require("admin")]
+ReaderViewer = Annotated[Viewer, require("admin", "viewer")]
+
+# a library error's parameter → the form field it is about
+FIELD_OF = {"from": "start", "to": "end", "filter": "filters"}
+
+
+@dataclass(frozen=True)
+class Page:
+    request: Request
+    templates: Jinja2Templates
+    engine: Engine
+    today: date  # in the configured zone
+
+
+def _page(request: Request, templates: TemplatesDep, engine: EngineDep, settings: SettingsDep) -> Page:
+    return Page(request, templates, engine, datetime.now(settings.tz).date())
+
+
+PageDep = Annotated[Page, Depends(_page)]
+
+
+class BudgetForm(BaseModel):
+    """The create/edit form as posted: strings as typed, checked by `create_budget`."""
+
+    name: str = ""
+    amount: str = ""
+    currency: str = "USD"
+    period: str = "monthly"
+    start: str = ""  # a custom period's first day
+    end: str = ""  # and last day, included
+    filters: str = ""  # DIM=VALUE, one a line
+    thresholds: str = "50,80,100"
+    basis: str = "best"
+    csrf_token: str | None = None
+
+    @classmethod
+    def of(cls, b: BudgetRow) -> BudgetForm:
+        return cls(
+            name=b.name,
+            amount=f"{b.amount.normalize():f}",
+            currency=b.currency,
+            period=b.period,
+            start=b.custom_start.isoformat() if b.custom_start else "",
+            end=b.custom_end.isoformat() if b.custom_end else "",
+            filters="\n".join(f"{dim}={v}" for dim, values in b.scope.items() for v in values),
+            thresholds=",".join(str(t) for t in b.thresholds),
+            basis=b.basis,
+        )
+
+    def arguments(self) -> dict[str, Any]:
+        """`create_budget`'s (and `change_budget`'s) parameters, bar the name."""
+        return {
+            "amount": self.amount,
+            "currency": self.currency,
+            "period": self.period,
+            "start": self.start.strip() or None,
+            "end": self.end.strip() or None,
+            "filters": [line.strip() for line in self.filters.splitlines() if line.strip()],
+            "thresholds": self.thresholds,
+            "basis": self.basis,
+        }
+
+
+@dataclass(frozen=True)
+class Card:
+    """One budget as the page shows it."""
+
+    status: BudgetStatus
+    forecast: Forecast | None  # None when today is outside the (custom) window
+    scale: Decimal  # the bar's 100 %: the amount, or more to fit thresholds, spend and forecast
+
+    @property
+    def budget(self) -> BudgetRow:
+        return self.status.budget
+
+    @property
+    def exceeds(self) -> bool:
+        return self.forecast is not None and self.forecast.projected_total > self.budget.amount
+
+    def at(self, value: Decimal) -> str:
+        """Where `value` sits on the bar, as a CSS percentage."""
+        share = max(Decimal(0), min(Decimal(100), value * 100 / self.scale))
+        return f"{share.quantize(Decimal('0.1'))}%"
+
+    def mark(self, threshold: int) -> str:
+        return self.at(self.budget.amount * threshold / 100)
+
+
+def budget_forecast(conn: Connection, s: BudgetStatus) -> Forecast | None:
+    """The window-end total of the budget's spend, as seen today (none outside its window)."""
+    w, b = s.window, s.budget
+    if not w.start <= s.today <= w.end:
+        return None
+    series = daily_series(
+        conn,
+        start=history_start(start=w.start, today=s.today),
+        end=s.today,
+        filters=b.scope,
+        basis=b.basis,
+        currency=b.currency,
+    )
+    return forecast_period(series, start=w.start, end=w.end, today=s.today)
+
+
+def _card(conn: Connection, budget: BudgetRow, today: date) -> Card:
+    s = budget_status(conn, budget, today=today)
+    forecast = budget_forecast(conn, s)
+    top = max([budget.amount * max(budget.thresholds) / 100, budget.amount, s.spent])
+    if forecast is not None:
+        top = max(top, forecast.high)
+    return Card(s, forecast, min(top, budget.amount * 3))
+
+
+@router.get("/budgets", response_class=HTMLResponse)
+def budgets_page(page: PageDep, viewer: ReaderViewer, edit: str = "", add: bool = False) -> HTMLResponse:
+    """Every budget's current window, forecast and past windows; the form for admins."""
+    editing = None
+    if edit and viewer.user.is_admin:
+        editing = _found(page, edit)
+    form = BudgetForm.of(editing) if editing else BudgetForm()
+    return _render(page, viewer, form=form, editing=editing, open_form=add or editing is not None)
+
+
+@router.post("/budgets", response_class=HTMLResponse)
+def add_budget(page: PageDep, viewer: AdminViewer, form: Annotated[BudgetForm, Form()]) -> HTMLResponse:
+    check_csrf(viewer, form.csrf_token)
+    try:
+        with page.engine.begin() as conn:
+            b = create_budget(conn, name=form.name, now=datetime.now(UTC), **form.arguments())
+    except QueryError as exc:
+        return _invalid(page, viewer, form, None, FIELD_OF.get(exc.param, exc.param), str(exc))
+    except BudgetExistsError as exc:
+        return _invalid(page, viewer, form, None, "name", f"name: {exc}")
+    notice = f"Added budget {b.name!r}: {b.amount.normalize():f} {b.currency} {b.period} on "
+    return _render(page, viewer, notices=[notice + f"{describe_scope(b.scope)}."])
+
+
+@router.post("/budgets/{name:path}/edit", response_class=HTMLResponse)
+def edit_budget(
+    page: PageDep, viewer: AdminViewer, name: str, form: Annotated[BudgetForm, Form()]
+) -> HTMLResponse:
+    check_csrf(viewer, form.csrf_token)
+    old = _found(page, name)
+    form = form.model_copy(update={"name": old.name})
+    try:
+        with page.engine.begin() as conn:
+            change_budget(conn, old.name, now=datetime.now(UTC), channels=old.channels, **form.arguments())
+    except QueryError as exc:
+        return _invalid(page, viewer, form, old, FIELD_OF.get(exc.param, exc.param), str(exc))
+    return _render(page, viewer, notices=[f"Changed budget {old.name!r}."])
+
+
+@router.post("/budgets/{name:path}/delete", response_class=HTMLResponse)
+def delete_budget(
+    page: PageDep, viewer: AdminViewer, name: str, csrf_token: Annotated[str | None, Form()] = None
+) -> HTMLResponse:
+    check_csrf(viewer, csrf_token)
+    try:
+        with page.engine.begin() as conn:
+            remove_budget(conn, name)
+    except UnknownBudgetError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+    return _render(page, viewer, notices=[f"Removed budget {name!r} (spend is untouched)."])
+
+
+def span(start: date, end: date, today: date) -> str:
+    """ "Nov 1 – Nov 30" (one day: "Nov 30"); with the years when not all in this year."""
+    same = start.year == end.year == today.year
+    ends = (start,) if start == end else (start, end)
+    return " – ".join(f"{d:%b} {d.day}" + ("" if same else f", {d.year}") for d in ends)
+
+
+def days(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+def _found(page: Page, name: str) -> BudgetRow:
+    try:
+        with page.engine.connect() as conn:
+            return get_budget(conn, name)
+    except UnknownBudgetError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+
+
+def _invalid(
+    page: Page, viewer: Viewer, form: BudgetForm, editing: BudgetRow | None, field: str, error: str
+) -> HTMLResponse:
+    return _render(
+        page, viewer, form=form, editing=editing, open_form=True, error=error, error_field=field,
+        status_code=400,
+    )  # fmt: skip
+
+
+def _render(
+    page: Page,
+    viewer: Viewer,
+    *,
+    form: BudgetForm | None = None,
+    editing: BudgetRow | None = None,
+    open_form: bool = False,
+    notices: list[str] | None = None,
+    error: str | None = None,
+    error_field: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    with page.engine.connect() as conn:
+        cards = [_card(conn, b, page.today) for b in list_budgets(conn)]
+    context = {
+        "viewer": viewer,
+        "today": page.today,
+        "cards": cards,
+        "describe_scope": describe_scope,
+        "span": span,
+        "days": days,
+        "form": form or BudgetForm(),
+        "editing": editing,
+        "open_form": open_form,
+        "periods": PERIODS,
+        "bases": BUDGET_BASES,
+        "notices": notices or [],
+        "error": error,
+        "error_field": error_field,
+    }
+    return page.templates.TemplateResponse(page.request, "budgets.html", context, status_code=status_code)

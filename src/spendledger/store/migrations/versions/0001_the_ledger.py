@@ -18,6 +18,27 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("budget", sa.String(length=200), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        sa.Column("window_start", sa.String(length=10), nullable=False),
+        sa.Column("window_end", sa.String(length=10), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_by", sa.String(length=320), nullable=True),
+        sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("budget", "kind", "threshold", "window_start", name="uq_alerts_once"),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index("ix_alerts_status", ["status", "created_at"], unique=False)
+
+    op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -581,3 +602,7 @@ def downgrade() -> None:
     op.drop_table("ledger_meta")
     op.drop_table("budgets")
     op.drop_table("api_tokens")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_status")
+
+    op.drop_table("alerts")

@@ -1,0 +1,101 @@
+"""Alerts: budgets checked against their thresholds and their period-end forecast.
+
+`check_budgets` looks at every budget's current window (budgets.py) on a given local day:
+
+- threshold: spend in the window has reached a threshold (a percentage of the amount);
+  one alert per threshold crossed;
+- forecast: the period-end projection (forecast.py, same scope, basis and currency)
+  passes the amount while spend has not reached it yet.
+
+Each alert is stored once per budget, kind, threshold and window (the table's unique key,
+inserted with ON CONFLICT DO NOTHING; a forecast alert's threshold is 100), so checking
+again — or from two processes at once — raises nothing new. When a budget's new window
+has started, the alerts of its earlier windows that are still open (or acknowledged) are
+resolved. Anomalies and delivery are not here yet.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from spendledger.budgets import budget_status, local_day
+from spendledger.forecast import daily_series, forecast_period, history_start
+from spendledger.store.alerts import FORECAST_THRESHOLD, AlertRow, raise_alert, resolve_before
+from spendledger.store.budgets import BudgetRow, list_budgets
+
+
+def check_budgets(
+    conn: Connection, *, tz: ZoneInfo, today: date | None = None, now: datetime | None = None
+) -> list[AlertRow]:
+    """Raise the alerts every budget is due on `today` (default: today in `tz`); the new ones.
+
+    `now` (default: the clock) is the moment stored as when alerts were raised or resolved.
+    """
+    now = now or datetime.now(UTC)
+    today = today or local_day(now, tz)
+    raised: list[AlertRow] = []
+    for budget in list_budgets(conn):
+        raised.extend(check_budget(conn, budget, today=today, now=now))
+    return raised
+
+
+def check_budget(conn: Connection, budget: BudgetRow, *, today: date, now: datetime) -> list[AlertRow]:
+    """One budget's new alerts on `today` (see the module's docstring)."""
+    status = budget_status(conn, budget, today=today, history=0)
+    window = status.window
+    if budget.period != "custom":
+        resolve_before(conn, budget.name, window.start, at=now)
+    if today < window.start:  # a custom window that has not begun
+        return []
+    base = {"spent": status.spent, "amount": budget.amount, "percent": status.percent}
+    raised: list[AlertRow] = []
+
+    def fire(kind: str, threshold: int, figures: dict[str, Decimal]) -> None:
+        row = raise_alert(
+            conn,
+            budget=budget.name,
+            kind=kind,
+            threshold=threshold,
+            window_start=window.start,
+            window_end=window.end,
+            figures=figures,
+            currency=budget.currency,
+            now=now,
+        )
+        if row is not None:
+            raised.append(row)
+
+    for threshold in status.crossed:
+        fire("threshold", threshold, base)
+    if status.spent < budget.amount and today <= window.end:
+        series = daily_series(
+            conn,
+            start=history_start(start=window.start, today=today),
+            end=today,
+            filters=budget.scope,
+            basis=budget.basis,
+            currency=budget.currency,
+        )
+        forecast = forecast_period(series, start=window.start, end=window.end, today=today)
+        if forecast.projected_total > budget.amount:
+            projected = {"projected": forecast.projected_total, "low": forecast.low, "high": forecast.high}
+            fire("forecast", FORECAST_THRESHOLD, {**base, **projected})
+    return raised
+
+
+def describe(alert: AlertRow) -> str:
+    """One line: what the alert says, with its figures."""
+    f, cur = alert.figures, alert.currency
+    spent = f"{f.get('spent', Decimal(0)):,.2f} of {f.get('amount', Decimal(0)):,.2f} {cur}"
+    window = f"{alert.window_start} → {alert.window_end}"
+    if alert.kind == "forecast":
+        band = f"{f.get('low', Decimal(0)):,.2f}–{f.get('high', Decimal(0)):,.2f}"
+        return (
+            f"{alert.budget}: heading over — projected {f.get('projected', Decimal(0)):,.2f} {cur} "
+            f"(80 % band {band}) by {alert.window_end}; spent {spent} so far ({f.get('percent')} %)"
+        )
+    return f"{alert.budget}: {alert.threshold} % reached — spent {spent} ({f.get('percent')} %) in {window}"
