@@ -220,7 +220,7 @@ def test_the_scheduler_round_checks_budgets_and_survives_a_failure(
     def broken(*_args: object, **_kwargs: object) -> list[object]:
         raise RuntimeError("the check broke")
 
-    monkeypatch.setattr(scheduler, "check_budgets", broken)
+    monkeypatch.setattr(scheduler, "evaluate", broken)
     with caplog.at_level(logging.ERROR, logger="spendledger.scheduler"):
         assert run_due(november, settings, owner="test", now=lambda: moment) == []
     assert "checking budgets' alerts failed" in caplog.text

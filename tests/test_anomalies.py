@@ -142,3 +142,29 @@ def test_anomalies_cli_names_the_spike_and_says_when_there_is_none(
     )
     assert quiet.startswith("No anomalies on 2026-11-19")
     assert bad.exit_code == 2 and "--min-jump" in bad.stderr
+
+
+def test_anomaly_alerts_fire_once_with_their_words(engine: Engine, db_url: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import json
+
+    usual, spike = call("api:t1", DAY, "35.00"), call("api:t2", DAY, "412.00", user="u_17", api_key="k9")
+    write(engine, [*four_quiet_weeks(), usual, spike])
+    cli = cli_runner(db_url, tmp_path, monkeypatch, SPENDLEDGER_TIMEZONE="UTC")
+
+    # evaluated the morning after: the anomalies of the 20th, the last whole day
+    first = cli("alerts", "evaluate", "--at", "2026-11-21T08:00").stdout
+    again = cli("alerts", "evaluate", "--at", "2026-11-21T09:00").stdout
+    listed = json.loads(cli("alerts", "list", "--format", "json").stdout)
+
+    assert (
+        "model gpt-4o: $447.00 on 2026-11-20, usual $35.00 ± $3.50; 100 % of the jump is user u_17" in first
+    )
+    assert again.strip() == "No new alerts."
+    model = next(a for a in listed if a["budget"] == "model:gpt-4o")
+    assert model["kind"] == "anomaly" and model["state"] == "open" and model["window"]["from"] == "2026-11-20"
+    assert model["figures"] == {"spent": "447.000000000", "usual": "35.00", "spread": "3.50"}
+    assert model["text"].startswith("model gpt-4o: $447.00 on 2026-11-20")
+    assert len({a["budget"] for a in listed}) == len(listed)  # one alert per subject and day
+    bad = cli("alerts", "evaluate", "--at", "yesterday", ok=False)
+    assert bad.exit_code == 2 and "--at" in bad.stderr

@@ -16,12 +16,13 @@ resolved. Anomalies and delivery are not here yet.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from spendledger.anomalies import find_anomalies
 from spendledger.budgets import budget_status, local_day
 from spendledger.forecast import daily_series, forecast_period, history_start
 from spendledger.store.alerts import FORECAST_THRESHOLD, AlertRow, raise_alert, resolve_before
@@ -87,8 +88,42 @@ def check_budget(conn: Connection, budget: BudgetRow, *, today: date, now: datet
     return raised
 
 
+def evaluate(conn: Connection, *, tz: ZoneInfo, at: datetime | None = None) -> list[AlertRow]:
+    """Every alert due as of `at` (default: now): budgets on that day, anomalies of the day
+    before it (the last whole day); the new ones. Each fires once, whoever evaluates."""
+    now = at or datetime.now(UTC)
+    today = local_day(now, tz)
+    return [
+        *check_budgets(conn, tz=tz, today=today, now=now),
+        *check_anomalies(conn, day=today - timedelta(days=1), now=now),
+    ]
+
+
+def check_anomalies(conn: Connection, *, day: date, now: datetime) -> list[AlertRow]:
+    """An alert for each anomaly of `day`, once (its subject is a filter: "model:gpt-4o")."""
+    raised: list[AlertRow] = []
+    for anomaly in find_anomalies(conn, day=day):
+        row = raise_alert(
+            conn,
+            budget=f"{anomaly.dimension}:{anomaly.value}",
+            kind="anomaly",
+            threshold=0,
+            window_start=day,
+            window_end=day,
+            figures={"spent": anomaly.spent, "usual": anomaly.usual, "spread": anomaly.spread},
+            currency=anomaly.currency,
+            now=now,
+            note=anomaly.describe(),
+        )
+        if row is not None:
+            raised.append(row)
+    return raised
+
+
 def describe(alert: AlertRow) -> str:
     """One line: what the alert says, with its figures."""
+    if alert.kind == "anomaly" and alert.note:
+        return alert.note
     f, cur = alert.figures, alert.currency
     spent = f"{f.get('spent', Decimal(0)):,.2f} of {f.get('amount', Decimal(0)):,.2f} {cur}"
     window = f"{alert.window_start} → {alert.window_end}"

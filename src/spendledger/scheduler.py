@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from spendledger.alerts import check_budgets
+from spendledger.alerts import evaluate
 from spendledger.config import Settings
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
@@ -46,7 +46,7 @@ def run_due(
         outcomes.append(outcome)
     try:  # budgets' alerts, on what the syncs brought; a failure never blocks the syncs
         with engine.begin() as conn:
-            raised = check_budgets(conn, tz=settings.tz, now=now())
+            raised = evaluate(conn, tz=settings.tz, at=now())
         for alert in raised:
             log.info(
                 "alert raised: %s %s %d %% for %s",

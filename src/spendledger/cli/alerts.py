@@ -6,13 +6,14 @@ Each command calls one library function (alerts.py, store/alerts.py) and prints 
 from __future__ import annotations
 
 import getpass
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from spendledger.alerts import check_budgets, describe
+from spendledger.alerts import describe, evaluate
 from spendledger.cli.context import USAGE_ERROR, fail, open_ledger, out, print_table, settings_of
 from spendledger.cli.report import money
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
@@ -23,12 +24,28 @@ app = typer.Typer(
 )
 
 
-@app.command("check")
-def check(ctx: typer.Context) -> None:
-    """Check every budget now and print the alerts newly raised (each fires once per window)."""
+@app.command("evaluate")
+def evaluate_(
+    ctx: typer.Context,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Evaluate as of this moment (YYYY-MM-DD[THH:MM], in the ledger's zone)."),
+    ] = None,
+) -> None:
+    """Evaluate every alert now (or as of --at) and print those newly raised: budgets'
+    thresholds and forecasts on that day, anomalies of the day before (each fires once)."""
     settings = settings_of(ctx)
+    moment = None
+    if at is not None:
+        try:
+            parsed = datetime.fromisoformat(at.strip())
+        except ValueError:
+            fail(
+                f"--at: {at!r} is not a date or date-time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", code=USAGE_ERROR
+            )
+        moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.tz)
     with open_ledger(ctx) as engine, engine.begin() as conn:
-        raised = check_budgets(conn, tz=settings.tz)
+        raised = evaluate(conn, tz=settings.tz, at=moment)
     if not raised:
         out().print("No new alerts.")
         return
@@ -39,16 +56,25 @@ def check(ctx: typer.Context) -> None:
     )
 
 
+app.command("check", hidden=True)(evaluate_)  # the first name it had
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
     status: Annotated[str, typer.Option(help=f"{'|'.join(ALERT_STATUSES)}|all.")] = "open",
+    fmt: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
 ) -> None:
     """The alerts with STATUS (default: open), newest first."""
     if status != "all" and status not in ALERT_STATUSES:
         fail(f"--status: {status!r} is not one of {', '.join(ALERT_STATUSES)}, all", code=USAGE_ERROR)
+    if fmt not in ("table", "json"):
+        fail(f"--format: {fmt!r} is not one of table, json", code=USAGE_ERROR)
     with open_ledger(ctx) as engine, engine.connect() as conn:
         rows = list_alerts(conn, None if status == "all" else status)
+    if fmt == "json":
+        typer.echo(json.dumps([_public(a) for a in rows], indent=2))
+        return
     if not rows:
         out().print(f"No {'' if status == 'all' else status + ' '}alerts.")
         return
@@ -86,6 +112,25 @@ def ack(
         except UnknownAlertError as exc:
             fail(str(exc))
     out().print(f"Alert #{alert.id} ({alert.budget}, {alert.kind} {alert.threshold} %): {_status(alert)}.")
+
+
+def _public(a: AlertRow) -> dict[str, object]:
+    """An alert as JSON: money as decimal strings, times in ISO 8601."""
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "budget": a.budget,
+        "threshold": a.threshold,
+        "window": {"from": a.window_start.isoformat(), "to": a.window_end.isoformat()},
+        "figures": {k: str(v) for k, v in a.figures.items()},
+        "currency": a.currency,
+        "state": a.status,
+        "fired_at": a.created_at.isoformat() if a.created_at else None,
+        "acknowledged_by": a.acknowledged_by,
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "resolved_at": a.resolved_at.isoformat() if a.resolved_at else None,
+        "text": describe(a),
+    }
 
 
 def _status(a: AlertRow) -> str:

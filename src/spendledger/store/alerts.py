@@ -37,6 +37,7 @@ class AlertRow:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     id: int | None = None
+    note: str | None = None
 
 
 class UnknownAlertError(LookupError):
@@ -59,6 +60,7 @@ def _row(r: Any) -> AlertRow:
         acknowledged_by=m["acknowledged_by"],
         acknowledged_at=as_utc(m["acknowledged_at"]) if m["acknowledged_at"] else None,
         resolved_at=as_utc(m["resolved_at"]) if m["resolved_at"] else None,
+        note=m["note"],
     )
 
 
@@ -73,6 +75,7 @@ def raise_alert(
     figures: Mapping[str, Decimal],
     currency: str,
     now: datetime,
+    note: str | None = None,
 ) -> AlertRow | None:
     """Store the alert unless one with its key exists; the new row, or None when it existed."""
     stmt = dialect_insert(conn, alerts).values(
@@ -85,6 +88,7 @@ def raise_alert(
         currency=currency,
         status="open",
         created_at=now,
+        note=note,
     )
     stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
         index_elements=["budget", "kind", "threshold", "window_start"]

@@ -292,7 +292,7 @@ budgets = Table(
 )
 
 
-ALERT_KINDS: tuple[str, ...] = ("threshold", "forecast")
+ALERT_KINDS: tuple[str, ...] = ("threshold", "forecast", "anomaly")
 ALERT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved")
 
 # An alert a budget raised (see alerts.py): once per budget, kind, threshold and window,
@@ -301,7 +301,8 @@ alerts = Table(
     "alerts",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("budget", String(DIM), nullable=False),  # the budget's name
+    # the budget's name; for an anomaly its subject as a filter, "model:gpt-4o"
+    Column("budget", String(DIM), nullable=False),
     Column("kind", String(16), nullable=False),  # one of ALERT_KINDS
     Column("threshold", Integer, nullable=False),  # percent of the amount; 100 for forecast
     Column("window_start", String(10), nullable=False),  # local dates, both included
@@ -314,6 +315,7 @@ alerts = Table(
     Column("acknowledged_by", String(320), nullable=True),  # an email
     Column("acknowledged_at", DateTime(timezone=True), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("note", Text, nullable=True),  # an anomaly's words: its driver and likely causes
     UniqueConstraint("budget", "kind", "threshold", "window_start", name="uq_alerts_once"),
     Index("ix_alerts_status", "status", "created_at"),
 )

@@ -9,7 +9,7 @@ to today, by project and day, with the budget's filters and basis.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -48,7 +48,10 @@ def explore_url(alert: AlertRow, budget: BudgetRow | None, *, today: date) -> st
         ("by", "project"),
         ("granularity", "day"),
     ]
-    if budget is not None:
+    if alert.kind == "anomaly":  # its subject is a filter; by user, who usually drives a jump
+        params = [*params[:2], ("by", "user"), ("granularity", "day"), ("filter", alert.budget)]
+        params[0] = ("from", (alert.window_start - timedelta(days=27)).isoformat())
+    elif budget is not None:
         params += [("filter", filter_token(dim, v)) for dim, values in budget.scope.items() for v in values]
         if budget.basis != "best":
             params.append(("basis", budget.basis))

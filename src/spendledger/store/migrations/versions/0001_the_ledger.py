@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_by", sa.String(length=320), nullable=True),
         sa.Column("acknowledged_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("budget", "kind", "threshold", "window_start", name="uq_alerts_once"),
     )
