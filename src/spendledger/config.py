@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"  # the zone days are counted in, for rollups and reports
     max_batch_events: int = 10_000
     max_body_bytes: int = 32 * 1024 * 1024
+    public_url: str | None = None  # the dashboard's address, linked from notifications
 
     @field_validator("timezone")
     @classmethod

@@ -17,6 +17,8 @@ from sqlalchemy import Engine
 
 from spendledger.alerts import evaluate
 from spendledger.config import Settings
+from spendledger.notify import notify
+from spendledger.secrets import load_vault
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
 
@@ -57,6 +59,14 @@ def run_due(
             )
     except Exception:
         log.exception("checking budgets' alerts failed")
+        raised = []
+    if raised:
+        try:  # sent by whoever raised them; a failing channel is logged, never blocks the round
+            vault = load_vault(settings)
+            with engine.begin() as conn:
+                notify(conn, raised, vault=vault, dashboard_url=settings.public_url)
+        except Exception:
+            log.exception("sending alerts' notifications failed")
     return outcomes
 
 

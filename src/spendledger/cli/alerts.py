@@ -14,8 +14,19 @@ import typer
 from rich.table import Table
 
 from spendledger.alerts import describe, evaluate
-from spendledger.cli.context import USAGE_ERROR, fail, open_ledger, out, print_table, settings_of
+from spendledger.cli.context import (
+    USAGE_ERROR,
+    err,
+    fail,
+    open_ledger,
+    out,
+    print_table,
+    settings_of,
+    user_errors,
+)
 from spendledger.cli.report import money
+from spendledger.notify import Delivery, notify
+from spendledger.secrets import load_vault
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
 from spendledger.store.tables import ALERT_STATUSES
 
@@ -44,8 +55,15 @@ def evaluate_(
                 f"--at: {at!r} is not a date or date-time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)", code=USAGE_ERROR
             )
         moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=settings.tz)
-    with open_ledger(ctx) as engine, engine.begin() as conn:
-        raised = evaluate(conn, tz=settings.tz, at=moment)
+    deliveries: list[Delivery] = []
+    with open_ledger(ctx) as engine:
+        with engine.begin() as conn:
+            raised = evaluate(conn, tz=settings.tz, at=moment)
+        if raised:  # sent by whoever raised them, once stored
+            with user_errors():
+                vault = load_vault(settings)
+            with engine.begin() as conn:
+                deliveries = notify(conn, raised, vault=vault, dashboard_url=settings.public_url)
     if not raised:
         out().print("No new alerts.")
         return
@@ -54,6 +72,14 @@ def evaluate_(
     out().print(
         f"{len(raised)} new alert{'s' if len(raised) != 1 else ''}; `spendledger alerts list` lists them."
     )
+    for d in deliveries:
+        if d.status == "failed":
+            err().print(
+                f"#{d.alert_id} to channel {d.channel}: failed after {d.attempts} attempts: {d.error}"
+            )
+    sent = sum(d.status == "sent" for d in deliveries)
+    if deliveries:
+        out().print(f"Sent {sent} of {len(deliveries)} notifications.")
 
 
 app.command("check", hidden=True)(evaluate_)  # the first name it had

@@ -319,3 +319,35 @@ alerts = Table(
     UniqueConstraint("budget", "kind", "threshold", "window_start", name="uq_alerts_once"),
     Index("ix_alerts_status", "status", "created_at"),
 )
+
+
+DELIVERY_STATUSES: tuple[str, ...] = ("sent", "failed")
+
+# Where alerts are sent (see notify.py): an Apprise URL (or a webhook URL), sealed like a
+# source's key (secrets.py) since it often holds a token or password; `url_hint` is the
+# masked form shown in the CLI and pages.
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("url", Text, nullable=False),  # sealed
+    Column("url_hint", String(DIM), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# An alert sent (or not) to a channel: once per alert and channel, with the attempts made
+# and the last error when every attempt failed.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(DIM), nullable=False),
+    Column("status", String(16), nullable=False),  # one of DELIVERY_STATUSES
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("alert_id", "channel", name="uq_deliveries_once"),
+)

@@ -70,6 +70,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("name"),
     )
     op.create_table(
+        "channels",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("url_hint", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("name"),
+    )
+    op.create_table(
         "ledger_meta",
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
@@ -532,6 +542,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("email"),
     )
     op.create_table(
+        "deliveries",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=False),
+        sa.Column("channel", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("alert_id", "channel", name="uq_deliveries_once"),
+    )
+    op.create_table(
         "user_grants",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("dimension", sa.String(length=16), nullable=False),
@@ -554,6 +578,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("web_sessions")
     op.drop_table("user_grants")
+    op.drop_table("deliveries")
     op.drop_table("users")
     with op.batch_alter_table("usage", schema=None) as batch_op:
         batch_op.drop_index(
@@ -601,6 +626,7 @@ def downgrade() -> None:
 
     op.drop_table("login_failures")
     op.drop_table("ledger_meta")
+    op.drop_table("channels")
     op.drop_table("budgets")
     op.drop_table("api_tokens")
     with op.batch_alter_table("alerts", schema=None) as batch_op:

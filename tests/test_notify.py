@@ -1,0 +1,201 @@
+"""Notifications: alerts sent to real local receivers (SMTP and a JSON webhook), once each,
+with retries on a failing channel that never stops the others; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+
+from receivers import Mailbox, Webhook, free_port, smtp_server, webhook_server
+from spendledger.alerts import describe, evaluate
+from spendledger.budgets import create_budget
+from spendledger.config import Settings
+from spendledger.notify import apprise_url, notify, url_hint
+from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.scheduler import run_due
+from spendledger.secrets import Vault, load_vault, new_vault
+from spendledger.store import write_records
+from spendledger.store.alerts import AlertRow
+from spendledger.store.channels import add_channel, list_deliveries
+
+UTC_ZONE = ZoneInfo("UTC")
+NOW = datetime(2026, 11, 1, 8, tzinfo=UTC)
+MOMENT = datetime(2026, 11, 30, 12, tzinfo=UTC)  # $105 of $100 spent: 50, 80 and 100 % crossed
+DASHBOARD = "https://ledger.example.com"
+
+
+def _record(key: str, day: date, cost: str) -> UsageRecord:
+    return UsageRecord(
+        key=key,
+        source="test",
+        basis=Basis.METERED,
+        start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        provider="openai",
+        model="m",
+        project="web",
+        cost=Decimal(cost),
+        pricing_status=PricingStatus.PROVIDER,
+    )
+
+
+@pytest.fixture
+def november(engine: Engine) -> Engine:
+    with engine.begin() as conn:
+        write_records(
+            conn,
+            [
+                _record(f"n{d}", date(2026, 11, d), c)
+                for d, c in ((3, "30"), (10, "25"), (20, "30"), (25, "20"))
+            ],
+            tz=UTC_ZONE,
+        )
+    return engine
+
+
+def _budget(engine: Engine, name: str = "web", channels: tuple[str, ...] = ()) -> None:
+    with engine.begin() as conn:
+        create_budget(conn, name=name, amount="100", now=NOW, filters=["project=web"], channels=channels)
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def hook() -> Iterator[Webhook]:
+    with webhook_server() as h:
+        yield h
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return new_vault()
+
+
+def _channel(engine: Engine, vault: Vault, name: str, url: str) -> None:
+    with engine.begin() as conn:
+        add_channel(conn, name=name, url=vault.seal(url), url_hint=url_hint(url), now=NOW)
+
+
+def _round(engine: Engine, vault: Vault, **kw: object) -> list[AlertRow]:
+    """evaluate then notify, as the CLI and the scheduler do; the alerts raised."""
+    with engine.begin() as conn:
+        raised = evaluate(conn, tz=UTC_ZONE, at=MOMENT)
+    with engine.begin() as conn:
+        notify(conn, raised, vault=vault, dashboard_url=DASHBOARD, **kw)  # type: ignore[arg-type]
+    return raised
+
+
+def test_email_and_webhook_get_exactly_one_message_per_alert(
+    november: Engine, vault: Vault, mailbox: Mailbox, hook: Webhook
+) -> None:
+    _budget(november)
+    _channel(november, vault, "mail", mailbox.url())
+    _channel(november, vault, "hook", hook.url())
+
+    raised = _round(november, vault)
+    assert sorted(a.threshold for a in raised) == [50, 80, 100]
+    assert _round(november, vault) == []  # evaluated again: nothing new, nothing sent
+    with november.begin() as conn:  # the same alerts again: already delivered
+        assert notify(conn, raised, vault=vault) == []
+
+    assert len(mailbox.messages) == 3
+    assert len(hook.received) == 3
+    subjects = sorted(str(m["Subject"]) for m in mailbox.messages)
+    assert subjects == ["spendledger: budget threshold — web"] * 3
+    for alert in raised:
+        mails = [m for m in mailbox.messages if describe(alert) in _text(m)]
+        posts = [p for p in hook.received if describe(alert) in p["message"]]
+        assert len(mails) == len(posts) == 1
+        assert f"{DASHBOARD}/alerts" in posts[0]["message"]
+        assert posts[0]["title"] == "spendledger: budget threshold — web"
+    assert set(hook.paths) == {"/hook/s3cr3t-t0ken-abcdef"}
+
+    with november.connect() as conn:
+        log = list_deliveries(conn)
+    assert len(log) == 6
+    assert {(d.status, d.attempts, d.last_error) for d in log} == {("sent", 1, None)}
+
+
+def _text(message: object) -> str:
+    from email.message import Message
+
+    assert isinstance(message, Message)
+    parts = message.walk() if message.is_multipart() else [message]
+    return "".join(
+        p.get_payload(decode=True).decode()  # type: ignore[union-attr]
+        for p in parts
+        if p.get_content_type() == "text/plain"
+    )
+
+
+def test_a_failing_channel_is_retried_logged_and_never_blocks_the_others(
+    november: Engine, vault: Vault, hook: Webhook
+) -> None:
+    _budget(november)
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    _channel(november, vault, "dead", dead)
+    _channel(november, vault, "hook", hook.url())
+    waits: list[float] = []
+
+    raised = _round(november, vault, retries=2, backoff=0.5, sleep=waits.append)
+
+    assert len(raised) == 3
+    assert len(hook.received) == 3  # the working channel got every alert
+    assert waits == [0.5, 1.0] * 3  # exponential backoff between the 3 attempts of each alert
+    with november.connect() as conn:
+        log = list_deliveries(conn)
+    failed = [d for d in log if d.channel == "dead"]
+    assert len(failed) == 3
+    for d in failed:
+        assert d.status == "failed" and d.attempts == 3 and d.sent_at is None
+        assert d.last_error and "127.0.0.1" in d.last_error
+    assert {d.status for d in log if d.channel == "hook"} == {"sent"}
+
+
+def test_a_budget_with_channels_sends_only_to_them(
+    november: Engine, vault: Vault, mailbox: Mailbox, hook: Webhook
+) -> None:
+    _budget(november, channels=("hook",))
+    _channel(november, vault, "mail", mailbox.url())
+    _channel(november, vault, "hook", hook.url())
+    assert len(_round(november, vault)) == 3
+    assert len(hook.received) == 3
+    assert mailbox.messages == []
+
+
+def test_channel_urls_are_sealed_in_the_database(engine: Engine, vault: Vault, hook: Webhook) -> None:
+    url = hook.url()
+    _channel(engine, vault, "hook", url)
+    with engine.connect() as conn:
+        stored, hint = conn.execute(text("SELECT url, url_hint FROM channels")).one()
+    assert "s3cr3t" not in stored and "s3cr3t" not in hint
+    assert vault.open(stored) == url
+    assert hint == "http://…cdef"
+
+
+def test_webhook_urls_map_to_apprise_json() -> None:
+    assert apprise_url("http://h:8080/a?b=c") == "json://h:8080/a?b=c"
+    assert apprise_url("HTTPS://h/a") == "jsons://h/a"
+    assert apprise_url("mailto://h?to=a@b.c") == "mailto://h?to=a@b.c"
+    assert url_hint("slack://T000/B000/XXXXXXXXXXXXXXXX") == "slack://…XXXX"
+    assert url_hint("json://h") == "json://…"
+
+
+def test_the_scheduler_round_sends_what_it_raised(
+    november: Engine, settings: Settings, hook: Webhook
+) -> None:
+    _budget(november)
+    _channel(november, load_vault(settings), "hook", hook.url())
+    assert run_due(november, settings, owner="test", now=lambda: MOMENT) == []
+    assert run_due(november, settings, owner="test", now=lambda: MOMENT) == []
+    assert len(hook.received) == 3
+    with november.connect() as conn:
+        assert {d.status for d in list_deliveries(conn)} == {"sent"}
