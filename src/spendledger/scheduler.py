@@ -19,6 +19,7 @@ from spendledger.alerts import evaluate
 from spendledger.config import Settings
 from spendledger.notify import notify
 from spendledger.secrets import load_vault
+from spendledger.store.alerts import AlertRow
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
 
@@ -46,9 +47,16 @@ def run_due(
         else:
             log.info("source %s: %d pages, %d records", name, outcome.pages, outcome.records)
         outcomes.append(outcome)
-    try:  # budgets' alerts, on what the syncs brought; a failure never blocks the syncs
+    evaluate_and_notify(engine, settings, at=now())  # on what the syncs brought
+    return outcomes
+
+
+def evaluate_and_notify(engine: Engine, settings: Settings, *, at: datetime | None = None) -> list[AlertRow]:
+    """Raise the alerts due and send the new ones; failures are logged, never raised (they
+    must not block a sync round or an ingest batch). The alerts raised here."""
+    try:
         with engine.begin() as conn:
-            raised = evaluate(conn, tz=settings.tz, at=now())
+            raised = evaluate(conn, tz=settings.tz, at=at)
         for alert in raised:
             log.info(
                 "alert raised: %s %s %d %% for %s",
@@ -59,7 +67,7 @@ def run_due(
             )
     except Exception:
         log.exception("checking budgets' alerts failed")
-        raised = []
+        return []
     if raised:
         try:  # sent by whoever raised them; a failing channel is logged, never blocks the round
             vault = load_vault(settings)
@@ -67,7 +75,7 @@ def run_due(
                 notify(conn, raised, vault=vault, dashboard_url=settings.public_url)
         except Exception:
             log.exception("sending alerts' notifications failed")
-    return outcomes
+    return raised
 
 
 def run_forever(engine: Engine, settings: Settings, *, stop: threading.Event, poll: float = 60.0) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, status
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from spendledger.ingest import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
+from spendledger.scheduler import evaluate_and_notify
 from spendledger.web.api.schemas import ErrorPublic, EventBatchIn, EventIn, IngestResultPublic
 from spendledger.web.deps import CurrentToken, EngineDep, PricerDep, SettingsDep
 
@@ -42,14 +44,35 @@ router = APIRouter(tags=["ingest"])
     },
 )
 async def post_events(
-    request: Request, _token: CurrentToken, settings: SettingsDep, engine: EngineDep, pricer: PricerDep
+    request: Request,
+    background: BackgroundTasks,
+    _token: CurrentToken,
+    settings: SettingsDep,
+    engine: EngineDep,
+    pricer: PricerDep,
 ) -> IngestResultPublic:
     """Store a batch of metered calls; events already stored (same id) are counted as duplicates."""
     body = await read_body(request, limit=settings.max_body_bytes)
     result = await run_in_threadpool(
         store_batch, engine, body, pricer=pricer, tz=settings.tz, max_events=settings.max_batch_events
     )
+    if result.accepted and _alerts_due(request):
+        # after the response: the sender never waits for budgets and notifications
+        background.add_task(evaluate_and_notify, engine, settings)
     return IngestResultPublic.from_result(result)
+
+
+ALERTS_EVERY = 60.0  # seconds: at most one evaluation a minute per process, however many batches
+
+
+def _alerts_due(request: Request) -> bool:
+    """Whether this batch evaluates the alerts (the first batch after a quiet minute does)."""
+    state = request.app.state
+    now = time.monotonic()
+    if now - getattr(state, "alerts_evaluated_at", -ALERTS_EVERY) < ALERTS_EVERY:
+        return False
+    state.alerts_evaluated_at = now
+    return True
 
 
 def store_batch(
