@@ -86,15 +86,9 @@ def add_budget(
     conn.execute(
         insert(budgets).values(
             name=name,
-            scope={dim: list(values) for dim, values in (scope or {}).items()},
-            amount_nanos=to_nanos(amount),
-            currency=currency,
-            period=period,
-            custom_start=custom_start.isoformat() if custom_start else None,
-            custom_end=custom_end.isoformat() if custom_end else None,
-            thresholds=list(thresholds),
-            basis=basis,
-            channels=list(channels),
+            **_columns(
+                amount, currency, period, scope, custom_start, custom_end, thresholds, basis, channels
+            ),
             created_at=now,
         )
     )
@@ -122,18 +116,37 @@ def update_budget(
         update(budgets)
         .where(budgets.c.name == name)
         .values(
-            scope={dim: list(values) for dim, values in (scope or {}).items()},
-            amount_nanos=to_nanos(amount),
-            currency=currency,
-            period=period,
-            custom_start=custom_start.isoformat() if custom_start else None,
-            custom_end=custom_end.isoformat() if custom_end else None,
-            thresholds=list(thresholds),
-            basis=basis,
-            channels=list(channels),
+            **_columns(
+                amount, currency, period, scope, custom_start, custom_end, thresholds, basis, channels
+            ),
         )
     )
     return get_budget(conn, name)
+
+
+def _columns(
+    amount: Decimal,
+    currency: str,
+    period: str,
+    scope: Mapping[str, Sequence[str]] | None,
+    custom_start: date | None,
+    custom_end: date | None,
+    thresholds: Sequence[int],
+    basis: str,
+    channels: Sequence[str],
+) -> dict[str, Any]:
+    """A budget's stored columns, as add_budget and update_budget write them."""
+    return {
+        "scope": {dim: list(values) for dim, values in (scope or {}).items()},
+        "amount_nanos": to_nanos(amount),
+        "currency": currency,
+        "period": period,
+        "custom_start": custom_start.isoformat() if custom_start else None,
+        "custom_end": custom_end.isoformat() if custom_end else None,
+        "thresholds": list(thresholds),
+        "basis": basis,
+        "channels": list(channels),
+    }
 
 
 def get_budget(conn: Connection, name: str) -> BudgetRow:
