@@ -310,3 +310,25 @@ def test_ingest_malformed_body_is_422(client: TestClient, body: bytes, detail: s
 
 def test_ingest_empty_batch_stores_nothing(client: TestClient) -> None:
     assert post(client, []) == {"accepted": 0, "duplicates": 0, "rejected_count": 0, "rejected": []}
+
+
+def test_ingest_keeps_a_calls_latency_status_and_request_id(client: TestClient, engine: Engine) -> None:
+    body = post(
+        client,
+        [
+            event(1, latency_ms=812, status="error", request_id="req_abc123"),
+            event(2),  # none of them: stored as NULL
+            event(3, status="exploded"),  # not a status: rejected alone, naming the field
+        ],
+    )
+    assert (body["accepted"], body["rejected_count"]) == (2, 1)
+    assert body["rejected"][0]["index"] == 2
+    assert body["rejected"][0]["field"] == "status"
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(usage.c.key, usage.c.latency_ms, usage.c.status, usage.c.request_id).order_by(usage.c.key)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("api:evt-1", 812, "error", "req_abc123"),
+        ("api:evt-2", None, None, None),
+    ]

@@ -65,6 +65,9 @@ class Event(Protocol):
     batch: bool
     cost: Decimal | None
     currency: str
+    latency_ms: int | None
+    status: str | None
+    request_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +134,9 @@ def event_to_record(event: Event) -> UsageRecord:
         pricing_status=PricingStatus.UNPRICED if cost is None else PricingStatus.PROVIDER,
         service_tier=event.service_tier,
         batch=event.batch,
+        latency_ms=event.latency_ms,
+        status=event.status,
+        request_id=event.request_id,
     )
 
 

@@ -180,6 +180,10 @@ class UsageRecord:
     price_source: str | None = None
     service_tier: str | None = None
     batch: bool = False
+    # a metered call's own facts (SDK, ingest API, OTLP); None for billing buckets
+    latency_ms: int | None = None
+    status: str | None = None  # ok | error | cancelled
+    request_id: str | None = None
 
     @property
     def revisable(self) -> bool:

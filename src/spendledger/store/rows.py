@@ -96,6 +96,9 @@ def record_to_row(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -
         "price_source": record.price_source[:200] if record.price_source else None,
         "service_tier": record.service_tier,
         "batch": record.batch,
+        "latency_ms": record.latency_ms,
+        "status": record.status,
+        "request_id": record.request_id,
         "written_at": written_at,
     }
 
@@ -126,6 +129,9 @@ def row_to_record(row: Any) -> UsageRecord:
         price_source=m["price_source"],
         service_tier=m["service_tier"],
         batch=bool(m["batch"]),
+        latency_ms=m["latency_ms"],
+        status=m["status"],
+        request_id=m["request_id"],
     )
 
 
