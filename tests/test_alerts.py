@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from spendledger import scheduler
-from spendledger.alerts import check_budgets
+from spendledger.alerts import check_budgets, evaluate
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
@@ -120,6 +120,64 @@ def test_thresholds_fire_once_each_on_the_day_they_are_crossed(november: Engine)
     hundred = by_key[("threshold", 100)]
     assert (hundred.figures["spent"], hundred.figures["percent"]) == (Decimal("105"), Decimal("105.0"))
     assert "projected" not in hundred.figures
+
+
+def test_a_month_walked_day_by_day_on_generated_data(engine: Engine) -> None:
+    """Every day of November and December 2026 evaluated at 23:00 as `alerts evaluate --at`
+    would, on a generated weekday pattern (weekdays ~$5, weekends ~$2, ±20 %) from
+    September on; the budget is 90 % of November's total, so November crosses every
+    threshold and the forecast sees it coming."""
+    import random
+
+    rng = random.Random(11)
+    day, records, spent_on = date(2026, 9, 1), [], {}
+    while day <= date(2026, 12, 31):
+        cost = Decimal(str(round((2.0 if day.weekday() >= 5 else 5.0) * rng.uniform(0.8, 1.2), 2)))
+        spent_on[day] = cost
+        records.append(_record(f"g{day}", day, str(cost)))
+        day += timedelta(days=1)
+    _write(engine, records)
+    november = [date(2026, 11, d) for d in range(1, 31)]
+    amount = (sum(spent_on[d] for d in november) * Decimal("0.9")).quantize(Decimal("0.01"))
+    _add(engine, "web", str(amount), filters=["project=web"])
+
+    def first_day_reaching(percent: int, days: list[date]) -> date:
+        """The oracle: the first day the running total reaches `percent` % of the amount."""
+        running = Decimal(0)
+        for d in days:
+            running += spent_on[d]
+            if running * 100 >= amount * percent:
+                return d
+        raise AssertionError(f"{percent} % never reached")
+
+    fired: dict[tuple[str, int, date], date] = {}  # (kind, threshold, window start) → day
+    day = date(2026, 11, 1)
+    while day <= date(2026, 12, 31):
+        with engine.begin() as conn:
+            raised = evaluate(conn, tz=UTC_ZONE, at=datetime(day.year, day.month, day.day, 23, tzinfo=UTC))
+        for alert in raised:
+            key = (alert.kind, alert.threshold, alert.window_start)
+            assert key not in fired, f"{key} fired again on {day} (first on {fired[key]})"
+            fired[key] = day
+        day += timedelta(days=1)
+
+    print({f"{k[0]} {k[1]} {k[2]:%b}": f"{v:%b %d}" for k, v in sorted(fired.items(), key=lambda kv: kv[1])})
+    nov, dec = date(2026, 11, 1), date(2026, 12, 1)
+    assert {k for k in fired if k[0] == "anomaly"} == set()  # a plain weekly pattern is no news
+    assert fired[("threshold", 50, nov)] == first_day_reaching(50, november)
+    assert fired[("threshold", 80, nov)] == first_day_reaching(80, november)
+    assert fired[("threshold", 100, nov)] == first_day_reaching(100, november)
+    assert fired[("forecast", 100, nov)] < fired[("threshold", 100, nov)]  # warned before it was over
+    # December starts fresh: its own window, its own alerts, on its own days (its total is
+    # about November's, so it crosses 50 and 80 % at least)
+    december = [date(2026, 12, d) for d in range(1, 32)]
+    for percent in (50, 80):
+        assert fired[("threshold", percent, dec)] == first_day_reaching(percent, december)
+    with engine.connect() as conn:
+        stored = list_alerts(conn)
+    assert len(stored) == len(fired)  # one stored alert per key: nothing repeated
+    assert {a.status for a in stored if a.window_start == nov} == {"resolved"}  # by December's start
+    assert {a.status for a in stored if a.window_start == dec} == {"open"}
 
 
 def test_a_late_first_check_raises_every_crossed_threshold_at_once(november: Engine) -> None:

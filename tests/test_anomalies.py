@@ -81,6 +81,25 @@ def test_anomaly_names_the_driver_and_a_new_key(engine: Engine) -> None:
     assert ("user", "u_01") not in found  # u_01 spent as usual
 
 
+def test_a_three_day_spike_is_one_anomaly_on_its_first_day(engine: Engine) -> None:
+    # $412.00 more on Thursday, Friday and Saturday (Nov 19-21): news on the 19th only
+    spike = [call(f"api:spike-{d}", DAY + timedelta(days=d), "412.00", user="u_17") for d in (-1, 0, 1)]
+    # u_01 as usual
+    quiet = [call("api:fri", DAY, "35.00"), call("api:sat", DAY + timedelta(days=1), "10.00")]
+    write(engine, [*four_quiet_weeks(), *spike, *quiet])
+
+    with engine.connect() as conn:
+        flagged = {d: find_anomalies(conn, day=DAY + timedelta(days=d)) for d in (-1, 0, 1)}
+        higher = [call("api:higher", DAY + timedelta(days=2), "900.00", user="u_17")]
+        assert [a.value for a in flagged[-1] if a.dimension == "user"] == ["u_17"]
+    assert flagged[0] == [] and flagged[1] == []  # the same episode, not news again
+    # a new high within the week is news: $900 on Sunday against Thursday's $447
+    write(engine, higher)
+    with engine.connect() as conn:
+        sunday = find_anomalies(conn, day=DAY + timedelta(days=2))
+    assert [a.value for a in sunday if a.dimension == "user"] == ["u_17"]
+
+
 def test_anomaly_sees_the_cache_hit_rate_fall(engine: Engine) -> None:
     cold = TokenCounts(input=200_000, cached_input=0, output=1_000)  # same calls, no cache hits
     write(engine, [*four_quiet_weeks(), call("api:today", DAY, "120.00", tokens=cold)])

@@ -6,7 +6,9 @@ weekday over the previous four weeks, blended with the median of the previous tw
 (a weekday pattern without being thrown by one odd week); the spread is the median
 absolute deviation of the previous four weeks (×1.4826, floored). A day is an anomaly
 when it is over the usual by more than `sigmas` spreads *and* by at least `min_jump` of
-money: a $0.02 key going to $0.20 is not news.
+money: a $0.02 key going to $0.20 is not news. A jump is reported once, on its first
+day: a day no higher (by a spread) than one of the week before continues an episode
+already reported — a three-day spike or a new level is one anomaly, not one a day.
 
 The driver is the value of another dimension that explains most of the jump (a user, a
 key, a project, a model), and the likely cause what the ledger can see: a key or model
@@ -35,6 +37,7 @@ LABELS = {
     "api_key_id": "API key",
 }
 WEEKS = 4
+EPISODE_DAYS = 7  # a jump is news once: on its first day, not on each day it lasts
 MAD_SCALE = 1.4826  # the MAD of a normal distribution's sample → its standard deviation
 
 
@@ -88,6 +91,8 @@ def find_anomalies(
             usual, spread = baseline(history, weekday_of_first=start.weekday(), weekday=day.weekday())
             if today - usual <= max(spread * Decimal(str(sigmas)), min_jump):
                 continue
+            if today - max(history[-EPISODE_DAYS:]) <= spread:
+                continue  # at this level already in the past week: that episode was news then
             anomaly = Anomaly(day, dim, value, today, usual, spread, currency)
             found.append(_explain(conn, anomaly, start, scope, history_row=by_day))
     return sorted(found, key=lambda a: -a.jump)

@@ -123,6 +123,21 @@ class _Spike:
         return self.first_day <= day_index < self.first_day + self.days
 
 
+@dataclass(frozen=True)
+class DemoSpike:
+    """A jump the demo data holds on purpose: one stream's calls ×factor on days first..last."""
+
+    provider: str
+    project: str
+    api_key_id: str
+    model: str
+    user: str
+    feature: str
+    first: date
+    last: date
+    factor: float
+
+
 @dataclass
 class DemoResult:
     records: int
@@ -140,6 +155,57 @@ def demo_records(*, tz: ZoneInfo, end: date, days: int = 180, seed: int = 7) -> 
     records = list(_generate(rng, streams, spikes, tz=tz, end=end, days=days))
     pricer.price_all(records)
     return records
+
+
+def demo_spikes(*, end: date, days: int = 180, seed: int = 7) -> list[DemoSpike]:
+    """The spikes `demo_records` with the same arguments puts in the data (what an anomaly
+    detector should find: bench/anomalies.py)."""
+    return _changes(end=end, days=days, seed=seed)[0]
+
+
+def demo_starts(*, end: date, days: int = 180, seed: int = 7) -> list[DemoSpike]:
+    """The streams that start during the period (a user taking up a model): step changes
+    the demo data holds besides its spikes, each as a "spike" from its first day on."""
+    return _changes(end=end, days=days, seed=seed)[1]
+
+
+def _changes(*, end: date, days: int, seed: int) -> tuple[list[DemoSpike], list[DemoSpike]]:
+    rng = random.Random(seed)
+    streams = _streams(rng, days)
+    first = end - timedelta(days=days - 1)
+    starts = [
+        DemoSpike(
+            provider=s.project.provider,
+            project=s.project.project,
+            api_key_id=s.project.api_key_id,
+            model=s.model,
+            user=s.user,
+            feature=s.feature,
+            first=first + timedelta(days=s.first_day),
+            last=end,
+            factor=1.0,
+        )
+        for s in streams
+        if s.first_day > 0
+    ]
+    found = []
+    for spike in _spikes(rng, streams, days):
+        stream = streams[spike.stream]
+        last = min(spike.first_day + spike.days, days) - 1
+        found.append(
+            DemoSpike(
+                provider=stream.project.provider,
+                project=stream.project.project,
+                api_key_id=stream.project.api_key_id,
+                model=stream.model,
+                user=stream.user,
+                feature=stream.feature,
+                first=first + timedelta(days=spike.first_day),
+                last=first + timedelta(days=last),
+                factor=spike.factor,
+            )
+        )
+    return found, starts
 
 
 def load_demo(
