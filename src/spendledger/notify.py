@@ -1,12 +1,25 @@
-"""Notifications: new alerts sent to the channels through Apprise, once each, logged.
+"""Notifications: alerts sent to the channels through Apprise, once each, logged.
 
-A channel is an Apprise URL (`mailto://`, `slack://`, `msteams://`, `discord://`,
-`json://`...) or a plain http(s) webhook URL, which is sent as Apprise's generic JSON
-webhook (`json://` / `jsons://`). `notify` is called by whoever raised the alerts
-(alerts.evaluate returns only the alerts it newly stored, once across processes), so each
-alert is sent once; a delivery row per alert and channel records it and makes a second
-call with the same alerts send nothing. A failing channel is retried with exponential
-backoff, then logged as failed; it never blocks the other channels and never raises.
+A channel is an Apprise URL (`mailto://`, `slack://`, `workflows://` for Microsoft Teams,
+`discord://`, `json://`...) or an http(s) webhook URL: a service's own (Slack's, Discord's,
+a Teams workflow's) is sent in that service's format, any other as Apprise's generic JSON
+webhook (`json://` / `jsons://`).
+
+Once across processes, with no gap: each alert and channel is first claimed — a delivery
+row stored as `sending` with ON CONFLICT DO NOTHING on (alert, channel) and committed on
+its own — and only the process whose insert stored the row sends; it then records `sent`
+or `failed` with the attempts made. Whoever raised an alert (alerts.evaluate returns only
+the new ones) may send it with `notify`; `notify_pending`, which every scheduler round
+runs, sends the open alerts of the last day that lack a delivery for one of their
+channels, so an alert raised by a process that died before sending it goes out on the
+next round, once.
+
+At most once rather than at least once: a claim whose process died mid-send stays
+`sending` (its created_at says since when) and is never sent again automatically. The
+message may well have gone out; a gap the delivery log shows beats paging people twice.
+
+A failing channel is retried with exponential backoff, then logged as failed; it never
+blocks the other channels and never raises.
 """
 
 from __future__ import annotations
@@ -17,16 +30,23 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from spendledger.alerts import describe
 from spendledger.secrets import Vault
-from spendledger.store.alerts import AlertRow
+from spendledger.store.alerts import AlertRow, get_alert
 from spendledger.store.budgets import list_budgets
-from spendledger.store.channels import ChannelRow, delivered, list_channels, record_delivery
+from spendledger.store.channels import (
+    ChannelRow,
+    claim_delivery,
+    delivered,
+    finish_delivery,
+    list_channels,
+    open_alerts_since,
+)
 
 if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it loads its email plugin
     with warnings.catch_warnings():
@@ -40,6 +60,7 @@ _apprise_lib: Any = apprise  # untyped: used only through send/check_url below
 log = logging.getLogger("spendledger.notify")
 
 TEST_TITLE = "spendledger: test message"
+PENDING_WITHIN = timedelta(hours=24)  # how far back notify_pending looks for unsent alerts
 
 
 class NotifyError(RuntimeError):
@@ -56,13 +77,13 @@ class Delivery:
 
 
 def apprise_url(url: str) -> str:
-    """The Apprise URL for a channel's URL: a plain http(s) webhook becomes json(s)://."""
+    """The Apprise URL for a channel's URL. A service's own webhook URL that Apprise knows
+    (Slack's, Discord's, a Teams workflow's...) stays as it is, so that it is sent in that
+    service's format; any other http(s) URL becomes the generic JSON webhook, json(s)://."""
     url = url.strip()
     scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() == "http":
-        return f"json://{rest}"
-    if sep and scheme.lower() == "https":
-        return f"jsons://{rest}"
+    if sep and scheme.lower() in ("http", "https") and _apprise(url) is None:
+        return f"{'jsons' if scheme.lower() == 'https' else 'json'}://{rest}"
     return url
 
 
@@ -76,11 +97,19 @@ def url_hint(url: str) -> str:
 
 def check_url(url: str) -> None:
     """Raise NotifyError unless Apprise understands the URL."""
-    if not _apprise(apprise_url(url)):
+    if _apprise(apprise_url(url)):
+        return
+    if url.strip().lower().startswith("msteams://"):
+        # Microsoft retired Office 365 connectors; Apprise 2 dropped msteams:// for them
         raise NotifyError(
-            "not a URL Apprise can send to: use an http(s) webhook URL or an Apprise URL such as "
-            "mailto://, slack://, msteams://, discord://, json:// (see https://github.com/caronc/apprise/wiki)"
+            "msteams:// (Office 365 connector webhooks) is retired: in Teams, add the "
+            '"Post to a channel when a webhook request is received" workflow and add its URL '
+            "(https://....logic.azure.com/workflows/...) or workflows://HOST/WORKFLOW/SIGNATURE"
         )
+    raise NotifyError(
+        "not a URL Apprise can send to: use an http(s) webhook URL or an Apprise URL such as mailto://, "
+        "slack://, workflows:// (Microsoft Teams), discord://, json:// (see https://appriseit.com/services/)"
+    )
 
 
 def send(url: str, title: str, body: str) -> None:
@@ -136,8 +165,29 @@ def send_with_retries(
     return retries + 1, error
 
 
+@dataclass(frozen=True)
+class _Routes:
+    """Where alerts go: a budget's own channels when it names some, else every channel."""
+
+    every: list[ChannelRow]
+    picked: dict[str, list[str]]
+
+    @classmethod
+    def load(cls, conn: Connection) -> _Routes:
+        picked = {b.name: list(b.channels) for b in list_budgets(conn) if b.channels}
+        return cls(every=list_channels(conn), picked=picked)
+
+    def targets(self, budget: str) -> list[ChannelRow]:
+        names = self.picked.get(budget)
+        return [c for c in self.every if c.name in names] if names else self.every
+
+
+def _engine(db: Engine | Connection) -> Engine:
+    return db if isinstance(db, Engine) else db.engine
+
+
 def notify(
-    conn: Connection,
+    db: Engine | Connection,
     alerts: Sequence[AlertRow],
     *,
     vault: Vault,
@@ -147,50 +197,113 @@ def notify(
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[Delivery]:
-    """Send each alert to its channels — a budget's own channels when it names some, else
-    every channel — once, and log each delivery; the deliveries made."""
-    if not alerts:
+    """Send each alert to its channels (a budget's own when it names some, else every channel)
+    unless a delivery exists, claiming each first; the deliveries this call made.
+
+    `db` is an engine, or a connection whose engine is used: each claim and each result
+    commits in its own short transaction, so the alerts must be committed already.
+    """
+    ids = [a.id for a in alerts if a.id is not None]
+    if not ids:
         return []
-    every = list_channels(conn)
-    by_name = {c.name: c for c in every}
-    picked = {b.name: b.channels for b in list_budgets(conn) if b.channels}
+    engine = _engine(db)
+    with engine.connect() as conn:
+        routes = _Routes.load(conn)
+        done = delivered(conn, ids)
     made: list[Delivery] = []
     for alert in alerts:
         if alert.id is None:
             continue
-        names = picked.get(alert.budget)
-        targets: list[ChannelRow] = [by_name[n] for n in names if n in by_name] if names else every
-        done = delivered(conn, alert.id)
         title, body = message(alert, dashboard_url)
-        for channel in targets:
-            if channel.name in done:
+        for channel in routes.targets(alert.budget):
+            if channel.name in done[alert.id]:
                 continue
-            error: str | None
-            try:
-                url = vault.open(channel.url)
-            except Exception as exc:  # noqa: BLE001 - a bad key fails this channel only
-                attempts, error = 0, str(exc)
-            else:
-                attempts, error = send_with_retries(
-                    url, title, body, retries=retries, backoff=backoff, sleep=sleep
-                )
-            status = "failed" if error else "sent"
-            if error:
-                log.warning(
-                    "alert #%d to channel %s failed after %d attempts: %s",
-                    alert.id,
-                    channel.name,
-                    attempts,
-                    error,
-                )
-            if record_delivery(
-                conn,
-                alert_id=alert.id,
-                channel=channel.name,
-                status=status,
-                attempts=attempts,
-                last_error=error,
-                now=now(),
-            ):
-                made.append(Delivery(alert.id, channel.name, status, attempts, error))
+            delivery = _deliver(
+                engine,
+                alert.id,
+                channel,
+                title,
+                body,
+                vault=vault,
+                retries=retries,
+                backoff=backoff,
+                sleep=sleep,
+                now=now,
+            )
+            if delivery is not None:
+                made.append(delivery)
     return made
+
+
+def notify_pending(
+    db: Engine | Connection,
+    *,
+    vault: Vault,
+    dashboard_url: str | None = None,
+    at: datetime | None = None,
+    within: timedelta = PENDING_WITHIN,
+    retries: int = 3,
+    backoff: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> list[Delivery]:
+    """Send the open alerts raised in the `within` before `at` (default: now) that lack a
+    delivery for one of their channels — those whose raiser died before sending; the
+    deliveries made."""
+    engine = _engine(db)
+    since = (at or now()) - within
+    with engine.connect() as conn:
+        routes = _Routes.load(conn)
+        if not routes.every:
+            return []
+        pending = [
+            get_alert(conn, a.alert_id)
+            for a in open_alerts_since(conn, since)
+            if any(c.name not in a.delivered for c in routes.targets(a.budget))
+        ]
+    return notify(
+        engine,
+        pending,
+        vault=vault,
+        dashboard_url=dashboard_url,
+        retries=retries,
+        backoff=backoff,
+        sleep=sleep,
+        now=now,
+    )
+
+
+def _deliver(
+    engine: Engine,
+    alert_id: int,
+    channel: ChannelRow,
+    title: str,
+    body: str,
+    *,
+    vault: Vault,
+    retries: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+    now: Callable[[], datetime],
+) -> Delivery | None:
+    """Claim, send, record: one alert to one channel; None when it was claimed before."""
+    with engine.begin() as conn:
+        claim = claim_delivery(conn, alert_id=alert_id, channel=channel.name, now=now())
+    if claim is None:
+        return None
+    error: str | None
+    try:
+        url = vault.open(channel.url)
+    except Exception as exc:  # noqa: BLE001 - a bad key fails this channel only
+        attempts, error = 0, str(exc) or exc.__class__.__name__
+    else:
+        attempts, error = send_with_retries(url, title, body, retries=retries, backoff=backoff, sleep=sleep)
+    if error is None:
+        log.info("alert #%d sent to channel %s", alert_id, channel.name)
+    else:
+        log.warning(
+            "alert #%d to channel %s failed after %d attempts: %s", alert_id, channel.name, attempts, error
+        )
+    with engine.begin() as conn:
+        finish_delivery(conn, claim, sent=error is None, attempts=attempts, last_error=error, now=now())
+    return Delivery(alert_id, channel.name, "failed" if error else "sent", attempts, error)

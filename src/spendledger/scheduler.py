@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from spendledger.alerts import evaluate
 from spendledger.config import Settings
-from spendledger.notify import notify
+from spendledger.notify import notify_pending
 from spendledger.secrets import load_vault
 from spendledger.store.alerts import AlertRow
 from spendledger.store.sources import list_sources
@@ -52,11 +52,14 @@ def run_due(
 
 
 def evaluate_and_notify(engine: Engine, settings: Settings, *, at: datetime | None = None) -> list[AlertRow]:
-    """Raise the alerts due and send the new ones; failures are logged, never raised (they
-    must not block a sync round or an ingest batch). The alerts raised here."""
+    """Raise the alerts due, then send every recent alert not sent yet: the new ones and any
+    a crashed process raised but never sent (notify.notify_pending). Failures are logged,
+    never raised (they must not block a sync round or an ingest batch). The alerts raised here."""
+    moment = at or datetime.now(UTC)
+    raised: list[AlertRow] = []
     try:
         with engine.begin() as conn:
-            raised = evaluate(conn, tz=settings.tz, at=at)
+            raised = evaluate(conn, tz=settings.tz, at=moment)
         for alert in raised:
             log.info(
                 "alert raised: %s %s %d %% for %s",
@@ -67,14 +70,11 @@ def evaluate_and_notify(engine: Engine, settings: Settings, *, at: datetime | No
             )
     except Exception:
         log.exception("checking budgets' alerts failed")
-        return []
-    if raised:
-        try:  # sent by whoever raised them; a failing channel is logged, never blocks the round
-            vault = load_vault(settings)
-            with engine.begin() as conn:
-                notify(conn, raised, vault=vault, dashboard_url=settings.public_url)
-        except Exception:
-            log.exception("sending alerts' notifications failed")
+    try:  # each claimed once across processes; a failing channel is logged, never blocks the round
+        vault = load_vault(settings)
+        notify_pending(engine, vault=vault, dashboard_url=settings.public_url, at=moment)
+    except Exception:
+        log.exception("sending alerts' notifications failed")
     return raised
 
 

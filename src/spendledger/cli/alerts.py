@@ -62,8 +62,7 @@ def evaluate_(
         if raised:  # sent by whoever raised them, once stored
             with user_errors():
                 vault = load_vault(settings)
-            with engine.begin() as conn:
-                deliveries = notify(conn, raised, vault=vault, dashboard_url=settings.public_url)
+            deliveries = notify(engine, raised, vault=vault, dashboard_url=settings.public_url)
     if not raised:
         out().print("No new alerts.")
         return

@@ -28,7 +28,7 @@ app = typer.Typer(help="Notification channels: where alerts are sent.", no_args_
 
 @app.command("add")
 def add(ctx: typer.Context, name: str, url: str) -> None:
-    """Add a channel: an Apprise URL (mailto://, slack://, msteams://, discord://, json://...)
+    """Add a channel: an Apprise URL (mailto://, slack://, workflows:// (Teams), discord://, json://...)
     or an http(s) webhook URL (sent a JSON body). The URL is stored encrypted."""
     try:
         check_url(url)

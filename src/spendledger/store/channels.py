@@ -2,20 +2,23 @@
 
 A channel's URL is stored sealed (secrets.py: it often holds a token or a password) with
 a masked hint to show; sealing and opening are the caller's. A delivery is one alert sent
-(or not) to one channel, stored once per alert and channel (ON CONFLICT DO NOTHING).
+(or not) to one channel, stored once per alert and channel: `claim_delivery` inserts it as
+`sending` with ON CONFLICT DO NOTHING, so of any number of processes exactly one gets the
+claim, and `finish_delivery` records how the send went (`sent` or `failed`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, update
 
 from spendledger.records import as_utc
 from spendledger.store.rows import dialect_insert
-from spendledger.store.tables import channels, deliveries
+from spendledger.store.tables import alerts, channels, deliveries
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,21 @@ class ChannelRow:
 class DeliveryRow:
     alert_id: int
     channel: str
-    status: str  # sent | failed
+    status: str  # sending (claimed, the send under way or its process gone) | sent | failed
     attempts: int
     last_error: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime | None = None  # when it was claimed
     sent_at: datetime | None = None
     id: int | None = None
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An open alert and the channels it has a delivery (of any status) for."""
+
+    alert_id: int
+    budget: str
+    delivered: frozenset[str]
 
 
 class ChannelExistsError(ValueError):
@@ -98,36 +110,61 @@ def remove_channel(conn: Connection, name: str) -> None:
     conn.execute(delete(channels).where(channels.c.name == name))
 
 
-def record_delivery(
-    conn: Connection,
-    *,
-    alert_id: int,
-    channel: str,
-    status: str,
-    attempts: int,
-    last_error: str | None,
-    now: datetime,
-) -> bool:
-    """Log a delivery unless one for this alert and channel exists; whether it was stored."""
+def claim_delivery(conn: Connection, *, alert_id: int, channel: str, now: datetime) -> int | None:
+    """Claim sending the alert to the channel: a `sending` delivery, unless one for this alert
+    and channel exists; its id, or None when the alert was claimed before. Commit it at once
+    (alone in its transaction) so that other processes see it."""
     stmt = dialect_insert(conn, deliveries).values(
-        alert_id=alert_id,
-        channel=channel,
-        status=status,
-        attempts=attempts,
-        last_error=last_error,
-        created_at=now,
-        sent_at=now if status == "sent" else None,
+        alert_id=alert_id, channel=channel, status="sending", attempts=0, created_at=now
     )
     stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
         index_elements=["alert_id", "channel"]
     ).returning(deliveries.c.id)
-    return conn.execute(stmt).scalar() is not None
+    claimed: int | None = conn.execute(stmt).scalar()
+    return claimed
 
 
-def delivered(conn: Connection, alert_id: int) -> set[str]:
-    """The channels the alert already has a delivery (sent or failed) for."""
-    query = select(deliveries.c.channel).where(deliveries.c.alert_id == alert_id)
-    return {r.channel for r in conn.execute(query)}
+def finish_delivery(
+    conn: Connection, delivery_id: int, *, sent: bool, attempts: int, last_error: str | None, now: datetime
+) -> None:
+    """Record how a claimed delivery went: sent (at `now`) or failed, with the attempts made."""
+    conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(
+            status="sent" if sent else "failed",
+            attempts=attempts,
+            last_error=last_error,
+            sent_at=now if sent else None,
+        )
+    )
+
+
+def delivered(conn: Connection, alert_ids: Iterable[int]) -> dict[int, set[str]]:
+    """The channels each alert has a delivery (sending, sent or failed) for."""
+    ids = list(alert_ids)
+    found: dict[int, set[str]] = {i: set() for i in ids}
+    if ids:
+        query = select(deliveries.c.alert_id, deliveries.c.channel).where(deliveries.c.alert_id.in_(ids))
+        for r in conn.execute(query):
+            found[r.alert_id].add(r.channel)
+    return found
+
+
+def open_alerts_since(conn: Connection, since: datetime) -> list[OpenAlert]:
+    """The open alerts raised at or after `since`, oldest first, with their deliveries' channels."""
+    query = (
+        select(alerts.c.id, alerts.c.budget, deliveries.c.channel)
+        .select_from(alerts.outerjoin(deliveries, deliveries.c.alert_id == alerts.c.id))
+        .where(alerts.c.status == "open", alerts.c.created_at >= as_utc(since))
+        .order_by(alerts.c.id)
+    )
+    budgets: dict[int, str] = {}
+    names: dict[int, set[str]] = {}
+    for r in conn.execute(query):
+        budgets[r.id] = r.budget
+        names.setdefault(r.id, set()).update([r.channel] if r.channel is not None else [])
+    return [OpenAlert(i, budgets[i], frozenset(names[i])) for i in budgets]
 
 
 def list_deliveries(conn: Connection, alert_id: int | None = None) -> list[DeliveryRow]:

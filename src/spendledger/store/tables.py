@@ -324,7 +324,7 @@ alerts = Table(
 )
 
 
-DELIVERY_STATUSES: tuple[str, ...] = ("sent", "failed")
+DELIVERY_STATUSES: tuple[str, ...] = ("sending", "sent", "failed")  # sending: claimed, not done
 
 # Where alerts are sent (see notify.py): an Apprise URL (or a webhook URL), sealed like a
 # source's key (secrets.py) since it often holds a token or password; `url_hint` is the
