@@ -15,7 +15,8 @@ during the period. A flag is
 - a false positive otherwise.
 
 Prints every flag, then per seed: spikes found / spikes, false positives over the days
-checked × 5 dimensions.
+checked × 5 dimensions, and how many alerts the flags make (`anomalies.incidents`: one
+jump seen in several dimensions is one alert).
 
     .venv/bin/python bench/anomalies.py
     .venv/bin/python bench/anomalies.py --seeds 7,8,9,10
@@ -31,7 +32,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from spendledger.anomalies import LABELS, Anomaly, find_anomalies
+from spendledger.anomalies import LABELS, Anomaly, find_anomalies, incidents
 from spendledger.demo import DemoSpike, demo_spikes, demo_starts, load_demo
 from spendledger.store.engine import make_engine, upgrade
 
@@ -76,7 +77,7 @@ def names_driver(flag: Anomaly, spike: DemoSpike) -> bool:
     return any(flag.driver == f"{LABELS[d]} {v or '(none)'}" for d, v in subject_of(spike).items())
 
 
-def run(seed: int, work: Path) -> tuple[int, int, int, int, int, int]:
+def run(seed: int, work: Path) -> tuple[int, int, int, int, int, int, int]:
     engine = make_engine(f"sqlite:///{work / f'anomalies-{seed}.db'}")
     upgrade(engine)
     load_demo(engine, tz=UTC_ZONE, end=END, days=DAYS, seed=seed)
@@ -85,10 +86,12 @@ def run(seed: int, work: Path) -> tuple[int, int, int, int, int, int]:
     first = END - timedelta(days=DAYS - 1)
     checked = [first + timedelta(days=i) for i in range(BASELINE_DAYS, DAYS)]
     found: set[DemoSpike] = set()
-    false_positives = drivers = hits = steps = 0
+    false_positives = drivers = hits = steps = alerts = 0
     with engine.connect() as conn:
         for day in checked:
-            for flag in find_anomalies(conn, day=day):
+            flags = find_anomalies(conn, day=day)
+            alerts += len(incidents(flags))
+            for flag in flags:
                 spike = explains(flag, spikes)
                 if spike is None and new_stream(flag, starts):
                     steps += 1
@@ -107,7 +110,7 @@ def run(seed: int, work: Path) -> tuple[int, int, int, int, int, int]:
     for spike in checkable:
         if spike not in found:
             print(f"  seed {seed} MISSED {spike}")
-    return len(found), len(checkable), false_positives, hits, drivers, steps
+    return len(found), len(checkable), false_positives, hits, drivers, steps, alerts
 
 
 def main() -> int:
@@ -116,24 +119,25 @@ def main() -> int:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     started = time.perf_counter()
-    totals = [0, 0, 0, 0, 0, 0]
+    totals = [0, 0, 0, 0, 0, 0, 0]
     lines = []
     with tempfile.TemporaryDirectory(prefix="spendledger-anomalies-") as tmp:
         for seed in seeds:
             result = run(seed, Path(tmp))
             totals = [a + b for a, b in zip(totals, result, strict=True)]
-            found, spikes, fp, hits, drivers, steps = result
+            found, spikes, fp, hits, drivers, steps, alerts = result
             lines.append(
                 f"seed {seed}: spikes found {found}/{spikes}, false positives {fp} "
                 f"over {DAYS - BASELINE_DAYS} days × 5 dimensions, driver named in {drivers}/{hits} hits, "
-                f"{steps} flags of streams that started"
+                f"{steps} flags of streams that started; {hits + steps + fp} flags make {alerts} alerts"
             )
     print()
     print("\n".join(lines))
-    found, spikes, fp, hits, drivers, steps = totals
+    found, spikes, fp, hits, drivers, steps, alerts = totals
     print(
         f"all: spikes found {found}/{spikes}, false positives {fp}, driver named in {drivers}/{hits} hits, "
-        f"{steps} flags of streams that started ({time.perf_counter() - started:.0f} s)"
+        f"{steps} flags of streams that started; {hits + steps + fp} flags make {alerts} alerts "
+        f"(one per incident) ({time.perf_counter() - started:.0f} s)"
     )
     return 0 if found == spikes and fp == 0 else 1
 

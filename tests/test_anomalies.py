@@ -184,6 +184,12 @@ def test_anomaly_alerts_fire_once_with_their_words(engine: Engine, db_url: str, 
     assert model["kind"] == "anomaly" and model["state"] == "open" and model["window"]["from"] == "2026-11-20"
     assert model["figures"] == {"spent": "447.000000000", "usual": "35.00", "spread": "3.50"}
     assert model["text"].startswith("model gpt-4o: $447.00 on 2026-11-20")
-    assert len({a["budget"] for a in listed}) == len(listed)  # one alert per subject and day
+    # one jump seen as the model's, the user's, the key's, the project's and the provider's
+    # is one incident: one alert, led by the model, naming the rest
+    assert [a["budget"] for a in listed] == ["model:gpt-4o"]
+    assert model["text"].endswith(
+        "also seen in project Storygami ($447.00), API key k9 ($412.00), user u_17 ($412.00), "
+        "provider openai ($447.00)"
+    )
     bad = cli("alerts", "evaluate", "--at", "yesterday", ok=False)
     assert bad.exit_code == 2 and "--at" in bad.stderr

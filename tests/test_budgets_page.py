@@ -19,9 +19,12 @@ from sqlalchemy import Engine
 from logins import add_user, login
 from spendledger.budgets import budget_status, create_budget
 from spendledger.config import Settings
+from spendledger.notify import url_hint
 from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.secrets import load_vault
 from spendledger.store import write_records
 from spendledger.store.budgets import get_budget, list_budgets
+from spendledger.store.channels import add_channel
 from spendledger.web import create_app
 from spendledger.web.pages import money
 from spendledger.web.pages.budgets_page import budget_forecast, span
@@ -324,3 +327,78 @@ def test_budgets_page_bad_edit_is_400_and_changes_nothing(admin_client: TestClie
     assert re.search(r'name="amount"[^>]*aria-invalid="true"', response.text)
     with engine.connect() as conn:
         assert get_budget(conn, "all").amount == Decimal(500)
+
+
+# ---- alert channels ---------------------------------------------------------------------------
+
+
+def _channel(engine: Engine, settings: Settings, name: str) -> None:
+    url = f"json://127.0.0.1/{name}"
+    with engine.begin() as conn:
+        add_channel(
+            conn, name=name, url=load_vault(settings).seal(url), url_hint=url_hint(url), now=datetime.now(UTC)
+        )
+
+
+def _checked(html: str) -> dict[str, bool]:
+    """The channel checkboxes of the form: name → ticked."""
+    boxes = re.findall(r'<input type="checkbox" name="channels" value="([^"]+)"( checked)?', html)
+    return {unescape(name): bool(ticked) for name, ticked in boxes}
+
+
+def test_budgets_page_form_picks_channels(
+    admin_client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    for name in ("ops", "mail", "pager"):
+        _channel(engine, settings, name)
+    page = admin_client.get("/budgets").text
+    assert _checked(page) == {"mail": False, "ops": False, "pager": False}
+    assert "No channel picked: alerts go to every channel." in _text(page)
+
+    form = {"csrf_token": _csrf(admin_client), "name": "web", "amount": "100", "channels": ["ops", "pager"]}
+    created = admin_client.post("/budgets", data=form)
+    assert created.status_code == 200, created.text
+    with engine.connect() as conn:
+        assert get_budget(conn, "web").channels == ("ops", "pager")
+    assert "channels: ops, pager" in _text(_card(created.text, "web"))
+
+    edit_page = admin_client.get("/budgets", params={"edit": "web"}).text
+    assert _checked(edit_page) == {"mail": False, "ops": True, "pager": True}
+    edited = admin_client.post(
+        "/budgets/web/edit", data={"csrf_token": form["csrf_token"], "amount": "100", "channels": ["mail"]}
+    )
+    assert edited.status_code == 200, edited.text
+    with engine.connect() as conn:
+        assert get_budget(conn, "web").channels == ("mail",)
+    # none ticked: the budget names none, and alerts go to every channel
+    none = admin_client.post("/budgets/web/edit", data={"csrf_token": form["csrf_token"], "amount": "100"})
+    assert none.status_code == 200, none.text
+    with engine.connect() as conn:
+        assert get_budget(conn, "web").channels == ()
+
+
+def test_budgets_page_refuses_an_unknown_channel(
+    admin_client: TestClient, engine: Engine, settings: Settings
+) -> None:
+    _channel(engine, settings, "ops")
+    _add(engine, "all", "500", channels=["ops"])
+    csrf = _csrf(admin_client)
+    for url, data in [
+        ("/budgets", {"name": "new", "amount": "100", "channels": ["ops", "nope"]}),
+        ("/budgets/all/edit", {"amount": "100", "channels": ["nope"]}),
+    ]:
+        response = admin_client.post(url, data={"csrf_token": csrf, **data})
+        assert response.status_code == 400, url
+        assert "channels: no channel named 'nope' (channels: ops); untick it" in unescape(response.text)
+        assert re.search(r'name="channels" value="nope" checked aria-invalid="true"', response.text), url
+        assert "(not a channel)" in response.text  # the unknown name is shown, ticked, to untick
+    with engine.connect() as conn:
+        assert [b.name for b in list_budgets(conn)] == ["all"]
+        assert get_budget(conn, "all").channels == ("ops",)
+
+
+def test_budgets_page_without_channels_says_where_to_add_them(admin_client: TestClient) -> None:
+    page = admin_client.get("/budgets").text
+    help_line = "No channel picked: alerts go to every channel. No channels yet: add one on Channels"
+    assert help_line in _text(page)
+    assert 'add one on <a href="/channels">Channels</a>' in page and _checked(page) == {}

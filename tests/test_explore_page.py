@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
 import html
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +19,7 @@ from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
+from spendledger.forecast import forecast_spend
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.web import create_app
@@ -323,3 +325,109 @@ def test_explore_page_filter_values_follow_the_ledgers_writes(seeded: TestClient
     assert "groq" not in before and providers() == before  # the second load is served from the cache
     write(engine, record(3, "groq", "web", "llama-3.3-70b", "new@example.com", "0.50"))
     assert "groq" in providers()  # a write makes the page read them again
+
+
+# ---- the period-end projection ----------------------------------------------------------------
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()  # the test settings' zone is UTC
+
+
+def _spend_on(day: date, cost: str, user: str = MEMBER) -> UsageRecord:
+    start = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return record(1, "openai", "web", "gpt-4o", user, cost, key=f"{day}:{user}", start=start)
+
+
+def _chart(page: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(page.split('id="explore-chart-data">')[1].split("</script>")[0])
+    return data
+
+
+def _projection_line(page: str) -> str:
+    match = re.search(r"<p class=\"explore-projection\" data-projection>(.*?)</p>", page, flags=re.S)
+    assert match, "no projection line"
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", "", match.group(1))).split())
+
+
+def test_explore_page_projects_a_simple_series_by_hand(admin_client: TestClient, engine: Engine) -> None:
+    today = _today()
+    write(engine, *(_spend_on(today - timedelta(days=i), "10") for i in range(5)))
+    start, end = today - timedelta(days=4), today + timedelta(days=5)
+    page = admin_client.get(f"/explore?from={start}&to={end}&granularity=day").text
+
+    # Five days of $10 (fewer than 14: the mean method): spent 5 × 10 = 50; the mean, $10 a
+    # day, over the 5 days left: 50 more, projected 100. The band is ±(0.5 + 1/5) = ±70 % of
+    # those 50: low 50 + 15 = 65, high 50 + 85 = 135.
+    by = f"{end:%b} {end.day}" + (f", {end.year}" if end.year != today.year else "")
+    line = _projection_line(page)
+    assert line.startswith(f"Projected by {by}: $100.00 (80 %: $65.00–$135.00)"), line
+    assert f"spend from {start} to {end} at today's pace (mean daily spend (too little history))" in line
+    with engine.connect() as conn:
+        f = forecast_spend(conn, start=start, end=end, today=today)
+    assert f is not None and (f.projected_total, f.low, f.high) == (Decimal(100), Decimal(65), Decimal(135))
+
+    # the daily chart carries the cone: the cumulative spend to today, then the projection
+    chart = _chart(page)
+    cone, at = chart["projection"], chart["periods"].index(today.isoformat())
+    assert chart["periods"] == [(start + timedelta(days=i)).isoformat() for i in range(10)]
+    assert cone["end"] == end.isoformat()
+    assert cone["cumulative"] == [10.0, 20.0, 30.0, 40.0, 50.0, None, None, None, None, None]
+    assert cone["projected"][: at + 1] == [None] * at + [50.0]
+    assert cone["projected"][-1] == 100.0 and cone["projected"][at + 1] == 60.0  # a fifth of the way
+    assert cone["low"][-1] == 65.0 and cone["low"][-1] + cone["band"][-1] == 135.0
+    assert [s["name"] for s in chart["series"]] == ["Spend"]  # the bars are untouched
+
+
+def test_explore_page_carries_a_range_ending_today_to_the_months_end(
+    admin_client: TestClient, engine: Engine
+) -> None:
+    today = _today()
+    write(engine, *(_spend_on(today - timedelta(days=i), "10") for i in range(5)))
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    for query_string, start, end in [
+        ("period=7d&granularity=day", today - timedelta(days=6), month_end),
+        ("period=mtd&granularity=week", today.replace(day=1), month_end),
+        ("period=ytd&granularity=month", today.replace(month=1, day=1), date(today.year, 12, 31)),
+    ]:
+        page = admin_client.get(f"/explore?{query_string}").text
+        with engine.connect() as conn:
+            f = forecast_spend(conn, start=start, end=end, today=today)
+        assert f is not None
+        band = f"(80 %: {money(f.low)}–{money(f.high)})"
+        expected = f"Projected by {end:%b} {end.day}: {money(f.projected_total)} {band}"
+        assert _projection_line(page).startswith(expected), query_string
+        chart = _chart(page)
+        if "granularity=day" in query_string:  # the axis runs on to the period's end
+            assert chart["periods"][-1] == end.isoformat() and chart["projection"]["end"] == end.isoformat()
+            assert all(len(s["data"]) == len(chart["periods"]) for s in chart["series"])
+        else:
+            assert "projection" not in chart  # a week or month chart gets the line only
+
+
+def test_explore_page_shows_no_projection_for_a_past_range(admin_client: TestClient, engine: Engine) -> None:
+    today = _today()
+    write(engine, *(_spend_on(today - timedelta(days=i), "10") for i in range(1, 6)))
+    page = admin_client.get(
+        f"/explore?from={today - timedelta(days=9)}&to={today - timedelta(days=1)}&granularity=day"
+    ).text
+    assert "<table" in page  # there is spend to show
+    assert "data-projection" not in page and "Projected by" not in page
+    assert "projection" not in _chart(page)
+
+
+def test_explore_page_projects_a_member_their_own_spend_only(
+    settings: Settings, engine: Engine, admin_client: TestClient
+) -> None:
+    today = _today()
+    write(
+        engine,
+        *(_spend_on(today - timedelta(days=i), "10") for i in range(5)),
+        *(_spend_on(today - timedelta(days=i), "1000", user="other@example.com") for i in range(5)),
+    )
+    add_user(engine, MEMBER, "member password!", "member")
+    with TestClient(create_app(settings)) as member:
+        assert login(member, MEMBER, "member password!").status_code == 303
+        start, end = today - timedelta(days=4), today + timedelta(days=5)
+        page = member.get(f"/explore?from={start}&to={end}&granularity=day").text
+    assert ": $100.00 (80 %: $65.00–$135.00)" in _projection_line(page)  # theirs alone, as above

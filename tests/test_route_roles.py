@@ -76,6 +76,14 @@ def test_routes_are_all_probed_and_the_list_is_current(settings: Settings) -> No
     routes = set(routes_of(create_app(settings)))
     assert routes >= OPEN_TO_ALL | TOKEN_ONLY, "a route listed as open no longer exists"
     assert ("GET", "/sources") in routes and ("POST", "/tokens") in routes  # the admin pages are seen
+    # /channels is for admins only, as /sources: its routes are probed below, none is listed open
+    channel_routes = {
+        ("GET", "/channels"),
+        ("POST", "/channels"),
+        ("POST", "/channels/{name:path}/test"),
+        ("POST", "/channels/{name:path}/remove"),
+    }
+    assert channel_routes <= routes and not channel_routes & (OPEN_TO_ALL | VIEWERS_TOO)
 
 
 def test_member_and_viewer_get_403_on_every_admin_route(probe: tuple[str, TestClient]) -> None:

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from spendledger.anomalies import find_anomalies
+from spendledger.anomalies import find_anomalies, incidents
 from spendledger.budgets import budget_status, local_day
-from spendledger.forecast import daily_series, forecast_period, history_start
+from spendledger.forecast import forecast_spend
 from spendledger.store.alerts import FORECAST_THRESHOLD, AlertRow, raise_alert, resolve_before
 from spendledger.store.budgets import BudgetRow, list_budgets
 
@@ -73,16 +73,16 @@ def check_budget(conn: Connection, budget: BudgetRow, *, today: date, now: datet
     for threshold in status.crossed:
         fire("threshold", threshold, base)
     if status.spent < budget.amount and today <= window.end:
-        series = daily_series(
+        forecast = forecast_spend(
             conn,
-            start=history_start(start=window.start, today=today),
-            end=today,
+            start=window.start,
+            end=window.end,
+            today=today,
             filters=budget.scope,
             basis=budget.basis,
             currency=budget.currency,
         )
-        forecast = forecast_period(series, start=window.start, end=window.end, today=today)
-        if forecast.projected_total > budget.amount:
+        if forecast is not None and forecast.projected_total > budget.amount:
             projected = {"projected": forecast.projected_total, "low": forecast.low, "high": forecast.high}
             fire("forecast", FORECAST_THRESHOLD, {**base, **projected})
     return raised
@@ -100,9 +100,11 @@ def evaluate(conn: Connection, *, tz: ZoneInfo, at: datetime | None = None) -> l
 
 
 def check_anomalies(conn: Connection, *, day: date, now: datetime) -> list[AlertRow]:
-    """An alert for each anomaly of `day`, once (its subject is a filter: "model:gpt-4o")."""
+    """An alert for each incident of `day` (one jump seen in several dimensions is one
+    alert, led by its model or project), once; its subject is a filter: "model:gpt-4o"."""
     raised: list[AlertRow] = []
-    for anomaly in find_anomalies(conn, day=day):
+    for incident in incidents(find_anomalies(conn, day=day)):
+        anomaly = incident.lead
         row = raise_alert(
             conn,
             budget=f"{anomaly.dimension}:{anomaly.value}",
@@ -113,7 +115,7 @@ def check_anomalies(conn: Connection, *, day: date, now: datetime) -> list[Alert
             figures={"spent": anomaly.spent, "usual": anomaly.usual, "spread": anomaly.spread},
             currency=anomaly.currency,
             now=now,
-            note=anomaly.describe(),
+            note=incident.describe(),
         )
         if row is not None:
             raised.append(row)

@@ -117,6 +117,38 @@ def forecast_period(series: Mapping[date, Decimal], *, start: date, end: date, t
     )
 
 
+def forecast_spend(
+    conn: Connection,
+    *,
+    start: date,
+    end: date,
+    today: date,
+    filters: Mapping[str, Sequence[str]] | None = None,
+    scope: Mapping[str, Sequence[str]] | None = None,
+    basis: str = "best",
+    currency: str | None = None,
+) -> Forecast | None:
+    """The ledger's period-end total from `start` to `end` as seen on `today`, with its band;
+    None when today is outside the period.
+
+    The one rule the overview, the budgets, their alerts and the explorer share: the daily
+    series from `history_start` to today (`daily_series`'s filters, scope, basis and
+    currency), projected by `forecast_period`.
+    """
+    if not start <= today <= end:
+        return None
+    series = daily_series(
+        conn,
+        start=history_start(start=start, today=today),
+        end=today,
+        filters=filters,
+        scope=scope,
+        basis=basis,
+        currency=currency,
+    )
+    return forecast_period(series, start=start, end=end, today=today)
+
+
 def _history(series: Mapping[date, Decimal], *, start: date, today: date) -> list[tuple[date, float]]:
     """The last `HISTORY_DAYS` up to today, dense, from the first day anything was spent.
 

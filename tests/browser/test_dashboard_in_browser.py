@@ -30,6 +30,7 @@ ADMIN_PAGES = (
     ("explore", "/explore"),
     ("explore-grouped", "/explore?by=project&by=model&granularity=day"),
     ("sources", "/sources"),
+    ("channels", "/channels"),
     ("prices", "/prices"),
     ("prices-lookup", "/prices?model=gpt-4o-mini"),
     ("tokens", "/tokens"),

@@ -28,6 +28,7 @@ from spendledger.web.pages import (
     account,
     alerts_page,
     budgets_page,
+    channels,
     explore,
     make_templates,
     overview,
@@ -94,7 +95,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(overview.router)
     app.include_router(account.router)
-    for page in (explore, budgets_page, alerts_page, sources, prices, tokens):
+    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -2,9 +2,11 @@
 with a band, and its past windows; an admin's create, edit and delete forms.
 
 The figures are `budget_status`'s (the CLI's `budgets show`) and the forecast is
-`forecast_period` over the budget's scope, basis and currency, so the page, the CLI and
+`forecast_spend` over the budget's scope, basis and currency, so the page, the CLI and
 every report agree. Admins and viewers read it (the figures span every scope, so members
-may not); only admins change budgets, with the library's checks and messages.
+may not); only admins change budgets, with the library's checks and messages. The form
+picks a budget's alert channels among those configured (a name that is not is refused);
+picking none sends its alerts to every channel, as notify.py does.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ from sqlalchemy import Connection, Engine
 
 from spendledger.budgets import (
     BUDGET_BASES,
+    BudgetError,
     BudgetStatus,
     budget_status,
     change_budget,
     create_budget,
     describe_scope,
 )
-from spendledger.forecast import Forecast, daily_series, forecast_period, history_start
+from spendledger.forecast import Forecast, forecast_spend
 from spendledger.queries import QueryError
 from spendledger.store.budgets import (
     BudgetExistsError,
@@ -38,6 +41,7 @@ from spendledger.store.budgets import (
     list_budgets,
     remove_budget,
 )
+from spendledger.store.channels import list_channels
 from spendledger.store.tables import PERIODS
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
@@ -78,6 +82,7 @@ class BudgetForm(BaseModel):
     filters: str = ""  # DIM=VALUE, one a line
     thresholds: str = "50,80,100"
     basis: str = "best"
+    channels: list[str] = []  # the channels alerts go to; none: every channel
     csrf_token: str | None = None
 
     @classmethod
@@ -92,6 +97,7 @@ class BudgetForm(BaseModel):
             filters="\n".join(f"{dim}={v}" for dim, values in b.scope.items() for v in values),
             thresholds=",".join(str(t) for t in b.thresholds),
             basis=b.basis,
+            channels=list(b.channels),
         )
 
     def arguments(self) -> dict[str, Any]:
@@ -105,6 +111,7 @@ class BudgetForm(BaseModel):
             "filters": [line.strip() for line in self.filters.splitlines() if line.strip()],
             "thresholds": self.thresholds,
             "basis": self.basis,
+            "channels": self.channels,
         }
 
 
@@ -136,17 +143,9 @@ class Card:
 def budget_forecast(conn: Connection, s: BudgetStatus) -> Forecast | None:
     """The window-end total of the budget's spend, as seen today (none outside its window)."""
     w, b = s.window, s.budget
-    if not w.start <= s.today <= w.end:
-        return None
-    series = daily_series(
-        conn,
-        start=history_start(start=w.start, today=s.today),
-        end=s.today,
-        filters=b.scope,
-        basis=b.basis,
-        currency=b.currency,
+    return forecast_spend(
+        conn, start=w.start, end=w.end, today=s.today, filters=b.scope, basis=b.basis, currency=b.currency
     )
-    return forecast_period(series, start=w.start, end=w.end, today=s.today)
 
 
 def _card(conn: Connection, budget: BudgetRow, today: date) -> Card:
@@ -173,6 +172,7 @@ def add_budget(page: PageDep, viewer: AdminViewer, form: Annotated[BudgetForm, F
     check_csrf(viewer, form.csrf_token)
     try:
         with page.engine.begin() as conn:
+            check_channels(conn, form.channels)
             b = create_budget(conn, name=form.name, now=datetime.now(UTC), **form.arguments())
     except QueryError as exc:
         return _invalid(page, viewer, form, None, FIELD_OF.get(exc.param, exc.param), str(exc))
@@ -191,7 +191,8 @@ def edit_budget(
     form = form.model_copy(update={"name": old.name})
     try:
         with page.engine.begin() as conn:
-            change_budget(conn, old.name, now=datetime.now(UTC), channels=old.channels, **form.arguments())
+            check_channels(conn, form.channels)
+            change_budget(conn, old.name, now=datetime.now(UTC), **form.arguments())
     except QueryError as exc:
         return _invalid(page, viewer, form, old, FIELD_OF.get(exc.param, exc.param), str(exc))
     return _render(page, viewer, notices=[f"Changed budget {old.name!r}."])
@@ -208,6 +209,18 @@ def delete_budget(
     except UnknownBudgetError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     return _render(page, viewer, notices=[f"Removed budget {name!r} (spend is untouched)."])
+
+
+def check_channels(conn: Connection, names: list[str]) -> None:
+    """A BudgetError naming the first picked channel that is not configured."""
+    known = [c.name for c in list_channels(conn)]
+    for name in names:
+        if name.strip() and name.strip() not in known:
+            raise BudgetError(
+                "channels",
+                f"no channel named {name!r} (channels: {', '.join(known) or 'none yet'}); "
+                "untick it, or add the channel on the Channels page first",
+            )
 
 
 def span(start: date, end: date, today: date) -> str:
@@ -252,6 +265,7 @@ def _render(
 ) -> HTMLResponse:
     with page.engine.connect() as conn:
         cards = [_card(conn, b, page.today) for b in list_budgets(conn)]
+        channels = [c.name for c in list_channels(conn)]
     context = {
         "viewer": viewer,
         "today": page.today,
@@ -264,6 +278,7 @@ def _render(
         "open_form": open_form,
         "periods": PERIODS,
         "bases": BUDGET_BASES,
+        "channels": channels,
         "notices": notices or [],
         "error": error,
         "error_field": error_field,

@@ -5,7 +5,9 @@ The view's whole state is the URL's query string, in the JSON API's own paramete
 `queries.build_query`: a bookmark reopens the view, and the export links
 (`/api/v1/spend?<the same string>&format=csv|json`) return exactly the rows shown. A
 member sees their scope only, in the figures and in the values the filters offer. An
-htmx request (the form) gets the template's `results` block alone.
+htmx request (the form) gets the template's `results` block alone. A range that holds
+today also shows its period-end projection with an 80 % band (projection.py), drawn as a
+cone on the daily chart.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from spendledger.queries import Granularity, SpendQuery, SpendReport
 from spendledger.records import DIMENSIONS, Basis, cents
 from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.pages.projection import Projection, project, with_cone
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,6 +85,7 @@ class Results:
     bases: list[str]  # the bases that make up the total, in Basis order
     sums: dict[str, int]  # the totals row's counts, over every currency
     chart: dict[str, Any]
+    projection: Projection | None = None  # when the range holds today
 
     @property
     def timed(self) -> bool:
@@ -120,15 +124,16 @@ def explore_page(
     params = view_params(request.query_params)
     partial = "HX-Request" in request.headers and "HX-History-Restore-Request" not in request.headers
     scope = scope_of(viewer.user)
+    today = datetime.now(settings.tz).date()
     context: dict[str, Any] = {"viewer": viewer, "query_string": urlencode(params, safe=":,")}
     query: SpendQuery | None = None
     try:
-        query = scoped(parse_query(params, today=datetime.now(settings.tz).date()), viewer.user)
+        query = scoped(parse_query(params, today=today), viewer.user)
     except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
         context["error"] = str(exc)
     with engine.connect() as conn:
         if query is not None:
-            context["results"] = explore(conn, query)
+            context["results"] = explore(conn, query, today=today, preset=dict(params).get("period"))
         if not partial:
             options = cached_filter_options(request, conn, query, scope) if query else {}
             context["form"] = form_state(params, options)
@@ -161,14 +166,22 @@ def parse_query(params: Sequence[tuple[str, str]], *, today: date) -> SpendQuery
     return query
 
 
-def explore(conn: Connection, query: SpendQuery) -> Results:
-    """The report of `query` with what the page adds: its bases, count totals and chart series."""
+def explore(
+    conn: Connection, query: SpendQuery, *, today: date | None = None, preset: str | None = None
+) -> Results:
+    """The report of `query` with what the page adds: its bases, count totals and chart series;
+    given `today`, the period-end projection when the range holds it (projection.py)."""
     report = queries.spend(conn, query)
     by_basis = queries.spend(conn, replace(query, by=("basis",), granularity=Granularity.TOTAL))
     present = {row.dims["basis"] for row in by_basis.rows}
     counts = ("requests", "input_tokens", "cached_input_tokens", "output_tokens", "unpriced_requests")
     sums = {name: sum(getattr(row, name) for row in report.rows) for name in counts}
-    return Results(report, [str(b) for b in Basis if str(b) in present], sums, chart_of(report))
+    chart, projected = chart_of(report), None
+    if today is not None and report.rows:
+        projected = project(conn, query, preset=preset, today=today, currency=report.currency)
+        if projected is not None and query.granularity is Granularity.DAY:
+            chart = with_cone(chart, report, projected)
+    return Results(report, [str(b) for b in Basis if str(b) in present], sums, chart, projected)
 
 
 def cached_filter_options(

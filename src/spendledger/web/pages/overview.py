@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from spendledger import queries
-from spendledger.forecast import Forecast, daily_series, forecast_period, history_start
+from spendledger.forecast import Forecast, forecast_spend
 from spendledger.records import Basis, cents
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of
@@ -52,10 +52,9 @@ def month_forecast(
     """This month's end total with its 80 % band, from the viewer's daily series."""
     start = today.replace(day=1)
     end = start.replace(day=calendar.monthrange(today.year, today.month)[1])
-    series = daily_series(
-        conn, start=history_start(start=start, today=today), end=today, scope=scope, currency=currency
-    )
-    return forecast_period(series, start=start, end=end, today=today)
+    forecast = forecast_spend(conn, start=start, end=end, today=today, scope=scope, currency=currency)
+    assert forecast is not None  # today is in its own month
+    return forecast
 
 
 def chart_of(overview: queries.Overview) -> dict[str, object]:
