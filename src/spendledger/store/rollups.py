@@ -13,6 +13,7 @@ from covered = 0 to 1 (or back) in every table, in the same transaction.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from operator import add, itemgetter
@@ -40,10 +41,11 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql.base import Executable
 
 from spendledger.store import bulk
-from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollups, usage
 
 # Every dimension any grain holds: deltas are gathered once at this grain, then
@@ -300,28 +302,36 @@ def add_inserted(
                 .group_by(*(usage.c[k] for k in fine)),
             )
         )
-        billed = _BILLED_ROLLUP.alias("billed")
-        conn.execute(update(_NEW).where(_covered_sql(_NEW, billed)).values(covered=1))
-        for name, dims in GRAINS.items():
-            keys = rollup_key(dims)
-            _add_select(conn, rollups[name], keys, _sums(_NEW, keys).where(true()))
-            month = (func.substr(_NEW.c.day, 1, 8) + "01").label("day")
-            by_month = [month, *(_NEW.c[k] for k in keys[1:])]
-            monthly = (
-                select(*by_month, *(func.sum(_NEW.c[m]) for m in MEASURES)).where(true()).group_by(*by_month)
-            )
-            _add_select(conn, rollups[MONTHLY[name]], keys, monthly)
+        for stmt in _from_new_statements(conn.dialect.name):
+            conn.execute(stmt)
     if billed_days:
         _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
 
 
-def _add_select(conn: Connection, table: Table, keys: Sequence[str], source: Select[Any]) -> None:
-    stmt = dialect_insert(conn, table).from_select([*keys, *MEASURES], source)
-    stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+@functools.cache
+def _from_new_statements(dialect: str) -> tuple[Executable, ...]:
+    """The statements that mark `_rollup_new` covered and add it to every rollup: the same
+    for every batch, so built once per dialect (building them cost ~10 ms a batch)."""
+    billed = _BILLED_ROLLUP.alias("billed")
+    stmts: list[Executable] = [update(_NEW).where(_covered_sql(_NEW, billed)).values(covered=1)]
+    for name, dims in GRAINS.items():
+        keys = rollup_key(dims)
+        stmts.append(_add_select(dialect, rollups[name], keys, _sums(_NEW, keys).where(true())))
+        month = (func.substr(_NEW.c.day, 1, 8) + "01").label("day")
+        by_month = [month, *(_NEW.c[k] for k in keys[1:])]
+        sums = (func.sum(_NEW.c[m]) for m in MEASURES)
+        monthly = select(*by_month, *sums).where(true()).group_by(*by_month)
+        stmts.append(_add_select(dialect, rollups[MONTHLY[name]], keys, monthly))
+    return tuple(stmts)
+
+
+def _add_select(dialect: str, table: Table, keys: Sequence[str], source: Select[Any]) -> Executable:
+    insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert_of(table).from_select([*keys, *MEASURES], source)
+    return stmt.on_conflict_do_update(
         index_elements=list(keys),
-        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},  # type: ignore[attr-defined]
+        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
     )
-    conn.execute(stmt)
 
 
 # ---- rebuild ----------------------------------------------------------------------------------
