@@ -38,7 +38,8 @@ OPEN_TO_ALL = {
 }
 # read-only pages a viewer may open and a member may not (their figures span every scope)
 VIEWERS_TOO: set[tuple[str, str]] = {("GET", "/budgets"), ("GET", "/alerts")}
-TOKEN_ONLY = {("POST", "/api/v1/events")}  # apps send events with an API token, never a session
+# apps send events and OTLP traces with an API token, never a session
+TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
 
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
+AttributeNames = Annotated[tuple[str, ...], NoDecode]
 
 
 def _default_data_dir() -> Path:
@@ -29,6 +33,22 @@ class Settings(BaseSettings):
     max_batch_events: int = 10_000
     max_body_bytes: int = 32 * 1024 * 1024
     public_url: str | None = None  # the dashboard's address, linked from notifications
+    # OTLP receiver (POST /v1/traces): the span or resource attributes, first found wins,
+    # that name a GenAI call's user, project and feature; a span's own attributes win
+    # over its resource's. Received and decompressed bodies are capped alike.
+    otlp_user_attributes: AttributeNames = ("user.id", "enduser.id", "gen_ai.user.id")
+    otlp_project_attributes: AttributeNames = ("spendledger.project", "project", "service.name")
+    otlp_feature_attributes: AttributeNames = ("spendledger.feature", "feature")
+    otlp_max_body_bytes: int = 16 * 1024 * 1024
+
+    @field_validator(
+        "otlp_user_attributes", "otlp_project_attributes", "otlp_feature_attributes", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @field_validator("timezone")
     @classmethod

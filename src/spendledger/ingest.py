@@ -31,7 +31,6 @@ from spendledger.store import write_records
 from spendledger.store.overrides import load_overrides
 
 SOURCE = "api"
-KEY_PREFIX = "api:"
 NAIVE_TIMESTAMP_REASON = (
     "timestamp has no time zone: add Z for UTC or an offset, e.g. 2026-11-20T10:00:00Z "
     "or 2026-11-20T11:00:00+01:00"
@@ -92,8 +91,9 @@ class EventError(ValueError):
         self.field = field_name
 
 
-def event_to_record(event: Event) -> UsageRecord:
-    """One event as an unpriced (or provider-costed) metered record; raises EventError."""
+def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
+    """One event as an unpriced (or provider-costed) metered record; raises EventError.
+    Its key is `<source>:<event id>`: the ingest API's events are `api:…`, OTLP spans `otlp:…`."""
     if event.timestamp.tzinfo is None:
         raise EventError("timestamp", NAIVE_TIMESTAMP_REASON)
     tokens = TokenCounts(
@@ -114,8 +114,8 @@ def event_to_record(event: Event) -> UsageRecord:
         raise EventError("requests", "requests must be zero or more")
     cost = event.cost
     return UsageRecord(
-        key=KEY_PREFIX + event.id,
-        source=SOURCE,
+        key=f"{source}:{event.id}",
+        source=source,
         basis=Basis.METERED,
         start=event.timestamp,
         provider=event.provider,
@@ -148,6 +148,7 @@ def ingest_events(
     tz: ZoneInfo,
     rejected: Sequence[Rejection] = (),
     now: datetime | None = None,
+    source: str = SOURCE,
 ) -> IngestResult:
     """Price and store (index, event) pairs; call inside a transaction (`engine.begin()`).
 
@@ -159,7 +160,7 @@ def ingest_events(
     price = pricer.price
     for index, event in events:
         try:
-            record = event_to_record(event)
+            record = event_to_record(event, source=source)
         except EventError as exc:
             rejections.append(Rejection(index, exc.field, str(exc)))
             continue

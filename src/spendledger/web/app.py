@@ -22,6 +22,7 @@ from spendledger.queries import QueryError, has_demo
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
+from spendledger.web.api import otlp
 from spendledger.web.auth import LoginRequired
 from spendledger.web.pages import (
     STATIC,
@@ -41,6 +42,8 @@ API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 
 Send metered calls to `POST /api/v1/events` and read spend from `GET /api/v1/spend`,
 with an API token from `spendledger tokens create NAME` as `Authorization: Bearer sl_...`.
+Apps instrumented with OpenTelemetry can export their traces to `POST /v1/traces`
+(OTLP/HTTP, same token): their GenAI spans are stored as metered calls.
 """
 
 
@@ -93,6 +96,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.templates = make_templates()
     app.state.templates.env.globals["ledger_has_demo"] = DemoFlag(db)
     app.include_router(api.router)
+    app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
     for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens):

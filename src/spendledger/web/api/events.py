@@ -56,7 +56,7 @@ async def post_events(
     result = await run_in_threadpool(
         store_batch, engine, body, pricer=pricer, tz=settings.tz, max_events=settings.max_batch_events
     )
-    if result.accepted and _alerts_due(request):
+    if result.accepted and alerts_due(request):
         # after the response: the sender never waits for budgets and notifications
         background.add_task(evaluate_and_notify, engine, settings)
     return IngestResultPublic.from_result(result)
@@ -65,7 +65,7 @@ async def post_events(
 ALERTS_EVERY = 60.0  # seconds: at most one evaluation a minute per process, however many batches
 
 
-def _alerts_due(request: Request) -> bool:
+def alerts_due(request: Request) -> bool:
     """Whether this batch evaluates the alerts (the first batch after a quiet minute does)."""
     state = request.app.state
     now = time.monotonic()
