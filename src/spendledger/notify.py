@@ -36,9 +36,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from spendledger.alerts import describe
+from spendledger.links import alert_explore_path
 from spendledger.secrets import Vault
 from spendledger.store.alerts import AlertRow, get_alert
-from spendledger.store.budgets import list_budgets
+from spendledger.store.budgets import BudgetRow, list_budgets
 from spendledger.store.channels import (
     ChannelRow,
     claim_delivery,
@@ -131,13 +132,19 @@ def _apprise(url: str) -> Any:
     return sender if sender.add(url) else None
 
 
-def message(alert: AlertRow, dashboard_url: str | None = None) -> tuple[str, str]:
-    """An alert's title and body: its words, and a link to the alert centre."""
+def message(
+    alert: AlertRow, dashboard_url: str | None = None, *, budget: BudgetRow | None = None
+) -> tuple[str, str]:
+    """An alert's title and body: its words, the explorer view that explains it (the
+    budget's scope over its window, or the anomaly's subject) and the alert centre."""
     kind = {"threshold": "budget threshold", "forecast": "budget forecast", "anomaly": "spend anomaly"}
     title = f"spendledger: {kind.get(alert.kind, alert.kind)} — {alert.budget}"
     body = describe(alert)
     if dashboard_url:
-        body += f"\n\nDetails: {dashboard_url.rstrip('/')}/alerts"
+        base = dashboard_url.rstrip("/")
+        today = alert.created_at.date() if alert.created_at else alert.window_end
+        view = alert_explore_path(alert, budget, today=today)
+        body += f"\n\nWhy: {base}{view}\nDetails: {base}/alerts"
     return title, body
 
 
@@ -171,11 +178,13 @@ class _Routes:
 
     every: list[ChannelRow]
     picked: dict[str, list[str]]
+    budgets: dict[str, BudgetRow]
 
     @classmethod
     def load(cls, conn: Connection) -> _Routes:
-        picked = {b.name: list(b.channels) for b in list_budgets(conn) if b.channels}
-        return cls(every=list_channels(conn), picked=picked)
+        budgets = {b.name: b for b in list_budgets(conn)}
+        picked = {name: list(b.channels) for name, b in budgets.items() if b.channels}
+        return cls(every=list_channels(conn), picked=picked, budgets=budgets)
 
     def targets(self, budget: str) -> list[ChannelRow]:
         names = self.picked.get(budget)
@@ -214,7 +223,7 @@ def notify(
     for alert in alerts:
         if alert.id is None:
             continue
-        title, body = message(alert, dashboard_url)
+        title, body = message(alert, dashboard_url, budget=routes.budgets.get(alert.budget))
         for channel in routes.targets(alert.budget):
             if channel.name in done[alert.id]:
                 continue

@@ -9,20 +9,19 @@ to today, by project and day, with the budget's filters and basis.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from spendledger.alerts import describe
+from spendledger.links import alert_explore_path
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
-from spendledger.store.budgets import BudgetRow, list_budgets
+from spendledger.store.budgets import list_budgets
 from spendledger.store.tables import ALERT_STATUSES
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
-from spendledger.web.pages.explore import filter_token
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,25 +36,6 @@ class AlertView:
     alert: AlertRow
     summary: str
     explore_url: str
-
-
-def explore_url(alert: AlertRow, budget: BudgetRow | None, *, today: date) -> str:
-    """The explorer over the alert's window (up to today), by project and day, in the budget's scope."""
-    end = min(max(today, alert.window_start), alert.window_end)
-    params = [
-        ("from", alert.window_start.isoformat()),
-        ("to", end.isoformat()),
-        ("by", "project"),
-        ("granularity", "day"),
-    ]
-    if alert.kind == "anomaly":  # its subject is a filter; by user, who usually drives a jump
-        params = [*params[:2], ("by", "user"), ("granularity", "day"), ("filter", alert.budget)]
-        params[0] = ("from", (alert.window_start - timedelta(days=27)).isoformat())
-    elif budget is not None:
-        params += [("filter", filter_token(dim, v)) for dim, values in budget.scope.items() for v in values]
-        if budget.basis != "best":
-            params.append(("basis", budget.basis))
-    return "/explore?" + urlencode(params)
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -74,7 +54,7 @@ def alerts_page(
         budgets = {b.name: b for b in list_budgets(conn)}
     groups: dict[str, list[AlertView]] = {s: [] for s in ALERT_STATUSES}
     for a in rows:
-        view = AlertView(a, describe(a), explore_url(a, budgets.get(a.budget), today=today))
+        view = AlertView(a, describe(a), alert_explore_path(a, budgets.get(a.budget), today=today))
         groups.setdefault(a.status, []).append(view)
     context = {
         "viewer": viewer,

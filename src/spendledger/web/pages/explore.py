@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import QueryParams
 
 from spendledger import queries
+from spendledger.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
 from spendledger.records import DIMENSIONS, Basis, cents
 from spendledger.web.auth import PageViewer, scope_of, scoped
@@ -222,12 +223,6 @@ def filter_options(
         top = sorted(values, key=lambda v: -values[v])[:MAX_OPTIONS]
         options[dim] = sorted(top, key=lambda v: (v is None, (v or "").lower()))
     return options
-
-
-def filter_token(dim: str, value: str | None) -> str:
-    """DIM:VALUE for a filter parameter ('=' when the value holds one, as build_query splits)."""
-    text = value if value is not None else "-"
-    return f"{dim}{'=' if '=' in text else ':'}{text}"
 
 
 def form_state(params: Sequence[tuple[str, str]], options: Mapping[str, list[str | None]]) -> dict[str, Any]:
