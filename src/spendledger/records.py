@@ -149,6 +149,11 @@ class TokenCounts:
         )
 
 
+# Each count's name in events, tables and APIs (input → input_tokens): the ingest API's
+# fields, the ledger's columns and the SDK's events all read it from here.
+TOKEN_COLUMNS: dict[str, str] = {f.name: f"{f.name}_tokens" for f in dataclasses.fields(TokenCounts)}
+
+
 @dataclass(slots=True)
 class UsageRecord:
     """One line of the ledger: an event (a call) or a provider's billing bucket.

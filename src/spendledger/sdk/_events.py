@@ -15,18 +15,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from spendledger.records import TOKEN_COLUMNS  # records imports the standard library only
 from spendledger.sdk._context import Attribution, current
 
-TOKEN_FIELDS = (
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
-)
+TOKEN_FIELDS: tuple[str, ...] = tuple(TOKEN_COLUMNS.values())
 
 Event = dict[str, Any]
 

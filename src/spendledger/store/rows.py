@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 from spendledger.records import (
+    TOKEN_COLUMNS,
     Basis,
     PricingStatus,
     TokenCounts,
@@ -21,17 +22,6 @@ from spendledger.records import (
     instant_of,
     to_nanos,
 )
-
-TOKEN_COLUMNS: dict[str, str] = {
-    "input": "input_tokens",
-    "cached_input": "cached_input_tokens",
-    "cache_write_5m": "cache_write_5m_tokens",
-    "cache_write_1h": "cache_write_1h_tokens",
-    "output": "output_tokens",
-    "reasoning": "reasoning_tokens",
-    "audio_input": "audio_input_tokens",
-    "audio_output": "audio_output_tokens",
-}
 
 
 class DayOf:

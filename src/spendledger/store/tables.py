@@ -30,6 +30,8 @@ from sqlalchemy import (
     text,
 )
 
+from spendledger.records import TOKEN_COLUMNS
+
 metadata = MetaData()
 
 DIM = 200  # length of a dimension value
@@ -37,14 +39,7 @@ DIM = 200  # length of a dimension value
 # Sums kept by every rollup and present, per record, on `usage`.
 MEASURES: tuple[str, ...] = (
     "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_5m_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "audio_input_tokens",
-    "audio_output_tokens",
+    *TOKEN_COLUMNS.values(),
     "cost_nanos",
     "unpriced_requests",
     "records",
