@@ -66,7 +66,8 @@ def _channel(r: Any) -> ChannelRow:
     )
 
 
-def _delivery(r: Any) -> DeliveryRow:
+def delivery_of(r: Any) -> DeliveryRow:
+    """A row of `deliveries` (or of a select holding its columns) as a DeliveryRow."""
     m = r._mapping
     return DeliveryRow(
         id=m["id"],
@@ -172,4 +173,4 @@ def list_deliveries(conn: Connection, alert_id: int | None = None) -> list[Deliv
     query = select(deliveries).order_by(deliveries.c.id)
     if alert_id is not None:
         query = query.where(deliveries.c.alert_id == alert_id)
-    return [_delivery(r) for r in conn.execute(query)]
+    return [delivery_of(r) for r in conn.execute(query)]

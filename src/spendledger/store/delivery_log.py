@@ -8,57 +8,29 @@ whose alert is gone keeps no row (the foreign key cascades), so the join loses n
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from spendledger.records import as_utc
+from spendledger.store.channels import DeliveryRow, delivery_of
 from spendledger.store.tables import alerts, deliveries
 
 
 @dataclass(frozen=True)
-class LoggedDelivery:
-    id: int
-    alert_id: int
-    budget: str  # the alert's budget (an anomaly's subject, "model:gpt-4o")
-    kind: str  # the alert's kind: threshold | forecast | anomaly
-    channel: str
-    status: str  # sent | failed (| sending, while a send is under way)
-    attempts: int
-    last_error: str | None
-    created_at: datetime
-    sent_at: datetime | None
+class LoggedDelivery(DeliveryRow):
+    """A delivery with its alert's budget (an anomaly's subject, "model:gpt-4o") and kind
+    (threshold | forecast | anomaly)."""
+
+    budget: str = ""
+    kind: str = ""
 
 
-_COLUMNS = (
-    deliveries.c.id,
-    deliveries.c.alert_id,
-    alerts.c.budget,
-    alerts.c.kind,
-    deliveries.c.channel,
-    deliveries.c.status,
-    deliveries.c.attempts,
-    deliveries.c.last_error,
-    deliveries.c.created_at,
-    deliveries.c.sent_at,
-)
+_COLUMNS = (*deliveries.c, alerts.c.budget, alerts.c.kind)
 
 
 def _logged(r: Any) -> LoggedDelivery:
     m = r._mapping
-    return LoggedDelivery(
-        id=m["id"],
-        alert_id=m["alert_id"],
-        budget=m["budget"],
-        kind=m["kind"],
-        channel=m["channel"],
-        status=m["status"],
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=as_utc(m["created_at"]),
-        sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
-    )
+    return LoggedDelivery(**vars(delivery_of(r)), budget=m["budget"], kind=m["kind"])
 
 
 def latest_deliveries(conn: Connection, *, limit: int) -> list[LoggedDelivery]:
