@@ -1,9 +1,12 @@
-"""The SDK writing into a real ledger, for the instrumentation tests.
+"""The SDK writing into a real ledger, for the instrumentation tests; the SDK unconfigured
+and the chat clients of the SDK tests.
 
 `sdk_ledger()` copies the migrated SQLite template into the test's folder, configures
 the SDK with `database_url=` (its background sender writes through the ingest path:
 validation, pricing, idempotent upserts) and, on the way out, forgets the
 configuration. `Ledger.rows()` flushes the sender and reads back the `usage` table.
+`unconfigured_sdk()` keeps the SDK unconfigured, whatever the environment says;
+`openai_client()` and `anthropic_client()` are bare clients of the fake chat server.
 """
 
 from __future__ import annotations
@@ -14,11 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anthropic
+import openai
+import pytest
 from sqlalchemy import Engine, select
 
 import spendledger
+from fakes.chat import ChatServer
 from spendledger.records import from_nanos
 from spendledger.sdk import _sender
+from spendledger.sdk._config import ENV_DATABASE_URL, ENV_SPILL_DIR, ENV_TOKEN, ENV_URL
 from spendledger.store.engine import make_engine
 from spendledger.store.tables import usage
 
@@ -55,3 +63,28 @@ def sdk_ledger(tmp_path: Path, template: Path) -> Iterator[Ledger]:
     finally:
         _sender.reset()
         engine.dispose()
+
+
+def forget_sdk_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SDK configuration taken from the environment for the test."""
+    for name in (ENV_URL, ENV_TOKEN, ENV_DATABASE_URL, ENV_SPILL_DIR):
+        monkeypatch.delenv(name, raising=False)
+
+
+@contextmanager
+def unconfigured_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The SDK unconfigured, whatever the environment says, on the way in and out."""
+    forget_sdk_environment(monkeypatch)
+    _sender.reset(timeout=0.5)
+    try:
+        yield
+    finally:
+        _sender.reset(timeout=0.5)
+
+
+def openai_client(srv: ChatServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=srv.openai_url, api_key="sk-test", max_retries=0)
+
+
+def anthropic_client(srv: ChatServer) -> anthropic.Anthropic:
+    return anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test", max_retries=0)

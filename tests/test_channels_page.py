@@ -8,14 +8,13 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from html import unescape
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, select
 
-from logins import add_user, login
+from logins import add_user, csrf_of, login, text_of
 from receivers import Webhook, free_port, webhook_server
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
@@ -33,17 +32,6 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 def hook() -> Iterator[Webhook]:
     with webhook_server() as server:
         yield server
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-def text_of(html: str) -> str:
-    body = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def add(client: TestClient, **fields: str) -> Any:

@@ -4,8 +4,7 @@ with retries on a failing channel that never stops the others; on SQLite and Pos
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,31 +15,17 @@ from spendledger.alerts import describe, evaluate
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.notify import apprise_url, notify, url_hint
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.scheduler import run_due
 from spendledger.secrets import Vault, load_vault, new_vault
 from spendledger.store import write_records
 from spendledger.store.alerts import AlertRow
 from spendledger.store.channels import add_channel, list_deliveries
+from usage_records import web_record
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 1, 8, tzinfo=UTC)
 MOMENT = datetime(2026, 11, 30, 12, tzinfo=UTC)  # $105 of $100 spent: 50, 80 and 100 % crossed
 DASHBOARD = "https://ledger.example.com"
-
-
-def _record(key: str, day: date, cost: str) -> UsageRecord:
-    return UsageRecord(
-        key=key,
-        source="test",
-        basis=Basis.METERED,
-        start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-        provider="openai",
-        model="m",
-        project="web",
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
-    )
 
 
 @pytest.fixture
@@ -49,7 +34,7 @@ def november(engine: Engine) -> Engine:
         write_records(
             conn,
             [
-                _record(f"n{d}", date(2026, 11, d), c)
+                web_record(f"n{d}", datetime(2026, 11, d, 12, tzinfo=UTC), c)
                 for d, c in ((3, "30"), (10, "25"), (20, "30"), (25, "20"))
             ],
             tz=UTC_ZONE,

@@ -10,7 +10,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from email.message import Message
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,12 +22,12 @@ from spendledger.alerts import describe, evaluate
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.notify import notify_pending, url_hint
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.scheduler import run_due
 from spendledger.secrets import Vault, load_vault
 from spendledger.store import make_engine, write_records
 from spendledger.store.alerts import AlertRow, acknowledge, list_alerts
 from spendledger.store.channels import add_channel, claim_delivery, list_deliveries
+from usage_records import web_record
 
 UTC_ZONE = ZoneInfo("UTC")
 MOMENT = datetime(2026, 11, 30, 12, tzinfo=UTC)  # $105 of $100 spent: 50, 80 and 100 % crossed
@@ -37,29 +36,22 @@ WORKER = Path(sys.executable).with_name("spendledger")  # the console script bes
 TITLE = "spendledger: budget threshold — web"
 
 
-def _record(key: str, start: datetime, cost: str) -> UsageRecord:
-    return UsageRecord(
-        key=key,
-        source="test",
-        basis=Basis.METERED,
-        start=start,
-        provider="openai",
-        model="m",
-        project="web",
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
-    )
-
-
 def _ledger(engine: Engine, vault: Vault, *, at: datetime, mailbox: Mailbox, hook: Webhook) -> None:
     """$105 spent on `at`'s day against a $100 monthly budget; a mail and a webhook channel."""
     midnight = datetime(at.year, at.month, at.day, tzinfo=UTC)
-    records = [_record(f"r{i}", midnight, cost) for i, cost in enumerate(("40", "35", "30"))]
+    records = [web_record(f"r{i}", midnight, cost) for i, cost in enumerate(("40", "35", "30"))]
     with engine.begin() as conn:
         write_records(conn, records, tz=UTC_ZONE)
         create_budget(conn, name="web", amount="100", now=at, filters=["project=web"])
         for name, url in (("mail", mailbox.url()), ("hook", hook.url())):
             add_channel(conn, name=name, url=vault.seal(url), url_hint=url_hint(url), now=at)
+
+
+def _raised(engine: Engine, vault: Vault, *, mailbox: Mailbox, hook: Webhook) -> list[AlertRow]:
+    """`_ledger` at MOMENT, then its 3 alerts raised (stored, none sent yet)."""
+    _ledger(engine, vault, at=MOMENT, mailbox=mailbox, hook=hook)
+    with engine.begin() as conn:
+        return evaluate(conn, tz=UTC_ZONE, at=MOMENT)
 
 
 @pytest.fixture
@@ -149,9 +141,8 @@ def test_two_worker_processes_send_each_alert_once_per_channel(
 def test_alerts_raised_but_never_sent_go_out_once_on_the_next_rounds(
     engine: Engine, settings: Settings, db_url: str, mailbox: Mailbox, hook: Webhook
 ) -> None:
-    _ledger(engine, load_vault(settings), at=MOMENT, mailbox=mailbox, hook=hook)
-    with engine.begin() as conn:  # the raiser stored them, then died before sending
-        raised = evaluate(conn, tz=UTC_ZONE, at=MOMENT)
+    # the raiser stored them, then died before sending
+    raised = _raised(engine, load_vault(settings), mailbox=mailbox, hook=hook)
     assert len(raised) == 3 and mailbox.messages == [] and hook.received == []
 
     settings = settings.model_copy(update={"public_url": DASHBOARD})
@@ -185,9 +176,7 @@ def test_a_claim_left_sending_by_a_dead_process_is_not_sent_again(
     engine: Engine, settings: Settings, mailbox: Mailbox, hook: Webhook
 ) -> None:
     vault = load_vault(settings)
-    _ledger(engine, vault, at=MOMENT, mailbox=mailbox, hook=hook)
-    with engine.begin() as conn:
-        raised = evaluate(conn, tz=UTC_ZONE, at=MOMENT)
+    raised = _raised(engine, vault, mailbox=mailbox, hook=hook)
     first = min(raised, key=lambda a: a.threshold)
     assert first.id is not None
     with engine.begin() as conn:  # claimed, then its process died mid-send
@@ -210,9 +199,8 @@ def test_notify_pending_sends_only_open_alerts_of_the_last_day(
     engine: Engine, settings: Settings, mailbox: Mailbox, hook: Webhook
 ) -> None:
     vault = load_vault(settings)
-    _ledger(engine, vault, at=MOMENT, mailbox=mailbox, hook=hook)
+    raised = _raised(engine, vault, mailbox=mailbox, hook=hook)
     with engine.begin() as conn:
-        raised = evaluate(conn, tz=UTC_ZONE, at=MOMENT)
         seen = max(raised, key=lambda a: a.threshold)
         assert seen.id is not None
         acknowledge(conn, seen.id, by="ops@example.com", at=MOMENT)

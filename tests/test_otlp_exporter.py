@@ -16,18 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -37,9 +33,9 @@ from sqlalchemy import Engine, select
 
 from clirun import cli_runner
 from fakes.chat import ChatServer, Usage
+from live_server import serving
 from spendledger.config import Settings
 from spendledger.store.tables import usage
-from spendledger.web import create_app
 
 DAY = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
@@ -51,24 +47,8 @@ def ns(at: datetime) -> int:
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
     """The app on the test's database, served by uvicorn in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on
-    config = uvicorn.Config(create_app(settings), log_config=None, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="otlp-server", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the live server did not start (see the captured log)")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "the live server did not stop within 10 s"
+    with serving(settings, name="otlp-server") as url:
+        yield url
 
 
 def report(

@@ -25,7 +25,7 @@ import pytest
 
 import spendledger
 from fakes.chat import ChatServer, Usage
-from sdk_ledger import Ledger, sdk_ledger
+from sdk_ledger import Ledger, anthropic_client, sdk_ledger
 
 HAIKU = "claude-haiku-4-5-20251001"
 MESSAGES: list[Any] = [{"role": "user", "content": "Summarise the ledger."}]
@@ -57,13 +57,13 @@ def srv() -> Iterator[ChatServer]:
 
 @pytest.fixture
 def plain(srv: ChatServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test", max_retries=0) as client:
+    with anthropic_client(srv) as client:
         yield client
 
 
 @pytest.fixture
 def client(srv: ChatServer) -> Iterator[anthropic.Anthropic]:
-    with anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test", max_retries=0) as client:
+    with anthropic_client(srv) as client:
         yield spendledger.instrument(client, project="support-bot")
 
 

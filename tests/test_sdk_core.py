@@ -25,8 +25,9 @@ import pytest
 import spendledger
 from fakes.ledger import FakeLedger, fake_ledger, status
 from receivers import free_port
+from sdk_ledger import unconfigured_sdk
 from spendledger.sdk import _sender
-from spendledger.sdk._config import ENV_DATABASE_URL, ENV_SPILL_DIR, ENV_TOKEN, ENV_URL
+from spendledger.sdk._config import ENV_SPILL_DIR, ENV_TOKEN, ENV_URL
 from spendledger.sdk._events import make_event
 
 TOKEN = "sl_test-token-abcd"
@@ -35,11 +36,8 @@ TOKEN = "sl_test-token-abcd"
 @pytest.fixture(autouse=True)
 def fresh_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts unconfigured, whatever the environment says, and ends so."""
-    for name in (ENV_URL, ENV_TOKEN, ENV_DATABASE_URL, ENV_SPILL_DIR):
-        monkeypatch.delenv(name, raising=False)
-    _sender.reset(timeout=0.5)
-    yield
-    _sender.reset(timeout=0.5)
+    with unconfigured_sdk(monkeypatch):
+        yield
 
 
 @pytest.fixture

@@ -9,9 +9,7 @@ import asyncio
 import contextvars
 import json
 import shutil
-import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,59 +19,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine, func, select
 
 import spendledger
+from live_server import LiveServer
+from sdk_ledger import unconfigured_sdk
 from spendledger.config import Settings
-from spendledger.sdk import _sender
-from spendledger.sdk._config import ENV_DATABASE_URL, ENV_SPILL_DIR, ENV_TOKEN, ENV_URL
 from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.tables import usage
-from spendledger.web import create_app
 
 NANO = Decimal("1e-9")
 
 
 @pytest.fixture(autouse=True)
 def fresh_sdk(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in (ENV_URL, ENV_TOKEN, ENV_DATABASE_URL, ENV_SPILL_DIR):
-        monkeypatch.delenv(name, raising=False)
-    _sender.reset(timeout=0.5)
-    yield
-    _sender.reset(timeout=0.5)
+    with unconfigured_sdk(monkeypatch):
+        yield
 
 
-class LedgerServer:
+class LedgerServer(LiveServer):
     """The app under uvicorn in a thread, on a port held from the start: until `start()`
     the port is bound but not listening, so connections are refused, as by a server down."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.settings), log_config=None, log_level="warning", access_log=False
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self.server is not None and self.thread is not None:
-            self.server.should_exit = True
-            self.thread.join(10)
-            assert not self.thread.is_alive(), "the server did not stop within 10 s"
-        self.sock.close()
 
     def spend_total(self, token: str) -> str:
         today = datetime.now(UTC).date().isoformat()

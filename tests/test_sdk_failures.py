@@ -23,9 +23,8 @@ import pytest
 
 import spendledger
 from fakes.chat import OMIT, ChatServer, Usage
-from sdk_ledger import Ledger, sdk_ledger
+from sdk_ledger import Ledger, anthropic_client, forget_sdk_environment, openai_client, sdk_ledger
 from spendledger.sdk import _anthropic, _openai, _sender, _usage
-from spendledger.sdk._config import ENV_DATABASE_URL, ENV_SPILL_DIR, ENV_TOKEN, ENV_URL
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Summarise the ledger."}]
 
@@ -33,8 +32,7 @@ MESSAGES: list[Any] = [{"role": "user", "content": "Summarise the ledger."}]
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No configuration from the environment; every failure warned about afresh."""
-    for name in (ENV_URL, ENV_TOKEN, ENV_DATABASE_URL, ENV_SPILL_DIR):
-        monkeypatch.delenv(name, raising=False)
+    forget_sdk_environment(monkeypatch)
     monkeypatch.setattr(_usage, "_warned", set())
     yield
     _sender.reset(timeout=0.5)
@@ -50,14 +48,6 @@ def ledger(tmp_path: Path, sqlite_template: Path) -> Iterator[Ledger]:
 def srv() -> Iterator[ChatServer]:
     with ChatServer(model="gpt-4o-mini-2024-07-18", usage=Usage(input=1000, cached=200, output=500)) as srv:
         yield srv
-
-
-def openai_client(srv: ChatServer) -> openai.OpenAI:
-    return openai.OpenAI(base_url=srv.openai_url, api_key="sk-test", max_retries=0)
-
-
-def anthropic_client(srv: ChatServer) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=srv.anthropic_url, api_key="sk-ant-test", max_retries=0)
 
 
 def outcome(call: Callable[[], Any]) -> Any:
@@ -127,6 +117,33 @@ def boom(*args: Any, **kwargs: Any) -> Any:
     raise RuntimeError("injected failure")
 
 
+def with_a_failing_step(
+    srv: ChatServer,
+    make_client: Callable[[ChatServer], Any],
+    calls: Callable[[Any, ChatServer], list[Any]],
+    target: tuple[Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> tuple[list[Any], list[Any]]:
+    """The outcomes of `calls` through a bare client, then through an instrumented one
+    with `target` replaced by `boom` (warnings captured): (expected, seen)."""
+    with make_client(srv) as bare:
+        expected = calls(bare, srv)
+    monkeypatch.setattr(*target, boom)
+    with make_client(srv) as client, caplog.at_level(logging.WARNING, logger="spendledger"):
+        seen = calls(spendledger.instrument(client), srv)
+    return expected, seen
+
+
+def both_providers(srv: ChatServer, *names: str, instrumented: bool) -> list[Any]:
+    """The outcomes of the named OpenAI calls, then of the named Anthropic ones (all by
+    default), through bare clients or instrumented ones."""
+    wrap: Callable[[Any], Any] = spendledger.instrument if instrumented else (lambda client: client)
+    with openai_client(srv) as client, anthropic_client(srv) as claude:
+        outcomes = openai_calls(wrap(client), srv, *names)
+        return outcomes + anthropic_calls(wrap(claude), srv, *names)
+
+
 # (what fails, the attribute replaced by `boom`, how many calls are still recorded)
 OPENAI_STEPS = [
     ("taking the attribution", (_usage, "current"), 0),
@@ -149,11 +166,7 @@ def test_openai_failing_step_never_reaches_the_caller(
     target: tuple[Any, str],
     recorded: int,
 ) -> None:
-    with openai_client(srv) as bare:
-        expected = openai_calls(bare, srv)
-    monkeypatch.setattr(*target, boom)
-    with openai_client(srv) as client, caplog.at_level(logging.WARNING, logger="spendledger"):
-        seen = openai_calls(spendledger.instrument(client), srv)
+    expected, seen = with_a_failing_step(srv, openai_client, openai_calls, target, monkeypatch, caplog)
 
     assert seen == expected
     assert expected[-1][0] is openai.RateLimitError
@@ -180,11 +193,7 @@ def test_anthropic_failing_step_never_reaches_the_caller(
     recorded: int,
 ) -> None:
     srv.model = "claude-haiku-4-5-20251001"
-    with anthropic_client(srv) as bare:
-        expected = anthropic_calls(bare, srv)
-    monkeypatch.setattr(*target, boom)
-    with anthropic_client(srv) as client, caplog.at_level(logging.WARNING, logger="spendledger"):
-        seen = anthropic_calls(spendledger.instrument(client), srv)
+    expected, seen = with_a_failing_step(srv, anthropic_client, anthropic_calls, target, monkeypatch, caplog)
 
     assert seen == expected
     assert expected[-1][0] is anthropic.OverloadedError  # 529
@@ -194,11 +203,8 @@ def test_anthropic_failing_step_never_reaches_the_caller(
 
 def test_response_without_usage_is_recorded_without_tokens(srv: ChatServer, ledger: Ledger) -> None:
     srv.raw_usage = OMIT
-    with openai_client(srv) as bare_openai, anthropic_client(srv) as bare_anthropic:
-        expected = openai_calls(bare_openai, srv) + anthropic_calls(bare_anthropic, srv)
-    with openai_client(srv) as client, anthropic_client(srv) as claude:
-        seen = openai_calls(spendledger.instrument(client), srv)
-        seen += anthropic_calls(spendledger.instrument(claude), srv)
+    expected = both_providers(srv, instrumented=False)
+    seen = both_providers(srv, instrumented=True)
 
     assert seen == expected
     rows = ledger.rows()
@@ -269,12 +275,8 @@ def test_broken_sdk_configuration_never_reaches_the_caller(srv: ChatServer, tmp_
 
 def test_stream_failing_mid_way_raises_what_the_bare_client_raises(srv: ChatServer, ledger: Ledger) -> None:
     srv.stream_error_after = 1  # an error event after the first delta
-    with openai_client(srv) as bare_openai, anthropic_client(srv) as bare_anthropic:
-        expected = openai_calls(bare_openai, srv, "stream", "helper")
-        expected += anthropic_calls(bare_anthropic, srv, "stream", "helper")
-    with openai_client(srv) as client, anthropic_client(srv) as claude:
-        seen = openai_calls(spendledger.instrument(client), srv, "stream", "helper")
-        seen += anthropic_calls(spendledger.instrument(claude), srv, "stream", "helper")
+    expected = both_providers(srv, "stream", "helper", instrumented=False)
+    seen = both_providers(srv, "stream", "helper", instrumented=True)
 
     assert seen == expected
     assert [e[0] for e in expected] == [openai.APIError] * 2 + [anthropic.APIStatusError] * 2

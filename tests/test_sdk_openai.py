@@ -27,7 +27,7 @@ import pytest
 
 import spendledger
 from fakes.chat import ChatServer, Usage
-from sdk_ledger import Ledger, sdk_ledger
+from sdk_ledger import Ledger, openai_client, sdk_ledger
 from spendledger.sdk import _usage
 from spendledger.sdk._context import Attribution
 from spendledger.sdk._events import TOKEN_FIELDS, make_event
@@ -54,13 +54,13 @@ def srv() -> Iterator[ChatServer]:
 
 @pytest.fixture
 def plain(srv: ChatServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=srv.openai_url, api_key="sk-test", max_retries=0) as client:
+    with openai_client(srv) as client:
         yield client
 
 
 @pytest.fixture
 def client(srv: ChatServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=srv.openai_url, api_key="sk-test", max_retries=0) as client:
+    with openai_client(srv) as client:
         yield spendledger.instrument(client, project="support-bot")
 
 

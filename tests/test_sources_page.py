@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin
-from logins import add_user, login
+from logins import add_user, csrf_of, login
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.secrets import load_vault, mask
@@ -45,12 +45,6 @@ def fake() -> Iterator[FakeOpenAIAdmin]:
     today = datetime.now(UTC).date()
     with FakeOpenAIAdmin(start=today - timedelta(days=3), days=3, page_buckets=2) as server:
         yield server
-
-
-def csrf_of(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
 
 
 def text_of(html: str) -> str:

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from logins import add_user, login
+from logins import add_user, csrf_of, login, text_of
 from spendledger.config import Settings
 from spendledger.store.tokens import list_tokens
 from spendledger.web import create_app
 
 TOKEN = re.compile(r"sl_[A-Za-z0-9_-]{43}")
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-def _text(html: str) -> str:
-    body = re.sub(r"<(style|script)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def _spend_status(settings: Settings, token: str) -> int:
@@ -40,14 +28,14 @@ def test_tokens_page_shows_a_new_token_once_and_revokes_it(
     page = admin_client.get("/tokens")
     assert page.status_code == 200 and "No tokens yet" in page.text
 
-    created = admin_client.post("/tokens", data={"name": "billing-app", "csrf_token": _csrf(page.text)})
+    created = admin_client.post("/tokens", data={"name": "billing-app", "csrf_token": csrf_of(page.text)})
 
     assert created.status_code == 200
     assert created.headers["cache-control"] == "no-store"
     tokens = TOKEN.findall(created.text)
     assert len(set(tokens)) == 1
     token = tokens[0]
-    text = _text(created.text)
+    text = text_of(created.text)
     assert "Created token billing-app. Copy it now: it is not stored and cannot be shown again." in text
     assert _spend_status(settings, token) == 200
 
@@ -57,9 +45,11 @@ def test_tokens_page_shows_a_new_token_once_and_revokes_it(
     row = re.search(r"<td>billing-app</td>.*?</tr>", reloaded, flags=re.S)
     assert row and "Revoke" in row.group(0)
 
-    revoked = admin_client.post("/tokens/revoke", data={"name": "billing-app", "csrf_token": _csrf(reloaded)})
+    revoked = admin_client.post(
+        "/tokens/revoke", data={"name": "billing-app", "csrf_token": csrf_of(reloaded)}
+    )
 
-    assert revoked.status_code == 200 and "Revoked token 'billing-app'." in _text(revoked.text)
+    assert revoked.status_code == 200 and "Revoked token 'billing-app'." in text_of(revoked.text)
     assert _spend_status(settings, token) == 401
     row = re.search(r"<tr class=\"revoked\">\s*<td>billing-app</td>.*?</tr>", revoked.text, flags=re.S)
     assert row and "Revoke" not in row.group(0)  # revoked: listed with its date, no button
@@ -68,16 +58,16 @@ def test_tokens_page_shows_a_new_token_once_and_revokes_it(
 def test_tokens_page_refuses_a_taken_name_and_an_unknown_revoke(
     admin_client: TestClient, engine: Engine
 ) -> None:
-    csrf = _csrf(admin_client.get("/tokens").text)
+    csrf = csrf_of(admin_client.get("/tokens").text)
     assert admin_client.post("/tokens", data={"name": "ci", "csrf_token": csrf}).status_code == 200
 
     again = admin_client.post("/tokens", data={"name": "ci", "csrf_token": csrf})
     unknown = admin_client.post("/tokens/revoke", data={"name": "nope", "csrf_token": csrf})
 
     assert again.status_code == 400
-    assert "a token named 'ci' exists; revoke it first or pick another name" in _text(again.text)
+    assert "a token named 'ci' exists; revoke it first or pick another name" in text_of(again.text)
     assert not TOKEN.search(again.text)
-    assert unknown.status_code == 404 and "no active token named 'nope'" in _text(unknown.text)
+    assert unknown.status_code == 404 and "no active token named 'nope'" in text_of(unknown.text)
     with engine.connect() as conn:
         assert [t.name for t in list_tokens(conn)] == ["ci"]
 
@@ -85,7 +75,7 @@ def test_tokens_page_refuses_a_taken_name_and_an_unknown_revoke(
 def test_tokens_page_forms_need_their_csrf_token(admin_client: TestClient, engine: Engine) -> None:
     assert admin_client.post("/tokens", data={"name": "ci"}).status_code == 403
     assert admin_client.post("/tokens", data={"name": "ci", "csrf_token": "forged"}).status_code == 403
-    csrf = _csrf(admin_client.get("/tokens").text)
+    csrf = csrf_of(admin_client.get("/tokens").text)
     assert admin_client.post("/tokens", data={"name": "ci", "csrf_token": csrf}).status_code == 200
     assert admin_client.post("/tokens/revoke", data={"name": "ci"}).status_code == 403
     with engine.connect() as conn:
@@ -97,7 +87,7 @@ def test_tokens_page_is_for_admins_only(settings: Settings, engine: Engine) -> N
         add_user(engine, f"{role}@example.com", "correct horse battery", role)
         with TestClient(create_app(settings)) as client:
             login(client, f"{role}@example.com", "correct horse battery")
-            csrf = _csrf(client.get("/").text)
+            csrf = csrf_of(client.get("/").text)
             assert client.get("/tokens").status_code == 403
             assert client.post("/tokens", data={"name": "x", "csrf_token": csrf}).status_code == 403
             assert client.post("/tokens/revoke", data={"name": "x", "csrf_token": csrf}).status_code == 403

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from live_server import serving
 from spendledger.config import Settings
-from spendledger.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -40,30 +36,16 @@ def db_url(tmp_path: Path, sqlite_template: Path) -> str:
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
     """The app on the test's database, served by uvicorn in a thread; yields its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))  # a free port, held from here on: no race with other processes
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_config=None, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="live-server", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the live server did not start (see the captured log)")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "the live server did not stop within 10 s"
+    with serving(settings) as url:
+        yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """A headless Chromium for the whole run."""
+    """A headless Chromium for a test module. Not for the whole run: Playwright's sync API
+    keeps an asyncio loop running on the main thread while it is open, and every later
+    `asyncio.run()` (the SDK's async tests) would fail with "cannot be called from a
+    running event loop"."""
     if not CHROMIUM.exists():
         reason = f"Chromium not found at {CHROMIUM}"
         if IN_CI:
