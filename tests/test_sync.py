@@ -28,6 +28,7 @@ from fakes.openai_admin import ADMIN_KEY as OPENAI_KEY
 from fakes.openai_admin import FakeOpenAIAdmin
 from spendledger.records import cents
 from spendledger.sources.base import SourceConfig, connector_for
+from spendledger.store.sources import INTERRUPTED_ERROR, get_source, recent_runs
 from spendledger.store.tables import sources, sync_runs, usage
 
 FIRST, LAST = "2025-03-01", "2025-03-07"
@@ -194,11 +195,22 @@ def test_sync_killed_mid_run_keeps_its_pages_and_the_rerun_is_exact(
         assert pages >= 3 and kept > 0, "the sync ended before it could be killed mid-run"
         assert status == "running"  # killed: never finished
 
-        # the lease of the killed run has not expired yet: a rerun now waits its turn...
-        # so expire it as time would, then run again
+        # the lease of the killed run has not expired yet: it reads as running, and a rerun
+        # now waits its turn... so expire it as time would, then run again
         engine = create_engine(db_url)
+        with engine.connect() as conn:
+            assert get_source(conn, "Edugami").last_status == "running"
         with engine.begin() as conn:
             conn.execute(text("UPDATE sources SET lease_until = NULL"))
-        engine.dispose()
+        with engine.connect() as conn:  # nobody holds it: the run is read as interrupted
+            source, (run,) = get_source(conn, "Edugami"), recent_runs(conn, "Edugami")
+        assert (source.last_status, run.status) == ("interrupted", "interrupted")
+        assert source.last_error == run.error == INTERRUPTED_ERROR
+        assert "interrupted" in cli("sources", "list").stdout
         cli("sync", "--since", FIRST, "--until", LAST)
         assert _billed_by_day_project_model(cli) == _nonzero(fake.expected_costs())
+        with engine.connect() as conn:  # the rerun stored the dead run as interrupted
+            runs = recent_runs(conn, "Edugami")
+            stored = conn.execute(select(sync_runs.c.status).order_by(sync_runs.c.id)).scalars().all()
+        engine.dispose()
+        assert [r.status for r in runs] == ["ok", "interrupted"] and stored == ["interrupted", "ok"]

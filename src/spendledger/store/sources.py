@@ -5,13 +5,17 @@ A lease is a row-level claim, `lease_owner` until `lease_until`, taken by one UP
 whose WHERE only matches a free or expired lease: on PostgreSQL the row lock makes a
 second taker re-check and miss, on SQLite writers are serialised; either way two
 processes never sync one source at once.
+
+A run whose process died (killed, a crash, a lost machine) stays `running` in the
+tables; it is read as `interrupted` once its source's lease has run out (nobody is
+syncing it any more), and stored so when the next run of the source starts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
@@ -37,8 +41,22 @@ class SourceRow:
     last_error: str | None
 
 
+INTERRUPTED = "interrupted"
+INTERRUPTED_ERROR = "the process syncing it stopped before the run finished (killed or crashed)"
+
+
+def _alive(lease_until: datetime | None) -> bool:
+    """Whether a source's lease is held: someone is syncing it now."""
+    return lease_until is not None and as_utc(lease_until) >= datetime.now(UTC)
+
+
+def _status(stored: str | None, lease_until: datetime | None) -> str | None:
+    return INTERRUPTED if stored == "running" and not _alive(lease_until) else stored
+
+
 def _row(r: Any) -> SourceRow:
     m = r._mapping
+    interrupted = _status(m["last_status"], m["lease_until"]) == INTERRUPTED
     return SourceRow(
         id=m["id"],
         name=m["name"],
@@ -51,8 +69,8 @@ def _row(r: Any) -> SourceRow:
         created_at=as_utc(m["created_at"]),
         synced_until=as_utc(m["synced_until"]) if m["synced_until"] else None,
         last_run_at=as_utc(m["last_run_at"]) if m["last_run_at"] else None,
-        last_status=m["last_status"],
-        last_error=m["last_error"],
+        last_status=INTERRUPTED if interrupted else m["last_status"],
+        last_error=INTERRUPTED_ERROR if interrupted else m["last_error"],
     )
 
 
@@ -176,6 +194,13 @@ class SyncRun:
 
 
 def start_run(conn: Connection, name: str, *, now: datetime) -> int:
+    """A new run of the source (whose lease the caller holds: any run still `running` is
+    a dead process's, and is stored as interrupted)."""
+    conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.source == name, sync_runs.c.status == "running")
+        .values(status=INTERRUPTED, finished_at=now, error=INTERRUPTED_ERROR)
+    )
     conn.execute(update(sources).where(sources.c.name == name).values(last_run_at=now, last_status="running"))
     result = conn.execute(insert(sync_runs).values(source=name, started_at=now, status="running"))
     return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -194,7 +219,13 @@ def finish_run(conn: Connection, run_id: int, name: str, *, now: datetime, error
 
 
 def recent_runs(conn: Connection, name: str | None = None, *, limit: int = 20) -> list[SyncRun]:
-    query = select(sync_runs).order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc()).limit(limit)
+    """The latest runs, newest first; a `running` run nobody holds the lease of is interrupted."""
+    query = (
+        select(sync_runs, sources.c.lease_until)
+        .outerjoin(sources, sources.c.name == sync_runs.c.source)
+        .order_by(sync_runs.c.started_at.desc(), sync_runs.c.id.desc())
+        .limit(limit)
+    )
     if name is not None:
         query = query.where(sync_runs.c.source == name)
     return [
@@ -203,10 +234,10 @@ def recent_runs(conn: Connection, name: str | None = None, *, limit: int = 20) -
             source=r.source,
             started_at=as_utc(r.started_at),
             finished_at=as_utc(r.finished_at) if r.finished_at else None,
-            status=r.status,
+            status=_status(r.status, r.lease_until) or r.status,
             pages=r.pages,
             records=r.records,
-            error=r.error,
+            error=INTERRUPTED_ERROR if _status(r.status, r.lease_until) == INTERRUPTED else r.error,
         )
         for r in conn.execute(query)
     ]

@@ -199,7 +199,7 @@ sources = Table(
     # the end of the last fully synced UTC day: the next sync starts 3 days before it
     Column("synced_until", DateTime(timezone=True), nullable=True),
     Column("last_run_at", DateTime(timezone=True), nullable=True),
-    Column("last_status", String(16), nullable=True),  # ok | failed | running
+    Column("last_status", String(16), nullable=True),  # ok | failed | running (interrupted: read so)
     Column("last_error", Text, nullable=True),
     # a lease: the process syncing the source, until when (see store/sources.py)
     Column("lease_owner", String(100), nullable=True),
@@ -214,7 +214,7 @@ sync_runs = Table(
     Column("source", String(DIM), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=True),
-    Column("status", String(16), nullable=False),  # running | ok | failed
+    Column("status", String(16), nullable=False),  # running | ok | failed | interrupted
     Column("pages", Integer, nullable=False, default=0),
     Column("records", Integer, nullable=False, default=0),
     Column("error", Text, nullable=True),
