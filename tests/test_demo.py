@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from spendledger.demo import clear_demo, demo_records, has_demo, load_demo
+from spendledger.demo import clear_demo, demo_records, demo_spikes, demo_starts, has_demo, load_demo
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos, to_nanos
@@ -35,6 +35,31 @@ def test_demo_is_deterministic_for_a_seed_and_end() -> None:
     assert _fingerprint(first) == _fingerprint(again)
     assert [r.key for r in first] == [f"demo:{n}" for n in range(1, len(first) + 1)]
     assert sum(r.cost for r in first if r.cost) != sum(r.cost for r in other if r.cost)
+
+
+def test_demo_spikes_and_starts_are_where_the_records_put_them() -> None:
+    utc = ZoneInfo("UTC")
+    records = demo_records(tz=utc, end=END, days=180, seed=7)
+    calls: dict[tuple[str, str, str, str], dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for r in records:
+        calls[(r.project, r.model, r.user, r.feature)][r.start.date()] += r.requests
+    spikes, starts = demo_spikes(end=END, seed=7), demo_starts(end=END, seed=7)
+    assert len(spikes) == 3 and starts
+    for spike in spikes:  # a stream's calls ×6-10 on its spike's days against its usual day
+        by_day = calls[(spike.project, spike.model, spike.user, spike.feature)]
+        usual = statistics.median(n for d, n in by_day.items() if not spike.first <= d <= spike.last)
+        assert END - timedelta(days=179) <= spike.first <= spike.last <= END
+        assert 6 <= spike.factor <= 10 and by_day[spike.first] > 3 * usual
+    for start in starts:  # a stream that starts late has no call before its first day
+        by_day = calls[(start.project, start.model, start.user, start.feature)]
+        assert (
+            not by_day
+            or min(by_day) >= start.first
+            or any(
+                sp.first <= min(by_day) <= sp.last
+                for sp in spikes  # a spike may wake it early
+            )
+        )
 
 
 def test_demo_shape_is_realistic() -> None:

@@ -170,42 +170,31 @@ def demo_starts(*, end: date, days: int = 180, seed: int = 7) -> list[DemoSpike]
 
 
 def _changes(*, end: date, days: int, seed: int) -> tuple[list[DemoSpike], list[DemoSpike]]:
+    """(the spikes, the streams that start during the period), as `demo_records` makes them."""
     rng = random.Random(seed)
     streams = _streams(rng, days)
     first = end - timedelta(days=days - 1)
-    starts = [
-        DemoSpike(
-            provider=s.project.provider,
-            project=s.project.project,
-            api_key_id=s.project.api_key_id,
-            model=s.model,
-            user=s.user,
-            feature=s.feature,
-            first=first + timedelta(days=s.first_day),
-            last=end,
-            factor=1.0,
+
+    def change(stream: _Stream, first_day: int, last_day: int, factor: float) -> DemoSpike:
+        project = stream.project
+        return DemoSpike(
+            provider=project.provider,
+            project=project.project,
+            api_key_id=project.api_key_id,
+            model=stream.model,
+            user=stream.user,
+            feature=stream.feature,
+            first=first + timedelta(days=first_day),
+            last=first + timedelta(days=last_day),
+            factor=factor,
         )
-        for s in streams
-        if s.first_day > 0
+
+    starts = [change(s, s.first_day, days - 1, 1.0) for s in streams if s.first_day > 0]
+    spikes = [
+        change(streams[sp.stream], sp.first_day, min(sp.first_day + sp.days, days) - 1, sp.factor)
+        for sp in _spikes(rng, streams, days)
     ]
-    found = []
-    for spike in _spikes(rng, streams, days):
-        stream = streams[spike.stream]
-        last = min(spike.first_day + spike.days, days) - 1
-        found.append(
-            DemoSpike(
-                provider=stream.project.provider,
-                project=stream.project.project,
-                api_key_id=stream.project.api_key_id,
-                model=stream.model,
-                user=stream.user,
-                feature=stream.feature,
-                first=first + timedelta(days=spike.first_day),
-                last=first + timedelta(days=last),
-                factor=spike.factor,
-            )
-        )
-    return found, starts
+    return spikes, starts
 
 
 def load_demo(
