@@ -7,7 +7,6 @@ is never mistaken for the provider's bill.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from spendledger import queries
+from spendledger.budgets import window_of
 from spendledger.forecast import Forecast, forecast_spend
 from spendledger.records import Basis, cents
 from spendledger.store.sources import list_sources
@@ -50,9 +50,10 @@ def month_forecast(
     conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]], currency: str
 ) -> Forecast:
     """This month's end total with its 80 % band, from the viewer's daily series."""
-    start = today.replace(day=1)
-    end = start.replace(day=calendar.monthrange(today.year, today.month)[1])
-    forecast = forecast_spend(conn, start=start, end=end, today=today, scope=scope, currency=currency)
+    month = window_of("monthly", today)
+    forecast = forecast_spend(
+        conn, start=month.start, end=month.end, today=today, scope=scope, currency=currency
+    )
     assert forecast is not None  # today is in its own month
     return forecast
 

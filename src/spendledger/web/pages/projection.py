@@ -11,7 +11,6 @@ view's own: its filters (the viewer's scope included), basis and main currency.
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from spendledger.budgets import window_of
 from spendledger.forecast import Forecast, forecast_spend
 from spendledger.queries import SpendQuery, SpendReport
 from spendledger.records import cents
@@ -41,7 +41,7 @@ def projection_period(query: SpendQuery, *, preset: str | None, today: date) -> 
         return query.start, query.end
     if preset == "ytd":
         return query.start, date(today.year, 12, 31)
-    return query.start, today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    return query.start, window_of("monthly", today).end
 
 
 def project(
