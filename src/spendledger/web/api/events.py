@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -103,17 +103,21 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-async def read_body(request: Request, *, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+async def read_body(
+    request: Request, *, limit: int, refuse: Callable[[str, int], NoReturn] | None = None
+) -> bytes:
+    """The raw body, refused as soon as it is known to exceed `limit` bytes: by `refuse(what,
+    limit)`, which raises (default: a 413 naming SPENDLEDGER_MAX_BODY_BYTES)."""
+    refuse = refuse or _too_large
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        _too_large(f"the body is {int(declared):,} bytes", limit)
+        refuse(f"the body is {int(declared):,} bytes", limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            _too_large(f"the body is over {limit:,} bytes", limit)
+            refuse(f"the body is over {limit:,} bytes", limit)
         chunks.append(chunk)
     return b"".join(chunks)
 

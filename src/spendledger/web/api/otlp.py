@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
+from typing import NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
@@ -31,7 +32,7 @@ from spendledger.otlp import (
     partial_success,
 )
 from spendledger.scheduler import evaluate_and_notify
-from spendledger.web.api.events import alerts_due, gc_paused
+from spendledger.web.api.events import alerts_due, gc_paused, read_body
 from spendledger.web.deps import EngineDep, SettingsDep, current_token
 
 router = APIRouter(tags=["ingest"])
@@ -92,7 +93,7 @@ async def post_traces(
                 f"Content-Type {media or '(none)'!r} is not OTLP/HTTP: send {PROTOBUF} or {JSON}",
             )
         gzipped = _gzipped(request.headers.get("content-encoding", ""))
-        body = await _read_body(request, limit=settings.otlp_max_body_bytes)
+        body = await read_body(request, limit=settings.otlp_max_body_bytes, refuse=_refuse_large)
         pricers: PricerCache = request.app.state.pricers
         stored = await run_in_threadpool(
             store_export, engine, pricers, body, settings, gzipped=gzipped, json_body=json_body
@@ -159,19 +160,8 @@ def _gzipped(encoding: str) -> bool:
     )
 
 
-async def _read_body(request: Request, *, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it is known to exceed `limit` bytes."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(f"the body is {int(declared):,} bytes", limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(f"the body is over {limit:,} bytes", limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def _refuse_large(what: str, limit: int) -> NoReturn:
+    raise _too_large(what, limit)
 
 
 def gunzip(body: bytes, *, limit: int) -> bytes:
