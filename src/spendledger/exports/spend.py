@@ -7,11 +7,10 @@ every rendering of a query agrees to the cent.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
-from spendledger.queries import SpendReport, SpendRow
+from spendledger.exports.csvfile import write_csv
+from spendledger.queries import SpendQuery, SpendReport, SpendRow
 from spendledger.records import format_money
 
 ROW_FIELDS: tuple[str, ...] = (
@@ -63,12 +62,27 @@ def report_to_dict(report: SpendReport) -> dict[str, Any]:
 
 
 def report_to_csv(report: SpendReport) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*report.query.by, *ROW_FIELDS])
-    for row in report.rows:
-        d = row_to_dict(row)
-        writer.writerow(
-            [*(d[k] or "" for k in report.query.by), *(d[k] if d[k] is not None else "" for k in ROW_FIELDS)]
-        )
-    return buf.getvalue()
+    """The report's rows as CSV: dimensions, then `ROW_FIELDS`; text cells made safe."""
+    by = report.query.by
+    rows = (
+        [
+            *(r.dims.get(k) for k in by),
+            r.period,
+            r.currency,
+            r.cost,
+            r.requests,
+            r.input_tokens,
+            r.cached_input_tokens,
+            r.cache_write_tokens,
+            r.output_tokens,
+            r.reasoning_tokens,
+            r.unpriced_requests,
+        ]
+        for r in report.rows
+    )
+    return write_csv([*by, *ROW_FIELDS], rows)
+
+
+def csv_filename(query: SpendQuery) -> str:
+    """The name a CSV download is saved under: `spend-<from>_<to>.csv`."""
+    return f"spend-{query.start.isoformat()}_{query.end.isoformat()}.csv"

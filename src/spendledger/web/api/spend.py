@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from spendledger import queries
-from spendledger.exports.spend import report_to_csv, report_to_dict
+from spendledger.exports.spend import csv_filename, report_to_csv, report_to_dict
 from spendledger.web.api.schemas import ErrorPublic, SpendPublic
 from spendledger.web.auth import ApiReader, scoped
 from spendledger.web.deps import EngineDep, SettingsDep
@@ -59,6 +59,10 @@ def get_spend(
     with engine.connect() as conn:
         report = queries.spend(conn, query)
     if fmt == "csv":
-        return Response(report_to_csv(report), media_type="text/csv; charset=utf-8")
+        return Response(
+            report_to_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{csv_filename(report.query)}"'},
+        )
     content: dict[str, Any] = report_to_dict(report)
     return JSONResponse(content)
