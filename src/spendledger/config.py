@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'spendledger.db'}"
 
 
+def make_private_dir(path: Path) -> None:
+    """Create `path` (and its missing parents) when missing; the folder itself is readable by
+    its owner only (0700), as it holds the ledger and the secret key. An existing folder is
+    left as its owner set it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
 def get_settings(**overrides: object) -> Settings:
     """Settings from the environment, with explicit overrides (None values are ignored)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from spendledger.config import Settings
+from spendledger.config import Settings, make_private_dir
 
 KEY_FILE = "secret.key"
 
@@ -82,7 +82,7 @@ def save_key_file(settings: Settings, vault: Vault) -> Path:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:

@@ -1,7 +1,14 @@
-"""Engines and migrations: SQLite (WAL) by default, PostgreSQL through psycopg 3."""
+"""Engines and migrations: SQLite (WAL) by default, PostgreSQL through psycopg 3.
+
+A SQLite file the ledger creates is readable by its owner only (0600), in a folder made
+0700 when missing: it holds who spent what, and SQLite gives the -wal and -shm files the
+database file's own mode.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +16,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from spendledger.config import make_private_dir
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,12 +35,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _create_private_file(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_private_file(path: Path) -> None:
+    """An empty file (which SQLite opens as a new database) of mode 0600, unless one exists."""
+    make_private_dir(path.parent)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
