@@ -171,17 +171,46 @@ def end_user_sessions(conn: Connection, user_id: int, *, keep: str | None = None
 
 
 # ---- failed logins ----------------------------------------------------------------------------
+#
+# An attempt is recorded as a failure *before* its password is checked, and forgotten once
+# the password proves right: parallel attempts then count each other, and at most `limit`
+# passwords are checked in a window, however many requests arrive at once.
+
+_LOGIN_LOCK = 7240519  # PostgreSQL advisory lock: one attempt claimed at a time
 
 
-def record_failure(conn: Connection, *, email: str, client: str, now: datetime) -> None:
-    conn.execute(
+def claim_login_attempt(
+    conn: Connection, *, email: str, client: str, now: datetime, since: datetime, limit: int
+) -> int | None:
+    """Record an attempt as a failure and return its id, or None (recording nothing) when
+    this email or this client has `limit` failures since `since`.
+
+    Counting and recording are one step: on PostgreSQL under an advisory lock, on SQLite
+    because the first statement is a write, which takes the database's write lock. Call it
+    in a transaction of its own, committed before the (slow) password check.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_LOGIN_LOCK})")
+    conn.execute(delete(login_failures).where(login_failures.c.at < since - timedelta(days=1)))
+    if recent_failures(conn, email=email, client=client, since=since) >= limit:
+        return None
+    return record_failure(conn, email=email, client=client, now=now)
+
+
+def forget_login_attempt(conn: Connection, attempt: int) -> None:
+    """The attempt's password was right: it is no failure."""
+    conn.execute(delete(login_failures).where(login_failures.c.id == attempt))
+
+
+def record_failure(conn: Connection, *, email: str, client: str, now: datetime) -> int:
+    result = conn.execute(
         insert(login_failures).values(email=email.strip().lower()[:320], client=client[:100], at=now)
     )
+    return int(result.inserted_primary_key[0])
 
 
 def recent_failures(conn: Connection, *, email: str, client: str, since: datetime) -> int:
     """Failures in the window for this email or this client, whichever is more."""
-    conn.execute(delete(login_failures).where(login_failures.c.at < since - timedelta(days=1)))
     by_email = conn.execute(
         select(func.count()).where(
             login_failures.c.email == email.strip().lower(), login_failures.c.at >= since

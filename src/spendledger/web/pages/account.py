@@ -2,6 +2,8 @@
 
 Forms post a CSRF token (auth.py). Failed logins are counted per email and per client
 address: after `MAX_FAILURES` in `WINDOW` the login answers 429 until the window passes.
+An attempt counts as failed from before its password is checked until it proves right, so
+no burst of parallel requests gets more than `MAX_FAILURES` passwords checked.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from spendledger.passwords import (
 )
 from spendledger.store.users import (
     UserError,
+    claim_login_attempt,
     count_users,
     create_session,
     create_user,
     end_session,
     end_user_sessions,
     find_user,
-    recent_failures,
-    record_failure,
+    forget_login_attempt,
     set_password,
 )
 from spendledger.web.auth import (
@@ -112,24 +114,28 @@ def login(
     check_login_csrf(request, csrf_token)
     client = request.client.host if request.client else "unknown"
     now = datetime.now(UTC)
-    with engine.begin() as conn:
-        if recent_failures(conn, email=email, client=client, since=now - WINDOW) >= MAX_FAILURES:
-            minutes = int(WINDOW.total_seconds() // 60)
-            return _form(
-                request, templates, "login.html", status_code=429, next=_safe_next(next), email=email,
-                error=f"Too many failed attempts. Wait {minutes} minutes, then try again.",
-            )  # fmt: skip
+    with engine.begin() as conn:  # committed before the check, so parallel attempts count it
+        attempt = claim_login_attempt(
+            conn, email=email, client=client, now=now, since=now - WINDOW, limit=MAX_FAILURES
+        )
+    if attempt is None:
+        minutes = int(WINDOW.total_seconds() // 60)
+        return _form(
+            request, templates, "login.html", status_code=429, next=_safe_next(next), email=email,
+            error=f"Too many failed attempts. Wait {minutes} minutes, then try again.",
+        )  # fmt: skip
+    with engine.connect() as conn:
         user = find_user(conn, email)
-        ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
-        if not ok or user is None:
-            record_failure(conn, email=email, client=client, now=now)
-        elif needs_rehash(user.password_hash):
-            set_password(conn, user.id, password_hash=hash_password(password), now=now)
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     if not ok or user is None:
         return _form(
             request, templates, "login.html", status_code=401, next=_safe_next(next), email=email,
             error="The email or the password is wrong.",
         )  # fmt: skip
+    with engine.begin() as conn:
+        forget_login_attempt(conn, attempt)
+        if needs_rehash(user.password_hash):
+            set_password(conn, user.id, password_hash=hash_password(password), now=now)
     return _start_session(request, engine, user.id, _safe_next(next))
 
 
