@@ -203,10 +203,8 @@ def forget_login_attempt(conn: Connection, attempt: int) -> None:
 
 
 def record_failure(conn: Connection, *, email: str, client: str, now: datetime) -> int:
-    result = conn.execute(
-        insert(login_failures).values(email=email.strip().lower()[:320], client=client[:100], at=now)
-    )
-    return int(result.inserted_primary_key[0])
+    query = insert(login_failures).values(email=email.strip().lower()[:320], client=client[:100], at=now)
+    return int(conn.execute(query.returning(login_failures.c.id)).scalar_one())
 
 
 def recent_failures(conn: Connection, *, email: str, client: str, since: datetime) -> int:
