@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from spendledger.ingest import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
 from spendledger.scheduler import evaluate_and_notify
-from spendledger.web.api.schemas import ErrorPublic, EventBatchIn, EventIn, IngestResultPublic
+from spendledger.web.api.schemas import ErrorPublic, EventBatchIn, EventIn, IngestResultPublic, request_body
 from spendledger.web.deps import CurrentToken, EngineDep, PricerDep, SettingsDep
 
 router = APIRouter(tags=["ingest"])
@@ -36,12 +36,7 @@ router = APIRouter(tags=["ingest"])
     "/events",
     response_model=IngestResultPublic,
     responses={401: {"model": ErrorPublic}, 413: {"model": ErrorPublic}, 422: {"model": ErrorPublic}},
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": EventBatchIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=request_body(EventBatchIn),
 )
 async def post_events(
     request: Request,

@@ -137,3 +137,25 @@ class SpendPublic(BaseModel):
 
 class ErrorPublic(BaseModel):
     detail: str
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """A route's `openapi_extra` declaring `model` as its required JSON body, for routes
+    that read the raw body themselves. The schema is self-contained: pydantic's nested
+    models (`#/$defs/EventIn`) are inlined, as such a reference would point at the root
+    of the OpenAPI document, where nothing answers it."""
+    schema = model.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    content = {"application/json": {"schema": inline(schema)}}
+    return {"requestBody": {"required": True, "content": content}}

@@ -1,0 +1,116 @@
+"""The API's OpenAPI document is valid, and the API answers as it says: schemathesis sends
+generated requests (valid and invalid) with an API token to every operation, and no answer
+is a server error or breaks the document's response schemas."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+from openapi_spec_validator import validate
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation.modes import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from spendledger.config import Settings
+from spendledger.web import create_app
+
+OPERATIONS = [
+    ("POST", "/api/v1/events"),
+    ("GET", "/api/v1/spend"),
+    ("POST", "/v1/traces"),
+    ("GET", "/healthz"),
+]
+# Server errors known and being fixed elsewhere, tolerated only as exactly that exception
+# (any other failure of the operation still fails): remove an entry once fixed.
+KNOWN_ERRORS: dict[tuple[str, str], tuple[type[Exception], str]] = {
+    ("POST", "/api/v1/events"): (
+        TypeError,
+        "a batch with an invalid event is re-read with json.loads(parse_float=Decimal): a valid "
+        "event's float tag is then a Decimal, which the tags' JSON encoder refuses (500)",
+    ),
+}
+
+
+def _case(method: str, path: str, mode: GenerationMode) -> Any:
+    known = KNOWN_ERRORS.get((method, path))
+    marks = [pytest.mark.xfail(raises=known[0], reason=known[1], strict=False)] if known else []
+    return pytest.param(method, path, mode, marks=marks)
+
+
+CASES = [
+    *(_case(m, p, GenerationMode.POSITIVE) for m, p in OPERATIONS),
+    *(_case(m, p, GenerationMode.NEGATIVE) for m, p in OPERATIONS if p != "/healthz"),  # no input
+]
+EXAMPLES = 40  # per operation and mode: ~25 s in all on both databases
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+def test_openapi_document_is_valid(client: TestClient) -> None:
+    doc: dict[str, Any] = client.get("/openapi.json").json()
+
+    validate(doc)  # raises, naming the first error
+    assert [ref for ref in _refs(doc) if not _resolves(doc, ref)] == []  # which validate() skips
+    assert [(m.upper(), p) for p, ops in doc["paths"].items() for m in ops] == OPERATIONS
+    body = doc["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["events"]
+    assert body["properties"]["events"]["items"]["required"] == ["id", "timestamp", "provider", "model"]
+
+
+def _refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _resolves(doc: dict[str, Any], ref: str) -> bool:
+    """Whether a local reference (a JSON pointer from the document's root) names something."""
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return ref.startswith("#/")
+
+
+@pytest.mark.parametrize(("method", "path", "mode"), CASES)
+def test_openapi_api_answers_as_documented(
+    settings: Settings, token: str, method: str, path: str, mode: GenerationMode
+) -> None:
+    operation = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))[path][method]
+    auth = {"Authorization": f"Bearer {token}"}
+    statuses: Counter[int] = Counter()
+
+    @given(case=operation.as_strategy(mode))
+    @hypothesis_settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],  # no shrinking (minutes of calls):
+        # a failure shows its request as a curl command that reproduces it
+    )
+    def answers_as_documented(case: Any) -> None:
+        statuses[case.call_and_validate(headers=auth, checks=CHECKS).status_code] += 1
+
+    answers_as_documented()
+
+    if mode is GenerationMode.POSITIVE:  # the token was sent, and valid requests are served
+        assert 401 not in statuses and statuses[200] > 0, statuses
+    else:  # requests without the token (401) and with bad parameters or bodies, answered
+        assert set(statuses) - {401}, statuses
