@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import Engine
 
 from spendledger.config import Settings
 from spendledger.web import create_app
@@ -91,9 +92,10 @@ def _resolves(doc: dict[str, Any], ref: str) -> bool:
 
 @pytest.mark.parametrize(("method", "path", "mode"), CASES)
 def test_openapi_api_answers_as_documented(
-    settings: Settings, token: str, method: str, path: str, mode: GenerationMode
+    settings: Settings, engine: Engine, token: str, method: str, path: str, mode: GenerationMode
 ) -> None:
-    operation = schemathesis.openapi.from_asgi("/openapi.json", create_app(settings))[path][method]
+    app = create_app(settings, engine=engine)  # the fixture's engine, disposed after the test
+    operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
     auth = {"Authorization": f"Bearer {token}"}
     statuses: Counter[int] = Counter()
 
