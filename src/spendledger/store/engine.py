@@ -10,6 +10,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from spendledger.store import ledger, rollups
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -51,8 +53,16 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`)."""
+    """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`).
+
+    A migration that changes how rollups are keyed marks them stale; they are rebuilt
+    from the records here, in the zone the ledger counts days in.
+    """
     command.upgrade(alembic_config(engine), revision)
+    with engine.begin() as conn:
+        if ledger.get_meta(conn, "rollups_stale") is not None:
+            rollups.rebuild(conn)
+            ledger.delete_meta(conn, "rollups_stale")
 
 
 def current_revision(engine: Engine) -> str | None:
