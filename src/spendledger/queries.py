@@ -86,14 +86,22 @@ class SpendReport:
     table: str  # the rollup (or `usage`) that answered
 
     @property
-    def currency(self) -> str:
-        if not self.totals:
-            return "USD"
-        return max(self.totals, key=lambda c: self.totals[c])
+    def currency(self) -> str | None:
+        """The report's one currency (USD when empty); None when it holds several, which
+        are never added up: each has its own total in `totals`."""
+        if len(self.totals) > 1:
+            return None
+        return next(iter(self.totals), "USD")
 
     @property
-    def total(self) -> Decimal:
-        return self.totals.get(self.currency, Decimal(0))
+    def total(self) -> Decimal | None:
+        """The total in the report's one currency; None when it holds several."""
+        return None if self.currency is None else self.totals.get(self.currency, Decimal(0))
+
+    @property
+    def leading_currency(self) -> str:
+        """The currency with the largest total: the one a chart draws, the others beside it."""
+        return max(sorted(self.totals), key=lambda c: self.totals[c]) if self.totals else "USD"
 
 
 def period_range(preset: str, *, today: date) -> tuple[date, date]:
@@ -428,10 +436,12 @@ class Kpis:
 @dataclass
 class Overview:
     today: date
-    currency: str
+    currency: str  # the leading currency: every figure is in it
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]]  # "this month", "last 30 days", "today"
     last_write_at: datetime | None
     has_demo: bool
+    # this month's spend in the other currencies, never added to the figures (not converted)
+    other_currencies: dict[str, Decimal] = field(default_factory=dict)
     kpis: Kpis | None = None
     daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # provider → day → cost (30 d)
     top: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)  # project/model/user → top 5
@@ -441,6 +451,7 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
     """The first page's figures: this month, the last 30 days and today, by provider."""
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]] = {}
     currency = "USD"
+    others: dict[str, Decimal] = {}
     has_demo = False
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
     for label, (start, end) in {
@@ -451,10 +462,13 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
         report = spend(
             conn, restrict(SpendQuery(start=start, end=end, by=("provider", "basis")), scope or {})
         )
-        currency = report.currency if report.totals else currency
+        if label == "This month":
+            # the month's leading currency is the page's; the others are named beside it
+            currency = report.leading_currency if report.totals else currency
+            others = {c: v for c, v in sorted(report.totals.items()) if c != currency}
         figures: dict[str, ProviderFigure] = {}
         for row in report.rows:
-            if row.currency != report.currency:
+            if row.currency != currency:
                 continue
             provider = row.dims["provider"] or "unknown"
             fig = figures.setdefault(provider, ProviderFigure(provider, Decimal(0), []))
@@ -463,9 +477,15 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
             if basis not in fig.bases:
                 fig.bases.append(basis)
             has_demo = has_demo or basis == "demo"
-        windows[label] = (report.total, sorted(figures.values(), key=lambda f: -f.cost))
+        total = report.totals.get(currency, Decimal(0))
+        windows[label] = (total, sorted(figures.values(), key=lambda f: -f.cost))
     result = Overview(
-        today=today, currency=currency, windows=windows, last_write_at=last_write_at(conn), has_demo=has_demo
+        today=today,
+        currency=currency,
+        windows=windows,
+        last_write_at=last_write_at(conn),
+        has_demo=has_demo,
+        other_currencies=others,
     )
     _add_trends(conn, result, scope or {})
     return result

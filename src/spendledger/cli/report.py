@@ -78,7 +78,8 @@ def render_table(report: SpendReport) -> Table:
     show_unpriced = any(r.unpriced_requests for r in report.rows)
     table = Table(
         title=f"Spend {q.start} → {q.end}",
-        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}",
+        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}"
+        + (" · several currencies: a total per currency, not converted" if multi_currency else ""),
     )
     labels = ([str(q.granularity).capitalize()] if periods else []) + [
         d.replace("_", " ").capitalize() for d in q.by
@@ -111,7 +112,7 @@ def render_table(report: SpendReport) -> Table:
         for i, row in enumerate(report.rows):
             cells = ([row.period or ""] if periods else []) + [row.dims[d] or "—" for d in q.by]
             add(cells, row.currency, row.cost, [row], end_section=i == len(report.rows) - 1)
-    for currency, total in sorted(report.totals.items()) or [(report.currency, report.total)]:
+    for currency, total in sorted(report.totals.items()) or [("USD", Decimal(0))]:
         cells = ["Total"] + [""] * (max(1, len(labels)) - 1)
         add(cells, currency, total, [r for r in report.rows if r.currency == currency], style="bold")
     return table

@@ -179,7 +179,7 @@ def explore(
     sums = {name: sum(getattr(row, name) for row in report.rows) for name in counts}
     chart, projected = chart_of(report), None
     if today is not None and report.rows:
-        projected = project(conn, query, preset=preset, today=today, currency=report.currency)
+        projected = project(conn, query, preset=preset, today=today, currency=report.leading_currency)
         if projected is not None and query.granularity is Granularity.DAY:
             chart = with_cone(chart, report, projected)
     return Results(report, [str(b) for b in Basis if str(b) in present], sums, chart, projected)
@@ -288,7 +288,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
     """The charts' data in the report's main currency: stacked series over time by the first
     group-by, and its share of the total; past MAX_SERIES names, the smallest become one."""
     query, first = report.query, (report.query.by or (None,))[0]
-    rows = [r for r in report.rows if r.currency == report.currency]
+    rows = [r for r in report.rows if r.currency == report.leading_currency]
     names = [(r.dims[first] or "(none)") if first else "Spend" for r in rows]
     totals: dict[str, Decimal] = {}
     for name, row in zip(names, rows, strict=True):
@@ -302,7 +302,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
     for name, row in zip(names, rows, strict=True):
         share[name] += row.cost
     chart: dict[str, Any] = {
-        "currency": report.currency,
+        "currency": report.leading_currency,
         "dimension": label(first) if first else None,
         "share": [{"name": n, "value": float(cents(v))} for n, v in share.items()] if first else [],
     }
