@@ -80,6 +80,25 @@ def test_a_message_is_a_warning_below_100_and_a_failure_at_100() -> None:
     )
 
 
+def test_an_anomaly_message_names_it_and_its_subject() -> None:
+    anomaly = AlertRow(
+        id=9,
+        budget="project:",  # spend with no project
+        kind="anomaly",
+        threshold=0,
+        window_start=date(2026, 11, 20),
+        window_end=date(2026, 11, 20),
+        figures={"spent": Decimal("447"), "usual": Decimal("35"), "spread": Decimal("3.5")},
+        note="100 % of the jump is user u_17",
+    )
+    title, body = message(anomaly, DASHBOARD)
+    assert title == "spendledger warning — Anomaly: project:(none)"
+    assert body.startswith(
+        "Anomaly: project:(none) — spend jumped to $447.00 on 2026-11-20, usual $35.00 ± $3.50; "
+        "100 % of the jump is user u_17\n\nWhy: "
+    )
+
+
 @pytest.fixture
 def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Webhook]:
     with webhook_server(reply=b"ok") as hook:  # a Slack webhook answers 200 "ok"
