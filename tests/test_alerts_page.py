@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, add_user, login
 from spendledger.alerts import check_budgets, describe, evaluate
-from spendledger.cli.alerts import app as alerts_cli
 from spendledger.budgets import create_budget
+from spendledger.cli.alerts import app as alerts_cli
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records

@@ -106,7 +106,16 @@ def list_(
         out().print(f"No {'' if status == 'all' else status + ' '}alerts.")
         return
     table = Table(
-        "ID", "Budget or subject", "Kind", "Threshold", "Window", "Spent", "Used", "Projected", "Status", "Raised"
+        "ID",
+        "Budget or subject",
+        "Kind",
+        "Threshold",
+        "Window",
+        "Spent",
+        "Used",
+        "Projected",
+        "Status",
+        "Raised",
     )
     for a in rows:
         f = a.figures
