@@ -85,6 +85,12 @@ def test_alerts_evaluate_list_ack(cli: Cli, engine: Engine) -> None:
         "50 %": "passed: the 100 % alert covers it",
         "80 %": "passed: the 100 % alert covers it",
     }
+    listed = json.loads(cli("alerts", "list", "--status", "all", "--format", "json").output)
+    assert {(a["threshold"], a["state"], a["passed"], a["level"]) for a in listed} == {
+        (50, "resolved", True, "warning"),
+        (80, "resolved", True, "warning"),
+        (100, "acknowledged", False, "failure"),
+    }
     with engine.connect() as conn:
         stored = next(a for a in list_alerts(conn) if a.id == ids[100])
     assert stored.acknowledged_by == "ops@example.com" and stored.acknowledged_at is not None

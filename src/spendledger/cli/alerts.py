@@ -163,6 +163,7 @@ def _public(a: AlertRow) -> dict[str, object]:
         "figures": {k: str(v) for k, v in a.figures.items()},
         "currency": a.currency,
         "state": a.status,
+        "passed": a.passed,  # resolved as passed on the way to a higher threshold, never raised
         "fired_at": a.created_at.isoformat() if a.created_at else None,
         "acknowledged_by": a.acknowledged_by,
         "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
