@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export SPENDLEDGER_DATA_DIR ?= $(CURDIR)/data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -25,8 +24,16 @@ $(VENDOR)/.stamp: package.json package-lock.json
 
 setup: $(BIN)/spendledger $(VENDOR)/.stamp
 
-# Migrate, load demo data when the ledger is empty, serve the dashboard.
-run: setup
+# The settings every `spendledger` command run in this folder (or below) reads, so that
+# `make run` and `.venv/bin/spendledger ...` act on one ledger: ./data. Written once; edit it.
+spendledger.env:
+	@printf '%s\n' \
+	  '# spendledger settings for commands run in this folder or below (the environment wins).' \
+	  '# A relative path is relative to this folder.' \
+	  'SPENDLEDGER_DATA_DIR=data' > $@
+
+# Migrate, load demo data when the ledger is empty, serve the dashboard (PORT=8123 for another port).
+run: setup spendledger.env
 	$(BIN)/spendledger db upgrade
 	$(BIN)/spendledger demo --if-empty
 	$(BIN)/spendledger users demo-admin
@@ -48,4 +55,4 @@ bench: setup
 	$(BIN)/python bench/sync.py
 
 clean:
-	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)
+	rm -rf $(VENV) data spendledger.env artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)

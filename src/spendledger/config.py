@@ -1,5 +1,11 @@
 """Settings, read from SPENDLEDGER_* environment variables by `get_settings()`.
 
+`get_settings()` also reads the nearest settings file, `spendledger.env` in the current
+folder or a folder above it (`make run` writes one in the repository folder), so the
+server `make run` starts and a `spendledger` command typed in that folder use one
+ledger. The environment wins over the file; a relative path in the file is relative to
+the file's folder.
+
 Nothing is read at import time: the CLI builds settings once per command, the web app
 receives them in `create_app(settings)`, tests pass their own.
 """
@@ -11,8 +17,12 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from dotenv import dotenv_values
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SETTINGS_FILE = "spendledger.env"
+PREFIX = "SPENDLEDGER_"
 
 # A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
 AttributeNames = Annotated[tuple[str, ...], NoDecode]
@@ -24,9 +34,9 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPENDLEDGER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
-    data_dir: Path = _default_data_dir()
+    data_dir: Path = Field(default_factory=_default_data_dir)  # read when settings are built
     database_url: str | None = None  # default: a SQLite file in data_dir
     secret_key: str | None = None  # Fernet key for credentials at rest (billing sync)
     timezone: str = "UTC"  # the zone days are counted in, for rollups and reports
@@ -70,6 +80,32 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'spendledger.db'}"
 
 
+def find_settings_file(start: Path | None = None) -> Path | None:
+    """The nearest `spendledger.env` in `start` (default: the current folder) or above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / SETTINGS_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def file_settings(path: Path) -> dict[str, str]:
+    """The SPENDLEDGER_* settings of a settings file that the environment does not set,
+    by field name; the data dir resolved against the file's folder."""
+    values: dict[str, str] = {}
+    for key, value in dotenv_values(path).items():
+        if key.startswith(PREFIX) and key not in os.environ and value is not None:
+            values[key.removeprefix(PREFIX).lower()] = value
+    if "data_dir" in values:
+        values["data_dir"] = str(path.parent / Path(values["data_dir"]).expanduser())
+    return values
+
+
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (None values are ignored)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Settings from the environment and the nearest settings file, with explicit
+    overrides (None values are ignored)."""
+    found = find_settings_file()
+    values: dict[str, object] = dict(file_settings(found)) if found else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]
