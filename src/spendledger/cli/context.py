@@ -155,9 +155,10 @@ def say_new_ledger(path: Path, settings: Settings) -> None:
     """Say on stderr that a new, empty ledger was created, where, and how to pick another:
     a command meant for an existing ledger must never silently start a second one."""
     found = find_settings_file()
-    if settings.database_url:
-        origin = "the database URL given"
-    elif "SPENDLEDGER_DATA_DIR" in os.environ:
+    if settings.database_url:  # named on purpose: only say it is new
+        err().print(Text(f"Created a new, empty ledger at {path}.", style="yellow"))
+        return
+    if "SPENDLEDGER_DATA_DIR" in os.environ:
         origin = "SPENDLEDGER_DATA_DIR"
     elif found:
         origin = f"the data dir set in {found}"

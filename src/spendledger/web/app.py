@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 
 from spendledger.config import Settings, get_settings
 from spendledger.ingest import PricerCache
-from spendledger.queries import QueryError, has_demo
+from spendledger.demo import demo_state
+from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api
@@ -30,6 +31,7 @@ from spendledger.web.pages import (
     alerts_page,
     budgets_page,
     channels,
+    demo_data,
     explore,
     make_templates,
     overview,
@@ -48,19 +50,22 @@ Apps instrumented with OpenTelemetry can export their traces to `POST /v1/traces
 
 
 class DemoFlag:
-    """Whether the ledger holds demo records, for the strip every page shows; read at most
-    every 30 s (one indexed look-up in the smallest rollup)."""
+    """What the ledger holds of demo data (demo.demo_state: "", "alone" or "mixed"), for
+    the strip every page shows; read at most every 30 s, or again after `reset()`."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine, self._value, self._at = engine, False, -1e9
+        self._engine, self._value, self._at = engine, "", -1e9
 
-    def __call__(self) -> bool:
+    def __call__(self) -> str:
         now = time.monotonic()
         if now - self._at > 30:
             with self._engine.connect() as conn:
-                self._value = has_demo(conn)
+                self._value = demo_state(conn)
             self._at = now
         return self._value
+
+    def reset(self) -> None:
+        self._at = -1e9
 
 
 def app_from_env() -> FastAPI:
@@ -94,12 +99,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = db
     app.state.pricers = PricerCache()
     app.state.templates = make_templates()
-    app.state.templates.env.globals["ledger_has_demo"] = DemoFlag(db)
+    app.state.demo_flag = DemoFlag(db)
+    app.state.templates.env.globals["ledger_demo"] = app.state.demo_flag
     app.include_router(api.router)
     app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
-    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens):
+    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens, demo_data):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
