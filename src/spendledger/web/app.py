@@ -17,8 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from spendledger.config import Settings, get_settings
-from spendledger.ingest import PricerCache
 from spendledger.demo import demo_state
+from spendledger.ingest import PricerCache
 from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
