@@ -46,8 +46,9 @@ def test_cli_settings_file_is_found_from_a_subfolder(
 
     assert settings.data_dir == repo / "data" and settings.timezone == "Asia/Tokyo"
     assert f"Database sqlite:///{repo / 'data' / 'spendledger.db'} is at schema revision" in upgraded.stdout
-    assert f"Created a new, empty ledger at {repo / 'data' / 'spendledger.db'} (the data dir set in " in (
-        upgraded.stderr
+    assert upgraded.stderr == (
+        f"Created a new, empty ledger at {repo / 'data' / 'spendledger.db'} (the data dir set in "
+        f"{repo / 'spendledger.env'}).\n"
     )
     assert not (home / ".local").exists()
     assert "Created a new" not in run("tokens", "list").stderr  # the same ledger, no longer new

@@ -155,13 +155,13 @@ def say_new_ledger(path: Path, settings: Settings) -> None:
     """Say on stderr that a new, empty ledger was created, where, and how to pick another:
     a command meant for an existing ledger must never silently start a second one."""
     found = find_settings_file()
-    if settings.database_url:  # named on purpose: only say it is new
-        err().print(Text(f"Created a new, empty ledger at {path}.", style="yellow"))
+    if settings.database_url or (found and "SPENDLEDGER_DATA_DIR" not in os.environ):
+        # named on purpose (a URL, or the settings file `make run` writes): only say it is new
+        origin = f" (the data dir set in {found})" if not settings.database_url else ""
+        err().print(Text(f"Created a new, empty ledger at {path}{origin}.", style="yellow"))
         return
     if "SPENDLEDGER_DATA_DIR" in os.environ:
         origin = "SPENDLEDGER_DATA_DIR"
-    elif found:
-        origin = f"the data dir set in {found}"
     else:
         origin = f"the default data dir: no {SETTINGS_FILE} in this folder or above"
     err().print(
