@@ -29,7 +29,7 @@ setup: $(BIN)/spendledger $(VENDOR)/.stamp
 spendledger.env:
 	@printf '%s\n' \
 	  '# spendledger settings for commands run in this folder or below (the environment wins).' \
-	  '# A relative path is relative to this folder.' \
+	  '# A relative SPENDLEDGER_DATA_DIR is relative to this folder.' \
 	  'SPENDLEDGER_DATA_DIR=data' > $@
 
 # Migrate, load demo data when the ledger is empty, serve the dashboard (PORT=8123 for another port).

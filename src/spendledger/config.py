@@ -3,8 +3,8 @@
 `get_settings()` also reads the nearest settings file, `spendledger.env` in the current
 folder or a folder above it (`make run` writes one in the repository folder), so the
 server `make run` starts and a `spendledger` command typed in that folder use one
-ledger. The environment wins over the file; a relative path in the file is relative to
-the file's folder.
+ledger. The environment wins over the file; a relative data dir in the file is relative
+to the file's folder.
 
 Nothing is read at import time: the CLI builds settings once per command, the web app
 receives them in `create_app(settings)`, tests pass their own.

@@ -35,7 +35,8 @@ def demo(
         typer.Option("--if-empty", help="Load only into an empty ledger, else do nothing."),
     ] = False,
 ) -> None:
-    """Load demo data ending today (three OpenAI orgs, Anthropic, Mistral, Google)."""
+    """Load demo data ending today (three OpenAI orgs, Anthropic, Mistral, Google) and a
+    budget past 80 % with its alerts."""
     settings = settings_of(ctx)
     console = out()
     with open_ledger(ctx) as engine:
