@@ -5,6 +5,7 @@ stderr whenever a command creates a new, empty ledger."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,22 @@ def test_cli_new_default_ledger_says_where_it_is(
         "folder or above). For the ledger `make run` serves, run spendledger in its repository folder"
     )
     assert "Created a new" not in run("tokens", "create", "y").stderr
+
+
+def test_cli_serve_names_the_ledger_it_serves(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    (tmp_path / "spendledger.env").write_text("SPENDLEDGER_DATA_DIR=data\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port: None)
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # free once closed
+    served = run("serve", "--port", str(port), "--no-sync")
+
+    assert served.stdout == (
+        f"spendledger on http://127.0.0.1:{port} (API docs at /docs), ledger sqlite:///"
+        f"{tmp_path / 'data' / 'spendledger.db'}; Ctrl+C stops it.\n"
+    )

@@ -96,9 +96,9 @@ def serve(
 
     settings = settings_of(ctx)
     check_port(host, port)
-    with open_ledger(ctx):
-        pass
-    out().print(f"spendledger on http://{host}:{port} (API docs at /docs); Ctrl+C stops it.")
+    with open_ledger(ctx) as engine:
+        where = engine.url.render_as_string(hide_password=True)
+    out().print(f"spendledger on http://{host}:{port} (API docs at /docs), ledger {where}; Ctrl+C stops it.")
     if sync:
         from spendledger.scheduler import start_in_thread
         from spendledger.store import make_engine
