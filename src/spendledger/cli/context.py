@@ -190,12 +190,13 @@ def today_in(settings: Settings) -> date:
 
 
 @contextmanager
-def progress_bar(description: str, *, counted: bool = True) -> Iterator[Callable[[int, int], None]]:
-    """A Rich progress bar on stderr; yields the `progress(done, total)` callback. Uncounted,
-    it pulses with the elapsed time, for a job that cannot say how far along it is."""
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar on stderr; yields the `progress(done, total)` callback."""
     with Progress(
-        *(c for c in columns if counted or not isinstance(c, MofNCompleteColumn)),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=err(),
         transient=True,
     ) as progress:

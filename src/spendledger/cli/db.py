@@ -32,10 +32,10 @@ def rebuild_rollups(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
     with (
         open_ledger(ctx) as engine,
-        progress_bar("Rebuilding the rollups", counted=False),  # one transaction: no steps to count
+        progress_bar("Rebuilding the rollups") as progress,  # steps: staging, then each table
         engine.begin() as conn,
     ):
-        counts = rebuild(conn, tz=settings.tz)
+        counts = rebuild(conn, tz=settings.tz, progress=progress)
     table = Table("Rollup", "Rows", title=f"Rollups rebuilt (days in {settings.timezone})")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -252,13 +252,16 @@ def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], Us
     return len(updates)
 
 
-def rebuild_rollups(conn: Connection, *, tz: ZoneInfo) -> dict[str, int]:
-    """Recompute the rollups; when the configured zone changed, re-date every record first."""
+def rebuild_rollups(
+    conn: Connection, *, tz: ZoneInfo, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
+    """Recompute the rollups; when the configured zone changed, re-date every record first.
+    `progress(done, total)` follows the rebuild's steps."""
     # a ledger written before the zone was recorded may be in any zone: re-date it too
     if get_meta(conn, "timezone") != tz.key:
         redate(conn, tz=tz)
     set_meta(conn, "timezone", tz.key)
-    return rollups.rebuild(conn)
+    return rollups.rebuild(conn, progress=progress)
 
 
 def redate(conn: Connection, *, tz: ZoneInfo) -> None:

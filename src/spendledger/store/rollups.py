@@ -359,8 +359,14 @@ def _add_select(dialect: str, table: Table, keys: Sequence[str], source: Select[
 # ---- rebuild ----------------------------------------------------------------------------------
 
 
-def rebuild(conn: Connection) -> dict[str, int]:
-    """Recompute every rollup from `usage`; returns the row count of each."""
+def rebuild(conn: Connection, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Recompute every rollup from `usage`; returns the row count of each.
+
+    `progress(done, total)` is told after each step: the staging pass, then each table.
+    """
+    steps = 1 + 2 * len(GRAINS)
+    tell = progress or (lambda done, total: None)
+    tell(0, steps)
     stage = Table(
         "_rollup_rebuild",
         MetaData(),
@@ -397,6 +403,7 @@ def rebuild(conn: Connection) -> dict[str, int]:
         )
     )
     conn.execute(update(stage).where(covered_sql(stage, billed)).values(covered=1))
+    tell(1, steps)
     counts: dict[str, int] = {}
     for name, dims in GRAINS.items():
         keys = rollup_key(dims)
@@ -412,11 +419,13 @@ def rebuild(conn: Connection) -> dict[str, int]:
         else:
             source = _sums(stage, keys)
         counts[name] = _refill(conn, rollups[name], keys, source)
+        tell(len(counts) + 1, steps)
         daily, month_keys = rollups[name], rollup_key(dims, daily=False)
         month = (func.substr(daily.c.day, 1, 8) + "01").label("day")
         by_month = [month, *(daily.c[k] for k in month_keys[1:])]
         monthly = select(*by_month, *(func.sum(daily.c[m]) for m in MEASURES)).group_by(*by_month)
         counts[MONTHLY[name]] = _refill(conn, rollups[MONTHLY[name]], month_keys, monthly)
+        tell(len(counts) + 1, steps)
     stage.drop(conn)
     billed.drop(conn)
     return counts
