@@ -103,7 +103,9 @@ def test_ingest_body_nested_too_deep_outside_its_events_is_422(client: TestClien
         "/api/v1/events", content='{"meta": ' + nested(1000) + ', "events": [' + json.dumps(event(1)) + "]}"
     )
     assert response.status_code == 422
-    assert response.json()["detail"] == "the body nests more than 201 levels deep outside its events: remove it"
+    assert (
+        response.json()["detail"] == "the body nests more than 201 levels deep outside its events: remove it"
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,7 +143,12 @@ def test_ingest_tags_nested_980_deep_never_break_reprice_or_prices_set(
 
 @pytest.mark.parametrize(
     "timestamp",
-    ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z"],
+    [
+        "9999-12-31T23:59:59-14:00",
+        "0001-01-01T00:00:00+14:00",
+        "1999-12-31T23:59:59Z",
+        "2100-01-01T00:00:00Z",
+    ],
 )
 def test_ingest_timestamp_outside_the_ledgers_years_rejects_that_event_alone(
     client: TestClient, engine: Engine, timestamp: str
