@@ -91,8 +91,21 @@ def test_ingest_integer_of_5000_digits_rejects_that_event_alone(client: TestClie
         (
             1,
             "extra",
-            "extra holds a number of more than 4,300 digits; the server reads every field, even one it "
-            "ignores: send it as a string or leave it out",
+            "extra holds a number too large to read; the server reads every field, even one it ignores: "
+            "send it as a string or leave it out",
+        )
+    ]
+    assert stored(engine) == 1
+
+
+def test_ingest_half_a_surrogate_pair_rejects_that_event_alone(client: TestClient, engine: Engine) -> None:
+    result = post_raw(client, with_field(event(1), "user", '"\\ud800"'), json.dumps(event(2)))
+    assert rejections(result) == [
+        (
+            0,
+            "user",
+            "user holds half of a UTF-16 surrogate pair (\\ud800-\\udfff); the server reads every field, "
+            "even one it ignores: send whole characters or leave it out",
         )
     ]
     assert stored(engine) == 1

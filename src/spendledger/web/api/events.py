@@ -27,7 +27,7 @@ from spendledger.currencies import currency_problem
 from spendledger.ingest import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
 from spendledger.scheduler import evaluate_and_notify
-from spendledger.web.api.batch import LayoutError, scan_events
+from spendledger.web.api.batch import LIMITS, LayoutError, scan_events, unreadable_events
 from spendledger.web.api.schemas import ErrorPublic, EventBatchIn, EventIn, IngestResultPublic
 from spendledger.web.deps import CurrentToken, EngineDep, PricerDep, SettingsDep
 
@@ -157,12 +157,10 @@ def _validate(body: bytes) -> tuple[list[EventIn], ValidationError | None]:
 
 
 def _beyond_parser(exc: ValidationError) -> bool:
-    """Whether the body is JSON the parser would not read: too deep, or a number too long."""
+    """Whether the body may be valid JSON the parser would not read (too deep, batch.LIMITS)."""
     return any(
         e["type"] == "json_invalid"
-        and any(
-            s in str(e.get("ctx", {}).get("error", "")) for s in ("recursion limit", "number out of range")
-        )
+        and any(s in str(e.get("ctx", {}).get("error", "")) for s in ("recursion limit", *LIMITS))
         for e in exc.errors(include_url=False)
     )
 
@@ -173,8 +171,9 @@ def _without_unreadable_events(body: bytes) -> tuple[dict[int, Rejection], bytes
         layout = scan_events(body)
     except LayoutError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"{exc}: remove it") from None
-    rejected = {i: Rejection(i, name, reason) for i, (name, reason) in layout.unreadable.items()}
-    return rejected, layout.flattened(body)
+    found = unreadable_events(body, layout)
+    rejected = {i: Rejection(i, name, reason) for i, (name, reason) in found.items()}
+    return rejected, layout.flattened(body, set(found))
 
 
 def _check_count(count: int, max_events: int) -> None:
