@@ -39,11 +39,24 @@ def test_spend_from_year_1_to_9999_is_clamped_to_the_ledgers_days(
         ({"from": "2026-01-01garbage"}, "from", "from: '2026-01-01garbage' is not a date (YYYY-MM-DD)"),
         ({"to": "2026-01-01T10:00:00"}, "to", "to: '2026-01-01T10:00:00' is not a date (YYYY-MM-DD)"),
         ({"from": "２０２６-01-01"}, "from", "from: '２０２６-01-01' is not a date (YYYY-MM-DD)"),
+        (
+            {"filter": "project:a\x00b"},
+            "filter",
+            "filter: 'project:a\\x00b' contains a NUL character; remove it",
+        ),
         ({"period": "0d"}, "period", "period: '0d' holds no day; use 1d or more"),
         ({"period": "²d"}, "period", "period: unknown preset '²d'"),
         ({"period": "9999999999d"}, "period", "period: unknown preset '9999999999d'"),
     ],
-    ids=["garbage-after-date", "date-time", "fullwidth-digits", "0d", "superscript", "10-digit-days"],
+    ids=[
+        "garbage-after-date",
+        "date-time",
+        "fullwidth-digits",
+        "nul-in-filter",
+        "0d",
+        "superscript",
+        "10-digit-days",
+    ],
 )
 def test_spend_malformed_parameter_is_400_naming_it(
     client: TestClient, params: dict[str, str], param: str, detail: str

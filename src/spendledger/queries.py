@@ -153,6 +153,8 @@ def build_query(
         name, found, value = raw.partition(sep)
         if not found:
             raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+        if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
+            raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
         parsed.setdefault(name, []).append(value.strip())
     try:
