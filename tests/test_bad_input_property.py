@@ -2,9 +2,9 @@
 
 The events API gets batches mixing good events with events whose fields (or the event
 itself) are random JSON: nested up to 1 500 levels, numbers of thousands of digits,
-strings with NUL, lone surrogates and any character. GET /api/v1/spend gets random query
-parameters. The OTLP receiver gets exports mixing a good span with spans of random
-attribute values, and exports mutated at random.
+strings with NUL, lone surrogates and any character. GET /api/v1/spend and the explorer
+get random query parameters. The OTLP receiver gets exports mixing a good span with
+spans of random attribute values, and exports mutated at random.
 """
 
 from __future__ import annotations
@@ -139,6 +139,16 @@ def test_spend_api_any_parameters_are_a_200_or_a_400(
 ) -> None:
     response = client.get("/api/v1/spend", params=params)
     assert response.status_code in (200, 400, 422), response.text
+
+
+@PROPERTY
+@given(params=PARAMS)
+def test_explore_page_any_parameters_are_a_200_or_a_400_page(
+    admin_client: TestClient, params: list[tuple[str, str]]
+) -> None:
+    response = admin_client.get("/explore", params=params)
+    assert response.status_code in (200, 400), response.text
+    assert response.headers["content-type"].startswith("text/html")
 
 
 GOOD_SPAN = 1
