@@ -48,6 +48,17 @@ def test_otlp_protobuf_count_strings_are_read_strictly(client: TestClient) -> No
     assert november(client)["total"] == CHAT_COST
 
 
+def test_otlp_huge_scope_operation_and_reported_cost_never_reject_the_span(
+    client: TestClient, engine: Engine
+) -> None:
+    """The tags a span gets from them stay small: cut to 200 characters, or left out."""
+    body = json_export((1, {**CHAT, "gen_ai.operation.name": "c" * 5000, "gen_ai.usage.cost": "9" * 5000}))
+    body["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"] = "s" * 5000
+    response = client.post("/v1/traces", json=body)
+    assert (response.status_code, response.json()) == (200, {})
+    assert rows(engine)[0]["tags"] == {"otel.scope": "s" * 200, "otel.operation": "c" * 200}
+
+
 @pytest.mark.parametrize(
     ("start", "shown"),
     [(1, "1970-01-01T00:00:00+00:00"), (2**64 - 1, "2554-07-21T23:34:33.709551+00:00")],

@@ -88,6 +88,7 @@ STATUS_CODE_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
 MAX_COUNT = 10**12  # as the ingest API: every sum of a column stays inside 64 bits
 MAX_LATENCY_MS = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TAG_TEXT = 200  # the longest text a span's tags keep of a name or figure: tags stay small
 WHOLE_NUMBER = re.compile(r"\s*-?[0-9]+\s*")  # a count sent as a string ("1200"), ASCII digits only
 
 
@@ -266,7 +267,7 @@ def _span_event(
     if problem := timestamp_problem("startTimeUnixNano", timestamp):
         raise SpanError("startTimeUnixNano", problem)
     aliases: list[str] = []
-    tags: dict[str, Any] = {"otel.scope": scope} if scope else {}
+    tags: dict[str, Any] = {"otel.scope": scope[:TAG_TEXT]} if scope else {}
 
     found = _first(values, PROVIDER, aliases)
     provider_raw = _text(found[1]).strip().lower() if found else ""
@@ -301,7 +302,7 @@ def _span_event(
 
     operation = values.get("gen_ai.operation.name")
     if operation is not None:
-        tags["otel.operation"] = operation.string_value
+        tags["otel.operation"] = operation.string_value[:TAG_TEXT]
     cost = values.get("gen_ai.usage.cost")  # a client's own estimate: kept apart from the price
     if cost is not None and (reported := _decimal_text(cost)) is not None:
         tags["otel.reported_cost"] = reported
@@ -383,8 +384,12 @@ def _text(value: Any) -> str:
 
 
 def _decimal_text(value: Any) -> str | None:
+    """A number's text, kept as sent; None for anything else, or past TAG_TEXT characters."""
+    text = _text(value)
+    if len(text) > TAG_TEXT:
+        return None
     try:
-        return str(Decimal(_text(value)))
+        return str(Decimal(text))
     except InvalidOperation:
         return None
 
