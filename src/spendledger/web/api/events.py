@@ -3,7 +3,9 @@
 The body is read raw so that its size is checked before anything is parsed, and the
 bytes go straight to pydantic-core, which parses and validates a whole batch in one
 pass. When some events are bad, that pass's errors name them (index and field); the
-rest are validated one by one and stored, so one bad event never sinks a batch.
+rest are validated one by one and stored, so one bad event never sinks a batch. When
+the parser refuses the whole body for one event's value (nested too deep, a number too
+long; batch.py), those events are found without parsing, rejected, and the rest parsed.
 """
 
 from __future__ import annotations
