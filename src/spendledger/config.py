@@ -44,15 +44,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     public_url: str | None = None  # the dashboard's address, linked from notifications
     # OTLP receiver (POST /v1/traces): the span or resource attributes, first found wins,
-    # that name a GenAI call's user, project and feature; a span's own attributes win
-    # over its resource's. Received and decompressed bodies are capped alike.
+    # that name a GenAI call's user, project, feature and provider account; a span's own
+    # attributes win over its resource's. Received and decompressed bodies are capped alike.
     otlp_user_attributes: AttributeNames = ("user.id", "enduser.id", "gen_ai.user.id")
     otlp_project_attributes: AttributeNames = ("spendledger.project", "project", "service.name")
     otlp_feature_attributes: AttributeNames = ("spendledger.feature", "feature")
+    otlp_account_attributes: AttributeNames = ("spendledger.account",)
     otlp_max_body_bytes: int = 16 * 1024 * 1024
 
     @field_validator(
-        "otlp_user_attributes", "otlp_project_attributes", "otlp_feature_attributes", mode="before"
+        "otlp_user_attributes",
+        "otlp_project_attributes",
+        "otlp_feature_attributes",
+        "otlp_account_attributes",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:

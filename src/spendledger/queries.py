@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -31,6 +32,13 @@ from spendledger.store.rollups import covered_sql
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
+# A query's dates are clamped to these days, which hold every record the ledger accepts
+# (2000..2099 UTC, records.EARLIEST..LATEST) in any zone: `from=0001-01-01` means "from
+# the start", and no day or month is ever stepped past what a date can hold.
+FIRST_DAY = date(1999, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAYS = re.compile(r"([0-9]{1,9})d")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
 # the measures a report shows (tables.MEASURES less the audio split and record counts)
 SUMMED: tuple[str, ...] = tuple(
@@ -105,9 +113,12 @@ class SpendReport:
 
 
 def period_range(preset: str, *, today: date) -> tuple[date, date]:
-    """The inclusive dates of a period preset, ending today (local)."""
-    if preset.endswith("d") and preset[:-1].isdigit():
-        return today - timedelta(days=int(preset[:-1]) - 1), today
+    """The inclusive dates of a period preset, ending today (local); none starts before FIRST_DAY."""
+    if days := _DAYS.fullmatch(preset):
+        count = int(days.group(1))
+        if count < 1:
+            raise QueryError("period", f"{preset!r} holds no day; use 1d or more")
+        return today - timedelta(days=min(count, (today - FIRST_DAY).days + 1) - 1), today
     if preset == "mtd":
         return today.replace(day=1), today
     if preset == "last-month":
@@ -142,6 +153,7 @@ def build_query(
     q_end = _parse_date("to", end) if end else (p_end if period or not start else today)
     if q_start > q_end:
         raise QueryError("from", f"{q_start} is after to={q_end}")
+    q_start, q_end = (min(max(day, FIRST_DAY), LAST_DAY) for day in (q_start, q_end))
     dims = _parse_dims("by", [d for part in by for d in part.split(",") if d.strip()])
     parsed: dict[str, list[str]] = {}
     for raw in filters:
@@ -149,6 +161,8 @@ def build_query(
         name, found, value = raw.partition(sep)
         if not found:
             raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+        if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
+            raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
         parsed.setdefault(name, []).append(value.strip())
     try:
@@ -172,10 +186,14 @@ def build_query(
 def _parse_date(param: str, value: str | date) -> date:
     if isinstance(value, date):
         return value
+    text = value.strip()
     try:
-        return date.fromisoformat(value.strip()[:10])
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError:
-        raise QueryError(param, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise QueryError(param, f"{shown!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
