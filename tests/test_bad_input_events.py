@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from clirun import cli_runner
 from spendledger.records import TAGS_RULE
+from spendledger.store.engine import UNREADABLE
 from spendledger.store.tables import usage
 
 TIME_RANGE = "send a time from 2000-01-01 to 2099-12-31T23:59:59Z (UTC)"
@@ -196,3 +197,22 @@ def test_ingest_unknown_currency_rejects_that_event_alone(client: TestClient, en
     ]
     with engine.connect() as conn:
         assert conn.execute(select(usage.c.currency)).scalar_one() == "EUR"
+
+
+def test_stored_tags_nested_980_deep_never_break_reprice(
+    client: TestClient, engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ledger written before tags were limited may hold such tags: every command still runs."""
+    post_raw(client, json.dumps(event(1)), json.dumps(event(2)))
+    deep = '{"a": ' + nested(980) + "}"
+    with engine.begin() as conn:  # as the first wave stored them (text on SQLite, json on PostgreSQL)
+        value = "CAST(:tags AS json)" if engine.dialect.name == "postgresql" else ":tags"
+        conn.execute(
+            text(f"UPDATE usage SET tags = {value} WHERE key LIKE :key"), {"tags": deep, "key": "%evt-1"}
+        )
+    cli = cli_runner(db_url, tmp_path, monkeypatch)
+    cli("prices", "reprice")
+    cli("prices", "set", "--provider", "openai", "--model", "gpt-4o-mini", "--input", "1", "--note", "test")
+    with engine.connect() as conn:
+        tags = {key[-5:]: t for key, t in conn.execute(select(usage.c.key, usage.c.tags))}
+    assert tags == {"evt-1": UNREADABLE, "evt-2": None}

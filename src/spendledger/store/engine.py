@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+UNREADABLE = {"unreadable": "nested deeper than the ledger reads; stored before tags were limited"}
+
+
+def read_json(text: str | bytes) -> Any:
+    """The JSON reader of every engine: a stored document too deep for Python's parser
+    (tags written before they were limited) reads as a note, so one record never breaks
+    a command that reads the whole ledger (`prices reprice`, `prices set`)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return dict(UNREADABLE)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and their folder created."""
+    kwargs.setdefault("json_deserializer", read_json)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
