@@ -236,6 +236,30 @@ def format_money(amount: Decimal, *, places: int | None = None) -> str:
     return f"{normalised:f}"
 
 
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+CENT = Decimal("0.01")
+
+
+def display_money(amount: Decimal, currency: str | None = None) -> str:
+    """Money as people read it, the one format of pages, CLI tables and alert messages.
+
+    Cents with thousands separators from a cent up ($1,234.56); below a cent two significant
+    digits ($0.0003, $0.00034), so a small call never reads as $0.00. With a currency, its
+    symbol ($, €, £) or its code after the figure ("12.50 JPY"); without, the bare figure (a
+    table whose header names the currency). Exact figures (CSV, JSON) use `format_money`.
+    """
+    sign = "-" if amount < 0 else ""
+    size = abs(amount)
+    if size == 0 or size >= CENT:
+        figure = f"{cents(size):,}"
+    else:  # quantize to the second significant digit, then drop a trailing zero
+        figure = f"{size.quantize(Decimal(1).scaleb(size.adjusted() - 1), ROUND_HALF_EVEN).normalize():f}"
+    if currency is None:
+        return f"{sign}{figure}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+
+
 def cents(amount: Decimal) -> Decimal:
     """Money rounded to the cent (half to even), the figure tables and pages show."""
     return amount.quantize(Decimal("0.01"), ROUND_HALF_EVEN)

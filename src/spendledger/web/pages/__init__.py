@@ -7,20 +7,15 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from spendledger.records import cents
+from spendledger.records import display_money
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent.parent / "static"
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 
 
 def money(amount: Decimal, currency: str = "USD") -> str:
-    """$1,234.56: rounded to the cent (half to even) with thousands separators."""
-    rounded = cents(amount)
-    sign = "-" if rounded < 0 else ""
-    symbol = _SYMBOLS.get(currency)
-    figure = f"{abs(rounded):,.2f}"
-    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+    """The pages' `money` filter: `display_money` with a currency always shown."""
+    return display_money(amount, currency)
 
 
 def make_templates() -> Jinja2Templates:
