@@ -18,8 +18,7 @@ from rich.table import Table
 from spendledger.cli.context import open_ledger, print_table, settings_of, today_in, user_errors
 from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.queries import BASES, PRESETS, SpendReport, SpendRow, build_query, spend
-from spendledger.records import DIMENSIONS
-from spendledger.records import display_money as money  # also the other CLI tables' money
+from spendledger.records import DIMENSIONS, display_money
 
 BASIS_NOTES: dict[str, str] = {
     "best": "best available (billed where a billing sync covers the day, else metered; manual and demo)",
@@ -116,3 +115,8 @@ def render_table(report: SpendReport) -> Table:
         cells = ["Total"] + [""] * (max(1, len(labels)) - 1)
         add(cells, currency, total, [r for r in report.rows if r.currency == currency], style="bold")
     return table
+
+
+def money(amount: Decimal) -> str:
+    """The CLI's money: `display_money`'s figure; the column or the sentence names the currency."""
+    return display_money(amount)

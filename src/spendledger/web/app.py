@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
 
 from spendledger.config import Settings, get_settings
 from spendledger.ingest import PricerCache
@@ -34,6 +35,7 @@ from spendledger.web.pages import (
     make_templates,
     overview,
     prices,
+    refused,
     sources,
     tokens,
 )
@@ -106,6 +108,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ZoneChangedError, _zone_changed)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(HTTPException, refused.refused_page)  # a 403 page is a page
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:
