@@ -22,7 +22,7 @@ from spendledger.ingest import PricerCache
 from spendledger.queries import QueryError, has_demo
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
-from spendledger.web import api
+from spendledger.web import api, docs
 from spendledger.web.api import otlp
 from spendledger.web.auth import LoginRequired
 from spendledger.web.pages import (
@@ -91,13 +91,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         if owned:
             db.dispose()
 
-    app = FastAPI(title="spendledger", description=API_DESCRIPTION, version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="spendledger",
+        description=API_DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,  # served by web/docs.py from the app's own static folder
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = db
     app.state.pricers = PricerCache()
     app.state.templates = make_templates()
     app.state.templates.env.globals["ledger_has_demo"] = DemoFlag(db)
     app.include_router(api.router)
+    app.include_router(docs.router)  # /docs and /redoc, offline
     app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
