@@ -36,7 +36,9 @@ from spendledger.web.pages.projection import Projection, project, with_cone
 router = APIRouter(include_in_schema=False)
 
 API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis")
-DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "day"))  # a bare /explore
+# a bare /explore: a summary that reads at a glance (a row and a slice per provider, the
+# month's projection); "Over time" adds the daily chart and a row per day
+DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "total"))
 FILTER_DIMS = ("provider", "account", "workspace", "project", "model", "user", "feature", "basis")
 # the filters' values come from four grouped reads; each group fits one rollup
 OPTION_GROUPS = (("provider", "account", "basis"), ("workspace", "project", "model"), ("user",), ("feature",))
