@@ -32,6 +32,7 @@ from usage_records import web_record
         ("0.000345", "USD", "$0.00034"),  # two significant digits, half to even
         ("0.0099", "USD", "$0.0099"),
         ("0.00999", "USD", "$0.01"),  # rounds up to a cent
+        ("-0.00999", "USD", "-$0.01"),
         ("0.01", "USD", "$0.01"),
         ("1234.565", "USD", "$1,234.56"),  # cents, half to even, thousands separators
         ("0", "USD", "$0.00"),
@@ -56,8 +57,15 @@ def test_display_money_small_call_on_overview_and_explorer(admin_client: TestCli
     _one_small_call(engine)
     overview = text_of(admin_client.get("/").text)
     assert "This month $0.0003" in overview and "Top projects (30 d) web $0.0003" in overview
-    explorer = admin_client.get("/explore?period=7d&by=project&granularity=total")
+    explorer = admin_client.get("/explore?period=7d&by=project&granularity=day")
     assert '<span id="explore-total">$0.0003</span>' in explorer.text
+    # the charts draw the amount shown, not a cent-rounded 0
+    explore_chart = json.loads(explorer.text.split('id="explore-chart-data">')[1].split("</script>")[0])
+    assert explore_chart["share"] == [{"name": "web", "value": 0.0003}]
+    today = explore_chart["periods"].index(datetime.now(UTC).date().isoformat())
+    assert explore_chart["series"][0]["data"][today] == 0.0003
+    daily = json.loads(admin_client.get("/").text.split('id="daily-data">')[1].split("</script>")[0])
+    assert daily["series"][0]["data"][-1] == 0.0003
 
 
 def test_display_money_small_call_in_cli_report(

@@ -249,15 +249,21 @@ def display_money(amount: Decimal, currency: str | None = None) -> str:
     table whose header names the currency). Exact figures (CSV, JSON) use `format_money`.
     """
     sign = "-" if amount < 0 else ""
-    size = abs(amount)
-    if size == 0 or size >= CENT:
-        figure = f"{cents(size):,}"
-    else:  # quantize to the second significant digit, then drop a trailing zero
-        figure = f"{size.quantize(Decimal(1).scaleb(size.adjusted() - 1), ROUND_HALF_EVEN).normalize():f}"
+    shown = shown_amount(abs(amount))
+    figure = f"{shown:,}" if shown >= CENT or shown == 0 else f"{shown.normalize():f}"
     if currency is None:
         return f"{sign}{figure}"
     symbol = CURRENCY_SYMBOLS.get(currency)
     return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+
+
+def shown_amount(amount: Decimal) -> Decimal:
+    """The amount `display_money` shows (and the charts draw): to the cent from a cent up,
+    to two significant digits below, half to even."""
+    if amount == 0 or abs(amount) >= CENT:
+        return cents(amount)
+    shown = amount.quantize(Decimal(1).scaleb(amount.adjusted() - 1), ROUND_HALF_EVEN)
+    return cents(shown) if abs(shown) >= CENT else shown  # $0.00999 rounds up to a cent
 
 
 def cents(amount: Decimal) -> Decimal:
