@@ -13,13 +13,17 @@ $(BIN)/spendledger: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
 	@touch $@
 
-# The dashboard's front-end libraries, from the npm registry at the versions of
-# package-lock.json, copied into the package's static folder (never committed).
+# The dashboard's front-end libraries and the API docs' (Swagger UI, ReDoc), from the npm
+# registry at the versions of package-lock.json, copied into the package's static folder
+# (never committed), so every page and /docs work offline. Install scripts never run: only
+# these files are used.
 VENDOR := src/spendledger/web/static/vendor
 $(VENDOR)/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/favicon-32x32.png node_modules/redoc/bundles/redoc.standalone.js $(VENDOR)/
 	@touch $@
 
 setup: $(BIN)/spendledger $(VENDOR)/.stamp

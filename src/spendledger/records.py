@@ -315,6 +315,36 @@ def format_money(amount: Decimal, *, places: int | None = None) -> str:
     return f"{normalised:f}"
 
 
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+CENT = Decimal("0.01")
+
+
+def display_money(amount: Decimal, currency: str | None = None) -> str:
+    """Money as people read it, the one format of pages, CLI tables and alert messages.
+
+    Cents with thousands separators from a cent up ($1,234.56); below a cent two significant
+    digits ($0.0003, $0.00034), so a small call never reads as $0.00. With a currency, its
+    symbol ($, €, £) or its code after the figure ("12.50 JPY"); without, the bare figure (a
+    table whose header names the currency). Exact figures (CSV, JSON) use `format_money`.
+    """
+    sign = "-" if amount < 0 else ""
+    shown = shown_amount(abs(amount))
+    figure = f"{shown:,}" if shown >= CENT or shown == 0 else f"{shown.normalize():f}"
+    if currency is None:
+        return f"{sign}{figure}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+
+
+def shown_amount(amount: Decimal) -> Decimal:
+    """The amount `display_money` shows (and the charts draw): to the cent from a cent up,
+    to two significant digits below, half to even."""
+    if amount == 0 or abs(amount) >= CENT:
+        return cents(amount)
+    shown = amount.quantize(Decimal(1).scaleb(amount.adjusted() - 1), ROUND_HALF_EVEN)
+    return cents(shown) if abs(shown) >= CENT else shown  # $0.00999 rounds up to a cent
+
+
 def cents(amount: Decimal) -> Decimal:
     """Money rounded to the cent (half to even), the figure tables and pages show."""
     return amount.quantize(Decimal("0.01"), ROUND_HALF_EVEN)

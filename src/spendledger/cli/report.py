@@ -1,8 +1,8 @@
 """`spendledger report`: the spend query every page and export uses, rendered in a terminal.
 
 The parameters are the JSON API's (same names, same errors, via `queries.build_query`);
-json and csv are the exports' own renderings, and the table rounds the same figures to
-the cent, so every format agrees.
+json and csv are the exports' own renderings (exact), and the table shows the same figures
+as every page does (`display_money`: cents, or two significant digits below a cent).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.table import Table
 from spendledger.cli.context import open_ledger, print_table, settings_of, today_in, user_errors
 from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.queries import BASES, PRESETS, SpendReport, SpendRow, build_query, spend
-from spendledger.records import DIMENSIONS, cents
+from spendledger.records import DIMENSIONS, display_money
 
 BASIS_NOTES: dict[str, str] = {
     "best": "best available (billed where a billing sync covers the day, else metered; manual and demo)",
@@ -71,7 +71,7 @@ def report(
 
 
 def render_table(report: SpendReport) -> Table:
-    """Rows, then a total row per currency; money rounded to the cent."""
+    """Rows, then a total row per currency; money as `display_money` shows it."""
     q = report.query
     multi_currency = len(report.totals) > 1
     periods = q.granularity != "total"
@@ -119,5 +119,5 @@ def render_table(report: SpendReport) -> Table:
 
 
 def money(amount: Decimal) -> str:
-    """Cents with thousands separators: 12,345.68."""
-    return f"{cents(amount):,}"
+    """The CLI's money: `display_money`'s figure; the column or the sentence names the currency."""
+    return display_money(amount)

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
 
 from spendledger.config import Settings, get_settings
 from spendledger.demo import demo_state
@@ -22,7 +23,7 @@ from spendledger.ingest import PricerCache
 from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
-from spendledger.web import api
+from spendledger.web import api, docs
 from spendledger.web.api import otlp
 from spendledger.web.auth import LoginRequired
 from spendledger.web.pages import (
@@ -36,6 +37,7 @@ from spendledger.web.pages import (
     make_templates,
     overview,
     prices,
+    refused,
     sources,
     tokens,
 )
@@ -94,7 +96,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         if owned:
             db.dispose()
 
-    app = FastAPI(title="spendledger", description=API_DESCRIPTION, version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="spendledger",
+        description=API_DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,  # served by web/docs.py from the app's own static folder
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = db
     app.state.pricers = PricerCache()
@@ -102,6 +111,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.demo_flag = DemoFlag(db)
     app.state.templates.env.globals["ledger_demo"] = app.state.demo_flag
     app.include_router(api.router)
+    app.include_router(docs.router)  # /docs and /redoc, offline
     app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
@@ -112,6 +122,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ZoneChangedError, _zone_changed)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(HTTPException, refused.refused_page)  # a 403 page is a page
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -28,7 +28,7 @@ from starlette.datastructures import QueryParams
 from spendledger import queries
 from spendledger.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
-from spendledger.records import DIMENSIONS, Basis, cents
+from spendledger.records import DIMENSIONS, Basis, shown_amount
 from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages.projection import Projection, project, with_cone
@@ -36,7 +36,9 @@ from spendledger.web.pages.projection import Projection, project, with_cone
 router = APIRouter(include_in_schema=False)
 
 API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis")
-DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "day"))  # a bare /explore
+# a bare /explore: a summary that reads at a glance (a row and a slice per provider, the
+# month's projection); "Over time" adds the daily chart and a row per day
+DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "total"))
 FILTER_DIMS = ("provider", "account", "workspace", "project", "model", "user", "feature", "basis")
 # the filters' values come from four grouped reads; each group fits one rollup
 OPTION_GROUPS = (("provider", "account", "basis"), ("workspace", "project", "model"), ("user",), ("feature",))
@@ -304,7 +306,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
     chart: dict[str, Any] = {
         "currency": report.leading_currency,
         "dimension": label(first) if first else None,
-        "share": [{"name": n, "value": float(cents(v))} for n, v in share.items()] if first else [],
+        "share": [{"name": n, "value": float(shown_amount(v))} for n, v in share.items()] if first else [],
     }
     if query.granularity is not Granularity.TOTAL:
         periods = sorted({*periods_of(query), *(r.period for r in rows if r.period)})
@@ -313,7 +315,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
         for name, row in zip(names, rows, strict=True):
             cells[name][index[row.period or ""]] += row.cost
         chart["periods"] = periods
-        chart["series"] = [{"name": n, "data": [float(cents(v)) for v in cells[n]]} for n in ranked]
+        chart["series"] = [{"name": n, "data": [float(shown_amount(v)) for v in cells[n]]} for n in ranked]
     return chart
 
 
