@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from spendledger import scheduler
-from spendledger.alerts import check_budgets, evaluate
+from spendledger.alerts import check_budgets, describe, evaluate
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
@@ -306,3 +306,22 @@ def test_the_scheduler_round_checks_budgets_and_survives_a_failure(
     with caplog.at_level(logging.ERROR, logger="spendledger.scheduler"):
         assert run_due(november, settings, owner="test", now=lambda: moment) == []
     assert "checking budgets' alerts failed" in caplog.text
+
+
+def test_alert_message_shows_small_money_below_a_cent(engine: Engine) -> None:
+    fields = {
+        "budget": "tiny",
+        "kind": "threshold",
+        "threshold": 100,
+        "window_start": date(2026, 11, 1),
+        "window_end": date(2026, 11, 30),
+        # a $0.001 budget passed by $0.0012 of calls
+        "figures": {"spent": Decimal("0.0012"), "amount": Decimal("0.001"), "percent": Decimal("120")},
+        "currency": "USD",
+    }
+    with engine.begin() as conn:
+        alert = raise_alert(conn, now=NOW, **fields)  # type: ignore[arg-type]
+    assert alert is not None
+    assert describe(alert) == (
+        "tiny: 100 % reached — spent 0.0012 of 0.001 USD (120 %) in 2026-11-01 → 2026-11-30"
+    )

@@ -36,6 +36,7 @@ from sqlalchemy import Connection
 from spendledger.anomalies import find_anomalies, incidents, jump_text
 from spendledger.budgets import budget_status, local_day
 from spendledger.forecast import forecast_spend
+from spendledger.records import display_money
 from spendledger.store.alerts import (
     FORECAST_THRESHOLD,
     AlertRow,
@@ -189,12 +190,16 @@ def describe(alert: AlertRow) -> str:
         )
         text = f"Anomaly: {subject(alert)} — spend jumped to {figures}"
         return f"{text}; {alert.note}" if alert.note else text
-    spent = f"{f.get('spent', Decimal(0)):,.2f} of {f.get('amount', Decimal(0)):,.2f} {cur}"
+
+    def money(name: str) -> str:
+        return display_money(Decimal(f.get(name, 0)))
+
+    spent = f"{money('spent')} of {money('amount')} {cur}"
     window = f"{alert.window_start} → {alert.window_end}"
     if alert.kind == "forecast":
-        band = f"{f.get('low', Decimal(0)):,.2f}–{f.get('high', Decimal(0)):,.2f}"
+        band = f"{money('low')}–{money('high')}"
         return (
-            f"{alert.budget}: heading over — projected {f.get('projected', Decimal(0)):,.2f} {cur} "
+            f"{alert.budget}: heading over — projected {money('projected')} {cur} "
             f"(80 % band {band}) by {alert.window_end}; spent {spent} so far ({f.get('percent')} %)"
         )
     return f"{alert.budget}: {alert.threshold} % reached — spent {spent} ({f.get('percent')} %) in {window}"

@@ -27,6 +27,7 @@ from statistics import median
 from sqlalchemy import Connection
 
 from spendledger.queries import Granularity, SpendQuery, SpendRow, restrict, spend
+from spendledger.records import display_money
 
 DIMENSIONS: tuple[str, ...] = ("provider", "project", "model", "user", "api_key_id")
 LABELS = {
@@ -308,9 +309,4 @@ def _ratio(part: float, whole: float) -> float:
 
 
 def _money_of(currency: str) -> Callable[[Decimal], str]:
-    symbol = "$" if currency == "USD" else f"{currency} "
-
-    def money(value: Decimal) -> str:
-        return f"{symbol}{_cents(value):,}"
-
-    return money
+    return lambda value: display_money(value, currency)
