@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-export SPENDLEDGER_DATA_DIR ?= $(CURDIR)/data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -14,19 +13,31 @@ $(BIN)/spendledger: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[dev]'
 	@touch $@
 
-# The dashboard's front-end libraries, from the npm registry at the versions of
-# package-lock.json, copied into the package's static folder (never committed).
+# The dashboard's front-end libraries and the API docs' (Swagger UI, ReDoc), from the npm
+# registry at the versions of package-lock.json, copied into the package's static folder
+# (never committed), so every page and /docs work offline. Install scripts never run: only
+# these files are used.
 VENDOR := src/spendledger/web/static/vendor
 $(VENDOR)/.stamp: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
+	   node_modules/swagger-ui-dist/favicon-32x32.png node_modules/redoc/bundles/redoc.standalone.js $(VENDOR)/
 	@touch $@
 
 setup: $(BIN)/spendledger $(VENDOR)/.stamp
 
-# Migrate, load demo data when the ledger is empty, serve the dashboard.
-run: setup
+# The settings every `spendledger` command run in this folder (or below) reads, so that
+# `make run` and `.venv/bin/spendledger ...` act on one ledger: ./data. Written once; edit it.
+spendledger.env:
+	@printf '%s\n' \
+	  '# spendledger settings for commands run in this folder or below (the environment wins).' \
+	  '# A relative SPENDLEDGER_DATA_DIR is relative to this folder.' \
+	  'SPENDLEDGER_DATA_DIR=data' > $@
+
+# Migrate, load demo data when the ledger is empty, serve the dashboard (PORT=8123 for another port).
+run: setup spendledger.env
 	$(BIN)/spendledger db upgrade
 	$(BIN)/spendledger demo --if-empty
 	$(BIN)/spendledger users demo-admin
@@ -48,4 +59,4 @@ bench: setup
 	$(BIN)/python bench/sync.py
 
 clean:
-	rm -rf $(VENV) data artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)
+	rm -rf $(VENV) data spendledger.env artifacts .pytest_cache .mypy_cache .ruff_cache node_modules $(VENDOR)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from spendledger import scheduler
-from spendledger.alerts import check_budgets, evaluate
+from spendledger.alerts import check_budgets, describe, evaluate
 from spendledger.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, UsageRecord
@@ -180,41 +180,65 @@ def test_a_month_walked_day_by_day_on_generated_data(engine: Engine) -> None:
     assert {a.status for a in stored if a.window_start == dec} == {"open"}
 
 
-def test_a_late_first_check_raises_every_crossed_threshold_at_once(november: Engine) -> None:
-    # checked first on Nov 30: $105 has crossed all three; no forecast (spend is over already)
-    assert sorted(_check(november, date(2026, 11, 30))) == [
-        ("web", "threshold", 50),
-        ("web", "threshold", 80),
-        ("web", "threshold", 100),
-    ]
+def test_one_evaluation_crossing_every_threshold_raises_only_the_highest(november: Engine) -> None:
+    # checked first on Nov 30: $105 has crossed 50, 80 and 100 %; one alert, the 100 % one
+    # (no forecast: spend is over already); 50 and 80 % are stored as passed, never raised
+    moment = datetime(2026, 11, 30, 23, tzinfo=UTC)
+    assert _check(november, date(2026, 11, 30)) == [("web", "threshold", 100)]
     assert _check(november, date(2026, 11, 30)) == []
+    with november.connect() as conn:
+        stored = {a.threshold: a for a in list_alerts(conn)}
+        assert [a.threshold for a in list_alerts(conn, "open")] == [100]
+    assert sorted(stored) == [50, 80, 100]
+    for lower in (50, 80):
+        passed = stored[lower]
+        assert (passed.status, passed.resolved_at, passed.passed) == ("resolved", moment, True)
+        assert passed.note == "passed: the 100 % alert covers it"
+        assert passed.figures["spent"] == Decimal("105")
+    assert stored[100].passed is False and stored[100].note is None
+
+
+def test_an_evaluation_after_a_lower_alert_raises_the_highest_and_passes_the_rest(
+    november: Engine,
+) -> None:
+    # Nov 10: $55, 50 % raised; Nov 25: $105 crosses 80 and 100 % at once: 100 % raised,
+    # 80 % passed, and the 50 % alert stays open as it was
+    assert ("web", "threshold", 50) in _check(november, date(2026, 11, 10))
+    assert _check(november, date(2026, 11, 25)) == [("web", "threshold", 100)]
+    with november.connect() as conn:
+        stored = {a.threshold: a.status for a in list_alerts(conn) if a.kind == "threshold"}
+    assert stored == {50: "open", 80: "resolved", 100: "open"}
 
 
 def test_a_new_window_resolves_the_old_windows_alerts(november: Engine) -> None:
     engine = november
-    _check(engine, date(2026, 11, 3))
-    _check(engine, date(2026, 11, 25))
+    _check(engine, date(2026, 11, 3))  # forecast
+    _check(engine, date(2026, 11, 10))  # 50 %
+    _check(engine, date(2026, 11, 25))  # 100 %, 80 % passed
     with engine.begin() as conn:
         fifty = next(a for a in list_alerts(conn) if a.threshold == 50 and a.kind == "threshold")
         acknowledge(conn, fifty.id or 0, by="ops@example.com", at=datetime(2026, 11, 26, tzinfo=UTC))
-        assert len(list_alerts(conn, "open")) == 3
+        assert len(list_alerts(conn, "open")) == 2
     raised = _check(engine, date(2026, 12, 1))
     assert all(kind != "threshold" for _, kind, _ in raised)  # nothing spent in December yet
     with engine.connect() as conn:
         november_alerts = [a for a in list_alerts(conn) if a.window_start == date(2026, 11, 1)]
         assert len(november_alerts) == 4
         assert {a.status for a in november_alerts} == {"resolved"}
-        assert {a.resolved_at for a in november_alerts} == {datetime(2026, 12, 1, 23, tzinfo=UTC)}
+        december_first = datetime(2026, 12, 1, 23, tzinfo=UTC)
+        assert {(a.kind, a.threshold): a.resolved_at for a in november_alerts if not a.passed} == {
+            ("forecast", 100): december_first,
+            ("threshold", 50): december_first,
+            ("threshold", 100): december_first,
+        }
+        (eighty,) = (a for a in november_alerts if a.passed)  # passed when it was crossed
+        assert (eighty.threshold, eighty.resolved_at) == (80, datetime(2026, 11, 25, 23, tzinfo=UTC))
         kept = get_alert(conn, fifty.id or 0)
         assert kept.acknowledged_by == "ops@example.com"  # who acknowledged it is kept
         assert list_alerts(conn, "acknowledged") == []
-    # December fires afresh: $120 on Dec 2 crosses 50, 80 and 100 % of the new window
+    # December fires afresh: $120 on Dec 2 crosses 50, 80 and 100 % of the new window, one alert
     _write(engine, [_record("d2", date(2026, 12, 2), "120")])
-    assert sorted(t for _, kind, t in _check(engine, date(2026, 12, 2)) if kind == "threshold") == [
-        50,
-        80,
-        100,
-    ]
+    assert [t for _, kind, t in _check(engine, date(2026, 12, 2)) if kind == "threshold"] == [100]
 
 
 def test_forecast_to_exceed_on_a_weekday_series(engine: Engine) -> None:
@@ -282,3 +306,22 @@ def test_the_scheduler_round_checks_budgets_and_survives_a_failure(
     with caplog.at_level(logging.ERROR, logger="spendledger.scheduler"):
         assert run_due(november, settings, owner="test", now=lambda: moment) == []
     assert "checking budgets' alerts failed" in caplog.text
+
+
+def test_alert_message_shows_small_money_below_a_cent(engine: Engine) -> None:
+    fields = {
+        "budget": "tiny",
+        "kind": "threshold",
+        "threshold": 100,
+        "window_start": date(2026, 11, 1),
+        "window_end": date(2026, 11, 30),
+        # a $0.001 budget passed by $0.0012 of calls
+        "figures": {"spent": Decimal("0.0012"), "amount": Decimal("0.001"), "percent": Decimal("120")},
+        "currency": "USD",
+    }
+    with engine.begin() as conn:
+        alert = raise_alert(conn, now=NOW, **fields)  # type: ignore[arg-type]
+    assert alert is not None
+    assert describe(alert) == (
+        "tiny: 100 % reached — spent 0.0012 of 0.001 USD (120 %) in 2026-11-01 → 2026-11-30"
+    )

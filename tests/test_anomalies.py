@@ -177,13 +177,14 @@ def test_anomaly_alerts_fire_once_with_their_words(engine: Engine, db_url: str, 
     listed = json.loads(cli("alerts", "list", "--format", "json").stdout)
 
     assert (
-        "model gpt-4o: $447.00 on 2026-11-20, usual $35.00 ± $3.50; 100 % of the jump is user u_17" in first
+        "Anomaly: model:gpt-4o — spend jumped to $447.00 on 2026-11-20, usual $35.00 ± $3.50; "
+        "100 % of the jump is user u_17" in first
     )
     assert again.strip() == "No new alerts."
     model = next(a for a in listed if a["budget"] == "model:gpt-4o")
     assert model["kind"] == "anomaly" and model["state"] == "open" and model["window"]["from"] == "2026-11-20"
     assert model["figures"] == {"spent": "447.000000000", "usual": "35.00", "spread": "3.50"}
-    assert model["text"].startswith("model gpt-4o: $447.00 on 2026-11-20")
+    assert model["text"].startswith("Anomaly: model:gpt-4o — spend jumped to $447.00 on 2026-11-20")
     # one jump seen as the model's, the user's, the key's, the project's and the provider's
     # is one incident: one alert, led by the model, naming the rest
     assert [a["budget"] for a in listed] == ["model:gpt-4o"]

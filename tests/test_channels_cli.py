@@ -92,10 +92,11 @@ def test_alerts_evaluate_sends_each_new_alert_once(cli: Cli, engine: Engine, hoo
     with engine.begin() as conn:
         write_records(conn, [record], tz=ZoneInfo("UTC"))
 
-    out = cli("alerts", "evaluate").output
-    assert "3 new alerts" in out and "Sent 3 of 3 notifications." in out
+    out = cli("alerts", "evaluate").output  # 50, 80 and 100 % crossed at once: one alert, at 100 %
+    assert "1 new alert;" in out and "Sent 1 of 1 notifications." in out
     assert "No new alerts." in cli("alerts", "evaluate").output
-    assert len(hook.received) == 3
-    assert all("https://ledger.example.com/alerts" in p["message"] for p in hook.received)
+    (post,) = hook.received
+    assert (post["type"], post["title"]) == ("failure", "spendledger failure — budget all reached 100 %")
+    assert "https://ledger.example.com/alerts" in post["message"]
     with engine.connect() as conn:
-        assert [(d.channel, d.status) for d in list_deliveries(conn)] == [("ops", "sent")] * 3
+        assert [(d.channel, d.status) for d in list_deliveries(conn)] == [("ops", "sent")]

@@ -149,7 +149,12 @@ def test_cli_tokens_create_prints_the_token_last(cli: Any, engine: Engine) -> No
     assert listed["ci-bot"][0] == f"sl_…{token[-4:]}" and listed["ci-bot"][3] == "—"
 
     duplicate = cli("tokens", "create", "ci-bot", ok=False)
-    assert duplicate.exit_code == 1 and "exists" in duplicate.stderr
+    assert duplicate.exit_code == 1 and duplicate.stdout == ""
+    assert duplicate.stderr == (
+        "a token named 'ci-bot' exists and its token cannot be shown again; `spendledger tokens create "
+        "ci-bot --replace` revokes it and prints a new one (apps sending the old one get 401), or pick "
+        "another name\n"
+    )
 
     cli("tokens", "revoke", "ci-bot")
     with engine.begin() as conn:
@@ -157,6 +162,22 @@ def test_cli_tokens_create_prints_the_token_last(cli: Any, engine: Engine) -> No
     assert _table_rows(cli("tokens", "list").stdout)["ci-bot"][3] != "—"
     missing = cli("tokens", "revoke", "ci-bot", ok=False)
     assert missing.exit_code == 1 and "no active token named 'ci-bot'" in missing.stderr
+
+
+def test_cli_tokens_create_replace_revokes_the_old_token(cli: Any, engine: Engine) -> None:
+    old = cli("tokens", "create", "my-app").stdout.splitlines()[-1]
+
+    replaced = cli("tokens", "create", "my-app", "--replace")
+    fresh = cli("tokens", "create", "new-app", "--replace")  # nothing to replace: created
+
+    new = replaced.stdout.splitlines()[-1]
+    revoked = "Revoked the previous token 'my-app': apps sending it now get 401."
+    assert replaced.stdout.splitlines()[0] == revoked
+    with engine.begin() as conn:
+        assert verify_token(conn, old) is None and verify_token(conn, new) == "my-app"
+        assert verify_token(conn, fresh.stdout.splitlines()[-1]) == "new-app"
+    assert "Revoked" not in fresh.stdout
+    assert sorted(_table_rows(cli("tokens", "list").stdout)) == ["my-app", "new-app"]
 
 
 def test_cli_prices_show_catalogue_rates(cli: Any) -> None:

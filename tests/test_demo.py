@@ -13,11 +13,23 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from spendledger.demo import clear_demo, demo_records, demo_spikes, demo_starts, has_demo, load_demo
+from spendledger.alerts import check_budget
+from spendledger.budgets import budget_status
+from spendledger.demo import (
+    DEMO_BUDGET,
+    clear_demo,
+    demo_records,
+    demo_spikes,
+    demo_starts,
+    has_demo,
+    load_demo,
+)
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos, to_nanos
 from spendledger.store import make_engine, write_records
+from spendledger.store.alerts import list_alerts
+from spendledger.store.budgets import list_budgets
 from spendledger.store.tables import rollups, usage
 
 END = date(2026, 11, 23)
@@ -69,7 +81,11 @@ def test_demo_shape_is_realistic() -> None:
     assert all(r.pricing_status is PricingStatus.PRICED and r.cost and r.cost > 0 for r in records)
     assert all(r.requests > 1 for r in records)
     accounts = {(r.provider, r.account) for r in records}
-    assert {a for p, a in accounts if p == "openai"} == {"Edugami", "Storygami", "Acme Research"}
+    assert {a for p, a in accounts if p == "openai"} == {
+        "demo-openai-tutoring",
+        "demo-openai-stories",
+        "demo-openai-research",
+    }
     assert {r.workspace for r in records if r.provider == "anthropic"} == {"Default workspace", "Claude Code"}
     assert {p for p, _ in accounts} == {"openai", "anthropic", "mistral", "google"}
     assert len({r.user for r in records}) == 15
@@ -103,6 +119,55 @@ def test_demo_shape_is_realistic() -> None:
             if len(around) >= 5 and cost > 4 * statistics.median(around):
                 spikes.add(stream)
     assert 2 <= len(spikes) <= 3
+
+
+def test_demo_names_cannot_pass_for_real_organisations() -> None:
+    records = demo_records(tz=TOKYO, end=END, days=30, seed=7)
+    readme_examples = ("Edugami", "Storygami", "Acme")  # names the README gives real sources
+
+    assert {r.account for r in records} == {
+        "demo-openai-tutoring",
+        "demo-openai-stories",
+        "demo-openai-research",
+        "demo-anthropic",
+        "demo-mistral-eu",
+        "demo-gcp-research",
+    }
+    for r in records:
+        fields = (r.account, r.workspace, r.project, r.api_key_id, r.user, r.feature)
+        assert not any(name.lower() in f.lower() for name in readme_examples for f in fields), fields
+
+
+def test_demo_budget_is_past_80_percent_and_raises_its_alerts(engine: Engine) -> None:
+    utc = ZoneInfo("UTC")
+    result = load_demo(engine, tz=utc, end=END, days=40)
+    budget = result.budget
+    openai_month = from_nanos(
+        sum(
+            to_nanos(r.cost or Decimal(0))
+            for r in demo_records(tz=utc, end=END, days=40)
+            if r.provider == "openai" and r.start.date() >= date(2026, 11, 1)
+        )
+    )  # each cost as the ledger stores it, in nano-units
+
+    assert budget is not None and budget.name == DEMO_BUDGET and budget.period == "monthly"
+    assert budget.scope == {
+        "account": ("demo-openai-research", "demo-openai-stories", "demo-openai-tutoring")
+    }
+    assert budget.amount == (openai_month / Decimal("0.85")).quantize(Decimal(1))
+    with engine.begin() as conn:
+        status = budget_status(conn, budget, today=END, history=0)
+        raised = check_budget(conn, budget, today=END, now=datetime(2026, 11, 23, 12, tzinfo=UTC))
+        stored = list_alerts(conn)
+    assert status.spent == openai_month and Decimal(84) < status.percent < Decimal(86)
+    assert ("threshold", 80) in {(a.kind, a.threshold) for a in raised}
+    assert {a.budget for a in stored} == {DEMO_BUDGET}
+    assert ("threshold", 80, "open") in {(a.kind, a.threshold, a.status) for a in stored}
+
+    clear_demo(engine)
+
+    with engine.connect() as conn:
+        assert list_budgets(conn) == [] and list_alerts(conn) == [] and not has_demo(conn)
 
 
 def test_demo_load_writes_exactly_what_it_reports(engine: Engine) -> None:

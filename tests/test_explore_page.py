@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
+from spendledger.demo import load_demo
 from spendledger.forecast import forecast_spend
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
@@ -232,7 +233,7 @@ def test_explore_page_opens_bare_on_the_default_view(seeded: TestClient) -> None
     assert parse_qsl(urlsplit(export_links(page)["csv"]).query) == [
         ("period", "30d"),
         ("by", "provider"),
-        ("granularity", "day"),
+        ("granularity", "total"),
         ("format", "csv"),
     ]
     assert '<option value="30d" selected>Last 30 days</option>' in page
@@ -242,6 +243,30 @@ def test_explore_page_opens_bare_on_the_default_view(seeded: TestClient) -> None
         *parse_qsl(f"{NOVEMBER}&by=model&granularity=total"),
         ("format", "json"),
     ]
+
+
+def test_explore_page_default_view_is_a_summary_with_its_projection(
+    admin_client: TestClient, engine: Engine
+) -> None:
+    today = _today()
+    load_demo(engine, tz=ZoneInfo("UTC"), end=today, days=30)
+    page = admin_client.get("/explore").text
+
+    # a row per provider, no row per day: 30 days × 4 providers were 120 rows
+    report = api(admin_client, "period=30d&by=provider&granularity=total")
+    rows = table(page)
+    assert [row[0] for row in rows] == [r["provider"] for r in report["rows"]] and 2 <= len(rows) <= 8
+    assert re.findall(r'data-sort="text">([^<]+)</button>', page) == ["Provider"]
+    assert "periods" not in _chart(page) and len(_chart(page)["share"]) == len(rows)
+    # the projection says what it projects: this month's spend, by its last day, at this pace
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    with engine.connect() as conn:
+        f = forecast_spend(conn, start=today - timedelta(days=29), end=month_end, today=today)
+    assert f is not None
+    assert _projection_line(page).startswith(
+        f"At this pace, by {month_end:%b} {month_end.day}: {money(f.projected_total)} spent from "
+        f"{today - timedelta(days=29)} to {month_end} (80 %: {money(f.low)}–{money(f.high)})"
+    )
 
 
 def test_explore_page_offers_the_ledgers_values_as_filters(seeded: TestClient) -> None:
@@ -361,8 +386,10 @@ def test_explore_page_projects_a_simple_series_by_hand(admin_client: TestClient,
     # those 50: low 50 + 15 = 65, high 50 + 85 = 135.
     by = f"{end:%b} {end.day}" + (f", {end.year}" if end.year != today.year else "")
     line = _projection_line(page)
-    assert line.startswith(f"Projected by {by}: $100.00 (80 %: $65.00–$135.00)"), line
-    assert f"spend from {start} to {end} at today's pace (mean daily spend (too little history))" in line
+    assert line == (
+        f"At this pace, by {by}: $100.00 spent from {start} to {end} (80 %: $65.00–$135.00)"
+        " · projected from the spend to today (mean daily spend (too little history))"
+    )
     with engine.connect() as conn:
         f = forecast_spend(conn, start=start, end=end, today=today)
     assert f is not None and (f.projected_total, f.low, f.high) == (Decimal(100), Decimal(65), Decimal(135))
@@ -395,7 +422,8 @@ def test_explore_page_carries_a_range_ending_today_to_the_months_end(
             f = forecast_spend(conn, start=start, end=end, today=today)
         assert f is not None
         band = f"(80 %: {money(f.low)}–{money(f.high)})"
-        expected = f"Projected by {end:%b} {end.day}: {money(f.projected_total)} {band}"
+        spent = f"{money(f.projected_total)} spent from {start} to {end}"
+        expected = f"At this pace, by {end:%b} {end.day}: {spent} {band}"
         assert _projection_line(page).startswith(expected), query_string
         chart = _chart(page)
         if "granularity=day" in query_string:  # the axis runs on to the period's end
@@ -412,7 +440,7 @@ def test_explore_page_shows_no_projection_for_a_past_range(admin_client: TestCli
         f"/explore?from={today - timedelta(days=9)}&to={today - timedelta(days=1)}&granularity=day"
     ).text
     assert "<table" in page  # there is spend to show
-    assert "data-projection" not in page and "Projected by" not in page
+    assert "data-projection" not in page and "At this pace" not in page
     assert "projection" not in _chart(page)
 
 
@@ -430,4 +458,6 @@ def test_explore_page_projects_a_member_their_own_spend_only(
         assert login(member, MEMBER, "member password!").status_code == 303
         start, end = today - timedelta(days=4), today + timedelta(days=5)
         page = member.get(f"/explore?from={start}&to={end}&granularity=day").text
-    assert ": $100.00 (80 %: $65.00–$135.00)" in _projection_line(page)  # theirs alone, as above
+    assert f": $100.00 spent from {start} to {end} (80 %: $65.00–$135.00)" in _projection_line(
+        page
+    )  # theirs alone

@@ -82,6 +82,16 @@ def test_ingest_repeated_id_within_a_batch_is_a_duplicate(client: TestClient) ->
     assert november(client)["total"] == "0.0006264"  # 2 × $0.0003132
 
 
+def test_ingest_event_id_stored_once_whatever_its_timestamp(client: TestClient) -> None:
+    first = post(client, [event(1, timestamp="2026-11-20T10:00:00Z")])
+    again = post(client, [event(1, timestamp="2026-11-20T10:00:01Z")])
+    both = post(
+        client, [event(2, timestamp="2026-11-20T10:00:00Z"), event(2, timestamp="2026-11-21T09:00:00Z")]
+    )
+    assert [(r["accepted"], r["duplicates"]) for r in (first, again, both)] == [(1, 0), (0, 1), (1, 1)]
+    assert november(client)["total"] == "0.0006264"  # two events: 2 × $0.0003132
+
+
 def test_ingest_thousand_events_with_seven_bad_stores_the_rest(client: TestClient) -> None:
     batch = [event(i) for i in range(1000)]
     del batch[3]["model"]

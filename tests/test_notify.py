@@ -25,6 +25,7 @@ from usage_records import web_record
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 1, 8, tzinfo=UTC)
 MOMENT = datetime(2026, 11, 30, 12, tzinfo=UTC)  # $105 of $100 spent: 50, 80 and 100 % crossed
+OVER = "spendledger failure — budget web reached 100 %"  # the one alert raised at MOMENT
 DASHBOARD = "https://ledger.example.com"
 
 
@@ -85,28 +86,44 @@ def test_email_and_webhook_get_exactly_one_message_per_alert(
     _channel(november, vault, "mail", mailbox.url())
     _channel(november, vault, "hook", hook.url())
 
-    raised = _round(november, vault)
-    assert sorted(a.threshold for a in raised) == [50, 80, 100]
+    (alert,) = _round(november, vault)  # 50, 80 and 100 % crossed at once: one alert, at 100 %
+    assert alert.threshold == 100
     assert _round(november, vault) == []  # evaluated again: nothing new, nothing sent
-    with november.begin() as conn:  # the same alerts again: already delivered
-        assert notify(conn, raised, vault=vault) == []
+    with november.begin() as conn:  # the same alert again: already delivered
+        assert notify(conn, [alert], vault=vault) == []
 
-    assert len(mailbox.messages) == 3
-    assert len(hook.received) == 3
-    subjects = sorted(str(m["Subject"]) for m in mailbox.messages)
-    assert subjects == ["spendledger: budget threshold — web"] * 3
-    for alert in raised:
-        mails = [m for m in mailbox.messages if describe(alert) in _text(m)]
-        posts = [p for p in hook.received if describe(alert) in p["message"]]
-        assert len(mails) == len(posts) == 1
-        assert f"{DASHBOARD}/alerts" in posts[0]["message"]
-        assert posts[0]["title"] == "spendledger: budget threshold — web"
+    (mail,) = mailbox.messages
+    (post,) = hook.received
+    assert str(mail["Subject"]) == post["title"] == OVER
+    assert describe(alert) in _text(mail) and describe(alert) in post["message"]
+    assert f"{DASHBOARD}/alerts" in post["message"]
     assert set(hook.paths) == {"/hook/s3cr3t-t0ken-abcdef"}
 
     with november.connect() as conn:
         log = list_deliveries(conn)
-    assert len(log) == 6
-    assert {(d.status, d.attempts, d.last_error) for d in log} == {("sent", 1, None)}
+    assert len(log) == 2
+    assert {(d.alert_id, d.status, d.attempts, d.last_error) for d in log} == {(alert.id, "sent", 1, None)}
+
+
+def test_a_message_is_a_warning_below_100_and_a_failure_at_100(
+    november: Engine, vault: Vault, mailbox: Mailbox, hook: Webhook
+) -> None:
+    _budget(november)
+    _channel(november, vault, "mail", mailbox.url())
+    _channel(november, vault, "hook", hook.url())
+    # Nov 10: $55 of $100, 50 % reached and the month heading over; Nov 30: $105, 100 %
+    for moment in (datetime(2026, 11, 10, 12, tzinfo=UTC), MOMENT):
+        with november.begin() as conn:
+            raised = evaluate(conn, tz=UTC_ZONE, at=moment)
+        notify(november, raised, vault=vault)
+
+    # Apprise's JSON webhook carries the notify type as `type`; the title says it in words
+    assert [(p["type"], p["title"]) for p in hook.received] == [
+        ("warning", "spendledger warning — budget web reached 50 %"),
+        ("warning", "spendledger warning — budget web heading over"),
+        ("failure", OVER),
+    ]
+    assert [str(m["Subject"]) for m in mailbox.messages] == [p["title"] for p in hook.received]
 
 
 def _text(message: object) -> str:
@@ -132,16 +149,14 @@ def test_a_failing_channel_is_retried_logged_and_never_blocks_the_others(
 
     raised = _round(november, vault, retries=2, backoff=0.5, sleep=waits.append)
 
-    assert len(raised) == 3
-    assert len(hook.received) == 3  # the working channel got every alert
-    assert waits == [0.5, 1.0] * 3  # exponential backoff between the 3 attempts of each alert
+    assert len(raised) == 1
+    assert len(hook.received) == 1  # the working channel got the alert
+    assert waits == [0.5, 1.0]  # exponential backoff between the 3 attempts
     with november.connect() as conn:
         log = list_deliveries(conn)
-    failed = [d for d in log if d.channel == "dead"]
-    assert len(failed) == 3
-    for d in failed:
-        assert d.status == "failed" and d.attempts == 3 and d.sent_at is None
-        assert d.last_error and "127.0.0.1" in d.last_error
+    (failed,) = [d for d in log if d.channel == "dead"]
+    assert failed.status == "failed" and failed.attempts == 3 and failed.sent_at is None
+    assert failed.last_error and "127.0.0.1" in failed.last_error
     assert {d.status for d in log if d.channel == "hook"} == {"sent"}
 
 
@@ -151,8 +166,8 @@ def test_a_budget_with_channels_sends_only_to_them(
     _budget(november, channels=("hook",))
     _channel(november, vault, "mail", mailbox.url())
     _channel(november, vault, "hook", hook.url())
-    assert len(_round(november, vault)) == 3
-    assert len(hook.received) == 3
+    assert len(_round(november, vault)) == 1
+    assert len(hook.received) == 1
     assert mailbox.messages == []
 
 
@@ -181,6 +196,6 @@ def test_the_scheduler_round_sends_what_it_raised(
     _channel(november, load_vault(settings), "hook", hook.url())
     assert run_due(november, settings, owner="test", now=lambda: MOMENT) == []
     assert run_due(november, settings, owner="test", now=lambda: MOMENT) == []
-    assert len(hook.received) == 3
+    assert [p["title"] for p in hook.received] == [OVER]  # the 50 and 80 % it passed are not sent
     with november.connect() as conn:
         assert {d.status for d in list_deliveries(conn)} == {"sent"}

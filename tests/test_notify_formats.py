@@ -20,7 +20,7 @@ from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack
 
 from receivers import Webhook, self_signed, webhook_server
-from spendledger.alerts import describe
+from spendledger.alerts import describe, severity
 from spendledger.notify import NotifyError, apprise_url, check_url, message, send
 from spendledger.store.alerts import AlertRow
 
@@ -34,7 +34,18 @@ ALERT = AlertRow(
     window_end=date(2026, 11, 30),
     figures={"spent": Decimal("85"), "amount": Decimal("100"), "percent": Decimal("85")},
 )
+OVER = AlertRow(
+    id=8,
+    budget="web",
+    kind="threshold",
+    threshold=100,
+    window_start=date(2026, 11, 1),
+    window_end=date(2026, 11, 30),
+    figures={"spent": Decimal("105"), "amount": Decimal("100"), "percent": Decimal("105")},
+)
 TITLE, BODY = message(ALERT, DASHBOARD)
+# Apprise's colours for its notify types WARNING and FAILURE (apprise.asset.AppriseAsset)
+LEVELS = [(ALERT, "warning", "#CACF29"), (OVER, "failure", "#A32037")]
 LINK = f"{DASHBOARD}/alerts"
 SLACK_TOKENS = "T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7"
 DISCORD_ID = "417429632418316298"
@@ -51,10 +62,41 @@ def test_the_message_names_the_budget_and_links_the_alert_centre() -> None:
     # no budget row and no raising time at hand: the explorer over the whole window
     why = f"{DASHBOARD}/explore?from=2026-11-01&to=2026-11-30&by=project&granularity=day"
     assert message(ALERT, DASHBOARD) == (
-        "spendledger: budget threshold — web",
+        "spendledger warning — budget web reached 80 %",
         f"{describe(ALERT)}\n\nWhy: {why}\nDetails: {LINK}",
     )
     assert describe(ALERT).startswith("web: 80 % reached")
+
+
+def test_a_message_is_a_warning_below_100_and_a_failure_at_100() -> None:
+    assert [(severity(alert), message(alert)[0]) for alert, _, _ in LEVELS] == [
+        ("warning", "spendledger warning — budget web reached 80 %"),
+        ("failure", "spendledger failure — budget web reached 100 %"),
+    ]
+    forecast = AlertRow(**{**vars(OVER), "kind": "forecast"})  # heading over, not over yet
+    assert (severity(forecast), message(forecast)[0]) == (
+        "warning",
+        "spendledger warning — budget web heading over",
+    )
+
+
+def test_an_anomaly_message_names_it_and_its_subject() -> None:
+    anomaly = AlertRow(
+        id=9,
+        budget="project:",  # spend with no project
+        kind="anomaly",
+        threshold=0,
+        window_start=date(2026, 11, 20),
+        window_end=date(2026, 11, 20),
+        figures={"spent": Decimal("447"), "usual": Decimal("35"), "spread": Decimal("3.5")},
+        note="100 % of the jump is user u_17",
+    )
+    title, body = message(anomaly, DASHBOARD)
+    assert title == "spendledger warning — Anomaly: project:(none)"
+    assert body.startswith(
+        "Anomaly: project:(none) — spend jumped to $447.00 on 2026-11-20, usual $35.00 ± $3.50; "
+        "100 % of the jump is user u_17\n\nWhy: "
+    )
 
 
 @pytest.fixture
@@ -83,6 +125,17 @@ def test_slack_gets_an_incoming_webhook_message(slack: Webhook, url: str) -> Non
     assert attachment["text"] == BODY.replace("&", "&amp;") and LINK in attachment["text"]
     assert attachment["color"].startswith("#")
     assert isinstance(payload["mrkdwn"], bool)
+
+
+@pytest.mark.parametrize(("alert", "level", "colour"), LEVELS, ids=["warning", "failure"])
+def test_slack_colours_the_message_by_its_level(
+    slack: Webhook, alert: AlertRow, level: str, colour: str
+) -> None:
+    title, body = message(alert, DASHBOARD)
+    send(f"slack://{SLACK_TOKENS}", title, body, level=severity(alert))
+    (attachment,) = _one(slack)["attachments"]
+    assert (attachment["title"], attachment["color"]) == (title, colour)
+    assert title.startswith(f"spendledger {level} — ")
 
 
 def test_slack_blocks_follow_block_kit(slack: Webhook) -> None:
@@ -132,6 +185,16 @@ def test_teams_gets_an_adaptive_card_message(teams: Webhook, native: bool) -> No
     assert texts == [TITLE, BODY] and LINK in texts[1]
 
 
+@pytest.mark.parametrize(("alert", "level", "colour"), LEVELS, ids=["warning", "failure"])
+def test_teams_card_says_the_level(teams: Webhook, alert: AlertRow, level: str, colour: str) -> None:
+    title, body = message(alert, DASHBOARD)
+    send(f"workflows://127.0.0.1:{teams.port}/wf-123abc/s1g_XYZ-789", title, body, level=severity(alert))
+    card = _one(teams)["attachments"][0]["content"]
+    heading = next(b for b in card["body"] if b.get("id") == "title")
+    assert heading["text"] == title and title.startswith(f"spendledger {level} — ")
+    assert [b["altText"] for b in card["body"] if b["type"] == "Image"] == [level]  # its icon
+
+
 def test_teams_connector_urls_say_what_to_use_instead() -> None:
     with pytest.raises(NotifyError, match="retired.*workflow"):
         check_url("msteams://T0k3n/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7")
@@ -156,6 +219,18 @@ def test_discord_gets_an_execute_webhook_message(monkeypatch: pytest.MonkeyPatch
     assert {"content", "embeds", "components", "file", "poll"} & payload.keys()
     content = payload["content"]
     assert TITLE in content and BODY in content and len(content) <= 2000
+
+
+@pytest.mark.parametrize(("alert", "level", "colour"), LEVELS, ids=["warning", "failure"])
+def test_discord_message_starts_with_the_level(
+    monkeypatch: pytest.MonkeyPatch, alert: AlertRow, level: str, colour: str
+) -> None:
+    title, body = message(alert, DASHBOARD)
+    with webhook_server() as hook:
+        monkeypatch.setattr(NotifyDiscord, "notify_url", f"http://127.0.0.1:{hook.port}/api/webhooks")
+        send(f"discord://{DISCORD_ID}/{DISCORD_TOKEN}", title, body, level=severity(alert))
+    content = _one(hook)["content"]
+    assert content.startswith(f"spendledger {level} — budget web reached {alert.threshold} %\r\n")
 
 
 def test_service_webhook_urls_keep_their_format_and_others_become_json() -> None:

@@ -33,16 +33,17 @@ UTC_ZONE = ZoneInfo("UTC")
 MOMENT = datetime(2026, 11, 30, 12, tzinfo=UTC)  # $105 of $100 spent: 50, 80 and 100 % crossed
 DASHBOARD = "https://ledger.example.com"
 WORKER = Path(sys.executable).with_name("spendledger")  # the console script beside this Python
-TITLE = "spendledger: budget threshold — web"
+BUDGETS = ("web", "web-team", "web-ops")  # three budgets, each over: three alerts at 100 %
 
 
 def _ledger(engine: Engine, vault: Vault, *, at: datetime, mailbox: Mailbox, hook: Webhook) -> None:
-    """$105 spent on `at`'s day against a $100 monthly budget; a mail and a webhook channel."""
+    """$105 spent on `at`'s day against three $100 monthly budgets; a mail and a webhook channel."""
     midnight = datetime(at.year, at.month, at.day, tzinfo=UTC)
     records = [web_record(f"r{i}", midnight, cost) for i, cost in enumerate(("40", "35", "30"))]
     with engine.begin() as conn:
         write_records(conn, records, tz=UTC_ZONE)
-        create_budget(conn, name="web", amount="100", now=at, filters=["project=web"])
+        for budget in BUDGETS:
+            create_budget(conn, name=budget, amount="100", now=at, filters=["project=web"])
         for name, url in (("mail", mailbox.url()), ("hook", hook.url())):
             add_channel(conn, name=name, url=vault.seal(url), url_hint=url_hint(url), now=at)
 
@@ -77,14 +78,15 @@ def _text(message: Message) -> str:
 
 def _exactly_once(raised: list[AlertRow], mailbox: Mailbox, hook: Webhook) -> None:
     """Each receiver got one message per alert, naming the budget and linking /alerts."""
-    assert len(raised) == 3
+    assert sorted(a.budget for a in raised) == sorted(BUDGETS)
     assert len(mailbox.messages) == 3, [str(m["Subject"]) for m in mailbox.messages]
     assert len(hook.received) == 3, hook.received
     for alert in raised:
         mails = [m for m in mailbox.messages if describe(alert) in _text(m)]
         posts = [p for p in hook.received if describe(alert) in p["message"]]
         assert len(mails) == len(posts) == 1, describe(alert)
-        assert str(mails[0]["Subject"]) == posts[0]["title"] == TITLE
+        title = f"spendledger failure — budget {alert.budget} reached 100 %"
+        assert str(mails[0]["Subject"]) == posts[0]["title"] == title
         assert f"{DASHBOARD}/alerts" in _text(mails[0]) and f"{DASHBOARD}/alerts" in posts[0]["message"]
 
 
@@ -132,8 +134,8 @@ def test_two_worker_processes_send_each_alert_once_per_channel(
 
     with engine.begin() as conn:
         assert evaluate(conn, tz=UTC_ZONE, at=now) == []  # nothing new: the 3 exist
-        alerts = list_alerts(conn)
-    assert sorted(a.threshold for a in alerts) == [50, 80, 100]
+        alerts = list_alerts(conn, "open")
+    assert [a.threshold for a in alerts] == [100] * 3  # each budget's 50 and 80 % passed, not raised
     _exactly_once(alerts, mailbox, hook)
     _all_sent_once(engine)
 
@@ -177,7 +179,7 @@ def test_a_claim_left_sending_by_a_dead_process_is_not_sent_again(
 ) -> None:
     vault = load_vault(settings)
     raised = _raised(engine, vault, mailbox=mailbox, hook=hook)
-    first = min(raised, key=lambda a: a.threshold)
+    first = min(raised, key=lambda a: a.budget)
     assert first.id is not None
     with engine.begin() as conn:  # claimed, then its process died mid-send
         claim_delivery(conn, alert_id=first.id, channel="hook", now=MOMENT)
@@ -201,7 +203,7 @@ def test_notify_pending_sends_only_open_alerts_of_the_last_day(
     vault = load_vault(settings)
     raised = _raised(engine, vault, mailbox=mailbox, hook=hook)
     with engine.begin() as conn:
-        seen = max(raised, key=lambda a: a.threshold)
+        seen = max(raised, key=lambda a: a.budget)
         assert seen.id is not None
         acknowledge(conn, seen.id, by="ops@example.com", at=MOMENT)
 

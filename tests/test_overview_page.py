@@ -103,7 +103,7 @@ def test_pages_show_no_demo_strip_without_demo_data(client: TestClient) -> None:
 
 def test_overview_page_money_has_separators_and_cents() -> None:
     assert money(Decimal("1234.565")) == "$1,234.56"  # half to even, as every table rounds
-    assert money(Decimal("0.0003132")) == "$0.00"
+    assert money(Decimal("0.0003132")) == "$0.00031"  # below a cent: two significant digits
     assert money(Decimal("-3.5"), "EUR") == "-€3.50"
     assert money(Decimal("1234567"), "CHF") == "1,234,567.00 CHF"
 

@@ -26,7 +26,7 @@ from spendledger.store import write_records
 from spendledger.store.ledger import apply_prices, delete_where, iter_priceable, rebuild_rollups
 from spendledger.store.tables import rollups, settings_kv, usage
 
-UTC_ZONE = ZoneInfo("UTC")
+ZONE = ZoneInfo("Asia/Tokyo")  # days are local, bills cover UTC days: both at once
 DAY0 = datetime(2026, 11, 29, tzinfo=UTC)  # three days across a month end: the monthly twins
 DAYS = 3
 
@@ -180,15 +180,19 @@ def _rollup_rows(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
 
 def _direct_totals(conn: Connection) -> dict[str, Decimal]:
     rows = conn.execute(
-        select(usage.c.day, usage.c.basis, usage.c.provider, usage.c.account, usage.c.cost_nanos)
+        select(usage.c.utc_day, usage.c.basis, usage.c.provider, usage.c.account, usage.c.cost_nanos)
     ).all()
-    billed = {(r.day, r.provider, r.account) for r in rows if r.basis == "billed"}
-    billed_any = {(r.day, r.provider) for r in rows if r.basis == "billed"}
+    # a bill covers its UTC day: a metered record of its own account, or one with no
+    # account when the provider has exactly one billed account that day
+    billed = {(r.utc_day, r.provider, r.account) for r in rows if r.basis == "billed"}
+    accounts: dict[tuple[str, str], int] = {}
+    for day, provider, _ in billed:
+        accounts[(day, provider)] = accounts.get((day, provider), 0) + 1
 
     def covered(r: Any) -> bool:
         if r.account == "":
-            return (r.day, r.provider) in billed_any
-        return (r.day, r.provider, r.account) in billed
+            return accounts.get((r.utc_day, r.provider)) == 1
+        return (r.utc_day, r.provider, r.account) in billed
 
     sums = {
         "all": sum(r.cost_nanos for r in rows),
@@ -216,17 +220,17 @@ def _run(conn_factory: Callable[[], Any], ops: list[Op]) -> None:
     for op in ops:
         with conn_factory() as conn:
             if isinstance(op, Insert):
-                write_records(conn, op.events, tz=UTC_ZONE)
+                write_records(conn, op.events, tz=ZONE)
                 inserts.append(op.events)
             elif isinstance(op, Resend):
                 if inserts:
                     batch = inserts[op.which % len(inserts)]
-                    result = write_records(conn, batch, tz=UTC_ZONE)
+                    result = write_records(conn, batch, tz=ZONE)
                     assert result.inserted + result.duplicates == len(batch)
                     if not deleted:  # else a deleted event comes back, as it should
                         assert result.inserted == 0
             elif isinstance(op, Billed):
-                write_records(conn, [replace(b) for b in op.buckets], tz=UTC_ZONE)
+                write_records(conn, [replace(b) for b in op.buckets], tz=ZONE)
             elif isinstance(op, Reprice):
                 pricer = Pricer(overrides=[op.override])
                 for items in list(iter_priceable(conn, batch_size=7)):
@@ -246,7 +250,7 @@ def _check(engine: Engine) -> None:
         by_user = {basis: _spend_total(conn, basis, ("user",)) for basis in ("all", "best")}
         by_records = {basis: _spend_total(conn, basis, ("user", "feature")) for basis in ("all", "best")}
         direct = _direct_totals(conn)
-        rebuild_rollups(conn, tz=UTC_ZONE)
+        rebuild_rollups(conn, tz=ZONE)
         rebuilt = _rollup_rows(conn)
     for name in rollups:
         assert incremental[name] == rebuilt[name], name

@@ -213,3 +213,18 @@ def test_spend_without_token_is_401(settings: Settings) -> None:
         response = client.get("/api/v1/spend")
     assert response.status_code == 401
     assert "spendledger tokens create NAME" in response.json()["detail"]
+
+
+def test_spend_several_currencies_never_added_into_one_total(client: TestClient) -> None:
+    events = [
+        {**metered_event(METERED[0]), "cost": "1.25"},
+        {**metered_event(METERED[1]), "cost": "40.00", "currency": "EUR"},
+    ]
+    assert client.post("/api/v1/events", json={"events": events}).json()["accepted"] == 2
+    report = spend(client, **NOVEMBER)
+    # $1.25 and €40.00 are not one figure: no single total, one per currency
+    assert (report["currency"], report["total"]) == (None, None)
+    assert report["totals"] == {"EUR": "40.00", "USD": "1.25"}
+    assert "several currencies" in report["note"]
+    single = spend(client, **NOVEMBER, filter="currency:USD")
+    assert (single["currency"], single["total"], single["totals"]) == ("USD", "1.25", {"USD": "1.25"})

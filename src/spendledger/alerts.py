@@ -3,7 +3,11 @@
 `check_budgets` looks at every budget's current window (budgets.py) on a given local day:
 
 - threshold: spend in the window has reached a threshold (a percentage of the amount);
-  one alert per threshold crossed;
+  one alert for the highest threshold an evaluation finds crossed. The lower ones it
+  crossed at the same time are recorded as passed (stored resolved, under their own key,
+  store/alerts.py) rather than raised: one evaluation that finds 105 % spent says "100 %
+  reached" once, not three times, and no later evaluation raises 50 or 80 % either. A
+  threshold raised by an earlier evaluation stays as it is;
 - forecast: the period-end projection (forecast.py, same scope, basis and currency)
   passes the amount while spend has not reached it yet.
 
@@ -11,7 +15,14 @@ Each alert is stored once per budget, kind, threshold and window (the table's un
 inserted with ON CONFLICT DO NOTHING; a forecast alert's threshold is 100), so checking
 again — or from two processes at once — raises nothing new. When a budget's new window
 has started, the alerts of its earlier windows that are still open (or acknowledged) are
-resolved. Anomalies and delivery are not here yet.
+resolved.
+
+An anomaly alert (`check_anomalies`) is stored under its subject, a filter such as
+"model:gpt-4o", with threshold 0; its words come from `describe` here ("Anomaly:
+model:gpt-4o — spend jumped to ..."), never as a budget at 0 %.
+
+Every alert is said in one place: `subject`, `headline`, `describe` and `severity` (a
+warning below 100 %, a failure at or over it) serve the page, the CLI and the messages.
 """
 
 from __future__ import annotations
@@ -22,10 +33,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from spendledger.anomalies import find_anomalies, incidents
+from spendledger.anomalies import find_anomalies, incidents, jump_text
 from spendledger.budgets import budget_status, local_day
 from spendledger.forecast import forecast_spend
-from spendledger.store.alerts import FORECAST_THRESHOLD, AlertRow, raise_alert, resolve_before
+from spendledger.records import display_money
+from spendledger.store.alerts import (
+    FORECAST_THRESHOLD,
+    AlertRow,
+    raise_alert,
+    record_passed,
+    resolve_before,
+)
 from spendledger.store.budgets import BudgetRow, list_budgets
 
 
@@ -70,8 +88,21 @@ def check_budget(conn: Connection, budget: BudgetRow, *, today: date, now: datet
         if row is not None:
             raised.append(row)
 
-    for threshold in status.crossed:
-        fire("threshold", threshold, base)
+    if status.crossed:
+        *lower, highest = sorted(status.crossed)
+        fire("threshold", highest, base)
+        for threshold in lower:
+            record_passed(
+                conn,
+                budget=budget.name,
+                threshold=threshold,
+                above=highest,
+                window_start=window.start,
+                window_end=window.end,
+                figures=base,
+                currency=budget.currency,
+                now=now,
+            )
     if status.spent < budget.amount and today <= window.end:
         forecast = forecast_spend(
             conn,
@@ -115,24 +146,60 @@ def check_anomalies(conn: Connection, *, day: date, now: datetime) -> list[Alert
             figures={"spent": anomaly.spent, "usual": anomaly.usual, "spread": anomaly.spread},
             currency=anomaly.currency,
             now=now,
-            note=incident.describe(),
+            note=incident.explanation() or None,
         )
         if row is not None:
             raised.append(row)
     return raised
 
 
+def subject(alert: AlertRow) -> str:
+    """What the alert is about: the budget's name, or an anomaly's subject as a filter,
+    "model:gpt-4o" ("project:(none)" for spend with no project)."""
+    if alert.kind != "anomaly":
+        return alert.budget
+    dimension, _, value = alert.budget.partition(":")
+    return f"{dimension}:{value or '(none)'}"
+
+
+def headline(alert: AlertRow) -> str:
+    """A few words: "budget web reached 80 %", "budget web heading over", "Anomaly: model:gpt-4o"."""
+    if alert.kind == "anomaly":
+        return f"Anomaly: {subject(alert)}"
+    if alert.kind == "forecast":
+        return f"budget {alert.budget} heading over"
+    return f"budget {alert.budget} reached {alert.threshold} %"
+
+
+def severity(alert: AlertRow) -> str:
+    """ "failure" once a budget's spend has reached 100 % (a threshold of 100 or more),
+    "warning" for the rest (lower thresholds, forecasts, anomalies): Apprise's notify types."""
+    return "failure" if alert.kind == "threshold" and alert.threshold >= 100 else "warning"
+
+
 def describe(alert: AlertRow) -> str:
     """One line: what the alert says, with its figures."""
-    if alert.kind == "anomaly" and alert.note:
-        return alert.note
     f, cur = alert.figures, alert.currency
-    spent = f"{f.get('spent', Decimal(0)):,.2f} of {f.get('amount', Decimal(0)):,.2f} {cur}"
+    if alert.kind == "anomaly":
+        figures = jump_text(
+            spent=f.get("spent", Decimal(0)),
+            usual=f.get("usual", Decimal(0)),
+            spread=f.get("spread", Decimal(0)),
+            currency=cur,
+            day=alert.window_start,
+        )
+        text = f"Anomaly: {subject(alert)} — spend jumped to {figures}"
+        return f"{text}; {alert.note}" if alert.note else text
+
+    def money(name: str) -> str:
+        return display_money(Decimal(f.get(name, 0)))
+
+    spent = f"{money('spent')} of {money('amount')} {cur}"
     window = f"{alert.window_start} → {alert.window_end}"
     if alert.kind == "forecast":
-        band = f"{f.get('low', Decimal(0)):,.2f}–{f.get('high', Decimal(0)):,.2f}"
+        band = f"{money('low')}–{money('high')}"
         return (
-            f"{alert.budget}: heading over — projected {f.get('projected', Decimal(0)):,.2f} {cur} "
+            f"{alert.budget}: heading over — projected {money('projected')} {cur} "
             f"(80 % band {band}) by {alert.window_end}; spent {spent} so far ({f.get('percent')} %)"
         )
     return f"{alert.budget}: {alert.threshold} % reached — spent {spent} ({f.get('percent')} %) in {window}"

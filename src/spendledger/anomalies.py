@@ -27,6 +27,7 @@ from statistics import median
 from sqlalchemy import Connection
 
 from spendledger.queries import Granularity, SpendQuery, SpendRow, restrict, spend
+from spendledger.records import display_money
 
 DIMENSIONS: tuple[str, ...] = ("provider", "project", "model", "user", "api_key_id")
 LABELS = {
@@ -64,16 +65,30 @@ class Anomaly:
         return f"{LABELS[self.dimension]} {self.value or '(none)'}"
 
     def describe(self) -> str:
-        """One line in words and figures, as an alert would say it."""
-        money = _money_of(self.currency)
-        name = self.label
-        usual = f"usual {money(self.usual)} ± {money(self.spread)}"
-        text = f"{name}: {money(self.spent)} on {self.day.isoformat()}, {usual}"
+        """One line in words and figures: "model gpt-4o: $447.00 on ..., usual ...; 100 % of ..."."""
+        text = f"{self.label}: {self.figures_text()}"
+        explained = self.explanation()
+        return f"{text}; {explained}" if explained else text
+
+    def figures_text(self) -> str:
+        return jump_text(
+            spent=self.spent, usual=self.usual, spread=self.spread, currency=self.currency, day=self.day
+        )
+
+    def explanation(self) -> str:
+        """What drove it and its likely causes ("100 % of the jump is user u_17; likely ..."), or ""."""
+        parts = []
         if self.driver:
-            text += f"; {self.driver_share} % of the jump is {self.driver}"
+            parts.append(f"{self.driver_share} % of the jump is {self.driver}")
         if self.causes:
-            text += "; likely " + ", ".join(self.causes)
-        return text
+            parts.append("likely " + ", ".join(self.causes))
+        return "; ".join(parts)
+
+
+def jump_text(*, spent: Decimal, usual: Decimal, spread: Decimal, currency: str, day: date) -> str:
+    """A jump in figures: "$447.00 on 2026-11-20, usual $35.00 ± $3.50"."""
+    money = _money_of(currency)
+    return f"{money(spent)} on {day.isoformat()}, usual {money(usual)} ± {money(spread)}"
 
 
 def find_anomalies(
@@ -117,12 +132,19 @@ class Incident:
     also: tuple[Anomaly, ...] = ()
 
     def describe(self) -> str:
-        text = self.lead.describe()
+        explained = self.explanation()
+        text = f"{self.lead.label}: {self.lead.figures_text()}"
+        return f"{text}; {explained}" if explained else text
+
+    def explanation(self) -> str:
+        """The lead's explanation and where else the jump was seen, or "" (an alert's note)."""
+        parts = [self.lead.explanation()] if self.lead.explanation() else []
         if self.also:
-            text += "; also seen in " + ", ".join(
-                f"{a.label} ({_money_of(a.currency)(a.spent)})" for a in self.also
+            parts.append(
+                "also seen in "
+                + ", ".join(f"{a.label} ({_money_of(a.currency)(a.spent)})" for a in self.also)
             )
-        return text
+        return "; ".join(parts)
 
 
 def incidents(found: Sequence[Anomaly]) -> list[Incident]:
@@ -287,9 +309,4 @@ def _ratio(part: float, whole: float) -> float:
 
 
 def _money_of(currency: str) -> Callable[[Decimal], str]:
-    symbol = "$" if currency == "USD" else f"{currency} "
-
-    def money(value: Decimal) -> str:
-        return f"{symbol}{_cents(value):,}"
-
-    return money
+    return lambda value: display_money(value, currency)

@@ -1,5 +1,11 @@
 """Settings, read from SPENDLEDGER_* environment variables by `get_settings()`.
 
+`get_settings()` also reads the nearest settings file, `spendledger.env` in the current
+folder or a folder above it (`make run` writes one in the repository folder), so the
+server `make run` starts and a `spendledger` command typed in that folder use one
+ledger. The environment wins over the file; a relative data dir in the file is relative
+to the file's folder.
+
 Nothing is read at import time: the CLI builds settings once per command, the web app
 receives them in `create_app(settings)`, tests pass their own.
 """
@@ -11,8 +17,12 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from dotenv import dotenv_values
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SETTINGS_FILE = "spendledger.env"
+PREFIX = "SPENDLEDGER_"
 
 # A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
 AttributeNames = Annotated[tuple[str, ...], NoDecode]
@@ -24,9 +34,9 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPENDLEDGER_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
 
-    data_dir: Path = _default_data_dir()
+    data_dir: Path = Field(default_factory=_default_data_dir)  # read when settings are built
     database_url: str | None = None  # default: a SQLite file in data_dir
     secret_key: str | None = None  # Fernet key for credentials at rest (billing sync)
     timezone: str = "UTC"  # the zone days are counted in, for rollups and reports
@@ -34,15 +44,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = 32 * 1024 * 1024
     public_url: str | None = None  # the dashboard's address, linked from notifications
     # OTLP receiver (POST /v1/traces): the span or resource attributes, first found wins,
-    # that name a GenAI call's user, project and feature; a span's own attributes win
-    # over its resource's. Received and decompressed bodies are capped alike.
+    # that name a GenAI call's user, project, feature and provider account; a span's own
+    # attributes win over its resource's. Received and decompressed bodies are capped alike.
     otlp_user_attributes: AttributeNames = ("user.id", "enduser.id", "gen_ai.user.id")
     otlp_project_attributes: AttributeNames = ("spendledger.project", "project", "service.name")
     otlp_feature_attributes: AttributeNames = ("spendledger.feature", "feature")
+    otlp_account_attributes: AttributeNames = ("spendledger.account",)
     otlp_max_body_bytes: int = 16 * 1024 * 1024
 
     @field_validator(
-        "otlp_user_attributes", "otlp_project_attributes", "otlp_feature_attributes", mode="before"
+        "otlp_user_attributes",
+        "otlp_project_attributes",
+        "otlp_feature_attributes",
+        "otlp_account_attributes",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
@@ -70,6 +85,28 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / 'spendledger.db'}"
 
 
+def find_settings_file(start: Path | None = None) -> Path | None:
+    """The nearest `spendledger.env` in `start` (default: the current folder) or above it."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / SETTINGS_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def file_settings(path: Path) -> dict[str, str]:
+    """The SPENDLEDGER_* settings of a settings file that the environment does not set,
+    by field name; the data dir resolved against the file's folder."""
+    values: dict[str, str] = {}
+    for key, value in dotenv_values(path).items():
+        if key.startswith(PREFIX) and key not in os.environ and value is not None:
+            values[key.removeprefix(PREFIX).lower()] = value
+    if "data_dir" in values:
+        values["data_dir"] = str(path.parent / Path(values["data_dir"]).expanduser())
+    return values
+
+
 def make_private_dir(path: Path) -> None:
     """Create `path` (and its missing parents) when missing; the folder itself is readable by
     its owner only (0700), as it holds the ledger and the secret key. An existing folder is
@@ -78,5 +115,9 @@ def make_private_dir(path: Path) -> None:
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit overrides (None values are ignored)."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Settings from the environment and the nearest settings file, with explicit
+    overrides (None values are ignored)."""
+    found = find_settings_file()
+    values: dict[str, object] = dict(file_settings(found)) if found else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)  # type: ignore[arg-type]

@@ -9,8 +9,12 @@ Anthropic workspaces, Mistral and Google; ~15 users and a handful of features; c
 input, o3 reasoning, quieter weekends, growth over the period and a few spikes where
 one user's usage of one model jumps 6-10x. Each record aggregates a day of calls of one
 (org, project, model, user, feature), so 180 days is ~50 k records, not millions.
-Records have basis "demo", which every report labels, and `clear_demo` removes them
-and nothing else.
+
+Demo data must never pass for real data: records have basis "demo", which every report
+labels, and every account is named `demo-…`, a name no real organisation has. A monthly
+budget on the demo's OpenAI organisations (`DEMO_BUDGET`), set so this month's spend
+has just passed 80 % of it, gives /budgets and /alerts something to show. `clear_demo`
+removes the records, that budget and its alerts, and nothing else.
 """
 
 from __future__ import annotations
@@ -19,18 +23,23 @@ import math
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete, select
 
 from spendledger.pricing import Pricer
+from spendledger.queries import SpendQuery, spend
+from spendledger.queries import has_demo as demo_in_rollups  # one indexed look-up
 from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos, to_nanos
+from spendledger.store.budgets import BudgetRow, add_budget, list_budgets, remove_budget
 from spendledger.store.ledger import delete_where, write_records
-from spendledger.store.tables import usage
+from spendledger.store.tables import alerts, usage
 
 SOURCE = "demo"
+DEMO_BUDGET = "demo: OpenAI organisations, monthly"
+DEMO_BUDGET_USED = Decimal("0.85")  # this month's spend over the amount: past the 80 % threshold
 BATCH = 5000
 USERS: tuple[str, ...] = tuple(f"u_{i:02d}" for i in range(1, 16))
 
@@ -52,35 +61,35 @@ class _Project:
 
 
 _PROJECTS: tuple[_Project, ...] = (
-    _Project("openai", "Edugami", "", "Tutor", "key_tutor_prod",
+    _Project("openai", "demo-openai-tutoring", "", "Tutor", "key_tutor_prod",
              (("gpt-4o-mini", 0.75), ("gpt-4o", 0.25)), ("chat", "summarise", "classify"), 10, 120),
-    _Project("openai", "Edugami", "", "Quiz generator", "key_quiz",
+    _Project("openai", "demo-openai-tutoring", "", "Quiz generator", "key_quiz",
              (("gpt-4.1-mini", 0.8), ("gpt-4o", 0.2)), ("extract", "classify"), 6, 70),
-    _Project("openai", "Edugami", "", "Grading", "key_grading",
+    _Project("openai", "demo-openai-tutoring", "", "Grading", "key_grading",
              (("o3", 0.3), ("gpt-4o-mini", 0.7)), ("classify", "summarise"), 5, 50),
-    _Project("openai", "Storygami", "", "Story engine", "key_story",
+    _Project("openai", "demo-openai-stories", "", "Story engine", "key_story",
              (("gpt-4o", 0.45), ("gpt-4.1-mini", 0.55)), ("chat", "summarise"), 8, 90),
-    _Project("openai", "Storygami", "", "Moderation", "key_moderation",
+    _Project("openai", "demo-openai-stories", "", "Moderation", "key_moderation",
              (("gpt-4o-mini", 1.0),), ("classify",), 5, 260),
-    _Project("openai", "Storygami", "", "Translations", "key_translate",
+    _Project("openai", "demo-openai-stories", "", "Translations", "key_translate",
              (("gpt-4.1-mini", 1.0),), ("translate",), 4, 70),
-    _Project("openai", "Acme Research", "", "Literature review", "key_litreview",
+    _Project("openai", "demo-openai-research", "", "Literature review", "key_litreview",
              (("o3", 0.35), ("gpt-4o", 0.65)), ("search", "summarise"), 6, 40),
-    _Project("openai", "Acme Research", "", "Agents", "key_agents",
+    _Project("openai", "demo-openai-research", "", "Agents", "key_agents",
              (("o3", 0.4), ("gpt-4.1-mini", 0.6)), ("codegen", "search"), 6, 40),
-    _Project("openai", "Acme Research", "", "Evals", "key_evals",
+    _Project("openai", "demo-openai-research", "", "Evals", "key_evals",
              (("gpt-4o-mini", 0.6), ("gpt-4.1-mini", 0.4)), ("classify",), 4, 180),
-    _Project("openai", "Acme Research", "", "Sandbox", "key_sandbox",
+    _Project("openai", "demo-openai-research", "", "Sandbox", "key_sandbox",
              (("gpt-4o", 0.5), ("o3", 0.2), ("gpt-4o-mini", 0.3)), ("chat",), 9, 15),
-    _Project("anthropic", "Acme", "Default workspace", "", "key_claude_default",
+    _Project("anthropic", "demo-anthropic", "Default workspace", "", "key_claude_default",
              (("claude-sonnet-4-5", 0.55), ("claude-3-5-haiku", 0.45)),
              ("chat", "summarise", "extract"), 8, 50),
-    _Project("anthropic", "Acme", "Claude Code", "", "key_claude_code",
+    _Project("anthropic", "demo-anthropic", "Claude Code", "", "key_claude_code",
              (("claude-sonnet-4-5", 1.0),), ("codegen",), 9, 45),
-    _Project("mistral", "Storygami EU", "", "Translations EU", "key_mistral",
+    _Project("mistral", "demo-mistral-eu", "", "Translations EU", "key_mistral",
              (("mistral-large-latest", 0.4), ("mistral-small-latest", 0.6)),
              ("translate", "summarise"), 4, 80),
-    _Project("google", "acme-research-prod", "", "Search assistant", "key_gemini",
+    _Project("google", "demo-gcp-research", "", "Search assistant", "key_gemini",
              (("gemini-2.5-flash", 0.8), ("gemini-2.5-pro", 0.2)), ("search", "summarise"), 6, 100),
 )  # fmt: skip
 
@@ -142,6 +151,7 @@ class DemoSpike:
 class DemoResult:
     records: int
     total_cost: Decimal  # exactly what the ledger sums (each cost rounded to nano-units)
+    budget: BudgetRow | None = None  # the demo's budget (None when one of that name was there)
 
 
 def demo_records(*, tz: ZoneInfo, end: date, days: int = 180, seed: int = 7) -> list[UsageRecord]:
@@ -220,13 +230,39 @@ def load_demo(
         total_nanos += sum(to_nanos(r.cost) for r in batch if r.cost is not None)
         if progress:
             progress(i + len(batch), len(records))
-    return DemoResult(records=written, total_cost=from_nanos(total_nanos))
+    with engine.begin() as conn:
+        budget = add_demo_budget(conn, end=end)
+    return DemoResult(records=written, total_cost=from_nanos(total_nanos), budget=budget)
+
+
+def add_demo_budget(conn: Connection, *, end: date, now: datetime | None = None) -> BudgetRow | None:
+    """The demo's monthly budget on its OpenAI organisations, its amount set so that the
+    month's spend up to `end` is 85 % of it (whole dollars); None when it exists already."""
+    if any(b.name == DEMO_BUDGET for b in list_budgets(conn)):
+        return None
+    scope = {"account": tuple(sorted({p.account for p in _PROJECTS if p.provider == "openai"}))}
+    query = SpendQuery(start=end.replace(day=1), end=end, filters=scope)
+    spent = spend(conn, query).totals.get("USD", Decimal(0))
+    amount = max(Decimal(1), (spent / DEMO_BUDGET_USED).quantize(Decimal(1)))
+    return add_budget(conn, name=DEMO_BUDGET, amount=amount, now=now or datetime.now(UTC), scope=scope)
 
 
 def clear_demo(engine: Engine) -> int:
-    """Remove the demo records (and their share of the rollups); returns how many."""
+    """Remove the demo records (and their share of the rollups), the demo budget and its
+    alerts; returns how many records."""
     with engine.begin() as conn:
+        if any(b.name == DEMO_BUDGET for b in list_budgets(conn)):
+            remove_budget(conn, DEMO_BUDGET)
+        conn.execute(delete(alerts).where(alerts.c.budget == DEMO_BUDGET))  # deliveries cascade
         return delete_where(conn, usage.c.basis == str(Basis.DEMO))
+
+
+def demo_state(conn: Connection) -> str:
+    """What the pages say about demo data: "" (none), "alone" (only demo records), or
+    "mixed" (demo records counted alongside real ones)."""
+    if not demo_in_rollups(conn):
+        return ""
+    return "mixed" if has_other_data(conn) else "alone"
 
 
 def has_demo(conn: Connection) -> bool:

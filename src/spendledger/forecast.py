@@ -75,7 +75,7 @@ def daily_series(
         basis=basis,
     )
     report = spend(conn, restrict(query, scope or {}))
-    wanted = currency or report.currency
+    wanted = currency or report.leading_currency
     series = {start + timedelta(days=i): Decimal(0) for i in range((end - start).days + 1)}
     for row in report.rows:
         if row.currency == wanted and row.period:

@@ -25,8 +25,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from spendledger.currencies import currency_problem
 from spendledger.pricing import PriceOverride, Pricer
-from spendledger.records import Basis, PricingStatus, TokenCounts, TokenError, UsageRecord
+from spendledger.records import (
+    Basis,
+    PricingStatus,
+    TokenCounts,
+    TokenError,
+    UsageRecord,
+    tags_problem,
+    timestamp_problem,
+)
 from spendledger.store import write_records
 from spendledger.store.overrides import load_overrides
 
@@ -96,6 +105,12 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     Its key is `<source>:<event id>`: the ingest API's events are `api:…`, OTLP spans `otlp:…`."""
     if event.timestamp.tzinfo is None:
         raise EventError("timestamp", NAIVE_TIMESTAMP_REASON)
+    if problem := timestamp_problem("timestamp", event.timestamp):
+        raise EventError("timestamp", problem)
+    if event.tags and (problem := tags_problem(event.tags)):
+        raise EventError("tags", problem)
+    if problem := currency_problem(event.currency):
+        raise EventError("currency", problem)
     tokens = TokenCounts(
         event.input_tokens,
         event.cached_input_tokens,

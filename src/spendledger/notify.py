@@ -20,6 +20,10 @@ message may well have gone out; a gap the delivery log shows beats paging people
 
 A failing channel is retried with exponential backoff, then logged as failed; it never
 blocks the other channels and never raises.
+
+Each message carries its level (alerts.severity): Apprise's notify type WARNING below
+100 % of a budget, FAILURE at or over it, so a JSON webhook's `type`, Slack's colour and
+the title every service shows ("spendledger failure — budget web reached 100 %") say it.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from spendledger.alerts import describe
+from spendledger.alerts import describe, headline, severity
 from spendledger.links import alert_explore_path
 from spendledger.secrets import Vault
 from spendledger.store.alerts import AlertRow, get_alert
@@ -113,13 +117,15 @@ def check_url(url: str) -> None:
     )
 
 
-def send(url: str, title: str, body: str) -> None:
-    """Send one message to `url` (one attempt); NotifyError with Apprise's reason if it fails."""
+def send(url: str, title: str, body: str, *, level: str = "info") -> None:
+    """Send one message to `url` (one attempt) with Apprise's notify type `level` (info,
+    warning, failure); NotifyError with Apprise's reason if it fails."""
     sender = _apprise(apprise_url(url))
     if sender is None:
         raise NotifyError("not a URL Apprise can send to")
+    notify_type = _apprise_lib.NotifyType(level)
     with _apprise_lib.LogCapture(level=logging.WARNING) as captured:
-        ok = bool(sender.notify(title=title, body=body))
+        ok = bool(sender.notify(title=title, body=body, notify_type=notify_type))
     if not ok:
         lines = [line.strip() for line in str(captured.getvalue()).splitlines() if line.strip()]
         reason = lines[-1].split(" - ", 2)[-1] if lines else "Apprise reported a failure"
@@ -135,10 +141,10 @@ def _apprise(url: str) -> Any:
 def message(
     alert: AlertRow, dashboard_url: str | None = None, *, budget: BudgetRow | None = None
 ) -> tuple[str, str]:
-    """An alert's title and body: its words, the explorer view that explains it (the
-    budget's scope over its window, or the anomaly's subject) and the alert centre."""
-    kind = {"threshold": "budget threshold", "forecast": "budget forecast", "anomaly": "spend anomaly"}
-    title = f"spendledger: {kind.get(alert.kind, alert.kind)} — {alert.budget}"
+    """An alert's title and body: its level and headline ("spendledger warning — budget web
+    reached 80 %"), its words, the explorer view that explains it (the budget's scope over
+    its window, or the anomaly's subject) and the alert centre."""
+    title = f"spendledger {severity(alert)} — {headline(alert)}"
     body = describe(alert)
     if dashboard_url:
         base = dashboard_url.rstrip("/")
@@ -153,6 +159,7 @@ def send_with_retries(
     title: str,
     body: str,
     *,
+    level: str = "info",
     retries: int = 3,
     backoff: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -164,7 +171,7 @@ def send_with_retries(
         if attempt:
             sleep(backoff * 2 ** (attempt - 1))
         try:
-            send(url, title, body)
+            send(url, title, body, level=level)
         except Exception as exc:  # noqa: BLE001 - any failure of a channel is logged, never raised
             error = str(exc) or exc.__class__.__name__
             continue
@@ -233,6 +240,7 @@ def notify(
                 channel,
                 title,
                 body,
+                level=severity(alert),
                 vault=vault,
                 retries=retries,
                 backoff=backoff,
@@ -289,6 +297,7 @@ def _deliver(
     title: str,
     body: str,
     *,
+    level: str,
     vault: Vault,
     retries: int,
     backoff: float,
@@ -306,7 +315,9 @@ def _deliver(
     except Exception as exc:  # noqa: BLE001 - a bad key fails this channel only
         attempts, error = 0, str(exc) or exc.__class__.__name__
     else:
-        attempts, error = send_with_retries(url, title, body, retries=retries, backoff=backoff, sleep=sleep)
+        attempts, error = send_with_retries(
+            url, title, body, level=level, retries=retries, backoff=backoff, sleep=sleep
+        )
     if error is None:
         log.info("alert #%d sent to channel %s", alert_id, channel.name)
     else:

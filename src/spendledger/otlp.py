@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,7 @@ from sqlalchemy import Connection
 
 from spendledger.ingest import IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
+from spendledger.records import timestamp_problem
 from spendledger.store.tables import DIM
 
 SOURCE = "otlp"  # records' source, and their keys' prefix: otlp:<trace id><span id>
@@ -86,6 +88,8 @@ STATUS_CODE_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
 MAX_COUNT = 10**12  # as the ingest API: every sum of a column stays inside 64 bits
 MAX_LATENCY_MS = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+TAG_TEXT = 200  # the longest text a span's tags keep of a name or figure: tags stay small
+WHOLE_NUMBER = re.compile(r"\s*-?[0-9]+\s*")  # a count sent as a string ("1200"), ASCII digits only
 
 
 class ExportError(ValueError):
@@ -102,11 +106,13 @@ class SpanError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class AttributionKeys:
-    """The span or resource attributes naming a call's user, project and feature, in order."""
+    """The span or resource attributes naming a call's user, project, feature and provider
+    account, in order."""
 
     user: tuple[str, ...] = ("user.id", "enduser.id", "gen_ai.user.id")
     project: tuple[str, ...] = ("spendledger.project", "project", "service.name")
     feature: tuple[str, ...] = ("spendledger.feature", "feature")
+    account: tuple[str, ...] = ("spendledger.account",)
 
 
 @dataclass(slots=True)
@@ -257,8 +263,11 @@ def _span_event(
     start = span.start_time_unix_nano
     if not start:
         raise SpanError("startTimeUnixNano", "the span has no start time (startTimeUnixNano)")
+    timestamp = EPOCH + timedelta(microseconds=start // 1000)  # uint64 nanoseconds: before 2555
+    if problem := timestamp_problem("startTimeUnixNano", timestamp):
+        raise SpanError("startTimeUnixNano", problem)
     aliases: list[str] = []
-    tags: dict[str, Any] = {"otel.scope": scope} if scope else {}
+    tags: dict[str, Any] = {"otel.scope": scope[:TAG_TEXT]} if scope else {}
 
     found = _first(values, PROVIDER, aliases)
     provider_raw = _text(found[1]).strip().lower() if found else ""
@@ -293,7 +302,7 @@ def _span_event(
 
     operation = values.get("gen_ai.operation.name")
     if operation is not None:
-        tags["otel.operation"] = operation.string_value
+        tags["otel.operation"] = operation.string_value[:TAG_TEXT]
     cost = values.get("gen_ai.usage.cost")  # a client's own estimate: kept apart from the price
     if cost is not None and (reported := _decimal_text(cost)) is not None:
         tags["otel.reported_cost"] = reported
@@ -305,12 +314,13 @@ def _span_event(
         tags["otel.no_usage"] = True
     return SpanEvent(
         id=span.trace_id.hex() + span.span_id.hex(),
-        timestamp=EPOCH + timedelta(microseconds=start // 1000),
+        timestamp=timestamp,
         provider=provider,
         model=model,
         user=_attribute(keys.user, values, resource),
         project=_attribute(keys.project, values, resource),
         feature=_attribute(keys.feature, values, resource),
+        account=_attribute(keys.account, values, resource),
         tags=tags or None,
         input_tokens=input_tokens,
         cached_input_tokens=cached,
@@ -346,12 +356,16 @@ def _count(values: dict[str, Any], names: tuple[str, ...], aliases: list[str]) -
         number = value.int_value
     elif kind == "double_value" and value.double_value.is_integer():
         number = int(value.double_value)
-    elif kind == "string_value" and value.string_value.strip().lstrip("-").isdecimal():
-        number = int(value.string_value)
+    elif kind == "string_value" and WHOLE_NUMBER.fullmatch(value.string_value):
+        digits = value.string_value.strip()
+        # past 20 digits no count is that large (or small): the figure need not be read
+        number = int(digits) if len(digits) <= 20 else (-1 if digits.startswith("-") else MAX_COUNT + 1)
     if number is None:
         raise SpanError(name, f"{name} must be a whole number, got {_short(value)}")
     if number < 0:
-        raise SpanError(name, f"{name} must be zero or more, got {number}")
+        raise SpanError(name, f"{name} must be zero or more, got {_short(value)}")
+    if number > MAX_COUNT:
+        raise SpanError(name, f"{name} must be at most {MAX_COUNT:,}, got {_short(value)}")
     return number
 
 
@@ -370,8 +384,12 @@ def _text(value: Any) -> str:
 
 
 def _decimal_text(value: Any) -> str | None:
+    """A number's text, kept as sent; None for anything else, or past TAG_TEXT characters."""
+    text = _text(value)
+    if len(text) > TAG_TEXT:
+        return None
     try:
-        return str(Decimal(_text(value)))
+        return str(Decimal(text))
     except InvalidOperation:
         return None
 

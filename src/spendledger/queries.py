@@ -7,30 +7,38 @@ records only when none does; every table it can read has the same measure column
 
 "Best available" basis: for each provider account and day, billed figures win where a
 billed record exists and metered ones fill the rest; manual and demo figures always
-count. A metered record with no account is covered by any billed account of its
-provider that day.
+count. Which metered records a bill covers is decided in one place, store/rollups.py.
 """
 
 from __future__ import annotations
 
 import calendar
 import enum
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, false, func, literal, or_, select
+from sqlalchemy import Connection, String, Table, and_, false, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store.ledger import get_meta
+from spendledger.store.rollups import covered_sql
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
+# A query's dates are clamped to these days, which hold every record the ledger accepts
+# (2000..2099 UTC, records.EARLIEST..LATEST) in any zone: `from=0001-01-01` means "from
+# the start", and no day or month is ever stepped past what a date can hold.
+FIRST_DAY = date(1999, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAYS = re.compile(r"([0-9]{1,9})d")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
 # the measures a report shows (tables.MEASURES less the audio split and record counts)
 SUMMED: tuple[str, ...] = tuple(
@@ -86,20 +94,31 @@ class SpendReport:
     table: str  # the rollup (or `usage`) that answered
 
     @property
-    def currency(self) -> str:
-        if not self.totals:
-            return "USD"
-        return max(self.totals, key=lambda c: self.totals[c])
+    def currency(self) -> str | None:
+        """The report's one currency (USD when empty); None when it holds several, which
+        are never added up: each has its own total in `totals`."""
+        if len(self.totals) > 1:
+            return None
+        return next(iter(self.totals), "USD")
 
     @property
-    def total(self) -> Decimal:
-        return self.totals.get(self.currency, Decimal(0))
+    def total(self) -> Decimal | None:
+        """The total in the report's one currency; None when it holds several."""
+        return None if self.currency is None else self.totals.get(self.currency, Decimal(0))
+
+    @property
+    def leading_currency(self) -> str:
+        """The currency with the largest total: the one a chart draws, the others beside it."""
+        return max(sorted(self.totals), key=lambda c: self.totals[c]) if self.totals else "USD"
 
 
 def period_range(preset: str, *, today: date) -> tuple[date, date]:
-    """The inclusive dates of a period preset, ending today (local)."""
-    if preset.endswith("d") and preset[:-1].isdigit():
-        return today - timedelta(days=int(preset[:-1]) - 1), today
+    """The inclusive dates of a period preset, ending today (local); none starts before FIRST_DAY."""
+    if days := _DAYS.fullmatch(preset):
+        count = int(days.group(1))
+        if count < 1:
+            raise QueryError("period", f"{preset!r} holds no day; use 1d or more")
+        return today - timedelta(days=min(count, (today - FIRST_DAY).days + 1) - 1), today
     if preset == "mtd":
         return today.replace(day=1), today
     if preset == "last-month":
@@ -134,6 +153,7 @@ def build_query(
     q_end = _parse_date("to", end) if end else (p_end if period or not start else today)
     if q_start > q_end:
         raise QueryError("from", f"{q_start} is after to={q_end}")
+    q_start, q_end = (min(max(day, FIRST_DAY), LAST_DAY) for day in (q_start, q_end))
     dims = _parse_dims("by", [d for part in by for d in part.split(",") if d.strip()])
     parsed: dict[str, list[str]] = {}
     for raw in filters:
@@ -141,6 +161,8 @@ def build_query(
         name, found, value = raw.partition(sep)
         if not found:
             raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+        if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
+            raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
         parsed.setdefault(name, []).append(value.strip())
     try:
@@ -164,10 +186,14 @@ def build_query(
 def _parse_date(param: str, value: str | date) -> date:
     if isinstance(value, date):
         return value
+    text = value.strip()
     try:
-        return date.fromisoformat(value.strip()[:10])
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError:
-        raise QueryError(param, f"{value!r} is not a date (YYYY-MM-DD)") from None
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise QueryError(param, f"{shown!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
@@ -265,23 +291,9 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
         return table.c.basis == basis
     if table is not usage:
         return table.c.covered == 0  # rollups mark the metered rows billed ones cover
-    # Two lookups rather than one with `account = ? OR account = ''`: each is a single
-    # seek on ix_rollup_provider_basis_day that stops at the first billed row, where the
-    # OR made the database walk every billed row of the provider that day for each row
-    # read (measured: 2x faster "best" queries on 10 M events).
     billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
-    same_day = (
-        billed.c.basis == "billed",
-        billed.c.day == table.c.day,
-        billed.c.provider == table.c.provider,
-    )
-    account_covered = select(literal(1)).where(*same_day, billed.c.account == table.c.account).exists()
-    provider_covered = select(literal(1)).where(*same_day).exists()
-    return or_(
-        table.c.basis != "metered",
-        and_(table.c.account != "", ~account_covered),
-        and_(table.c.account == "", ~provider_covered),
-    )
+    not_covered: ColumnElement[bool] = ~covered_sql(table, billed)
+    return not_covered
 
 
 def _statement(query: SpendQuery, table: Table, start: date, end: date) -> Any:
@@ -442,10 +454,12 @@ class Kpis:
 @dataclass
 class Overview:
     today: date
-    currency: str
+    currency: str  # the leading currency: every figure is in it
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]]  # "this month", "last 30 days", "today"
     last_write_at: datetime | None
     has_demo: bool
+    # this month's spend in the other currencies, never added to the figures (not converted)
+    other_currencies: dict[str, Decimal] = field(default_factory=dict)
     kpis: Kpis | None = None
     daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # provider → day → cost (30 d)
     top: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)  # project/model/user → top 5
@@ -455,6 +469,7 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
     """The first page's figures: this month, the last 30 days and today, by provider."""
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]] = {}
     currency = "USD"
+    others: dict[str, Decimal] = {}
     has_demo = False
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
     for label, (start, end) in {
@@ -465,10 +480,13 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
         report = spend(
             conn, restrict(SpendQuery(start=start, end=end, by=("provider", "basis")), scope or {})
         )
-        currency = report.currency if report.totals else currency
+        if label == "This month":
+            # the month's leading currency is the page's; the others are named beside it
+            currency = report.leading_currency if report.totals else currency
+            others = {c: v for c, v in sorted(report.totals.items()) if c != currency}
         figures: dict[str, ProviderFigure] = {}
         for row in report.rows:
-            if row.currency != report.currency:
+            if row.currency != currency:
                 continue
             provider = row.dims["provider"] or "unknown"
             fig = figures.setdefault(provider, ProviderFigure(provider, Decimal(0), []))
@@ -477,9 +495,15 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
             if basis not in fig.bases:
                 fig.bases.append(basis)
             has_demo = has_demo or basis == "demo"
-        windows[label] = (report.total, sorted(figures.values(), key=lambda f: -f.cost))
+        total = report.totals.get(currency, Decimal(0))
+        windows[label] = (total, sorted(figures.values(), key=lambda f: -f.cost))
     result = Overview(
-        today=today, currency=currency, windows=windows, last_write_at=last_write_at(conn), has_demo=has_demo
+        today=today,
+        currency=currency,
+        windows=windows,
+        last_write_at=last_write_at(conn),
+        has_demo=has_demo,
+        other_currencies=others,
     )
     _add_trends(conn, result, scope or {})
     return result

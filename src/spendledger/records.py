@@ -13,18 +13,35 @@ Invariants, tested in tests/test_records.py:
   reasoning + audio output ≤ output. Pricing charges each subset at its own rate and
   the rest of the whole at the whole's rate; an overlap would be charged twice.
 - money is `Decimal` here and integer nano-units (1e-9 of the currency) in the database.
+- a record's time lies in [EARLIEST, LATEST) and its tags are small, shallow JSON
+  (`timestamp_problem`, `tags_problem`): every way records come in checks both, so a
+  stored record can always be read back, converted to any zone and rewritten.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 NANOS_PER_UNIT = 1_000_000_000
+
+# The instants a record may carry: wide enough for any real call or bill, narrow enough
+# that converting one to any zone, or stepping a day or a month past it, never overflows.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+# Tags are labels, not payloads: a JSON object nesting at most TAGS_MAX_DEPTH levels
+# (the object itself is the first) and at most TAGS_MAX_BYTES bytes as compact JSON.
+TAGS_MAX_DEPTH = 4
+TAGS_MAX_BYTES = 4096
+TAGS_RULE = (
+    f"tags must be a JSON object of at most {TAGS_MAX_DEPTH} levels and {TAGS_MAX_BYTES:,} bytes, "
+    'such as {"team": "search", "run": {"id": 7}}'
+)
 
 # The dimensions every record carries and every query can filter or group by.
 DIMENSIONS: tuple[str, ...] = (
@@ -216,6 +233,68 @@ def instant_of(start: datetime, end: datetime | None) -> datetime:
     return start if end is None else start + (as_utc(end) - start) / 2
 
 
+def timestamp_problem(field_name: str, value: datetime) -> str | None:
+    """Why `value` cannot be a record's time (naive, or outside [EARLIEST, LATEST)), or None."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return f"{field_name} has no time zone: add Z for UTC or an offset, e.g. 2026-11-20T10:00:00Z"
+    if EARLIEST <= value < LATEST:
+        return None
+    return (
+        f"{field_name} {value.isoformat()} is outside the years the ledger keeps: send a time "
+        f"from {EARLIEST:%Y-%m-%d} to {LATEST - timedelta(seconds=1):%Y-%m-%dT%H:%M:%S}Z (UTC)"
+    )
+
+
+def tags_problem(tags: Any) -> str | None:
+    """Why `tags` cannot be stored (too deep, too large, a number JSON cannot hold), or None."""
+    if not isinstance(tags, dict):
+        return TAGS_RULE
+    if _small_and_flat(tags):  # the common case, spared the walk and the encoding (~4 µs)
+        return None
+    level: list[Any] = [v for v in tags.values() if isinstance(v, _CONTAINERS)]
+    for _depth in range(TAGS_MAX_DEPTH - 1):  # one level at a time: no recursion, whatever the depth
+        if not level:
+            break
+        level = [
+            child
+            for value in level
+            for child in (value.values() if isinstance(value, dict) else value)
+            if isinstance(child, _CONTAINERS)
+        ]
+    else:
+        if level:
+            return f"{TAGS_RULE}; these nest deeper"
+    try:
+        size = len(_TAGS_JSON.encode(tags).encode())
+    except (ValueError, TypeError):  # NaN, Infinity, an integer of thousands of digits
+        return f"{TAGS_RULE}; a number in them is not finite or is too long"
+    if size > TAGS_MAX_BYTES:
+        return f"{TAGS_RULE}; these take {size:,} bytes"
+    return None
+
+
+_TAGS_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_CONTAINERS = (dict, list)
+
+
+def _small_and_flat(tags: dict[Any, Any]) -> bool:
+    """Whether `tags` holds only text, booleans, nulls and 64-bit integers, under string
+    keys, and are small enough that even escaped as JSON (6 bytes a character at worst,
+    \\u0000) they fit in TAGS_MAX_BYTES."""
+    chars = 0
+    for key, value in tags.items():
+        kind = type(value)
+        if type(key) is not str:
+            return False
+        if kind is str:
+            chars += len(key) + len(value)
+        elif value is None or kind is bool or (kind is int and -(2**63) <= value < 2**63):
+            chars += len(key) + 20
+        else:
+            return False
+    return 6 * chars + 8 * len(tags) + 2 <= TAGS_MAX_BYTES
+
+
 def to_nanos(amount: Decimal) -> int:
     """Decimal money → integer nano-units, rounding half to even."""
     return int(amount.scaleb(9).to_integral_value(ROUND_HALF_EVEN))
@@ -234,6 +313,36 @@ def format_money(amount: Decimal, *, places: int | None = None) -> str:
     if normalised.as_tuple().exponent > -2:  # type: ignore[operator]
         return f"{amount.quantize(Decimal('0.01')):f}"
     return f"{normalised:f}"
+
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+CENT = Decimal("0.01")
+
+
+def display_money(amount: Decimal, currency: str | None = None) -> str:
+    """Money as people read it, the one format of pages, CLI tables and alert messages.
+
+    Cents with thousands separators from a cent up ($1,234.56); below a cent two significant
+    digits ($0.0003, $0.00034), so a small call never reads as $0.00. With a currency, its
+    symbol ($, €, £) or its code after the figure ("12.50 JPY"); without, the bare figure (a
+    table whose header names the currency). Exact figures (CSV, JSON) use `format_money`.
+    """
+    sign = "-" if amount < 0 else ""
+    shown = shown_amount(abs(amount))
+    figure = f"{shown:,}" if shown >= CENT or shown == 0 else f"{shown.normalize():f}"
+    if currency is None:
+        return f"{sign}{figure}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{sign}{symbol}{figure}" if symbol else f"{sign}{figure} {currency}"
+
+
+def shown_amount(amount: Decimal) -> Decimal:
+    """The amount `display_money` shows (and the charts draw): to the cent from a cent up,
+    to two significant digits below, half to even."""
+    if amount == 0 or abs(amount) >= CENT:
+        return cents(amount)
+    shown = amount.quantize(Decimal(1).scaleb(amount.adjusted() - 1), ROUND_HALF_EVEN)
+    return cents(shown) if abs(shown) >= CENT else shown  # $0.00999 rounds up to a cent
 
 
 def cents(amount: Decimal) -> Decimal:

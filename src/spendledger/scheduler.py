@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from spendledger.alerts import evaluate
+from spendledger.alerts import evaluate, headline
 from spendledger.config import Settings
 from spendledger.notify import notify_pending
 from spendledger.secrets import load_vault
@@ -61,13 +61,7 @@ def evaluate_and_notify(engine: Engine, settings: Settings, *, at: datetime | No
         with engine.begin() as conn:
             raised = evaluate(conn, tz=settings.tz, at=moment)
         for alert in raised:
-            log.info(
-                "alert raised: %s %s %d %% for %s",
-                alert.budget,
-                alert.kind,
-                alert.threshold,
-                alert.window_start,
-            )
+            log.info("alert raised: %s for %s", headline(alert), alert.window_start)
     except Exception:
         log.exception("checking budgets' alerts failed")
     try:  # each claimed once across processes; a failing channel is logged, never blocks the round

@@ -180,12 +180,18 @@ def test_browser_member_cannot_open_admin_pages_nor_see_others_spend(
     expect(pages_nav.get_by_role("link", name="Explore")).to_have_count(1)
     expect(pages_nav.get_by_role("link", name="Sources")).to_have_count(0)
     expect(pages_nav.get_by_role("link", name="API tokens")).to_have_count(0)
+    expect(pages_nav.get_by_role("link")).to_have_text(
+        ["Overview", "Explore", "Prices"]
+    )  # their role's pages
     overview = page.locator("main").inner_text()
     assert not re.search(r"\$(?!0\.00\b)\d[\d,]*\.\d\d", overview), overview  # only $0.00, if any
     assert "No spend recorded yet" in overview or "$0.00" in overview, overview
-    for path in ("/sources", "/tokens"):
+    for path in ("/sources", "/tokens", "/budgets"):
         response = page.goto(f"{live_server}{path}")
         assert response is not None and response.status == 403, (path, response and response.status)
+        expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()  # a page, not JSON
+    page.get_by_role("link", name="Back to the overview").click()
+    expect(page).to_have_url(f"{live_server}/")
     report = page.request.get(f"{live_server}/api/v1/spend?period=30d").json()
     assert report["rows"] == [] and Decimal(report["total"]) == 0, report
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import Engine
+from test_dashboard_in_browser import SCREENSHOTS
 from test_pages_in_browser import log_in
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
@@ -54,3 +55,29 @@ def test_browser_explore_fits_a_phone_screen(page: Page, live_server: str, engin
     page.goto(f"{live_server}/explore?period=7d&by=project&by=model&granularity=day")
     expect(page.locator("#results table")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_browser_explore_opens_on_a_summary_and_its_time_chart_is_full_width(
+    page: Page, live_server: str, engine: Engine
+) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    load_demo(engine, tz=ZoneInfo("UTC"), end=datetime.now(UTC).date(), days=30)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    log_in(page, live_server)
+    page.goto(f"{live_server}/explore")
+
+    rows = page.locator("#results tbody tr")  # a row per provider, not per provider and day
+    expect(rows.first).to_be_visible()
+    assert 2 <= rows.count() <= 8
+    expect(page.locator("[data-projection]")).to_contain_text(
+        re.compile(r"At this pace, by \w{3} \d{1,2}:\s+\$")
+    )
+    expect(page.locator("#explore-share canvas")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "explore-default-1280.png"), full_page=True)
+
+    page.get_by_label("Over time").select_option("day")
+    expect(page).to_have_url(re.compile(r"granularity=day"))
+    expect(page.locator("#explore-bars canvas")).to_be_visible()
+    bars, results = page.locator("#explore-bars").bounding_box(), page.locator("#results").bounding_box()
+    assert bars and results and bars["width"] >= results["width"] - 1  # the page's whole width
+    page.screenshot(path=str(SCREENSHOTS / "explore-by-day-1280.png"), full_page=True)

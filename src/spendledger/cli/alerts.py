@@ -1,4 +1,5 @@
-"""`spendledger alerts ...`: budgets' threshold and forecast alerts, checked, listed, acknowledged.
+"""`spendledger alerts ...`: budgets' threshold and forecast alerts and spend anomalies,
+evaluated, listed, acknowledged.
 
 Each command calls one library function (alerts.py, store/alerts.py) and prints its result.
 """
@@ -13,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.alerts import describe, evaluate
+from spendledger.alerts import describe, evaluate, headline, severity, subject
 from spendledger.cli.context import (
     USAGE_ERROR,
     err,
@@ -31,7 +32,8 @@ from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, l
 from spendledger.store.tables import ALERT_STATUSES
 
 app = typer.Typer(
-    help="Alerts: budgets' thresholds crossed and forecasts heading over.", no_args_is_help=True
+    help="Alerts: budgets' thresholds crossed, forecasts heading over, spend anomalies.",
+    no_args_is_help=True,
 )
 
 
@@ -104,15 +106,24 @@ def list_(
         out().print(f"No {'' if status == 'all' else status + ' '}alerts.")
         return
     table = Table(
-        "ID", "Budget", "Kind", "Threshold", "Window", "Spent", "Used", "Projected", "Status", "Raised"
+        "ID",
+        "Budget or subject",
+        "Kind",
+        "Threshold",
+        "Window",
+        "Spent",
+        "Used",
+        "Projected",
+        "Status",
+        "Raised",
     )
     for a in rows:
         f = a.figures
         table.add_row(
             str(a.id),
-            a.budget,
+            headline(a) if a.kind == "anomaly" else a.budget,
             a.kind,
-            f"{a.threshold} %",
+            "—" if a.kind == "anomaly" else f"{a.threshold} %",
             f"{a.window_start} → {a.window_end}",
             f"{money(f['spent'])} {a.currency}" if "spent" in f else "—",
             f"{f['percent']} %" if "percent" in f else "—",
@@ -136,7 +147,7 @@ def ack(
             alert = acknowledge(conn, alert_id, by=who, at=datetime.now(UTC))
         except UnknownAlertError as exc:
             fail(str(exc))
-    out().print(f"Alert #{alert.id} ({alert.budget}, {alert.kind} {alert.threshold} %): {_status(alert)}.")
+    out().print(f"Alert #{alert.id} ({headline(alert)}): {_status(alert)}.")
 
 
 def _public(a: AlertRow) -> dict[str, object]:
@@ -144,12 +155,15 @@ def _public(a: AlertRow) -> dict[str, object]:
     return {
         "id": a.id,
         "kind": a.kind,
-        "budget": a.budget,
-        "threshold": a.threshold,
+        "budget": a.budget,  # an anomaly's subject as a filter, "model:gpt-4o"
+        "subject": subject(a),
+        "threshold": None if a.kind == "anomaly" else a.threshold,
+        "level": severity(a),
         "window": {"from": a.window_start.isoformat(), "to": a.window_end.isoformat()},
         "figures": {k: str(v) for k, v in a.figures.items()},
         "currency": a.currency,
         "state": a.status,
+        "passed": a.passed,  # resolved as passed on the way to a higher threshold, never raised
         "fired_at": a.created_at.isoformat() if a.created_at else None,
         "acknowledged_by": a.acknowledged_by,
         "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
@@ -159,6 +173,8 @@ def _public(a: AlertRow) -> dict[str, object]:
 
 
 def _status(a: AlertRow) -> str:
+    if a.passed:
+        return a.note or "passed"
     if a.status == "acknowledged" and a.acknowledged_at:
         return f"acknowledged by {a.acknowledged_by} on {a.acknowledged_at:%Y-%m-%d %H:%M} UTC"
     if a.status == "resolved" and a.resolved_at:

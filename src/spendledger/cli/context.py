@@ -9,10 +9,12 @@ non-zero code, never a traceback: 2 for a bad parameter, 1 for everything else.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -23,9 +25,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from spendledger.config import Settings, get_settings
+from spendledger.config import SETTINGS_FILE, Settings, find_settings_file, get_settings
 from spendledger.pricing import OverrideError
 from spendledger.queries import QueryError
 from spendledger.secrets import SecretError
@@ -120,6 +123,7 @@ def open_ledger(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Engine]
     """The ledger's engine, its schema brought up to date (idempotent, ~ms when current)."""
     settings = settings_of(ctx)
     try:
+        new_file = _new_sqlite_file(settings.resolved_database_url)
         engine = make_engine(settings.resolved_database_url)
     except ArgumentError as exc:
         fail(f"cannot use the database URL: {exc}; check --database-url or SPENDLEDGER_DATABASE_URL")
@@ -127,6 +131,8 @@ def open_ledger(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Engine]
         with user_errors():
             if migrate:
                 upgrade(engine)
+            if new_file is not None and new_file.exists():
+                say_new_ledger(new_file, settings)
             yield engine
     except OperationalError as exc:
         where = engine.url.render_as_string(hide_password=True)
@@ -134,6 +140,38 @@ def open_ledger(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Engine]
         fail(f"cannot use the database {where}: {reason}; check --database-url or SPENDLEDGER_DATABASE_URL")
     finally:
         engine.dispose()
+
+
+def _new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names when it does not exist yet (opening it creates a ledger)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path.resolve()
+
+
+def say_new_ledger(path: Path, settings: Settings) -> None:
+    """Say on stderr that a new, empty ledger was created, where, and how to pick another:
+    a command meant for an existing ledger must never silently start a second one."""
+    found = find_settings_file()
+    if settings.database_url or (found and "SPENDLEDGER_DATA_DIR" not in os.environ):
+        # named on purpose (a URL, or the settings file `make run` writes): only say it is new
+        origin = f" (the data dir set in {found})" if not settings.database_url else ""
+        err().print(Text(f"Created a new, empty ledger at {path}{origin}.", style="yellow"))
+        return
+    if "SPENDLEDGER_DATA_DIR" in os.environ:
+        origin = "SPENDLEDGER_DATA_DIR"
+    else:
+        origin = f"the default data dir: no {SETTINGS_FILE} in this folder or above"
+    err().print(
+        Text(
+            f"Created a new, empty ledger at {path} ({origin}). For the ledger `make run` serves, "
+            f"run spendledger in its repository folder, where `make run` writes {SETTINGS_FILE}; "
+            "--database-url or SPENDLEDGER_DATA_DIR choose another.",
+            style="yellow",
+        )
+    )
 
 
 def parse_day(option: str, value: str | None) -> date | None:

@@ -1,8 +1,8 @@
 """`spendledger report`: the spend query every page and export uses, rendered in a terminal.
 
 The parameters are the JSON API's (same names, same errors, via `queries.build_query`);
-json and csv are the exports' own renderings, and the table rounds the same figures to
-the cent, so every format agrees.
+json and csv are the exports' own renderings (exact), and the table shows the same figures
+as every page does (`display_money`: cents, or two significant digits below a cent).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.table import Table
 from spendledger.cli.context import open_ledger, print_table, settings_of, today_in, user_errors
 from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.queries import BASES, PRESETS, SpendReport, SpendRow, build_query, spend
-from spendledger.records import DIMENSIONS, cents
+from spendledger.records import DIMENSIONS, display_money
 
 BASIS_NOTES: dict[str, str] = {
     "best": "best available (billed where a billing sync covers the day, else metered; manual and demo)",
@@ -71,14 +71,15 @@ def report(
 
 
 def render_table(report: SpendReport) -> Table:
-    """Rows, then a total row per currency; money rounded to the cent."""
+    """Rows, then a total row per currency; money as `display_money` shows it."""
     q = report.query
     multi_currency = len(report.totals) > 1
     periods = q.granularity != "total"
     show_unpriced = any(r.unpriced_requests for r in report.rows)
     table = Table(
         title=f"Spend {q.start} → {q.end}",
-        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}",
+        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}"
+        + (" · several currencies: a total per currency, not converted" if multi_currency else ""),
     )
     labels = ([str(q.granularity).capitalize()] if periods else []) + [
         d.replace("_", " ").capitalize() for d in q.by
@@ -111,12 +112,12 @@ def render_table(report: SpendReport) -> Table:
         for i, row in enumerate(report.rows):
             cells = ([row.period or ""] if periods else []) + [row.dims[d] or "—" for d in q.by]
             add(cells, row.currency, row.cost, [row], end_section=i == len(report.rows) - 1)
-    for currency, total in sorted(report.totals.items()) or [(report.currency, report.total)]:
+    for currency, total in sorted(report.totals.items()) or [("USD", Decimal(0))]:
         cells = ["Total"] + [""] * (max(1, len(labels)) - 1)
         add(cells, currency, total, [r for r in report.rows if r.currency == currency], style="bold")
     return table
 
 
 def money(amount: Decimal) -> str:
-    """Cents with thousands separators: 12,345.68."""
-    return f"{cents(amount):,}"
+    """The CLI's money: `display_money`'s figure; the column or the sentence names the currency."""
+    return display_money(amount)

@@ -53,11 +53,13 @@ def report_to_dict(report: SpendReport) -> dict[str, Any]:
         "granularity": str(q.granularity),
         "by": list(q.by),
         "filters": {k: list(v) for k, v in q.filters.items()},
-        "total": format_money(report.total),
+        # several currencies are never added up: `currency` and `total` are null then
+        "total": None if report.total is None else format_money(report.total),
+        "totals": {c: format_money(v) for c, v in sorted(report.totals.items())},
         "rows": [row_to_dict(r) for r in report.rows],
     }
-    if len(report.totals) > 1:
-        out["totals"] = {c: format_money(v) for c, v in sorted(report.totals.items())}
+    if report.currency is None:
+        out["note"] = "several currencies: no single total, one per currency in `totals` (not converted)"
     return out
 
 

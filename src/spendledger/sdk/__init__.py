@@ -59,6 +59,7 @@ def configure(
     flush_interval: float = 1.0,
     enabled: bool = True,
     tz: str | tzinfo | None = None,
+    account: str | None = None,
 ) -> None:
     """Say where events go. Without a call, the first event reads SPENDLEDGER_URL and
     SPENDLEDGER_TOKEN (or SPENDLEDGER_DATABASE_URL); calling again replaces the
@@ -81,6 +82,9 @@ def configure(
         enabled: False records nothing (e.g. in tests).
         tz: the ledger's time zone for `database_url` mode (default SPENDLEDGER_TIMEZONE,
             else UTC); a server uses its own.
+        account: the provider account (organisation) calls are billed to, as the ledger's
+            billing source names it; a call with no account counts against its provider's
+            only billed account, if it has one (`record()`, `context()` and `instrument()` win).
     """
     try:
         config, problems = resolve(
@@ -97,6 +101,7 @@ def configure(
             flush_interval=flush_interval,
             enabled=enabled,
             tz=tz,
+            account=account,
         )
         _sender.install(config, problems)
     except Exception as exc:  # noqa: BLE001 - never in the application's way
@@ -110,13 +115,14 @@ def instrument(
     user: str | None = None,
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    account: str | None = None,
 ) -> ClientT:
     """Record every call made through an `openai` or `anthropic` client (sync or async).
 
     Args:
         client: an `OpenAI`, `AsyncOpenAI`, `Anthropic` or `AsyncAnthropic` client.
-        project, user, feature, tags: attribution for this client's calls (`context()`
-            and `record()` arguments win over them).
+        project, user, feature, tags, account: attribution for this client's calls
+            (`context()` and `record()` arguments win over them).
 
     Returns:
         The same client, instrumented; unchanged if it cannot be instrumented.
@@ -125,7 +131,7 @@ def instrument(
         from spendledger.sdk._instrument import instrument as instrument_client
 
         instrumented: ClientT = instrument_client(
-            client, project=project, user=user, feature=feature, tags=tags
+            client, project=project, user=user, feature=feature, tags=tags, account=account
         )
         return instrumented
     except Exception as exc:  # noqa: BLE001 - an uninstrumented client still works
@@ -159,6 +165,7 @@ def record(
     tags: Mapping[str, Any] | None = None,
     timestamp: datetime | None = None,
     event_id: str | None = None,
+    account: str | None = None,
 ) -> str | None:
     """Record one call made without an instrumented client (Mistral, Gemini, a local model).
 
@@ -172,6 +179,8 @@ def record(
         latency_ms, status, request_id: the call's duration, "ok" | "error" | "cancelled",
             and the provider's request id.
         project, user, feature, tags: attribution; they win over `context()` and `configure()`.
+        account: the provider account (organisation) the call is billed to, as the
+            ledger's billing source names it; wins over `context()` and `configure()`.
         timestamp: when the call started (default now; a naive datetime is local time).
         event_id: a unique id; recording the same id (and timestamp) again changes nothing.
 
@@ -189,7 +198,9 @@ def record(
             "audio_input_tokens": audio_input_tokens,
             "audio_output_tokens": audio_output_tokens,
         }
-        explicit = Attribution(project=project, user=user, feature=feature, tags=dict(tags or {}))
+        explicit = Attribution(
+            project=project, user=user, feature=feature, tags=dict(tags or {}), account=account
+        )
         event = make_event(
             provider=provider,
             model=model,

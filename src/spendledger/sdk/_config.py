@@ -72,6 +72,7 @@ def resolve(
     feature: Any,
     tags: Any,
     spill_dir: Any,
+    account: Any = None,
     max_queue: Any,
     batch_size: Any,
     flush_interval: Any,
@@ -113,7 +114,7 @@ def resolve(
         endpoint=endpoint,
         token=token,
         database_url=database_url,
-        defaults=_attribution(project, user, feature, tags, problems),
+        defaults=_attribution(project, user, feature, tags, problems, account=account),
         spill_dir=_spill_dir(spill_dir, environ, problems),
         max_queue=_positive(int, "max_queue", max_queue, MAX_QUEUE, problems),
         batch_size=_positive(int, "batch_size", batch_size, BATCH_SIZE, problems),
@@ -174,9 +175,11 @@ def _positive(kind: type[_N], name: str, value: Any, default: _N, problems: list
     return kind(value)
 
 
-def _attribution(project: Any, user: Any, feature: Any, tags: Any, problems: list[str]) -> Attribution:
+def _attribution(
+    project: Any, user: Any, feature: Any, tags: Any, problems: list[str], *, account: Any = None
+) -> Attribution:
     fields: dict[str, str | None] = {}
-    for name, value in (("project", project), ("user", user), ("feature", feature)):
+    for name, value in (("project", project), ("user", user), ("feature", feature), ("account", account)):
         if value is not None and not isinstance(value, str):
             problems.append(f"{name} must be a string, got {value!r}; using {str(value)!r}")
             value = str(value)

@@ -20,6 +20,7 @@ from typing import Any
 @dataclass(frozen=True, slots=True)
 class Attribution:
     project: str | None = None
+    account: str | None = None  # the provider account (organisation) the call is billed to
     user: str | None = None
     feature: str | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
@@ -28,6 +29,7 @@ class Attribution:
         """This attribution laid over `base`: set fields win, tags are merged."""
         return Attribution(
             project=self.project if self.project is not None else base.project,
+            account=self.account if self.account is not None else base.account,
             user=self.user if self.user is not None else base.user,
             feature=self.feature if self.feature is not None else base.feature,
             tags={**base.tags, **self.tags} if self.tags else base.tags,
@@ -50,9 +52,10 @@ def context(
     user: str | None = None,
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    account: str | None = None,
 ) -> Iterator[Attribution]:
     """Attribute every call inside the block (see the module's docstring)."""
-    inner = Attribution(project=project, user=user, feature=feature, tags=dict(tags or {}))
+    inner = Attribution(project=project, user=user, feature=feature, tags=dict(tags or {}), account=account)
     token = _current.set(inner.over(_current.get()))
     try:
         yield _current.get()

@@ -74,6 +74,8 @@ def make_event(
                 event[name] = int(count)
     if who.project is not None:
         event["project"] = who.project
+    if who.account is not None:
+        event["account"] = who.account
     if who.user is not None:
         event["user"] = who.user
     if who.feature is not None:

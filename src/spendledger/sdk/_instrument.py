@@ -51,6 +51,7 @@ def instrument(
     user: str | None = None,
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
+    account: str | None = None,
 ) -> Any:
     """Record every call `client` makes as an event; patches the client in place.
 
@@ -67,6 +68,8 @@ def instrument(
         user: default end user of its calls.
         feature: default feature of its calls.
         tags: default tags, merged under the tags of an enclosing `context()`.
+        account: the provider account (organisation) its calls are billed to, as the
+            ledger's billing source names it.
 
     Returns:
         The same client.
@@ -81,7 +84,9 @@ def instrument(
             )
             return client
         package, provider, is_async = found
-        defaults = Attribution(project=project, user=user, feature=feature, tags=dict(tags or {}))
+        defaults = Attribution(
+            project=project, user=user, feature=feature, tags=dict(tags or {}), account=account
+        )
         # our own modules, imported on the first instrument() of each kind, never per call
         if package == "openai":
             from spendledger.sdk._openai import patch_client
@@ -89,7 +94,9 @@ def instrument(
             from spendledger.sdk._anthropic import patch_client
         if not patch_client(client, provider=provider, is_async=is_async, defaults=defaults):
             log.warning("spendledger.instrument: found no method to instrument on %r", client)
-        _patch_copies(client, {"project": project, "user": user, "feature": feature, "tags": tags})
+        _patch_copies(
+            client, {"project": project, "user": user, "feature": feature, "tags": tags, "account": account}
+        )
     except Exception:
         log.warning(
             "spendledger.instrument: could not instrument %r; its calls go unrecorded", client, exc_info=True

@@ -314,7 +314,9 @@ class Sender(Tally):
     def _lines(self, events: list[Event]) -> list[str]:
         """The events as JSON texts, the configured defaults filled in."""
         encode, defaults = self._encode, self._defaults
-        fill = bool(defaults.project or defaults.user or defaults.feature or defaults.tags)
+        fill = bool(
+            defaults.project or defaults.account or defaults.user or defaults.feature or defaults.tags
+        )
         lines: list[str] = []
         for event in events:
             if fill:
@@ -333,6 +335,7 @@ def _with_defaults(event: Event, defaults: Attribution) -> Event:
     event = dict(event)
     for name, value in (
         ("project", defaults.project),
+        ("account", defaults.account),
         ("user", defaults.user),
         ("feature", defaults.feature),
     ):

@@ -3,6 +3,10 @@
 `raise_alert` inserts with ON CONFLICT DO NOTHING on that key, so two processes checking
 the same budget at once still store (and later send) one alert. Figures are decimal
 strings in a JSON object, exact; what they mean is in alerts.py.
+
+A threshold passed on the way to a higher one in the same evaluation is stored under the
+same key as already resolved, with a note starting "passed" (`record_passed`): it holds
+its key, so it is never raised later, and it is never sent (only open alerts are).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import ALERT_STATUSES, alerts
 
 FORECAST_THRESHOLD = 100  # the threshold a forecast alert is stored (and kept unique) under
+PASSED = "passed"  # how the note of a threshold passed on the way to a higher one begins
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,12 @@ class AlertRow:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     id: int | None = None
-    note: str | None = None
+    note: str | None = None  # an anomaly's explanation; "passed: ..." for a threshold passed
+
+    @property
+    def passed(self) -> bool:
+        """A threshold crossed on the way to a higher one, recorded but never raised."""
+        return self.kind == "threshold" and self.status == "resolved" and (self.note or "").startswith(PASSED)
 
 
 class UnknownAlertError(LookupError):
@@ -76,8 +86,11 @@ def raise_alert(
     currency: str,
     now: datetime,
     note: str | None = None,
+    passed: bool = False,
 ) -> AlertRow | None:
-    """Store the alert unless one with its key exists; the new row, or None when it existed."""
+    """Store the alert unless one with its key exists; the new row, or None when it existed.
+
+    `passed`: store it as resolved now (see `record_passed`)."""
     stmt = dialect_insert(conn, alerts).values(
         budget=budget,
         kind=kind,
@@ -86,8 +99,9 @@ def raise_alert(
         window_end=window_end.isoformat(),
         figures={k: str(v) for k, v in figures.items()},
         currency=currency,
-        status="open",
+        status="resolved" if passed else "open",
         created_at=now,
+        resolved_at=now if passed else None,
         note=note,
     )
     stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
@@ -95,6 +109,35 @@ def raise_alert(
     ).returning(alerts.c.id)
     new_id = conn.execute(stmt).scalar()
     return None if new_id is None else get_alert(conn, new_id)
+
+
+def record_passed(
+    conn: Connection,
+    *,
+    budget: str,
+    threshold: int,
+    above: int,
+    window_start: date,
+    window_end: date,
+    figures: Mapping[str, Decimal],
+    currency: str,
+    now: datetime,
+) -> AlertRow | None:
+    """Store the threshold as passed on the way to `above` unless its key exists (it was
+    raised or passed before); the new row or None."""
+    return raise_alert(
+        conn,
+        budget=budget,
+        kind="threshold",
+        threshold=threshold,
+        window_start=window_start,
+        window_end=window_end,
+        figures=figures,
+        currency=currency,
+        now=now,
+        note=f"{PASSED}: the {above} % alert covers it",
+        passed=True,
+    )
 
 
 def get_alert(conn: Connection, alert_id: int) -> AlertRow:

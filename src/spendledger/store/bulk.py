@@ -70,10 +70,14 @@ def upsert(
     rows: Sequence[Mapping[str, Any]],
     *,
     conflict: Sequence[str],
+    conflict_where: str = "",
     update: Mapping[str, str] | None = None,
     returning: Sequence[str] = (),
 ) -> list[Any]:
     """Insert `rows`; on a conflict on `conflict` do nothing, or set `update` (column → SQL).
+
+    `conflict_where` names a partial unique index by its condition (SQL), e.g.
+    "key_hash IS NOT NULL".
 
     In `update` expressions, `{t}` is the table and `excluded` the proposed row, e.g.
     {"cost_nanos": "{t}.cost_nanos + excluded.cost_nanos"}. With `returning`, a tuple of
@@ -86,6 +90,8 @@ def upsert(
     quote = conn.dialect.identifier_preparer.quote
     table_name = quote(table.name)
     conflict_sql = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) "
+    if conflict_where:
+        conflict_sql += f"WHERE {conflict_where} "
     if update:
         sets = ", ".join(f"{quote(c)} = {expr.format(t=table_name)}" for c, expr in update.items())
         conflict_sql += f"DO UPDATE SET {sets}"

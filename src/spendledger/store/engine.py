@@ -8,6 +8,7 @@ database file's own mode.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from spendledger.config import make_private_dir
+from spendledger.store import ledger, rollups
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -30,8 +32,22 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+UNREADABLE = {"unreadable": "nested deeper than the ledger reads; stored before tags were limited"}
+
+
+def read_json(text: str | bytes) -> Any:
+    """The JSON reader of every engine: a stored document too deep for Python's parser
+    (tags written before they were limited) reads as a note, so one record never breaks
+    a command that reads the whole ledger (`prices reprice`, `prices set`)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        return dict(UNREADABLE)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite files get WAL, a busy timeout and their folder created."""
+    kwargs.setdefault("json_deserializer", read_json)
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -67,8 +83,16 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`)."""
+    """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`).
+
+    A migration that changes how rollups are keyed marks them stale; they are rebuilt
+    from the records here, in the zone the ledger counts days in.
+    """
     command.upgrade(alembic_config(engine), revision)
+    with engine.begin() as conn:
+        if ledger.get_meta(conn, "rollups_stale") is not None:
+            rollups.rebuild(conn)
+            ledger.delete_meta(conn, "rollups_stale")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -2,13 +2,17 @@
 
 - Events (metered, demo) are append-only: a record whose (start, key) is already
   stored is a duplicate and changes nothing.
+- Events (metered, demo) are append-only and stored once per key (their id), whatever
+  their timestamp: a unique 64-bit hash of the key (`key_hash`) enforces it.
 - Billed buckets and manual entries are revisable: a new version of (start, key)
   replaces the old one, and the rollups move by the difference, never by the sum.
+- A metered record with no account takes the account its project or API key is known
+  to belong to (members.py), now or when a later billed record makes it known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, tuple_, update
 
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
-from spendledger.store import bulk, rollups
+from spendledger.store import bulk, members, rollups
 from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
 from spendledger.store.tables import MEASURES, settings_kv, usage
 
@@ -46,30 +50,39 @@ def write_records(
     result = WriteResult()
     delta = rollups.new_delta()
     check_zone(conn, tz)
-    events: dict[tuple[datetime, str], dict[str, Any]] = {}
+    events: dict[str, dict[str, Any]] = {}
     revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
     day_of = DayOf(tz)
     for record in records:
         row = record_to_row(record, day_of=day_of, written_at=now)
-        natural_key = (row["start"], row["key"])
         if record.revisable:
-            revisions[natural_key] = row  # the last version in a batch wins
-        elif natural_key in events:
+            revisions[(row["start"], row["key"])] = row  # the last version in a batch wins
+        elif row["key"] in events:
             result.duplicates += 1
         else:
-            events[natural_key] = row
+            events[row["key"]] = row
+    learnt = members.learn(conn, members.members_of(revisions.values()))
+    members.attribute(conn, [*events.values(), *revisions.values()])
     if events:
         result += _insert_events(conn, events)
     if revisions:
         result += _upsert_revisions(conn, revisions, delta)
     rollups.apply(conn, delta)
+    _move_members(conn, learnt)
     if result.inserted or result.replaced:
         set_meta(conn, "last_write_at", now.isoformat())
     return result
 
 
-def _insert_events(conn: Connection, events: dict[tuple[datetime, str], dict[str, Any]]) -> WriteResult:
-    ids = bulk.upsert(conn, usage, list(events.values()), conflict=("start", "key"), returning=("id",))
+def _insert_events(conn: Connection, events: dict[str, dict[str, Any]]) -> WriteResult:
+    ids = bulk.upsert(
+        conn,
+        usage,
+        list(events.values()),
+        conflict=("key_hash",),
+        conflict_where="key_hash IS NOT NULL",
+        returning=("id",),
+    )
     rollups.add_inserted(conn, [i for (i,) in ids])
     return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 
@@ -139,9 +152,11 @@ def replace_where(
     removed = delete_where(conn, condition)
     day_of = DayOf(tz)
     rows = {(r.start, r.key): record_to_row(r, day_of=day_of, written_at=now) for r in records}
+    learnt = members.learn(conn, members.members_of(rows.values()))
     ids = bulk.upsert(conn, usage, list(rows.values()), conflict=("start", "key"), returning=("id",))
-    billed = {(r["day"], r["provider"], r["account"]) for r in rows.values() if r["basis"] == "billed"}
+    billed = {(r["utc_day"], r["provider"], r["account"]) for r in rows.values() if r["basis"] == "billed"}
     rollups.add_inserted(conn, [i for (i,) in ids], billed_days=billed)
+    _move_members(conn, learnt)
     if removed or ids:
         set_meta(conn, "last_write_at", now.isoformat())
     return removed, len(ids)
@@ -150,15 +165,33 @@ def replace_where(
 def delete_where(conn: Connection, condition: ColumnElement[bool]) -> int:
     """Delete the records matching `condition`, taking them out of the rollups too."""
     delta = rollups.new_delta()
+    rollups.add_rows(delta, _grouped(conn, condition), sign=-1)
+    deleted = conn.execute(delete(usage).where(condition)).rowcount
+    rollups.apply(conn, delta)
+    return int(deleted or 0)
+
+
+def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
+    """The records matching `condition`, summed at the rollups' finest key."""
     grouped = (
         select(*(usage.c[k] for k in rollups.FINE_KEY), *(func.sum(usage.c[m]).label(m) for m in MEASURES))
         .where(condition)
         .group_by(*(usage.c[k] for k in rollups.FINE_KEY))
     )
-    rollups.add_rows(delta, (r._mapping for r in conn.execute(grouped)), sign=-1)
-    deleted = conn.execute(delete(usage).where(condition)).rowcount
-    rollups.apply(conn, delta)
-    return int(deleted or 0)
+    return [dict(r._mapping) for r in conn.execute(grouped)]
+
+
+def _move_members(conn: Connection, learnt: set[members.Member]) -> None:
+    """Attribute the stored metered records that newly learnt projects or keys place."""
+    for condition, account in members.stored_to_move(conn, learnt):
+        rows = _grouped(conn, condition)
+        if not rows:
+            continue
+        delta = rollups.new_delta()
+        rollups.add_rows(delta, rows, sign=-1)
+        rollups.add_rows(delta, [{**row, "account": account} for row in rows])
+        members.move(conn, condition, account)
+        rollups.apply(conn, delta)
 
 
 def iter_priceable(
@@ -219,13 +252,16 @@ def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], Us
     return len(updates)
 
 
-def rebuild_rollups(conn: Connection, *, tz: ZoneInfo) -> dict[str, int]:
-    """Recompute the rollups; when the configured zone changed, re-date every record first."""
+def rebuild_rollups(
+    conn: Connection, *, tz: ZoneInfo, progress: Callable[[int, int], None] | None = None
+) -> dict[str, int]:
+    """Recompute the rollups; when the configured zone changed, re-date every record first.
+    `progress(done, total)` follows the rebuild's steps."""
     # a ledger written before the zone was recorded may be in any zone: re-date it too
     if get_meta(conn, "timezone") != tz.key:
         redate(conn, tz=tz)
     set_meta(conn, "timezone", tz.key)
-    return rollups.rebuild(conn)
+    return rollups.rebuild(conn, progress=progress)
 
 
 def redate(conn: Connection, *, tz: ZoneInfo) -> None:
@@ -257,3 +293,7 @@ def get_meta(conn: Connection, name: str) -> str | None:
 def set_meta(conn: Connection, name: str, value: str) -> None:
     stmt = dialect_insert(conn, settings_kv).values(name=name, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"value": value}))  # type: ignore[attr-defined]
+
+
+def delete_meta(conn: Connection, name: str) -> None:
+    conn.execute(delete(settings_kv).where(settings_kv.c.name == name))

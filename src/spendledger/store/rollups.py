@@ -5,10 +5,15 @@ applies it with one multi-row INSERT ... ON CONFLICT DO UPDATE per table and chu
 Rows are sorted by key so that concurrent PostgreSQL writers lock them in one order.
 
 Every grain has a daily table and a monthly twin (tables.MONTHLY). Each rollup row
-carries `covered`: 1 on metered rows of a provider account and day that billed records
-cover, so "best available" is a plain `covered = 0` on any rollup. Coverage changes when
-billed records arrive for a day (or leave it); the metered rows of that day then move
-from covered = 0 to 1 (or back) in every table, in the same transaction.
+carries `covered`: 1 on metered rows that billed records cover, so "best available" is
+a plain `covered = 0` on any rollup. The rule, written here once (`_is_covered` in
+Python, `covered_sql` in SQL): a provider bills by UTC day, so a bucket covers the
+instants it covers, in whatever zone the ledger shows days (`utc_day`, not `day`); a
+metered record is covered on its UTC day by a billed record of its own account, or,
+when it has no account (members.py found none), when its provider has exactly one
+billed account that day; otherwise it counts. Coverage changes when billed records
+arrive for a day (or leave it); the metered rows of that day then move from covered = 0
+to 1 (or back) in every table, in the same transaction.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, roll
 # Every dimension any grain holds: deltas are gathered once at this grain, then
 # projected onto each rollup.
 _ALL_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for dims in GRAINS.values() for d in dims))
-FINE_KEY: tuple[str, ...] = ("day", *_ALL_DIMS, "basis", "currency")
+FINE_KEY: tuple[str, ...] = ("day", "utc_day", *_ALL_DIMS, "basis", "currency")
 _COVERED_KEY = rollup_key(_ALL_DIMS)  # FINE_KEY with `covered` before the currency
 _ADD = {m: f"{{t}}.{m} + excluded.{m}" for m in MEASURES}
 
@@ -63,12 +68,14 @@ _UNSTAGED = frozenset({"user"})
 _STAGE_KEY: tuple[str, ...] = tuple(k for k in _COVERED_KEY if k not in _UNSTAGED)
 
 Delta = dict[tuple[Any, ...], Sequence[int]]
-Coverage = set[tuple[str, str, str]]  # (day, provider, account) with billed records
+Coverage = set[tuple[str, str, str]]  # (utc_day, provider, account) with billed records
 
 _fine_key_of = itemgetter(*FINE_KEY)
 _measures_of = itemgetter(*MEASURES)
 _RECORDS = MEASURES.index("records")
-_BASIS, _PROVIDER, _ACCOUNT = (FINE_KEY.index(k) for k in ("basis", "provider", "account"))
+_UTC_DAY, _BASIS, _PROVIDER, _ACCOUNT = (
+    FINE_KEY.index(k) for k in ("utc_day", "basis", "provider", "account")
+)
 _BILLED_ROLLUP = rollups["rollup_provider"]  # the smallest table that knows the billed days
 
 
@@ -100,7 +107,8 @@ def _project(delta: Delta, key_of: Callable[[tuple[Any, ...]], Any]) -> Delta:
 
 
 def _month_of(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (key[0][:8] + "01", *key[1:])
+    """A daily rollup key's monthly twin: the month's first day, without `utc_day`."""
+    return (key[0][:8] + "01", *key[2:])
 
 
 def apply(conn: Connection, delta: Delta) -> None:
@@ -111,7 +119,7 @@ def apply(conn: Connection, delta: Delta) -> None:
         # coverage is read, then written: one writer at a time decides it (SQLite
         # writers are serialised already)
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240518)")
-    billed_days = {(k[0], k[_PROVIDER], k[_ACCOUNT]) for k in delta if k[_BASIS] == "billed"}
+    billed_days = {(k[_UTC_DAY], k[_PROVIDER], k[_ACCOUNT]) for k in delta if k[_BASIS] == "billed"}
     before = _coverage(conn, billed_days)
     metered: Delta = {}
     others: Delta = {}
@@ -121,10 +129,13 @@ def apply(conn: Connection, delta: Delta) -> None:
     if billed_days:
         _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
     if metered:
-        covered = _is_covered(_coverage(conn, {(k[0], k[_PROVIDER], "") for k in metered}))
+        covered = _is_covered(_coverage(conn, {(k[_UTC_DAY], k[_PROVIDER], "") for k in metered}))
         _upsert(
             conn,
-            {(*k[:-1], covered(k[0], k[_PROVIDER], k[_ACCOUNT]), k[-1]): v for k, v in metered.items()},
+            {
+                (*k[:-1], covered(k[_UTC_DAY], k[_PROVIDER], k[_ACCOUNT]), k[-1]): v
+                for k, v in metered.items()
+            },
         )
     if any(values[_RECORDS] < 0 for values in delta.values()):
         for table in rollups.values():
@@ -152,7 +163,7 @@ def _upsert(conn: Connection, delta: Delta) -> None:
             source, source_key = staged, _STAGE_KEY
         daily = _project(source, itemgetter(*(source_key.index(k) for k in keys)))
         _add(conn, rollups[name], keys, daily)
-        _add(conn, rollups[MONTHLY[name]], keys, _project(daily, _month_of))
+        _add(conn, rollups[MONTHLY[name]], rollup_key(dims, daily=False), _project(daily, _month_of))
 
 
 def _add(conn: Connection, table: Table, keys: tuple[str, ...], delta: Delta) -> None:
@@ -169,7 +180,7 @@ def _add(conn: Connection, table: Table, keys: tuple[str, ...], delta: Delta) ->
 
 
 def _coverage(conn: Connection, days: AbstractSet[tuple[str, str, str]]) -> Coverage:
-    """The billed (day, provider, account)s among the days and providers of `days`."""
+    """The billed (utc_day, provider, account)s among the UTC days and providers of `days`."""
     if not days:
         return set()
     t = _BILLED_ROLLUP
@@ -177,23 +188,27 @@ def _coverage(conn: Connection, days: AbstractSet[tuple[str, str, str]]) -> Cove
     found: Coverage = set()
     for i in range(0, len(pairs), 500):
         rows = conn.execute(
-            select(t.c.day, t.c.provider, t.c.account)
+            select(t.c.utc_day, t.c.provider, t.c.account)
             .where(
-                t.c.basis == "billed", t.c.records > 0, tuple_(t.c.day, t.c.provider).in_(pairs[i : i + 500])
+                t.c.basis == "billed",
+                t.c.records > 0,
+                tuple_(t.c.utc_day, t.c.provider).in_(pairs[i : i + 500]),
             )
             .distinct()
         )
-        found.update((r.day, r.provider, r.account) for r in rows)
+        found.update((r.utc_day, r.provider, r.account) for r in rows)
     return found
 
 
 def _is_covered(coverage: Coverage) -> Callable[[str, str, str], int]:
-    """A metered row is covered by a billed record of its account that day; one with no
-    account by any billed account of its provider that day."""
-    providers = {(day, provider) for day, provider, _ in coverage}
+    """A metered row is covered on its UTC day by a billed record of its own account; one
+    with no account only when its provider has exactly one billed account that day."""
+    accounts: dict[tuple[str, str], int] = {}
+    for day, provider, _ in coverage:
+        accounts[(day, provider)] = accounts.get((day, provider), 0) + 1
 
     def covered(day: str, provider: str, account: str) -> int:
-        return int((day, provider, account) in coverage if account else (day, provider) in providers)
+        return int((day, provider, account) in coverage if account else accounts.get((day, provider)) == 1)
 
     return covered
 
@@ -203,7 +218,7 @@ def _move_coverage(
 ) -> None:
     """Move the metered rows whose coverage changed to their new `covered` value."""
     was, now = _is_covered(before), _is_covered(after)
-    flips: dict[int, list[tuple[str, str, str]]] = {0: [], 1: []}  # new value -> (day, provider, account)
+    flips: dict[int, list[tuple[str, str, str]]] = {0: [], 1: []}  # new value -> (utc_day, provider, account)
     for day, provider in sorted({(d, p) for d, p, _ in billed_days}):
         accounts = {a for d, p, a in before | after if (d, p) == (day, provider)} | {""}
         for account in sorted(accounts):
@@ -221,7 +236,7 @@ def _flip(conn: Connection, where: list[tuple[str, str, str]], *, old: int, new:
         condition = and_(
             daily.c.basis == "metered",
             daily.c.covered == old,
-            tuple_(daily.c.day, daily.c.provider, daily.c.account).in_(where),
+            tuple_(daily.c.utc_day, daily.c.provider, daily.c.account).in_(where),
         )
         rows = conn.execute(
             select(*(daily.c[k] for k in keys), *(daily.c[m] for m in MEASURES)).where(condition)
@@ -238,22 +253,29 @@ def _flip(conn: Connection, where: list[tuple[str, str, str]], *, old: int, new:
         if not moved:
             continue
         conn.execute(update(daily).where(condition).values(covered=new))
-        _add(conn, rollups[MONTHLY[name]], keys, moved)
+        _add(conn, rollups[MONTHLY[name]], rollup_key(dims, daily=False), moved)
     for name in GRAINS:
         monthly = rollups[MONTHLY[name]]
         conn.execute(delete(monthly).where(monthly.c.records <= 0))
 
 
-def _covered_sql(row: Any, billed: Any) -> Any:
-    """`_is_covered` in SQL: `row` (metered) has a billed row in `billed` that covers it."""
+def covered_sql(row: Any, billed: Any) -> Any:
+    """`_is_covered` in SQL: `row` (metered) has a billed row in `billed` that covers it.
+
+    `billed` is a table with basis, utc_day, provider and account (a daily rollup, or
+    the rebuild's table of billed days). Two branches rather than one `account = ? OR
+    account = ''`: each is a seek on the (basis, utc_day, provider, account) index.
+    """
+    same_day = (
+        billed.c.basis == "billed",
+        billed.c.utc_day == row.c.utc_day,
+        billed.c.provider == row.c.provider,
+    )
+    own_account = exists().where(*same_day, billed.c.account == row.c.account)
+    only_account = select(func.count(billed.c.account.distinct())).where(*same_day).scalar_subquery() == 1
     return and_(
         row.c.basis == "metered",
-        exists().where(
-            billed.c.basis == "billed",
-            billed.c.day == row.c.day,
-            billed.c.provider == row.c.provider,
-            or_(row.c.account == "", billed.c.account == row.c.account),
-        ),
+        or_(and_(row.c.account != "", own_account), and_(row.c.account == "", only_account)),
     )
 
 
@@ -313,15 +335,15 @@ def _from_new_statements(dialect: str) -> tuple[Executable, ...]:
     """The statements that mark `_rollup_new` covered and add it to every rollup: the same
     for every batch, so built once per dialect (building them cost ~10 ms a batch)."""
     billed = _BILLED_ROLLUP.alias("billed")
-    stmts: list[Executable] = [update(_NEW).where(_covered_sql(_NEW, billed)).values(covered=1)]
+    stmts: list[Executable] = [update(_NEW).where(covered_sql(_NEW, billed)).values(covered=1)]
     for name, dims in GRAINS.items():
-        keys = rollup_key(dims)
+        keys, month_keys = rollup_key(dims), rollup_key(dims, daily=False)
         stmts.append(_add_select(dialect, rollups[name], keys, _sums(_NEW, keys).where(true())))
         month = (func.substr(_NEW.c.day, 1, 8) + "01").label("day")
-        by_month = [month, *(_NEW.c[k] for k in keys[1:])]
+        by_month = [month, *(_NEW.c[k] for k in month_keys[1:])]
         sums = (func.sum(_NEW.c[m]) for m in MEASURES)
         monthly = select(*by_month, *sums).where(true()).group_by(*by_month)
-        stmts.append(_add_select(dialect, rollups[MONTHLY[name]], keys, monthly))
+        stmts.append(_add_select(dialect, rollups[MONTHLY[name]], month_keys, monthly))
     return tuple(stmts)
 
 
@@ -337,8 +359,14 @@ def _add_select(dialect: str, table: Table, keys: Sequence[str], source: Select[
 # ---- rebuild ----------------------------------------------------------------------------------
 
 
-def rebuild(conn: Connection) -> dict[str, int]:
-    """Recompute every rollup from `usage`; returns the row count of each."""
+def rebuild(conn: Connection, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Recompute every rollup from `usage`; returns the row count of each.
+
+    `progress(done, total)` is told after each step: the staging pass, then each table.
+    """
+    steps = 1 + 2 * len(GRAINS)
+    tell = progress or (lambda done, total: None)
+    tell(0, steps)
     stage = Table(
         "_rollup_rebuild",
         MetaData(),
@@ -359,23 +387,23 @@ def rebuild(conn: Connection) -> dict[str, int]:
     # the billed days, small and indexed like rollup_provider's (basis, day, provider,
     # account): `covered` is then one index seek per row, where a look-up in the
     # unindexed stage itself walked it for every row
+    billed_key = ("basis", "utc_day", "provider", "account")
     billed = Table(
         "_rollup_billed",
         MetaData(),
-        *(Column(k, usage.c[k].type, nullable=False) for k in ("basis", "day", "provider", "account")),
-        PrimaryKeyConstraint("basis", "day", "provider", "account"),
+        *(Column(k, usage.c[k].type, nullable=False) for k in billed_key),
+        PrimaryKeyConstraint(*billed_key),
         prefixes=["TEMPORARY"],
     )
     billed.create(conn)
     conn.execute(
         insert(billed).from_select(
-            ["basis", "day", "provider", "account"],
-            select(stage.c.basis, stage.c.day, stage.c.provider, stage.c.account)
-            .where(stage.c.basis == "billed")
-            .distinct(),
+            list(billed_key),
+            select(*(stage.c[k] for k in billed_key)).where(stage.c.basis == "billed").distinct(),
         )
     )
-    conn.execute(update(stage).where(_covered_sql(stage, billed)).values(covered=1))
+    conn.execute(update(stage).where(covered_sql(stage, billed)).values(covered=1))
+    tell(1, steps)
     counts: dict[str, int] = {}
     for name, dims in GRAINS.items():
         keys = rollup_key(dims)
@@ -383,7 +411,7 @@ def rebuild(conn: Connection) -> dict[str, int]:
             sums = _sums(usage, [k for k in keys if k != "covered"]).subquery()
             source: Select[Any] = select(
                 *(
-                    case((_covered_sql(sums, billed), 1), else_=0).label(k) if k == "covered" else sums.c[k]
+                    case((covered_sql(sums, billed), 1), else_=0).label(k) if k == "covered" else sums.c[k]
                     for k in keys
                 ),
                 *(sums.c[m] for m in MEASURES),
@@ -391,11 +419,13 @@ def rebuild(conn: Connection) -> dict[str, int]:
         else:
             source = _sums(stage, keys)
         counts[name] = _refill(conn, rollups[name], keys, source)
-        daily = rollups[name]
+        tell(len(counts) + 1, steps)
+        daily, month_keys = rollups[name], rollup_key(dims, daily=False)
         month = (func.substr(daily.c.day, 1, 8) + "01").label("day")
-        by_month = [month, *(daily.c[k] for k in keys[1:])]
+        by_month = [month, *(daily.c[k] for k in month_keys[1:])]
         monthly = select(*by_month, *(func.sum(daily.c[m]) for m in MEASURES)).group_by(*by_month)
-        counts[MONTHLY[name]] = _refill(conn, rollups[MONTHLY[name]], keys, monthly)
+        counts[MONTHLY[name]] = _refill(conn, rollups[MONTHLY[name]], month_keys, monthly)
+        tell(len(counts) + 1, steps)
     stage.drop(conn)
     billed.drop(conn)
     return counts

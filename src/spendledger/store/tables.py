@@ -58,6 +58,12 @@ usage = Table(
     Column("key", String(400), nullable=False),
     Column("end", DateTime(timezone=True), nullable=True),
     Column("day", String(10), nullable=False),  # local date in the configured zone
+    # the UTC date of the record's instant: the provider's daily bucket it falls in, which
+    # decides whether a billed bucket covers it (see rollups.py), whatever zone `day` is in
+    Column("utc_day", String(10), nullable=False),
+    # an event's id, hashed to 64 bits: unique, so an event id is stored once whatever its
+    # timestamp; NULL on revisable records (billed, manual), whose key is (start, key)
+    Column("key_hash", BigInteger, nullable=True),
     Column("source", String(DIM), nullable=False),
     Column("basis", String(16), nullable=False),
     Column("provider", String(DIM), nullable=False),
@@ -81,6 +87,13 @@ usage = Table(
     Column("written_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("start", "key", name="uq_usage_start_key"),
     Index("ix_usage_day", "day"),
+    Index(
+        "uq_usage_event_id",
+        "key_hash",
+        unique=True,
+        sqlite_where=text("key_hash IS NOT NULL"),
+        postgresql_where=text("key_hash IS NOT NULL"),
+    ),
     # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
     Index(
         "ix_usage_unpriced",
@@ -110,20 +123,23 @@ GRAINS: dict[str, tuple[str, ...]] = {
 MONTHLY: dict[str, str] = {name: f"{name}_month" for name in GRAINS}
 
 
-def rollup_key(dims: tuple[str, ...]) -> tuple[str, ...]:
-    """A rollup row's unique key. `covered` is 1 on metered rows of a provider account and
-    day that billed records cover (see queries.py, "best available"), else 0."""
-    return ("day", *dims, "basis", "covered", "currency")
+def rollup_key(dims: tuple[str, ...], *, daily: bool = True) -> tuple[str, ...]:
+    """A rollup row's unique key. `covered` is 1 on metered rows that billed records cover
+    (see rollups.py, "best available"), else 0. A daily row also keeps the UTC day of its
+    records (`utc_day`: the provider bucket they fall in; in a zone other than UTC a local
+    day spans two), so coverage can move with the bucket; a monthly row does not need it."""
+    return ("day", *(("utc_day",) if daily else ()), *dims, "basis", "covered", "currency")
 
 
 def _rollup(name: str, dims: tuple[str, ...], *, daily: bool) -> Table:
-    # the daily tables' index serves coverage look-ups and moves (basis, day, provider,
-    # account) and queries on one basis; the monthly twins are small enough without it
-    indexes = [Index(f"ix_{name}_basis_day", "basis", "day", "provider", "account")] if daily else []
+    # the daily tables' index serves coverage look-ups and moves (basis, utc_day, provider,
+    # account); the monthly twins are small enough without it
+    indexes = [Index(f"ix_{name}_basis_day", "basis", "utc_day", "provider", "account")] if daily else []
     return Table(
         name,
         metadata,
         Column("day", String(10), nullable=False),
+        *((Column("utc_day", String(10), nullable=False),) if daily else ()),
         *(Column(d, String(DIM), nullable=False) for d in dims),
         Column("basis", String(16), nullable=False),
         Column("covered", SmallInteger, nullable=False),
@@ -132,7 +148,7 @@ def _rollup(name: str, dims: tuple[str, ...], *, daily: bool) -> Table:
         # the key is the primary key of a WITHOUT ROWID table on SQLite: rows sit in key
         # order (day first), so a period's rows are read in one sweep with no look-ups
         # (bench/query.py: a year by feature and day, 45 ms -> 25 ms)
-        PrimaryKeyConstraint(*rollup_key(dims), name=f"pk_{name}"),
+        PrimaryKeyConstraint(*rollup_key(dims, daily=daily), name=f"pk_{name}"),
         *indexes,
         sqlite_with_rowid=False,
     )
@@ -144,6 +160,20 @@ rollups: dict[str, Table] = {
     for name, dims in GRAINS.items()
     for table_name, daily in ((name, True), (MONTHLY[name], False))
 }
+
+
+# Which account of a provider a project or API key belongs to, learnt from the billed
+# records of that account (a billing source lists its own projects and keys): a metered
+# record with no account is attributed to the one account its project or key belongs to.
+account_members = Table(
+    "account_members",
+    metadata,
+    Column("provider", String(DIM), nullable=False),
+    Column("dimension", String(16), nullable=False),  # project | api_key_id
+    Column("value", String(DIM), nullable=False),
+    Column("account", String(DIM), nullable=False),
+    PrimaryKeyConstraint("provider", "dimension", "value", "account", name="pk_account_members"),
+)
 
 
 price_overrides = Table(

@@ -3,8 +3,10 @@
 Only a token's SHA-256 is stored (a token is 256 random bits, so a fast unsalted hash
 is enough: there is nothing to brute-force), with its last characters as a hint to tell
 tokens apart in `tokens list`. A name is unique among all rows; a revoked token's name
-can be reused, which deletes the revoked row. `verify_token` runs on the hot path, so it
-writes `last_used_at` at most once a minute per token rather than on every request.
+can be reused, which deletes the revoked row; an active token's name only when asked
+to replace it (`replace=True`), which deletes the old token in the same transaction.
+`verify_token` runs on the hot path, so it writes `last_used_at` at most once a minute
+per token rather than on every request.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class TokenError(ValueError):
     """A token operation the caller got wrong; the message says what to do instead."""
 
 
+class TokenExistsError(TokenError):
+    """An active token already has the name; the caller may replace it or pick another."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a token named {name!r} exists; revoke it first or pick another name")
+        self.name = name
+
+
 @dataclass(frozen=True, slots=True)
 class TokenInfo:
     name: str
@@ -46,14 +56,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: Connection, *, name: str, now: datetime | None = None) -> str:
-    """Create a token called `name` and return it; it is shown once and never stored."""
+def create_token(conn: Connection, *, name: str, now: datetime | None = None, replace: bool = False) -> str:
+    """Create a token called `name` and return it; it is shown once and never stored.
+    An active token of that name is an error, or with `replace` is revoked by deletion."""
     name = name.strip()
     if not name or len(name) > DIM:
         raise TokenError(f"a token name must have 1 to {DIM} characters, got {len(name)}")
     existing = conn.execute(select(api_tokens.c.revoked_at).where(api_tokens.c.name == name)).first()
-    if existing is not None and existing.revoked_at is None:
-        raise TokenError(f"a token named {name!r} exists; revoke it first or pick another name")
+    if existing is not None and existing.revoked_at is None and not replace:
+        raise TokenExistsError(name)
     if existing is not None:
         conn.execute(delete(api_tokens).where(api_tokens.c.name == name))
     token = PREFIX + secrets.token_urlsafe(32)
@@ -67,7 +78,7 @@ def create_token(conn: Connection, *, name: str, now: datetime | None = None) ->
             )
         )
     except IntegrityError as exc:  # another process created the same name meanwhile
-        raise TokenError(f"a token named {name!r} exists; revoke it first or pick another name") from exc
+        raise TokenExistsError(name) from exc
     return token
 
 

@@ -15,13 +15,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.exceptions import HTTPException
 
 from spendledger.config import Settings, get_settings
+from spendledger.demo import demo_state
 from spendledger.ingest import PricerCache
-from spendledger.queries import QueryError, has_demo
+from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
-from spendledger.web import api
+from spendledger.web import api, docs
 from spendledger.web.api import otlp
 from spendledger.web.auth import LoginRequired
 from spendledger.web.pages import (
@@ -30,10 +32,12 @@ from spendledger.web.pages import (
     alerts_page,
     budgets_page,
     channels,
+    demo_data,
     explore,
     make_templates,
     overview,
     prices,
+    refused,
     sources,
     tokens,
 )
@@ -48,19 +52,22 @@ Apps instrumented with OpenTelemetry can export their traces to `POST /v1/traces
 
 
 class DemoFlag:
-    """Whether the ledger holds demo records, for the strip every page shows; read at most
-    every 30 s (one indexed look-up in the smallest rollup)."""
+    """What the ledger holds of demo data (demo.demo_state: "", "alone" or "mixed"), for
+    the strip every page shows; read at most every 30 s, or again after `reset()`."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine, self._value, self._at = engine, False, -1e9
+        self._engine, self._value, self._at = engine, "", -1e9
 
-    def __call__(self) -> bool:
+    def __call__(self) -> str:
         now = time.monotonic()
         if now - self._at > 30:
             with self._engine.connect() as conn:
-                self._value = has_demo(conn)
+                self._value = demo_state(conn)
             self._at = now
         return self._value
+
+    def reset(self) -> None:
+        self._at = -1e9
 
 
 def app_from_env() -> FastAPI:
@@ -89,23 +96,33 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         if owned:
             db.dispose()
 
-    app = FastAPI(title="spendledger", description=API_DESCRIPTION, version=_version(), lifespan=lifespan)
+    app = FastAPI(
+        title="spendledger",
+        description=API_DESCRIPTION,
+        version=_version(),
+        lifespan=lifespan,
+        docs_url=None,  # served by web/docs.py from the app's own static folder
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.engine = db
     app.state.pricers = PricerCache()
     app.state.templates = make_templates()
-    app.state.templates.env.globals["ledger_has_demo"] = DemoFlag(db)
+    app.state.demo_flag = DemoFlag(db)
+    app.state.templates.env.globals["ledger_demo"] = app.state.demo_flag
     app.include_router(api.router)
+    app.include_router(docs.router)  # /docs and /redoc, offline
     app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
-    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens):
+    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens, demo_data):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_exception_handler(QueryError, _query_error)
     app.add_exception_handler(ZoneChangedError, _zone_changed)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(HTTPException, refused.refused_page)  # a 403 page is a page
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,9 @@
 The body is read raw so that its size is checked before anything is parsed, and the
 bytes go straight to pydantic-core, which parses and validates a whole batch in one
 pass. When some events are bad, that pass's errors name them (index and field); the
-rest are validated one by one and stored, so one bad event never sinks a batch.
+rest are validated one by one and stored, so one bad event never sinks a batch. When
+the parser refuses the whole body for one event's value (nested too deep, a number too
+long; batch.py), those events are found without parsing, rejected, and the rest parsed.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from spendledger.currencies import currency_problem
 from spendledger.ingest import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
 from spendledger.scheduler import evaluate_and_notify
+from spendledger.web.api.batch import LIMITS, LayoutError, scan_events, unreadable_events
 from spendledger.web.api.schemas import ErrorPublic, EventBatchIn, EventIn, IngestResultPublic, request_body
 from spendledger.web.deps import CurrentToken, EngineDep, PricerDep, SettingsDep
 
@@ -126,16 +130,47 @@ def _too_large(what: str, limit: int) -> NoReturn:
 
 def parse_batch(body: bytes, *, max_events: int) -> tuple[list[tuple[int, EventIn]], list[Rejection]]:
     """(index, event) pairs of the valid events and the rejections of the others."""
-    try:
-        events = EventBatchIn.model_validate_json(body).events
-    except ValidationError as exc:
-        pairs, rejected = _salvage(body, exc, max_events=max_events)
-    else:
+    deep: dict[int, Rejection] = {}
+    events, error = _validate(body)
+    if error is not None and _beyond_parser(error):  # rare: find the events at fault, parse the rest
+        deep, body = _without_unreadable_events(body)
+        events, error = _validate(body)
+    if error is None:
         _check_count(len(events), max_events)
-        pairs, rejected = list(enumerate(events)), []
+        pairs = [(i, event) for i, event in enumerate(events) if i not in deep]
+        rejected = sorted(deep.values(), key=lambda r: r.index)
+    else:
+        pairs, rejected = _salvage(body, error, max_events=max_events, rejected=deep)
     if b"\\u0000" in body:  # JSON spells NUL only so; a fast scan spares the per-event check
         pairs, rejected = _reject_nul(pairs, rejected)
     return pairs, rejected
+
+
+def _validate(body: bytes) -> tuple[list[EventIn], ValidationError | None]:
+    try:
+        return EventBatchIn.model_validate_json(body).events, None
+    except ValidationError as exc:
+        return [], exc
+
+
+def _beyond_parser(exc: ValidationError) -> bool:
+    """Whether the body may be valid JSON the parser would not read (too deep, batch.LIMITS)."""
+    return any(
+        e["type"] == "json_invalid"
+        and any(s in str(e.get("ctx", {}).get("error", "")) for s in ("recursion limit", *LIMITS))
+        for e in exc.errors(include_url=False)
+    )
+
+
+def _without_unreadable_events(body: bytes) -> tuple[dict[int, Rejection], bytes]:
+    """The rejections of the events the parser cannot read, and the body with each replaced by `{}`."""
+    try:
+        layout = scan_events(body)
+    except LayoutError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"{exc}: remove it") from None
+    found = unreadable_events(body, layout)
+    rejected = {i: Rejection(i, name, reason) for i, (name, reason) in found.items()}
+    return rejected, layout.flattened(body, set(found))
 
 
 def _check_count(count: int, max_events: int) -> None:
@@ -148,35 +183,40 @@ def _check_count(count: int, max_events: int) -> None:
 
 
 def _salvage(
-    body: bytes, exc: ValidationError, *, max_events: int
+    body: bytes, exc: ValidationError, *, max_events: int, rejected: dict[int, Rejection]
 ) -> tuple[list[tuple[int, EventIn]], list[Rejection]]:
-    """The batch failed validation: reject the events it names, validate the others alone."""
-    try:
-        doc = json.loads(body, parse_float=Decimal)
-    except ValueError as err:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f'the body is not valid JSON ({err}); send {{"events": [...]}}',
-        ) from None
-    items = doc.get("events") if isinstance(doc, dict) else None
-    if not isinstance(items, list):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail='the body must be a JSON object with a list of events: {"events": [{"id": ...}, ...]}',
-        )
-    _check_count(len(items), max_events)
-    rejected: dict[int, Rejection] = {}
-    for error in exc.errors(include_url=False):
+    """The batch failed validation: reject the events it names, validate the others alone.
+
+    Each event is validated from its own bytes (their spans come from `scan_events`), by
+    the same parser as the whole batch: what one accepts the other does, and nothing is
+    parsed by a recursive parser that a deep field could crash.
+    """
+    errors = exc.errors(include_url=False)
+    for error in errors:
         loc = error["loc"]
         if len(loc) >= 2 and loc[0] == "events" and isinstance(loc[1], int):
             rejected.setdefault(loc[1], _rejection(loc[1], error))
+        elif error["type"] == "json_invalid":
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"the body is not valid JSON ({error.get('ctx', {}).get('error')}); "
+                'send {"events": [...]}',
+            )
+        else:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail='the body must be a JSON object with a list of events: {"events": [{"id": ...}, ...]}',
+            )
+    layout = scan_events(body)  # valid JSON that pydantic parsed: no LayoutError
+    _check_count(layout.count, max_events)
     events: list[tuple[int, EventIn]] = []
-    for index, item in enumerate(items):
-        if index in rejected:
+    for index in range(layout.count):
+        span = layout.spans.get(index)
+        if index in rejected or span is None:  # no span: a scalar, which the batch's errors name
             continue
         try:
-            events.append((index, EventIn.model_validate(item)))
-        except ValidationError as err:  # the JSON pass and this one should agree; be safe
+            events.append((index, EventIn.model_validate_json(body[span[0] : span[1]])))
+        except ValidationError as err:  # the batch's pass and this one should agree; be safe
             rejected[index] = _rejection(index, err.errors(include_url=False)[0], at=0)
     return events, sorted(rejected.values(), key=lambda r: r.index)
 
@@ -207,6 +247,8 @@ def _reason(field: str, error: ErrorDetails) -> str:
         return f"each event must be a JSON object with id, timestamp, provider and model, got {value}"
     if kind == "missing":
         return f"{field} is required"
+    if field == "currency" and isinstance(error.get("input"), str):
+        return currency_problem(error["input"]) or f"currency: {error['msg']}"
     if kind == "timezone_aware":
         return NAIVE_TIMESTAMP_REASON
     if kind.startswith(("datetime", "date_")):

@@ -116,6 +116,7 @@ def store_export(
         user=settings.otlp_user_attributes,
         project=settings.otlp_project_attributes,
         feature=settings.otlp_feature_attributes,
+        account=settings.otlp_account_attributes,
     )
     with gc_paused():
         if gzipped:

@@ -33,7 +33,10 @@ class EventIn(BaseModel):
     id: Annotated[
         str, Field(min_length=1, max_length=396, description="Unique per call; re-sends are ignored")
     ]
-    timestamp: Annotated[AwareDatetime, Field(description="ISO 8601 with a zone: Z or an offset")]
+    timestamp: Annotated[
+        AwareDatetime,
+        Field(description="ISO 8601 with a zone (Z or an offset), from 2000-01-01 to 2099-12-31T23:59:59Z"),
+    ]
     provider: Annotated[str, Field(min_length=1, max_length=DIM, examples=["openai"])]
     model: Annotated[str, Field(min_length=1, max_length=DIM, examples=["gpt-4o-mini"])]
     account: Dimension = None
@@ -42,7 +45,10 @@ class EventIn(BaseModel):
     api_key_id: Dimension = None
     user: Dimension = None
     feature: Dimension = None
-    tags: dict[str, Any] | None = None
+    tags: Annotated[
+        dict[str, Any] | None,
+        Field(description="A JSON object of at most 4 levels and 4 096 bytes (compact JSON)"),
+    ] = None
     requests: Count = 1
     input_tokens: Count = 0
     cached_input_tokens: Count = 0
@@ -63,7 +69,7 @@ class EventIn(BaseModel):
             description="The provider's cost; omit to price from the catalogue",
         ),
     ] = None
-    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")] = "USD"
+    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="An ISO 4217 code")] = "USD"
     latency_ms: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="The call's duration")] = None
     status: Annotated[
         str | None,

@@ -1,9 +1,11 @@
-"""/alerts: the alert centre — budgets' alerts, open, acknowledged and resolved, with their figures.
+"""/alerts: the alert centre — budgets' alerts and spend anomalies, open, acknowledged and
+resolved, with their figures.
 
 Admins and viewers read it (an alert's figures span the budget's whole scope, which a
 member may not see); an admin acknowledges an alert, recorded with their email and the
 moment. Each alert links to the explorer view that explains it: the budget's window up
-to today, by project and day, with the budget's filters and basis.
+to today, by project and day, with the budget's filters and basis (links.py). An anomaly
+is shown as one, by its subject and words (alerts.headline, alerts.describe).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from spendledger.alerts import describe
+from spendledger.alerts import describe, headline
 from spendledger.links import alert_explore_path
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
 from spendledger.store.budgets import list_budgets
@@ -34,6 +36,7 @@ STATUS_TITLES = {"open": "Open", "acknowledged": "Acknowledged", "resolved": "Re
 @dataclass(frozen=True)
 class AlertView:
     alert: AlertRow
+    name: str  # the budget's name, or "Anomaly: model:gpt-4o"
     summary: str
     explore_url: str
 
@@ -54,7 +57,8 @@ def alerts_page(
         budgets = {b.name: b for b in list_budgets(conn)}
     groups: dict[str, list[AlertView]] = {s: [] for s in ALERT_STATUSES}
     for a in rows:
-        view = AlertView(a, describe(a), alert_explore_path(a, budgets.get(a.budget), today=today))
+        name = headline(a) if a.kind == "anomaly" else a.budget
+        view = AlertView(a, name, describe(a), alert_explore_path(a, budgets.get(a.budget), today=today))
         groups.setdefault(a.status, []).append(view)
     context = {
         "viewer": viewer,

@@ -28,7 +28,7 @@ from starlette.datastructures import QueryParams
 from spendledger import queries
 from spendledger.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
-from spendledger.records import DIMENSIONS, Basis, cents
+from spendledger.records import DIMENSIONS, Basis, shown_amount
 from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages.projection import Projection, project, with_cone
@@ -36,7 +36,9 @@ from spendledger.web.pages.projection import Projection, project, with_cone
 router = APIRouter(include_in_schema=False)
 
 API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis")
-DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "day"))  # a bare /explore
+# a bare /explore: a summary that reads at a glance (a row and a slice per provider, the
+# month's projection); "Over time" adds the daily chart and a row per day
+DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "total"))
 FILTER_DIMS = ("provider", "account", "workspace", "project", "model", "user", "feature", "basis")
 # the filters' values come from four grouped reads; each group fits one rollup
 OPTION_GROUPS = (("provider", "account", "basis"), ("workspace", "project", "model"), ("user",), ("feature",))
@@ -179,7 +181,7 @@ def explore(
     sums = {name: sum(getattr(row, name) for row in report.rows) for name in counts}
     chart, projected = chart_of(report), None
     if today is not None and report.rows:
-        projected = project(conn, query, preset=preset, today=today, currency=report.currency)
+        projected = project(conn, query, preset=preset, today=today, currency=report.leading_currency)
         if projected is not None and query.granularity is Granularity.DAY:
             chart = with_cone(chart, report, projected)
     return Results(report, [str(b) for b in Basis if str(b) in present], sums, chart, projected)
@@ -288,7 +290,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
     """The charts' data in the report's main currency: stacked series over time by the first
     group-by, and its share of the total; past MAX_SERIES names, the smallest become one."""
     query, first = report.query, (report.query.by or (None,))[0]
-    rows = [r for r in report.rows if r.currency == report.currency]
+    rows = [r for r in report.rows if r.currency == report.leading_currency]
     names = [(r.dims[first] or "(none)") if first else "Spend" for r in rows]
     totals: dict[str, Decimal] = {}
     for name, row in zip(names, rows, strict=True):
@@ -302,9 +304,9 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
     for name, row in zip(names, rows, strict=True):
         share[name] += row.cost
     chart: dict[str, Any] = {
-        "currency": report.currency,
+        "currency": report.leading_currency,
         "dimension": label(first) if first else None,
-        "share": [{"name": n, "value": float(cents(v))} for n, v in share.items()] if first else [],
+        "share": [{"name": n, "value": float(shown_amount(v))} for n, v in share.items()] if first else [],
     }
     if query.granularity is not Granularity.TOTAL:
         periods = sorted({*periods_of(query), *(r.period for r in rows if r.period)})
@@ -313,7 +315,7 @@ def chart_of(report: SpendReport) -> dict[str, Any]:
         for name, row in zip(names, rows, strict=True):
             cells[name][index[row.period or ""]] += row.cost
         chart["periods"] = periods
-        chart["series"] = [{"name": n, "data": [float(cents(v)) for v in cells[n]]} for n in ranked]
+        chart["series"] = [{"name": n, "data": [float(shown_amount(v)) for v in cells[n]]} for n in ranked]
     return chart
 
 

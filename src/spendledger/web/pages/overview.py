@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from spendledger import queries
 from spendledger.budgets import window_of
 from spendledger.forecast import Forecast, forecast_spend
-from spendledger.records import Basis, cents
+from spendledger.records import Basis, shown_amount
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
@@ -63,7 +63,7 @@ def chart_of(overview: queries.Overview) -> dict[str, object]:
     start, end = queries.period_range("30d", today=overview.today)
     days = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     series = [
-        {"name": provider, "data": [float(cents(by_day.get(day, Decimal(0)))) for day in days]}
+        {"name": provider, "data": [float(shown_amount(by_day.get(day, Decimal(0)))) for day in days]}
         for provider, by_day in sorted(overview.daily.items(), key=lambda kv: -sum(kv[1].values()))
     ]
     return {"days": days, "series": series, "currency": overview.currency}

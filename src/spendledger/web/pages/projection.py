@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 from spendledger.budgets import window_of
 from spendledger.forecast import Forecast, forecast_spend
 from spendledger.queries import SpendQuery, SpendReport
-from spendledger.records import cents
+from spendledger.records import shown_amount
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,13 @@ def with_cone(chart: dict[str, Any], report: SpendReport, projection: Projection
         i = index[d.isoformat()]
         if d <= p.today:
             running += by_day.get(d.isoformat(), Decimal(0))
-            cumulative[i] = float(cents(running))
+            cumulative[i] = float(shown_amount(running))
         if d >= p.today:
             share = Decimal((d - p.today).days) / left if left else Decimal(1)
             at_low = _between(f.spent_so_far, f.low, share)
-            projected[i] = float(cents(_between(f.spent_so_far, f.projected_total, share)))
-            low[i] = float(cents(at_low))
-            band[i] = float(cents(_between(f.spent_so_far, f.high, share) - at_low))
+            projected[i] = float(shown_amount(_between(f.spent_so_far, f.projected_total, share)))
+            low[i] = float(shown_amount(at_low))
+            band[i] = float(shown_amount(_between(f.spent_so_far, f.high, share) - at_low))
     cone = {"end": p.end.isoformat(), "cumulative": cumulative, "projected": projected}
     return {**chart, "periods": periods, "series": series, "projection": cone | {"low": low, "band": band}}
 
