@@ -14,11 +14,12 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
-from conftest import PG_ADMIN_URL
 from spendledger.queries import SpendQuery, spend
 from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.ledger import get_meta
 from spendledger.store.tables import MEASURES, usage
+
+PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
