@@ -16,14 +16,17 @@ $(BIN)/spendledger: pyproject.toml constraints.txt
 # The dashboard's front-end libraries and the API docs' (Swagger UI, ReDoc), from the npm
 # registry at the versions of package-lock.json, copied into the package's static folder
 # (never committed), so every page and /docs work offline. Install scripts never run: only
-# these files are used.
+# these files are used. ReDoc's sidebar shows its maker's logo from a CDN: the copy shows
+# none (an empty image; the page's policy forbids other hosts too, see web/docs.py).
 VENDOR := src/spendledger/web/static/vendor
-$(VENDOR)/.stamp: package.json package-lock.json
+$(VENDOR)/.stamp: package.json package-lock.json Makefile
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/echarts/dist/echarts.min.js node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/
 	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css \
-	   node_modules/swagger-ui-dist/favicon-32x32.png node_modules/redoc/bundles/redoc.standalone.js $(VENDOR)/
+	   node_modules/swagger-ui-dist/favicon-32x32.png $(VENDOR)/
+	sed 's#https://cdn.redoc.ly/redoc/logo-mini.svg#data:,#' node_modules/redoc/bundles/redoc.standalone.js \
+	   > $(VENDOR)/redoc.standalone.js
 	@touch $@
 
 setup: $(BIN)/spendledger $(VENDOR)/.stamp
