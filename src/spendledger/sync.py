@@ -9,7 +9,7 @@ Invariants:
   the last complete day synced (providers revise recent buckets); `synced_until` only
   moves when every endpoint completed, so a failed run is redone from the same start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
-- the key is opened here, handed to the connector and never logged or returned.
+- the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine, and_, false
+from sqlalchemy import Engine
 
 from spendledger.config import Settings
-from spendledger.secrets import load_vault
 from spendledger.sources._http import RetryPolicy
-from spendledger.sources.base import Page, SourceConfig, SourceError, connector_for
-from spendledger.store.ledger import replace_where
+from spendledger.sources.base import Page, SourceError
+from spendledger.sources_admin import connect
+from spendledger.store.ledger import replace_buckets
 from spendledger.store.sources import (
     SourceRow,
     acquire_lease,
@@ -38,7 +38,6 @@ from spendledger.store.sources import (
     set_synced_until,
     start_run,
 )
-from spendledger.store.tables import usage
 
 OVERLAP = timedelta(days=3)  # providers revise recent buckets
 LEASE = timedelta(minutes=10)  # renewed after every page
@@ -122,8 +121,7 @@ def sync_source(
         run_id = start_run(conn, name, now=now())
     outcome = SyncOutcome(name, start, end)
     try:
-        key = load_vault(settings).open(source.credential)
-        connector = connector_for(source.provider)(SourceConfig(name, key, source.options), policy=policy)
+        connector = connect(settings, source, policy=policy)
         try:
             for endpoint in connector.endpoints():
                 outcome.endpoints.append(endpoint)
@@ -157,20 +155,15 @@ def _store_page(
     owner: str,
     at: datetime,
 ) -> None:
-    starts = [start for start, _ in page.buckets]
-    # a page clears the buckets it lists; a later page of a long bucket lists none and
-    # only adds its records
-    condition = (
-        and_(
-            usage.c.source == name,
-            usage.c.key.startswith(f"{page.endpoint}|", autoescape=True),
-            usage.c.start.in_(starts),
-        )
-        if starts
-        else false()
-    )
     with engine.begin() as conn:
-        replace_where(conn, condition, page.records, tz=settings.tz)
+        replace_buckets(
+            conn,
+            source=name,
+            endpoint=page.endpoint,
+            buckets=page.buckets,
+            records=page.records,
+            tz=settings.tz,
+        )
         outcome.pages += 1
         outcome.records += len(page.records)
         progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)

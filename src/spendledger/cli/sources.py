@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import and_, func, select
 
+from spendledger import sources_admin
 from spendledger.cli.context import (
     err,
     fail,
@@ -27,19 +27,10 @@ from spendledger.cli.context import (
     user_errors,
 )
 from spendledger.secrets import load_vault, mask, new_vault, save_key_file
-from spendledger.sources.base import Page, SourceConfig, SourceError, connector_for
-from spendledger.store.ledger import delete_where
-from spendledger.store.sources import (
-    add_source,
-    get_source,
-    list_sources,
-    remove_source,
-    set_credential,
-)
-from spendledger.store.tables import usage
+from spendledger.sources.base import Page
+from spendledger.sources_admin import SourceError
+from spendledger.store.sources import list_sources, set_credential
 from spendledger.sync import SyncOutcome, sync_source
-
-PROVIDERS = ("openai", "anthropic")
 
 app = typer.Typer(help="Provider accounts the ledger syncs billing data from.", no_args_is_help=True)
 secrets_app = typer.Typer(help="The secret key that seals stored credentials.", no_args_is_help=True)
@@ -48,7 +39,7 @@ secrets_app = typer.Typer(help="The secret key that seals stored credentials.", 
 @app.command("add")
 def add(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Argument(help="openai or anthropic")],
+    provider: Annotated[str, typer.Argument(help="The source type (`spendledger sources types`).")],
     name: Annotated[str, typer.Option("--name", help="What to call this account, e.g. the organisation.")],
     key_env: Annotated[
         str | None, typer.Option("--key-env", help="Read the admin key from this environment variable.")
@@ -56,7 +47,7 @@ def add(
     key_stdin: Annotated[bool, typer.Option("--key-stdin", help="Read the admin key from stdin.")] = False,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", help="KEY=VALUE: base_url, project_ids (comma-separated), account, ..."),
+        typer.Option("--option", help="KEY=VALUE, an option of the type (`spendledger sources types`)."),
     ] = None,
     backfill_days: Annotated[
         int, typer.Option(min=1, max=3650, help="Days the first sync reaches back.")
@@ -64,8 +55,8 @@ def add(
     interval_minutes: Annotated[int, typer.Option(min=5, help="How often `serve`/`worker` sync it.")] = 60,
 ) -> None:
     """Add a source: a provider account whose admin key can read its usage and costs."""
-    if provider not in PROVIDERS:
-        fail(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}", code=2)
+    if problem := sources_admin.unknown_type(provider):
+        fail(f"unknown provider {problem.removeprefix('unknown ')}", code=2)
     if bool(key_env) == key_stdin:
         fail("give the key with exactly one of --key-env VAR or --key-stdin", code=2)
     if key_env:
@@ -84,21 +75,20 @@ def add(
         if not sep or not k.strip():
             fail(f"--option {item!r} is not KEY=VALUE", code=2)
         options[k.strip()] = v.strip()
+    for problem in sources_admin.check_options(sources_admin.source_type(provider), options).values():
+        fail(f"--option: {problem}", code=2)
     settings = settings_of(ctx)
     with open_ledger(ctx) as engine, user_errors():
-        vault = load_vault(settings)
-        with engine.begin() as conn:
-            add_source(
-                conn,
-                name=name,
-                provider=provider,
-                credential=vault.seal(key),
-                key_hint=mask(key),
-                options=options,
-                now=datetime.now(UTC),
-                backfill_days=backfill_days,
-                interval_minutes=interval_minutes,
-            )
+        sources_admin.add(
+            engine,
+            settings,
+            provider=provider,
+            name=name,
+            key=key,
+            options=options,
+            backfill_days=backfill_days,
+            interval_minutes=interval_minutes,
+        )
     out().print(
         f"Added {provider} source {name!r} (key {mask(key)}). `spendledger sources test {name}` checks "
         f"the key; `spendledger sync {name}` pulls the last {backfill_days} days."
@@ -108,12 +98,10 @@ def add(
 @app.command("list")
 def list_(ctx: typer.Context) -> None:
     """The sources with their key (masked), last sync, status and last error."""
-    with open_ledger(ctx) as engine, engine.connect() as conn:
-        rows = list_sources(conn)
-        counts: dict[str, int] = {
-            r.source: int(r.n)
-            for r in conn.execute(select(usage.c.source, func.count().label("n")).group_by(usage.c.source))
-        }
+    with open_ledger(ctx) as engine:
+        with engine.connect() as conn:
+            rows = list_sources(conn)
+        counts = sources_admin.record_counts(engine)
     if not rows:
         out().print("No sources yet: `spendledger sources add openai --name ORG --key-env OPENAI_ADMIN_KEY`.")
         return
@@ -136,16 +124,11 @@ def list_(ctx: typer.Context) -> None:
 def test(ctx: typer.Context, name: str) -> None:
     """One cheap authenticated call with the source's key; says what to fix when it fails."""
     settings = settings_of(ctx)
-    with open_ledger(ctx) as engine, user_errors(), engine.connect() as conn:
-        source = get_source(conn, name)
-        key = load_vault(settings).open(source.credential)
-    connector = connector_for(source.provider)(SourceConfig(name, key, source.options))
-    try:
-        seen = connector.check()
-    except SourceError as exc:
-        fail(str(exc))
-    finally:
-        connector.close()
+    with open_ledger(ctx) as engine, user_errors():
+        try:
+            seen = sources_admin.check(engine, settings, name)
+        except SourceError as exc:
+            fail(str(exc))
     out().print(f"OK: {seen}")
 
 
@@ -156,11 +139,20 @@ def remove(
     purge: Annotated[bool, typer.Option("--purge", help="Also delete the records it synced.")] = False,
 ) -> None:
     """Remove a source; its records stay in the ledger unless --purge."""
-    with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
-        remove_source(conn, name)
-        deleted = delete_where(conn, and_(usage.c.source == name)) if purge else 0
+    with open_ledger(ctx) as engine, user_errors():
+        deleted = sources_admin.remove(engine, name, purge=purge) or 0
     kept = "" if purge else " Its records stay in the ledger (--purge deletes them)."
     out().print(f"Removed source {name!r}" + (f" and {deleted:,} records." if purge else ".") + kept)
+
+
+@app.command("types")
+def types() -> None:
+    """The source types `sources add` takes, with their options."""
+    table = Table("Type", "Provider", "Key", "Options (--option KEY=VALUE)")
+    for kind in sources_admin.source_types():
+        options = "\n".join(f"{o.name}: {o.help}" for o in kind.all_options)
+        table.add_row(kind.name, kind.label, kind.key_help, options)
+    print_table(table)
 
 
 def sync(

@@ -1,23 +1,29 @@
-"""The one HTTP path every connector takes: retries, Retry-After, errors that say what to do.
+"""The one HTTP path every connector takes: the client, auth, retries, Retry-After, errors.
 
-Connectors call `get_json(...)`; it returns the decoded JSON object or raises a
-`SourceError`. 429 waits `Retry-After` (capped) or backs off exponentially; 5xx and
-network errors back off; both give up after `max_attempts`. 401/403/404 never retry.
-The key is sent only in headers and never appears in a message.
+`make_client` builds the `httpx.Client` a connector is handed (base.py's
+`SourceType.open`): the base URL (configurable: proxies, regional endpoints, the fakes
+in tests), the provider's fixed headers and an auth hook. Auth is an `httpx.Auth`:
+`Bearer` and `KeyHeader` today; OAuth client credentials (fetch and refresh a token)
+or signed requests (AWS SigV4) are further `httpx.Auth` subclasses built from the
+source's config, with nothing else to change. Connectors call `get_json(...)`; it
+returns the decoded JSON object or raises a `SourceError`. 429 waits `Retry-After`
+(capped) or backs off exponentially; 5xx and network errors back off; both give up
+after `max_attempts`. 401/403/404 never retry. The key is sent only in headers and
+never appears in a message.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
-from spendledger.sources.base import ErrorKind, SourceError
+from spendledger.sources.errors import ErrorKind, SourceError
 
 Params = Mapping[str, str | int | Sequence[str] | None] | Sequence[tuple[str, str | int]]
 
@@ -41,8 +47,39 @@ class Hints:
     not_found: str = "check base_url (it should end in /v1)"  # on 404
 
 
-def make_client(base_url: str, headers: Mapping[str, str], *, timeout: float = 60.0) -> httpx.Client:
-    return httpx.Client(base_url=base_url, headers=dict(headers), timeout=timeout, follow_redirects=True)
+class Bearer(httpx.Auth):
+    """`Authorization: Bearer <key>` on every request."""
+
+    def __init__(self, key: str) -> None:
+        self._header = f"Bearer {key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+class KeyHeader(httpx.Auth):
+    """The key in a header of the provider's own (Anthropic: `x-api-key`)."""
+
+    def __init__(self, header: str, key: str) -> None:
+        self._header, self._key = header, key
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers[self._header] = self._key
+        yield request
+
+
+def make_client(
+    base_url: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    auth: httpx.Auth | None = None,
+    timeout: float = 60.0,
+) -> httpx.Client:
+    """The client one connector owns (and closes): base URL, fixed headers, auth."""
+    return httpx.Client(
+        base_url=base_url, headers=dict(headers or {}), auth=auth, timeout=timeout, follow_redirects=True
+    )
 
 
 def _flatten(params: Params | None) -> list[tuple[str, str | int | float | bool | None]]:

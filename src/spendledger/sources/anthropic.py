@@ -30,6 +30,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, as_utc
@@ -42,8 +43,8 @@ from spendledger.sources._anthropic_payloads import (
     Report,
     UsageResult,
 )
-from spendledger.sources._http import Hints, RetryPolicy, get_json, make_client
-from spendledger.sources.base import Page, SourceConfig, SourceError, register
+from spendledger.sources._http import Hints, KeyHeader, RetryPolicy, get_json
+from spendledger.sources.base import Option, Page, SourceConfig, SourceError, SourceType
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_WORKSPACE = "Default workspace"
@@ -73,7 +74,9 @@ class AnthropicConnector:
 
     provider: ClassVar[str] = "anthropic"
 
-    def __init__(self, config: SourceConfig, *, policy: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, config: SourceConfig, *, policy: RetryPolicy | None = None, client: httpx.Client | None = None
+    ) -> None:
         self._config = config
         self._policy = policy or RetryPolicy()
         self._account = config.options.get("account") or config.name
@@ -88,10 +91,7 @@ class AnthropicConnector:
             "(sk-ant-admin…) of an organisation (individual accounts have no Admin API)",
             not_found="check base_url (it should be https://api.anthropic.com, without /v1)",
         )
-        self._client = make_client(
-            config.options.get("base_url", DEFAULT_BASE_URL),
-            {"x-api-key": config.key, "anthropic-version": "2023-06-01"},
-        )
+        self._client = client or SOURCE_TYPE.client(config)
         self._workspaces: dict[str, str] | None = None
         self._api_keys: dict[str, str] | None = None
 
@@ -380,4 +380,20 @@ class AnthropicConnector:
         ]
 
 
-register("anthropic", AnthropicConnector)
+SOURCE_TYPE = SourceType(
+    name="anthropic",
+    label="Anthropic",
+    connector=AnthropicConnector,
+    base_url=DEFAULT_BASE_URL,
+    key_help="an Admin API key (sk-ant-admin…) from the Claude Console under Settings → Admin keys",
+    options=(
+        Option(
+            "workspace_ids",
+            "Workspace IDs (optional)",
+            "Anthropic: comma-separated wrkspc_… ids; blank syncs every workspace.",
+            "ids",
+        ),
+    ),
+    auth=lambda config: KeyHeader("x-api-key", config.key),
+    headers={"anthropic-version": "2023-06-01"},
+)

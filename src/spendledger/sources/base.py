@@ -1,4 +1,12 @@
-"""The connector contract: a provider account's billing data → pages of ledger records.
+"""The source type declaration, the connector contract and the registry of types.
+
+A source type (`SourceType`) declares its name and label, the key it needs, the
+options it takes (typed, with help) and its connector: how to check a key and fetch
+pages. `sources add`, the /sources form and `sources test|remove` are generated from
+it (sources_admin.py). The registry finds types without importing them up front and
+without any registering at import time: the built-in modules below are imported by
+name when asked for, then the `spendledger.sources` entry-point group, so a package
+of a third party adds a type by declaring `name = "module:SOURCE_TYPE"` there.
 
 A connector only translates. It fetches one endpoint at a time, page after page, and
 hands each page to the caller as a `Page`: the UTC day buckets the page covers and the
@@ -24,36 +32,33 @@ retries (rate_limited, server, network).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import importlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
+from importlib.metadata import entry_points
+from typing import Literal, Protocol
+
+import httpx
 
 from spendledger.records import UsageRecord
+from spendledger.sources._http import Bearer, RetryPolicy, make_client
+from spendledger.sources.errors import ErrorKind, SourceError
 
-if TYPE_CHECKING:
-    from spendledger.sources._http import RetryPolicy
-
-ErrorKind = Literal[
-    "auth", "permission", "not_found", "rate_limited", "server", "network", "malformed", "config"
+__all__ = [
+    "ENTRY_POINTS",
+    "Connector",
+    "ConnectorFactory",
+    "ErrorKind",
+    "Option",
+    "Page",
+    "SourceConfig",
+    "SourceError",
+    "SourceType",
+    "connector_for",
+    "source_type",
+    "source_types",
 ]
-
-
-class SourceError(Exception):
-    """A failure of one source, with a message that names it and says what to do."""
-
-    def __init__(
-        self, kind: ErrorKind, message: str, *, endpoint: str | None = None, page: int | None = None
-    ):
-        super().__init__(message)
-        self.kind = kind
-        self.endpoint = endpoint
-        self.page = page
-
-    @property
-    def stops_source(self) -> bool:
-        """Retrying will not help: the key, its permissions or the data are wrong."""
-        return self.kind in ("auth", "permission", "not_found", "malformed", "config")
 
 
 @dataclass
@@ -82,8 +87,6 @@ class SourceConfig:
 class Connector(Protocol):
     """A provider's billing API, read for one source (one organisation's admin key)."""
 
-    provider: ClassVar[str]
-
     def check(self) -> str:
         """One cheap authenticated call; returns what it saw (e.g. "3 projects")."""
         ...
@@ -100,23 +103,98 @@ class Connector(Protocol):
 
 
 class ConnectorFactory(Protocol):
-    """Builds a connector; it owns an httpx.Client on `config.options["base_url"]` or the default."""
+    """Builds a connector around the client it is handed (its own one on the type's base URL
+    when none is: tests construct connectors directly); the connector closes the client."""
 
-    def __call__(self, config: SourceConfig, *, policy: RetryPolicy | None = None) -> Connector: ...
+    def __call__(
+        self, config: SourceConfig, *, policy: RetryPolicy | None = None, client: httpx.Client | None = None
+    ) -> Connector: ...
 
 
-_REGISTRY: dict[str, ConnectorFactory] = {}
+OptionKind = Literal["text", "url", "ids"]
 
 
-def register(provider: str, factory: ConnectorFactory) -> None:
-    _REGISTRY[provider] = factory
+@dataclass(frozen=True)
+class Option:
+    """One option a source takes (`SourceConfig.options[name]`), all optional strings."""
+
+    name: str
+    label: str
+    help: str
+    kind: OptionKind = "text"  # url: must start with http(s)://; ids: a comma-separated list
+    form: bool = True  # shown in the /sources form (else only `sources add --option`)
+
+
+# the options every source type takes, before its own
+COMMON_OPTIONS = (
+    Option(
+        "base_url",
+        "Base URL (optional)",
+        "Blank: the provider's API. Set it for a proxy or a regional endpoint.",
+        "url",
+    ),
+    Option("account", "Account", "The account its records carry (default: the source's name).", form=False),
+)
+
+
+def bearer(config: SourceConfig) -> httpx.Auth:
+    return Bearer(config.key)
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """What a provider's source is and needs; `open` gives a connector ready to check and fetch."""
+
+    name: str  # stored in sources.provider: "openai"
+    label: str  # shown: "OpenAI"
+    connector: ConnectorFactory
+    base_url: str  # the default; the `base_url` option overrides it
+    key_help: str  # what key to give and where to create it
+    options: tuple[Option, ...] = ()  # its own, after COMMON_OPTIONS
+    auth: Callable[[SourceConfig], httpx.Auth] = bearer  # OAuth, signed requests: another httpx.Auth
+    headers: Mapping[str, str] = field(default_factory=dict)  # sent on every request (API versions)
+
+    @property
+    def all_options(self) -> tuple[Option, ...]:
+        return (*COMMON_OPTIONS, *self.options)
+
+    def client(self, config: SourceConfig) -> httpx.Client:
+        """The HTTP client a connector of this type is handed."""
+        base_url = config.options.get("base_url") or self.base_url
+        return make_client(base_url, self.headers, auth=self.auth(config))
+
+    def open(self, config: SourceConfig, *, policy: RetryPolicy | None = None) -> Connector:
+        return self.connector(config, policy=policy, client=self.client(config))
+
+
+ENTRY_POINTS = "spendledger.sources"
+# built-in types: name → module holding SOURCE_TYPE, imported only when asked for
+_BUILT_IN = {"openai": "spendledger.sources.openai", "anthropic": "spendledger.sources.anthropic"}
+
+
+def _declared(found: object, where: str) -> SourceType:
+    found = getattr(found, "SOURCE_TYPE", found)  # an entry point may name the module
+    if not isinstance(found, SourceType):
+        raise SourceError("config", f"{where} is not a spendledger SourceType")
+    return found
+
+
+def source_type(name: str) -> SourceType:
+    """The type called `name`: built in, else from the `spendledger.sources` entry points."""
+    if name in _BUILT_IN:
+        return _declared(importlib.import_module(_BUILT_IN[name]), _BUILT_IN[name])
+    for point in entry_points(group=ENTRY_POINTS, name=name):
+        return _declared(point.load(), f"entry point {point.value!r}")
+    known = ", ".join(t.name for t in source_types()) or "none"
+    raise SourceError("config", f"unknown provider {name!r}; known: {known}")
+
+
+def source_types() -> list[SourceType]:
+    """Every type there is: the built-in ones, then the installed packages' in name order."""
+    names = [*_BUILT_IN, *sorted({p.name for p in entry_points(group=ENTRY_POINTS)} - set(_BUILT_IN))]
+    return [source_type(name) for name in names]
 
 
 def connector_for(provider: str) -> ConnectorFactory:
-    from spendledger.sources import anthropic, openai  # noqa: F401  (they register themselves)
-
-    try:
-        return _REGISTRY[provider]
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
-        raise SourceError("config", f"unknown provider {provider!r}; known: {known}") from None
+    """The connector of a type (tests build one on a config of their own)."""
+    return source_type(provider).connector

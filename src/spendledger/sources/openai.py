@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from spendledger.records import Basis, PricingStatus, UsageRecord, as_utc
@@ -50,7 +51,7 @@ from spendledger.sources._openai_payloads import (
     VectorStores,
     WebSearches,
 )
-from spendledger.sources.base import Page, SourceConfig, SourceError, register
+from spendledger.sources.base import Option, Page, SourceConfig, SourceError, SourceType
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _ZERO = Decimal(0)
@@ -150,7 +151,13 @@ class OpenAIConnector:
 
     provider: ClassVar[str] = "openai"
 
-    def __init__(self, config: SourceConfig, *, policy: _http.RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        config: SourceConfig,
+        *,
+        policy: _http.RetryPolicy | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
         self.name = config.name
         self.account = config.options.get("account") or config.name
         self._key = config.key
@@ -164,8 +171,7 @@ class OpenAIConnector:
             permission="the admin key needs read access to usage and costs; create an admin key "
             "with read permission on Usage under Organization settings → Admin keys",
         )
-        base_url = config.options.get("base_url", DEFAULT_BASE_URL)
-        self._client = _http.make_client(base_url, {"Authorization": f"Bearer {config.key}"})
+        self._client = client or SOURCE_TYPE.client(config)
         self._projects: dict[str, str] | None = None  # id → name, loaded on first use
         self._keys: dict[str, str] = {}  # API key id → name
 
@@ -382,4 +388,18 @@ class OpenAIConnector:
             ) from None
 
 
-register("openai", OpenAIConnector)
+SOURCE_TYPE = SourceType(
+    name="openai",
+    label="OpenAI",
+    connector=OpenAIConnector,
+    base_url=DEFAULT_BASE_URL,
+    key_help="an organisation admin key (sk-admin-…) from Organization settings → Admin keys",
+    options=(
+        Option(
+            "project_ids",
+            "Project IDs (optional)",
+            "OpenAI: comma-separated proj_… ids; blank syncs every project.",
+            "ids",
+        ),
+    ),
+)

@@ -18,7 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    select,
+    tuple_,
+    update,
+)
 
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, members, rollups
@@ -160,6 +171,48 @@ def replace_where(
     if removed or ids:
         set_meta(conn, "last_write_at", now.isoformat())
     return removed, len(ids)
+
+
+def replace_buckets(
+    conn: Connection,
+    *,
+    source: str,
+    endpoint: str,
+    buckets: Sequence[tuple[datetime, datetime]],
+    records: Sequence[UsageRecord],
+    tz: ZoneInfo,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Replace what `source` held for these buckets of `endpoint` by `records`; (removed, written).
+
+    A billing page lists its buckets (empty ones included) and their records, whose keys
+    start with `endpoint|`. A later page of a long bucket lists no buckets: it clears
+    nothing and only adds its records.
+    """
+    starts = [start for start, _ in buckets]
+    condition = (
+        and_(
+            usage.c.source == source,
+            usage.c.key.startswith(f"{endpoint}|", autoescape=True),
+            usage.c.start.in_(starts),
+        )
+        if starts
+        else false()
+    )
+    return replace_where(conn, condition, records, tz=tz, now=now)
+
+
+def delete_records(conn: Connection, *, source: str) -> int:
+    """Delete every record of `source` (a purged source), the rollups following."""
+    return delete_where(conn, usage.c.source == source)
+
+
+def records_by_source(conn: Connection, *, source: str | None = None) -> dict[str, int]:
+    """How many records each source holds (only `source`'s when given); none: absent."""
+    query = select(usage.c.source, func.count().label("n")).group_by(usage.c.source)
+    if source is not None:
+        query = query.where(usage.c.source == source)
+    return {r.source: int(r.n) for r in conn.execute(query)}
 
 
 def delete_where(conn: Connection, condition: ColumnElement[bool]) -> int:

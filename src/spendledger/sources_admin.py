@@ -1,0 +1,126 @@
+"""Adding, checking, counting and removing sources: one set of functions for CLI and web.
+
+`spendledger sources ...` (cli/sources.py) and the /sources page (web/pages/sources.py)
+both call these, so a source type declared in `sources/` (base.py's `SourceType`) is
+added, tested and removed the same way everywhere, with the same messages. The key is
+sealed here the moment it arrives, opened only to hand it to a connector, and never
+returned. The page reaches source types only through this module (`web` never imports
+`sources`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from spendledger.config import Settings
+from spendledger.secrets import load_vault, mask
+from spendledger.sources._http import RetryPolicy
+from spendledger.sources.base import Connector, Option, SourceConfig, SourceError, SourceType
+from spendledger.sources.base import source_type as _source_type
+from spendledger.sources.base import source_types as _source_types
+from spendledger.store.ledger import delete_records, records_by_source
+from spendledger.store.sources import SourceRow, add_source, get_source, remove_source
+
+__all__ = [
+    "Option",
+    "SourceError",
+    "SourceType",
+    "add",
+    "check",
+    "check_options",
+    "connect",
+    "record_counts",
+    "remove",
+    "source_type",
+    "source_types",
+    "unknown_type",
+]
+
+
+def source_types() -> list[SourceType]:
+    """Every source type: built in, then from installed packages (`spendledger.sources`)."""
+    return _source_types()
+
+
+def unknown_type(name: str) -> str | None:
+    """What is wrong with a type name (None: it is known), listing the known ones."""
+    names = [t.name for t in source_types()]
+    return None if name in names else f"unknown {name!r}; use one of {', '.join(names)}"
+
+
+def source_type(name: str) -> SourceType:
+    return _source_type(name)
+
+
+def check_options(kind: SourceType, options: Mapping[str, str]) -> dict[str, str]:
+    """What is wrong with `options` for a source of `kind`, by option name (empty: nothing)."""
+    declared = {o.name: o for o in kind.all_options}
+    errors: dict[str, str] = {}
+    for name, value in options.items():
+        option = declared.get(name)
+        if option is None:
+            errors[name] = f"{kind.label} takes no option {name!r}; it takes {', '.join(declared)}"
+        elif option.kind == "url" and value and not value.startswith(("https://", "http://")):
+            label = option.label.removesuffix(" (optional)")
+            errors[name] = f"{label}: must start with https:// (leave it blank for the default)"
+    return errors
+
+
+def add(
+    engine: Engine,
+    settings: Settings,
+    *,
+    provider: str,
+    name: str,
+    key: str,
+    options: Mapping[str, str],
+    backfill_days: int = 90,
+    interval_minutes: int = 60,
+) -> SourceRow:
+    """Seal the key and store the source (SourceExistsError when the name is taken)."""
+    credential = load_vault(settings).seal(key)
+    with engine.begin() as conn:
+        return add_source(
+            conn,
+            name=name,
+            provider=provider,
+            credential=credential,
+            key_hint=mask(key),
+            options=options,
+            now=datetime.now(UTC),
+            backfill_days=backfill_days,
+            interval_minutes=interval_minutes,
+        )
+
+
+def connect(settings: Settings, source: SourceRow, *, policy: RetryPolicy | None = None) -> Connector:
+    """A connector for the stored source, its key opened and handed over, its client built."""
+    key = load_vault(settings).open(source.credential)
+    return _source_type(source.provider).open(SourceConfig(source.name, key, source.options), policy=policy)
+
+
+def check(engine: Engine, settings: Settings, name: str) -> str:
+    """One cheap authenticated call with the source's key: what it saw, or a SourceError."""
+    with engine.connect() as conn:
+        source = get_source(conn, name)
+    connector = connect(settings, source)
+    try:
+        return connector.check()
+    finally:
+        connector.close()
+
+
+def remove(engine: Engine, name: str, *, purge: bool) -> int | None:
+    """Remove the source; with `purge` its records too (how many: returned), else None."""
+    with engine.begin() as conn:
+        remove_source(conn, name)
+        return delete_records(conn, source=name) if purge else None
+
+
+def record_counts(engine: Engine, *, source: str | None = None) -> dict[str, int]:
+    """Records per source (only `source`'s when given); a source with none is absent."""
+    with engine.connect() as conn:
+        return records_by_source(conn, source=source)
