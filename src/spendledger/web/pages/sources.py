@@ -11,41 +11,36 @@ Changes answer with a redirect to /sources (the query string names what changed)
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine
 
+from spendledger import sources_admin
 from spendledger.config import Settings
 from spendledger.secrets import SecretError, load_vault, mask
-from spendledger.sources.base import SourceConfig, SourceError, connector_for
-from spendledger.store.ledger import delete_where
+from spendledger.sources_admin import SourceError, SourceType
 from spendledger.store.sources import (
     SourceExistsError,
     SourceRow,
     SyncRun,
     UnknownSourceError,
-    add_source,
     get_source,
     list_sources,
     recent_runs,
-    remove_source,
     set_credential,
     update_source,
 )
-from spendledger.store.tables import usage
 from spendledger.sync import sync_source
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
 
-PROVIDERS = {"openai": "project_ids", "anthropic": "workspace_ids"}  # provider → its filter option
 Csrf = Annotated[str | None, Form()]
 Text = Annotated[str, Form()]
 _LOCK = threading.Lock()  # guards each app's registry of background syncs
@@ -76,15 +71,39 @@ class SourceView:
     note: str | None
 
 
+@dataclass(frozen=True)
+class OptionField:
+    """One input of the form: an option one or more source types declare (`providers`)."""
+
+    name: str
+    label: str
+    help: str
+    kind: str
+    providers: tuple[str, ...]
+    common: bool  # every type takes it: shown whatever the provider
+
+
+def option_fields(types: list[SourceType]) -> list[OptionField]:
+    """The form's option inputs, from the types' declarations; one per option name."""
+    found: dict[str, OptionField] = {}
+    for kind in types:
+        for o in kind.all_options:
+            if not o.form:
+                continue
+            seen = found.get(o.name)
+            providers = (*seen.providers, kind.name) if seen else (kind.name,)
+            found[o.name] = OptionField(o.name, o.label, o.help, o.kind, providers, False)
+    everyone = {t.name for t in types}
+    return [replace(f, common=set(f.providers) == everyone) for f in found.values()]
+
+
 @dataclass
 class SourceForm:
     """The add or edit form as typed (never the key), and what is wrong with it, by field."""
 
     provider: str = "openai"
     name: str = ""
-    base_url: str = ""
-    project_ids: str = ""
-    workspace_ids: str = ""
+    options: dict[str, str] = field(default_factory=dict)  # every option input, by name
     backfill_days: str = "90"
     interval_minutes: str = "60"
     errors: dict[str, str] = field(default_factory=dict)
@@ -93,21 +112,27 @@ class SourceForm:
         for attr, value in list(vars(self).items()):
             if isinstance(value, str):
                 setattr(self, attr, value.strip())
+        self.options = {k: v.strip() for k, v in self.options.items()}
 
-    def options(self) -> dict[str, str]:
-        ids = PROVIDERS.get(self.provider, "")
-        return {k: v for k, v in {"base_url": self.base_url, ids: getattr(self, ids, "")}.items() if k and v}
+    def chosen_options(self) -> dict[str, str]:
+        """The filled-in options the chosen provider takes."""
+        if sources_admin.unknown_type(self.provider):
+            return {}
+        kind = sources_admin.source_type(self.provider)
+        return {o.name: self.options[o.name] for o in kind.all_options if o.form and self.options.get(o.name)}
 
     def check(self, key: str, *, new: bool) -> tuple[int, int]:
         """(backfill days, interval minutes), with a message naming each wrong field in `errors`."""
-        if self.provider not in PROVIDERS:
-            self.errors["provider"] = f"Provider: unknown {self.provider!r}; use one of openai, anthropic"
+        if problem := sources_admin.unknown_type(self.provider):
+            self.errors["provider"] = f"Provider: {problem}"
+        else:
+            self.errors |= sources_admin.check_options(
+                sources_admin.source_type(self.provider), self.chosen_options()
+            )
         if not self.name or len(self.name) > 200:
             self.errors["name"] = "Name: give the account a name (up to 200 characters), e.g. its org"
         if new and not key:
             self.errors["key"] = "Admin key: paste the organisation's admin key (sk-admin-… for OpenAI)"
-        if self.base_url and not self.base_url.startswith(("https://", "http://")):
-            self.errors["base_url"] = "Base URL: must start with https:// (leave it blank for the default)"
         backfill = self._int("backfill_days", "Backfill days", 1, 3650)
         return backfill, self._int("interval_minutes", "Interval minutes", 5, 10080)
 
@@ -119,12 +144,22 @@ class SourceForm:
         return low
 
 
-def source_form(  # `source`, not `name`: the edit route's path has a `name`
-    provider: Text = "openai", source: Annotated[str, Form(alias="name")] = "", base_url: Text = "",
-    project_ids: Text = "", workspace_ids: Text = "", backfill_days: Text = "90",
-    interval_minutes: Text = "60",
-) -> SourceForm:  # fmt: skip
-    return SourceForm(provider, source, base_url, project_ids, workspace_ids, backfill_days, interval_minutes)
+async def source_form(request: Request) -> SourceForm:
+    """The form's fields; the option inputs are those the source types declare."""
+    data = await request.form()
+
+    def text(name: str, default: str = "") -> str:
+        value = data.get(name, default)
+        return value if isinstance(value, str) else default
+
+    names = {f.name for f in option_fields(sources_admin.source_types())}
+    return SourceForm(
+        text("provider", "openai"),
+        text("name"),
+        {name: text(name) for name in names},
+        text("backfill_days", "90"),
+        text("interval_minutes", "60"),
+    )
 
 
 @dataclass(frozen=True)
@@ -153,20 +188,20 @@ class SourcesPage:
     def view(self, conn: Connection, row: SourceRow, counts: dict[str, int] | None = None) -> SourceView:
         running, thread = self.running(row), self.syncs.get(row.name)
         if counts is None and not running:  # one source's count, once its sync is over
-            query = select(func.count()).where(usage.c.source == row.name)
-            counts = {row.name: conn.execute(query).scalar_one()}
+            counts = sources_admin.record_counts(self.engine, source=row.name)
         records = None if running or counts is None else counts.get(row.name, 0)
         note = thread.note if thread and not thread.is_alive() else None
         return SourceView(row, recent_runs(conn, row.name, limit=5), records, running, note)
 
     def render(self, name: str = "sources.html", *, status_code: int = 200, **context: Any) -> HTMLResponse:
         if name == "sources.html":
+            counts = sources_admin.record_counts(self.engine)
             with self.engine.connect() as conn:
-                query = select(usage.c.source, func.count().label("n")).group_by(usage.c.source)
-                counts = {r.source: int(r.n) for r in conn.execute(query)}
                 views = [self.view(conn, row, counts) for row in list_sources(conn)]
             context = {"form": SourceForm(), "sources": views} | context  # `edit`, `tested`, `error`: unset
+        types = sources_admin.source_types()
         context |= {"viewer": self.viewer, "tz": self.settings.tz}
+        context |= {"types": types, "option_fields": option_fields(types)}
         return self.templates.TemplateResponse(self.request, name, context, status_code=status_code)
 
     def source(self, name: str) -> SourceRow:
@@ -208,12 +243,10 @@ def add(page: PageDep, form: FormDep, csrf_token: Csrf = None, key: Text = "") -
     backfill, interval = form.check(key, new=True)
     try:
         if not form.errors:
-            with page.engine.begin() as conn:
-                add_source(
-                    conn, name=form.name, provider=form.provider, key_hint=mask(key), options=form.options(),
-                    credential=load_vault(page.settings).seal(key), now=datetime.now(UTC),
-                    backfill_days=backfill, interval_minutes=interval,
-                )  # fmt: skip
+            sources_admin.add(
+                page.engine, page.settings, provider=form.provider, name=form.name, key=key,
+                options=form.chosen_options(), backfill_days=backfill, interval_minutes=interval,
+            )  # fmt: skip
     except SourceExistsError as exc:
         form.errors["name"] = f"Name: {exc}"
     except SecretError as exc:
@@ -228,7 +261,8 @@ def edit(page: PageDep, name: str, form: FormDep, csrf_token: Csrf = None, key: 
     row = page.source(name)
     form.provider, form.name, key = row.provider, row.name, key.strip()
     backfill, interval = form.check(key, new=False)
-    kept = {k: v for k, v in row.options.items() if k not in ("base_url", *PROVIDERS.values())}
+    shown = {f.name for f in option_fields(sources_admin.source_types())}
+    kept = {k: v for k, v in row.options.items() if k not in shown}
     sealed = None
     try:
         if key and not form.errors:
@@ -239,7 +273,11 @@ def edit(page: PageDep, name: str, form: FormDep, csrf_token: Csrf = None, key: 
         return page.render(edit=form, status_code=400)
     with page.engine.begin() as conn:
         update_source(
-            conn, row.name, options=kept | form.options(), backfill_days=backfill, interval_minutes=interval
+            conn,
+            row.name,
+            options=kept | form.chosen_options(),
+            backfill_days=backfill,
+            interval_minutes=interval,
         )
         if sealed is not None:
             set_credential(conn, row.name, credential=sealed, key_hint=mask(key))
@@ -252,12 +290,8 @@ def check_connection(page: PageDep, name: str, csrf_token: Csrf = None) -> HTMLR
     check_csrf(page.viewer, csrf_token)
     row = page.source(name)
     try:
-        key = load_vault(page.settings).open(row.credential)
-        connector = connector_for(row.provider)(SourceConfig(row.name, key, row.options))
-        try:
-            result = f"OK: {connector.check()}"  # the template tells success by this prefix
-        finally:
-            connector.close()
+        # the template tells success by the "OK: " prefix
+        result = f"OK: {sources_admin.check(page.engine, page.settings, row.name)}"
     except (SourceError, SecretError) as exc:
         result = str(exc)
     if page.request.headers.get("HX-Request"):
@@ -295,7 +329,5 @@ def remove(
     if page.running(row):  # its pages would land after the purge
         error = f"A sync of {row.name!r} is running: wait for it to end, then remove the source."
         return page.render(error=error, status_code=409)
-    with page.engine.begin() as conn:
-        remove_source(conn, row.name)
-        deleted = delete_where(conn, and_(usage.c.source == row.name)) if purge else None
+    deleted = sources_admin.remove(page.engine, row.name, purge=purge)
     return back(removed=row.name, purged=deleted)
