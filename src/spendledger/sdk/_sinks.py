@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 TIMEOUT = 10.0  # seconds, for connecting and for each read
@@ -199,9 +199,9 @@ class DatabaseSink:
     def _send(self, lines: Sequence[str]) -> Delivery:
         from zoneinfo import ZoneInfo
 
-        from spendledger.ingest import PricerCache, ingest_events
+        from spendledger.ingest.batch import parse_batch
+        from spendledger.ingest.records import PricerCache, ingest_events
         from spendledger.store.engine import make_engine
-        from spendledger.web.api.events import parse_batch
 
         if self._engine is None:
             self._engine = make_engine(self.database_url)
@@ -210,7 +210,7 @@ class DatabaseSink:
         with self._engine.begin() as conn:
             result = ingest_events(
                 conn,
-                cast("list[Any]", pairs),  # EventIn has the shape of `ingest.Event`
+                pairs,
                 pricer=self._pricers.get(conn),
                 tz=ZoneInfo(self.timezone),
                 rejected=refused,
