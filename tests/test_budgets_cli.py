@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
-from spendledger.budgets import window_of
+from spendledger.alerts.budgets import window_of
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from spendledger.records import as_utc, from_nanos, to_nanos
+from spendledger.store.tables import DIM as DIM  # the budgets module checks names against it
+from spendledger.store.tables import PERIODS as PERIODS  # (re-exported: alerts read no tables)
 from spendledger.store.tables import budgets
 
 DEFAULT_THRESHOLDS: tuple[int, ...] = (50, 80, 100)
