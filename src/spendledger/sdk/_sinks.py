@@ -178,8 +178,7 @@ class DatabaseSink:
         self.database_url = database_url
         self.timezone = timezone
         self.shown_as = shown_as
-        self._engine: Any = None
-        self._pricers: Any = None
+        self._writer: Any = None  # ingest.direct.DirectWriter, imported when first used
 
     def send(self, lines: Sequence[str]) -> Delivery:
         try:
@@ -197,24 +196,11 @@ class DatabaseSink:
             )
 
     def _send(self, lines: Sequence[str]) -> Delivery:
-        from zoneinfo import ZoneInfo
+        if self._writer is None:
+            from spendledger.ingest.direct import DirectWriter
 
-        from spendledger.ingest.batch import parse_batch
-        from spendledger.ingest.records import PricerCache, ingest_events
-        from spendledger.store.engine import make_engine
-
-        if self._engine is None:
-            self._engine = make_engine(self.database_url)
-            self._pricers = PricerCache()
-        pairs, refused = parse_batch(batch_body(lines), max_events=len(lines))
-        with self._engine.begin() as conn:
-            result = ingest_events(
-                conn,
-                pairs,
-                pricer=self._pricers.get(conn),
-                tz=ZoneInfo(self.timezone),
-                rejected=refused,
-            )
+            self._writer = DirectWriter(self.database_url, timezone=self.timezone)
+        result = self._writer.write(batch_body(lines), max_events=len(lines))
         reasons = [
             _refusal({"index": r.index, "field": r.field, "reason": r.reason}, lines)
             for r in result.rejected[:REASONS_SHOWN]
@@ -224,13 +210,13 @@ class DatabaseSink:
         )
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def after_fork(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose(close=False)  # the pool's connections are the parent's
+        if self._writer is not None:
+            self._writer.after_fork()
 
 
 def _combined(a: Delivery, b: Delivery) -> Delivery:
