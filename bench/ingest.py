@@ -315,7 +315,7 @@ def run_raw(workdir: Path, source_url: str, n: int) -> float:
 
 def profile(workdir: Path, bodies: list[bytes], batches: int) -> None:
     """Where a batch's time goes on the server: `store_batch` (parse, price, write) in process."""
-    from spendledger.web.api.events import store_batch
+    from spendledger.ingest.batch import store_batch
 
     url, _ = fresh_ledger(workdir / "profile.db")
     engine = make_engine(url)

@@ -45,7 +45,7 @@ from spendledger.pricing.rates import Rates
 from spendledger.records import TokenCounts, to_nanos
 from spendledger.store.engine import make_engine, normalise_url, upgrade
 from spendledger.store.ledger import get_meta, rebuild_rollups, set_meta
-from spendledger.store.rows import row_to_record
+from spendledger.store.rows import key_hash, row_to_record
 from spendledger.store.tables import rollups, usage
 
 TODAY = date(2026, 11, 20)
@@ -128,7 +128,7 @@ FEATURES = (
 class Project:
     name: str
     provider: str
-    account: str  # '' for SDK traffic that names no account (covered by any billed account)
+    account: str  # '' for SDK traffic that names no account (covered by a provider's only bill)
     workspace: str
     source: str
     keys: list[str]
@@ -325,12 +325,13 @@ def day_rates(pricer: Pricer, day: date) -> list[tuple[Any, ...]]:
 _USAGE_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name != "id")
 _EVENTS_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
-SELECT :day || ' ' || p.clock, 'api:evt-' || (:seq0 + p.slot - :first), NULL, :day, p.source, 'metered',
+SELECT :day || ' ' || p.clock, 'api:evt-' || (:seq0 + p.slot - :first), NULL, :day, :day,
+  key_hash('api:evt-' || (:seq0 + p.slot - :first)), p.source, 'metered',
   p.provider, p.account, p.workspace, p.project, p.api_key_id, p.model, p.user, p.feature, p.tags,
   1, p.inp, p.cached, p.write, 0, p.out, p.reasoning, 0, 0,
   r.per_request + r.r_in * (p.inp - p.cached - p.write) + r.r_cached * p.cached + r.r_write * p.write
     + r.r_out * (p.out - p.reasoning) + r.r_reason * p.reasoning,
-  r.unpriced, 1, 'USD', r.status, r.source, NULL, 0, :written_at
+  r.unpriced, 1, 'USD', r.status, r.source, NULL, 0, NULL, NULL, NULL, :written_at
 FROM g_pool p JOIN g_rate r ON r.model = p.model
 WHERE p.slot >= :first AND p.slot < :first + :n
 """
@@ -340,20 +341,20 @@ _BILLED_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
 SELECT :day || ' 00:00:00.000000',
   provider || ':' || account || ':cost:' || workspace || ':' || project || ':' || model,
-  :next_day || ' 00:00:00.000000', :day, provider || '-billing-' || account, 'billed', provider,
+  :next_day || ' 00:00:00.000000', :day, :day, NULL, provider || '-billing-' || account, 'billed', provider,
   account, workspace, project, '', model, '', '', NULL,
   SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_5m_tokens), 0,
   SUM(output_tokens), SUM(reasoning_tokens), 0, 0,
   SUM(cost_nanos) * (970 + (length(project) * 31 + length(model) * 17 + :d * 7) % 80) / 1000,
-  0, 1, 'USD', 'provider', NULL, NULL, 0, :written_at
+  0, 1, 'USD', 'provider', NULL, NULL, 0, NULL, NULL, NULL, :written_at
 FROM usage WHERE day = :day AND basis = 'metered' AND account IN ({{accounts}})
 GROUP BY account, workspace, project, model
 """
 
 _MANUAL_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
-VALUES (?, ?, ?, ?, 'manual', 'manual', ?, '', '', '', '', ?, '', '', NULL,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, ?, 0, 1, 'USD', 'provider', NULL, NULL, 0, ?)
+VALUES (?, ?, ?, ?, ?, NULL, 'manual', 'manual', ?, '', '', '', '', ?, '', '', NULL,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, ?, 0, 1, 'USD', 'provider', NULL, NULL, 0, NULL, NULL, NULL, ?)
 """
 
 
@@ -407,6 +408,7 @@ def build_usage(db: sqlite3.Connection, events: int, written_at: str) -> int:
                         f"manual:{provider}:{model}",
                         f"{month_end} 00:00:00.000000",
                         mid,
+                        mid,  # the UTC day: the ledger counts days in UTC here
                         provider,
                         model,
                         dollars * 1_000_000_000,
@@ -433,6 +435,7 @@ def build_sqlite(path: Path, events: int) -> None:
     engine.dispose()
     t0 = time.perf_counter()
     db = sqlite3.connect(path, isolation_level=None)
+    db.create_function("key_hash", 1, key_hash, deterministic=True)  # events' unique id hash
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-262144")
     written_at = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
@@ -605,8 +608,8 @@ def rollup_answer(report: queries.SpendReport) -> Answer:
 def raw_statement(query: queries.SpendQuery) -> tuple[str, dict[str, Any]]:
     """The aggregate `spend` computes, written by hand against `usage` alone.
 
-    "Best": a metered record counts unless a billed record covers its provider account
-    that day (any billed account of the provider, for a record with no account). The
+    "Best": a metered record counts unless a billed record of its account covers its UTC
+    day (for a record with no account: the provider's only billed account that day). The
     covered keys are joined as sets: a correlated NOT EXISTS or a row-value NOT IN on
     `usage` takes minutes on SQLite.
     """
@@ -633,16 +636,21 @@ def raw_statement(query: queries.SpendQuery) -> tuple[str, dict[str, Any]]:
             names.append(f":f{i}_{j}")
         where.append(f'u."{dim}" IN ({", ".join(names)})')
     if query.basis == "best":
-        billed = "FROM usage WHERE basis = 'billed' AND day >= :start AND day <= :end"
+        # a bill covers its UTC day: a call of its own account, or one with no account when
+        # the provider has exactly one billed account that day (the local days' UTC days
+        # reach a day either side)
+        params["ustart"] = (query.start - timedelta(days=1)).isoformat()
+        params["uend"] = (query.end + timedelta(days=1)).isoformat()
+        billed = "FROM usage WHERE basis = 'billed' AND utc_day >= :ustart AND utc_day <= :uend"
         joins = (
-            f" LEFT JOIN (SELECT DISTINCT day, provider, account {billed}) ca"
-            " ON ca.day = u.day AND ca.provider = u.provider AND ca.account = u.account"
-            f" LEFT JOIN (SELECT DISTINCT day, provider {billed}) cp"
-            " ON cp.day = u.day AND cp.provider = u.provider"
+            f" LEFT JOIN (SELECT DISTINCT utc_day, provider, account {billed}) ca"
+            " ON ca.utc_day = u.utc_day AND ca.provider = u.provider AND ca.account = u.account"
+            f" LEFT JOIN (SELECT utc_day, provider, COUNT(DISTINCT account) AS n {billed}"
+            " GROUP BY utc_day, provider) cp ON cp.utc_day = u.utc_day AND cp.provider = u.provider"
         )
         where.append(
-            "(u.basis <> 'metered' OR (u.account <> '' AND ca.day IS NULL)"
-            " OR (u.account = '' AND cp.day IS NULL))"
+            "(u.basis <> 'metered' OR (u.account <> '' AND ca.utc_day IS NULL)"
+            " OR (u.account = '' AND (cp.n IS NULL OR cp.n <> 1)))"
         )
     elif query.basis != "all":
         where.append("u.basis = :basis")

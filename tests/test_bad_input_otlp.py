@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from spendledger.config import Settings
-from spendledger.otlp import AttributionKeys
+from spendledger.ingest.otlp import AttributionKeys
 from spendledger.web import create_app
 from test_otlp import CHAT, CHAT_COST, accepted, export, json_export, november, post_proto, rows, span
 

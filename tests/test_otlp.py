@@ -27,7 +27,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from sqlalchemy import Engine, select
 
 from spendledger.config import Settings
-from spendledger.otlp import AttributionKeys, decode_export, map_export
+from spendledger.ingest.otlp import AttributionKeys, decode_export, map_export
 from spendledger.store.tables import usage
 from spendledger.web import create_app
 

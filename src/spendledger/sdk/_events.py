@@ -1,4 +1,4 @@
-"""One call as an event: the JSON object `POST /api/v1/events` takes (web/api/schemas.py).
+"""One call as an event: the JSON object `POST /api/v1/events` takes (ingest/event.py).
 
 Token counts follow the ledger's contract (records.py): cached reads and cache writes
 are part of `input_tokens`, reasoning is part of `output_tokens`. The instrumentations
@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from spendledger.records import TOKEN_COLUMNS  # records imports the standard library only
+from spendledger.ingest.event import TOKEN_FIELDS as TOKEN_FIELDS  # the standard library only
 from spendledger.sdk._context import Attribution, current
-
-TOKEN_FIELDS: tuple[str, ...] = tuple(TOKEN_COLUMNS.values())
 
 Event = dict[str, Any]
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 TIMEOUT = 10.0  # seconds, for connecting and for each read
@@ -178,8 +178,7 @@ class DatabaseSink:
         self.database_url = database_url
         self.timezone = timezone
         self.shown_as = shown_as
-        self._engine: Any = None
-        self._pricers: Any = None
+        self._writer: Any = None  # ingest.direct.DirectWriter, imported when first used
 
     def send(self, lines: Sequence[str]) -> Delivery:
         try:
@@ -197,24 +196,11 @@ class DatabaseSink:
             )
 
     def _send(self, lines: Sequence[str]) -> Delivery:
-        from zoneinfo import ZoneInfo
+        if self._writer is None:
+            from spendledger.ingest.direct import DirectWriter
 
-        from spendledger.ingest import PricerCache, ingest_events
-        from spendledger.store.engine import make_engine
-        from spendledger.web.api.events import parse_batch
-
-        if self._engine is None:
-            self._engine = make_engine(self.database_url)
-            self._pricers = PricerCache()
-        pairs, refused = parse_batch(batch_body(lines), max_events=len(lines))
-        with self._engine.begin() as conn:
-            result = ingest_events(
-                conn,
-                cast("list[Any]", pairs),  # EventIn has the shape of `ingest.Event`
-                pricer=self._pricers.get(conn),
-                tz=ZoneInfo(self.timezone),
-                rejected=refused,
-            )
+            self._writer = DirectWriter(self.database_url, timezone=self.timezone)
+        result = self._writer.write(batch_body(lines), max_events=len(lines))
         reasons = [
             _refusal({"index": r.index, "field": r.field, "reason": r.reason}, lines)
             for r in result.rejected[:REASONS_SHOWN]
@@ -224,13 +210,13 @@ class DatabaseSink:
         )
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
     def after_fork(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose(close=False)  # the pool's connections are the parent's
+        if self._writer is not None:
+            self._writer.after_fork()
 
 
 def _combined(a: Delivery, b: Delivery) -> Delivery:

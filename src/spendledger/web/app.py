@@ -19,7 +19,8 @@ from starlette.exceptions import HTTPException
 
 from spendledger.config import Settings, get_settings
 from spendledger.demo import demo_state
-from spendledger.ingest import PricerCache
+from spendledger.ingest.hooks import NewDataHook
+from spendledger.ingest.records import PricerCache
 from spendledger.queries import QueryError
 from spendledger.store import make_engine
 from spendledger.store.ledger import ZoneChangedError
@@ -85,6 +86,17 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def alerts_on_new_data(engine: Engine, settings: Settings) -> NewDataHook:
+    """The ingest routes' new-data hook: evaluate the alerts and send their notifications."""
+
+    def hook() -> None:
+        from spendledger.scheduler import evaluate_and_notify  # imported when data first arrives
+
+        evaluate_and_notify(engine, settings)
+
+    return hook
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     """The web app for `settings`; pass `engine` to share one (it is then not disposed)."""
     owned = engine is None
@@ -107,6 +119,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = db
     app.state.pricers = PricerCache()
+    app.state.on_new_data = alerts_on_new_data(db, settings)
     app.state.templates = make_templates()
     app.state.demo_flag = DemoFlag(db)
     app.state.templates.env.globals["ledger_demo"] = app.state.demo_flag

@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from spendledger.config import Settings
-from spendledger.ingest import PricerCache
+from spendledger.ingest.records import PricerCache
 from spendledger.pricing import Pricer
 from spendledger.store.tokens import verify_token
 

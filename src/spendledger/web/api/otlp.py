@@ -5,7 +5,7 @@ accepted; 200 with an empty response, or with a partial success naming the GenAI
 rejected (the exporter must not retry those); errors as a google.rpc.Status in the
 request's encoding. The body is capped as received and again as decompressed, so a
 gzip bomb stops at the cap. The token is the ingest API's; spans become events in
-spendledger.otlp and are priced and stored by spendledger.ingest.
+spendledger.ingest.otlp and are priced and stored by spendledger.ingest.records.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from spendledger.config import Settings
-from spendledger.ingest import PricerCache
-from spendledger.otlp import (
+from spendledger.ingest.batch import gc_paused
+from spendledger.ingest.otlp import (
     AttributionKeys,
     ExportError,
     decode_export,
@@ -31,8 +31,8 @@ from spendledger.otlp import (
     map_export,
     partial_success,
 )
-from spendledger.scheduler import evaluate_and_notify
-from spendledger.web.api.events import alerts_due, gc_paused, read_body
+from spendledger.ingest.records import PricerCache
+from spendledger.web.api.intake import after_new_data, read_body
 from spendledger.web.deps import EngineDep, SettingsDep, current_token
 
 router = APIRouter(tags=["ingest"])
@@ -100,8 +100,7 @@ async def post_traces(
         )
     except OtlpError as exc:
         return _error(exc, json_body=json_body)
-    if stored.accepted and alerts_due(request):
-        background.add_task(evaluate_and_notify, engine, settings)  # after the response
+    after_new_data(request, background, accepted=stored.accepted)
     return Response(
         encode_response(stored.rejected, stored.message, json_body=json_body),
         media_type=JSON if json_body else PROTOBUF,

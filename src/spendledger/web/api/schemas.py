@@ -1,88 +1,18 @@
 """Request and response bodies of the JSON API (pydantic v2).
 
-`EventIn` is the ingest API's event. It is validated for a whole batch at once from the
-raw bytes (pydantic-core parses and validates in one pass), so every constraint a
-column imposes is declared here: a value the database would refuse must be rejected
-per event, or it would fail the whole batch's transaction.
+`EventIn`, the ingest API's event, is built in spendledger.ingest.model from the event's
+field list, as the batch parser validates with it; it is named here with the others.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from spendledger.ingest import IngestResult
-from spendledger.store.tables import DIM
-
-# Bounds keep every sum of a column inside a 64-bit integer, in nano-units for money.
-MAX_COUNT = 10**12
-MAX_COST = 10**9
-Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
-Dimension = Annotated[str | None, Field(max_length=DIM)]
-
-
-class EventIn(BaseModel):
-    """One metered call. Token subsets follow OpenAI's counting: cached reads and cache
-    writes are part of `input_tokens`, reasoning is part of `output_tokens`."""
-
-    # Unknown fields are ignored so that newer SDKs can send more than this server reads.
-    model_config = ConfigDict(extra="ignore")
-
-    id: Annotated[
-        str, Field(min_length=1, max_length=396, description="Unique per call; re-sends are ignored")
-    ]
-    timestamp: Annotated[
-        AwareDatetime,
-        Field(description="ISO 8601 with a zone (Z or an offset), from 2000-01-01 to 2099-12-31T23:59:59Z"),
-    ]
-    provider: Annotated[str, Field(min_length=1, max_length=DIM, examples=["openai"])]
-    model: Annotated[str, Field(min_length=1, max_length=DIM, examples=["gpt-4o-mini"])]
-    account: Dimension = None
-    workspace: Dimension = None
-    project: Dimension = None
-    api_key_id: Dimension = None
-    user: Dimension = None
-    feature: Dimension = None
-    tags: Annotated[
-        dict[str, Any] | None,
-        Field(description="A JSON object of at most 4 levels and 4 096 bytes (compact JSON)"),
-    ] = None
-    requests: Count = 1
-    input_tokens: Count = 0
-    cached_input_tokens: Count = 0
-    cache_write_5m_tokens: Count = 0
-    cache_write_1h_tokens: Count = 0
-    output_tokens: Count = 0
-    reasoning_tokens: Count = 0
-    audio_input_tokens: Count = 0
-    audio_output_tokens: Count = 0
-    service_tier: Annotated[str | None, Field(max_length=32)] = None
-    batch: bool = False
-    cost: Annotated[
-        Decimal | None,
-        Field(
-            ge=0,
-            le=MAX_COST,
-            allow_inf_nan=False,
-            description="The provider's cost; omit to price from the catalogue",
-        ),
-    ] = None
-    currency: Annotated[str, Field(pattern=r"^[A-Za-z]{3}$", description="An ISO 4217 code")] = "USD"
-    latency_ms: Annotated[int | None, Field(ge=0, le=2**31 - 1, description="The call's duration")] = None
-    status: Annotated[
-        str | None,
-        Field(
-            pattern=r"^(ok|error|cancelled)$",
-            description="ok, error (usage billed anyway) or cancelled (a stream closed early)",
-        ),
-    ] = None
-    request_id: Annotated[str | None, Field(max_length=DIM, description="The provider's request id")] = None
-
-
-class EventBatchIn(BaseModel):
-    events: list[EventIn]
+from spendledger.ingest.model import EventBatchIn as EventBatchIn
+from spendledger.ingest.model import EventIn as EventIn
+from spendledger.ingest.records import IngestResult
 
 
 class RejectionPublic(BaseModel):

@@ -1,7 +1,7 @@
 """Metered events from the HTTP ingest API → priced records → the ledger.
 
-Orchestration only: the web layer validates the body's shape (web/api/schemas.py) and
-hands over objects with the `Event` shape; this module turns each into a `UsageRecord`,
+Orchestration only: the batch parser (batch.py) validates the body's shape and hands
+over objects with `event.Event`'s fields; this module turns each into a `UsageRecord`,
 checks the token contract, prices it and writes the batch in the caller's transaction.
 
 Invariants:
@@ -19,13 +19,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from spendledger.currencies import currency_problem
+from spendledger.ingest.event import Event
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.records import (
     Basis,
@@ -44,38 +43,6 @@ NAIVE_TIMESTAMP_REASON = (
     "timestamp has no time zone: add Z for UTC or an offset, e.g. 2026-11-20T10:00:00Z "
     "or 2026-11-20T11:00:00+01:00"
 )
-
-
-class Event(Protocol):
-    """What ingest reads from an event; `web.api.schemas.EventIn` has this shape."""
-
-    id: str
-    timestamp: datetime
-    provider: str
-    model: str
-    account: str | None
-    workspace: str | None
-    project: str | None
-    api_key_id: str | None
-    user: str | None
-    feature: str | None
-    tags: dict[str, Any] | None
-    requests: int
-    input_tokens: int
-    cached_input_tokens: int
-    cache_write_5m_tokens: int
-    cache_write_1h_tokens: int
-    output_tokens: int
-    reasoning_tokens: int
-    audio_input_tokens: int
-    audio_output_tokens: int
-    service_tier: str | None
-    batch: bool
-    cost: Decimal | None
-    currency: str
-    latency_ms: int | None
-    status: str | None
-    request_id: str | None
 
 
 @dataclass(frozen=True, slots=True)

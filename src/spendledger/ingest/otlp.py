@@ -1,7 +1,7 @@
 """OTLP trace exports → metered events: the GenAI spans of an ExportTraceServiceRequest.
 
 The receiver (web/api/otlp.py) decodes a body with `decode_export`, `map_export` turns
-its GenAI spans into events of the ingest API's shape (`spendledger.ingest.Event`), and
+its GenAI spans into events (`event.Event`, the ingest API's fields), and
 `ingest_events` prices and stores them: spans, the JSON API and the SDK share one price
 table. The attribute names and their older spellings are standards.md's table.
 
@@ -42,7 +42,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from sqlalchemy import Connection
 
-from spendledger.ingest import IngestResult, Rejection, ingest_events
+from spendledger.ingest.event import Event
+from spendledger.ingest.model import MAX_COUNT  # as the ingest API: every sum stays inside 64 bits
+from spendledger.ingest.records import IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
 from spendledger.records import timestamp_problem
 from spendledger.store.tables import DIM
@@ -85,7 +87,6 @@ PROVIDERS = {
     "x_ai": "xai",
 }
 STATUS_CODE_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
-MAX_COUNT = 10**12  # as the ingest API: every sum of a column stays inside 64 bits
 MAX_LATENCY_MS = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 TAG_TEXT = 200  # the longest text a span's tags keep of a name or figure: tags stay small
@@ -116,42 +117,9 @@ class AttributionKeys:
 
 
 @dataclass(slots=True)
-class SpanEvent:
-    """One GenAI span as an event of the ingest API's shape (`spendledger.ingest.Event`)."""
-
-    id: str
-    timestamp: datetime
-    provider: str
-    model: str
-    user: str | None
-    project: str | None
-    feature: str | None
-    tags: dict[str, Any] | None
-    input_tokens: int
-    cached_input_tokens: int
-    cache_write_5m_tokens: int  # the convention has no TTL; 5 minutes is Anthropic's default
-    output_tokens: int
-    reasoning_tokens: int
-    service_tier: str | None
-    latency_ms: int | None
-    status: str | None
-    request_id: str | None
-    account: str | None = None
-    workspace: str | None = None
-    api_key_id: str | None = None
-    requests: int = 1
-    cache_write_1h_tokens: int = 0
-    audio_input_tokens: int = 0
-    audio_output_tokens: int = 0
-    batch: bool = False
-    cost: Decimal | None = None  # priced from the catalogue; a span's own cost is a tag
-    currency: str = "USD"
-
-
-@dataclass(slots=True)
 class MappedExport:
     spans: int = 0  # every span of the export
-    events: list[tuple[int, SpanEvent]] = field(default_factory=list)  # (span index, event)
+    events: list[tuple[int, Event]] = field(default_factory=list)  # (span index, event)
     rejected: list[Rejection] = field(default_factory=list)
     labels: dict[int, str] = field(default_factory=dict)  # GenAI span index → its name in messages
 
@@ -257,7 +225,7 @@ def _is_call(values: dict[str, Any]) -> bool:
 
 def _span_event(
     span: Any, values: dict[str, Any], resource: dict[str, Any], scope: str, keys: AttributionKeys
-) -> SpanEvent:
+) -> Event:
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise SpanError("spanId", "the span has no valid trace and span id (16 and 8 bytes)")
     start = span.start_time_unix_nano
@@ -312,7 +280,7 @@ def _span_event(
         tags["otel.disjoint"] = disjoint
     if USAGE.isdisjoint(values):  # a call without usage (a failed call, a stream without it)
         tags["otel.no_usage"] = True
-    return SpanEvent(
+    return Event(
         id=span.trace_id.hex() + span.span_id.hex(),
         timestamp=timestamp,
         provider=provider,
@@ -324,7 +292,7 @@ def _span_event(
         tags=tags or None,
         input_tokens=input_tokens,
         cached_input_tokens=cached,
-        cache_write_5m_tokens=cache_write,
+        cache_write_5m_tokens=cache_write,  # the convention has no TTL; 5 minutes is Anthropic's default
         output_tokens=output_tokens,
         reasoning_tokens=reasoning,
         service_tier=service_tier,
