@@ -73,8 +73,9 @@ def test_sdk_import_loads_no_server_dependency(tmp_path: Path) -> None:
         tmp_path,
     )
     assert loaded["third_party"] == [], f"the SDK loaded {loaded['third_party']}"
-    # of ours, the tracker and the record contract (records.py imports the standard library only)
-    sdk_and_records = ("spendledger", "spendledger.records")
+    # of ours, the tracker and the record contract (records.py and the errors' base it
+    # imports use the standard library only)
+    sdk_and_records = ("spendledger", "spendledger.records", "spendledger.errors")
     assert not [m for m in loaded["ours"] if not m.startswith("spendledger.sdk") and m not in sdk_and_records]
     assert not set(loaded["third_party"]) & set(SERVER_DEPENDENCIES)
 

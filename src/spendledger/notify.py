@@ -60,6 +60,8 @@ if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it lo
 
 import apprise  # noqa: E402 - after the shim above
 
+from spendledger.errors import SpendledgerError
+
 _apprise_lib: Any = apprise  # untyped: used only through send/check_url below
 
 log = logging.getLogger("spendledger.notify")
@@ -68,7 +70,7 @@ TEST_TITLE = "spendledger: test message"
 PENDING_WITHIN = timedelta(hours=24)  # how far back notify_pending looks for unsent alerts
 
 
-class NotifyError(RuntimeError):
+class NotifyError(SpendledgerError, RuntimeError):
     """A message could not be sent; the message says why."""
 
 
