@@ -32,7 +32,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from spendledger.anomalies import LABELS, Anomaly, find_anomalies, incidents
+from spendledger.alerts.anomalies import LABELS, Anomaly, find_anomalies, incidents
 from spendledger.demo import DemoSpike, demo_spikes, demo_starts, load_demo
 from spendledger.store.engine import make_engine, upgrade
 

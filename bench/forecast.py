@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from spendledger import forecast
+from spendledger.alerts import forecast
 from spendledger.demo import load_demo
 from spendledger.store.engine import make_engine, upgrade
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine
 
 from spendledger import scheduler
-from spendledger.alerts import check_budgets, describe, evaluate
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
+from spendledger.alerts.evaluate import check_budgets, describe, evaluate
 from spendledger.config import Settings
 from spendledger.records import UsageRecord
 from spendledger.scheduler import run_due

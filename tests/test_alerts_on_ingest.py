@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
 from spendledger.store.alerts import list_alerts
 
 

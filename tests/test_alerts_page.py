@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, add_user, login
-from spendledger.alerts import check_budgets, describe, evaluate
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
+from spendledger.alerts.evaluate import check_budgets, describe, evaluate
 from spendledger.cli.alerts import app as alerts_cli
 from spendledger.config import Settings
 from spendledger.store import write_records

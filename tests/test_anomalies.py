@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from clirun import cli_runner
-from spendledger.anomalies import baseline, find_anomalies
+from spendledger.alerts.anomalies import baseline, find_anomalies
 from spendledger.records import TokenCounts, UsageRecord
 from spendledger.store import write_records
 from usage_records import usage_record

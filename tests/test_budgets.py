@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine
 
-from spendledger.budgets import (
+from spendledger.alerts.budgets import (
     BudgetError,
     Window,
     budget_status,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
-from spendledger.budgets import window_of
+from spendledger.alerts.budgets import window_of
 from spendledger.store import write_records
 from usage_records import usage_record
 

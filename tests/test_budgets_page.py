@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from logins import add_user, login
-from spendledger.budgets import budget_status, create_budget
+from spendledger.alerts.budgets import budget_status, create_budget
+from spendledger.alerts.transport import url_hint
 from spendledger.config import Settings
-from spendledger.notify import url_hint
 from spendledger.records import UsageRecord
 from spendledger.secrets import load_vault
 from spendledger.store import write_records

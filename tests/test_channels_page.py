@@ -16,9 +16,9 @@ from sqlalchemy import Engine, insert, select
 
 from logins import add_user, csrf_of, login, text_of
 from receivers import Webhook, free_port, webhook_server
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
+from spendledger.alerts.transport import TEST_TITLE, url_hint
 from spendledger.config import Settings
-from spendledger.notify import TEST_TITLE, url_hint
 from spendledger.secrets import load_vault
 from spendledger.store.alerts import raise_alert
 from spendledger.store.channels import add_channel, list_channels

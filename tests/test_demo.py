@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
 
-from spendledger.alerts import check_budget
-from spendledger.budgets import budget_status
+from spendledger.alerts.budgets import budget_status
+from spendledger.alerts.evaluate import check_budget
 from spendledger.demo import (
     DEMO_BUDGET,
     clear_demo,

@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
+from spendledger.alerts.forecast import forecast_spend
 from spendledger.config import Settings
 from spendledger.demo import load_demo
-from spendledger.forecast import forecast_spend
 from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.web import create_app

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from spendledger.forecast import (
+from spendledger.alerts.forecast import (
     MEAN_METHOD,
     WEEKDAY_METHOD,
     Forecast,

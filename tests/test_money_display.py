@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
 from logins import text_of
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
 from spendledger.records import display_money
 from spendledger.store import write_records
 from usage_records import web_record

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import Engine, text
 
 from receivers import Mailbox, Webhook, free_port, smtp_server, webhook_server
-from spendledger.alerts import describe, evaluate
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
+from spendledger.alerts.delivery import notify
+from spendledger.alerts.evaluate import describe, evaluate
+from spendledger.alerts.transport import apprise_url, url_hint
 from spendledger.config import Settings
-from spendledger.notify import apprise_url, notify, url_hint
 from spendledger.scheduler import run_due
 from spendledger.secrets import Vault, load_vault, new_vault
 from spendledger.store import write_records

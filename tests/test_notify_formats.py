@@ -20,8 +20,9 @@ from apprise.plugins.discord import NotifyDiscord
 from apprise.plugins.slack import NotifySlack
 
 from receivers import Webhook, self_signed, webhook_server
-from spendledger.alerts import describe, severity
-from spendledger.notify import NotifyError, apprise_url, check_url, message, send
+from spendledger.alerts.delivery import message
+from spendledger.alerts.evaluate import describe, severity
+from spendledger.alerts.transport import NotifyError, apprise_url, check_url, send
 from spendledger.store.alerts import AlertRow
 
 DASHBOARD = "https://ledger.example.com"

@@ -18,10 +18,11 @@ import pytest
 from sqlalchemy import Engine
 
 from receivers import Mailbox, Webhook, smtp_server, webhook_server
-from spendledger.alerts import describe, evaluate
-from spendledger.budgets import create_budget
+from spendledger.alerts.budgets import create_budget
+from spendledger.alerts.delivery import notify_pending
+from spendledger.alerts.evaluate import describe, evaluate
+from spendledger.alerts.transport import url_hint
 from spendledger.config import Settings
-from spendledger.notify import notify_pending, url_hint
 from spendledger.scheduler import run_due
 from spendledger.secrets import Vault, load_vault
 from spendledger.store import make_engine, write_records

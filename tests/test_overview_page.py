@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from spendledger.forecast import forecast_period, history_start
+from spendledger.alerts.forecast import forecast_period, history_start
 from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.sources import add_source, finish_run, start_run

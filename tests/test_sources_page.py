@@ -282,7 +282,7 @@ def test_sources_page_posts_without_the_csrf_token_are_refused(web: TestClient, 
         for token in ("", "forged"):
             response = post(web, f"/sources/Edugami/{action}", csrf_token=token, backfill_days="1")
             assert response.status_code == 403, (action, token)
-            assert "the form expired" in response.text
+            assert "The form expired: reload the page and try again." in response.text
     with engine.connect() as conn:
         row = conn.execute(select(sources)).one()
         assert conn.execute(select(func.count()).select_from(sync_runs)).scalar_one() == 0

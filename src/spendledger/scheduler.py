@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from spendledger.alerts import evaluate, headline
+from spendledger.alerts.delivery import notify_pending
+from spendledger.alerts.evaluate import evaluate, headline
 from spendledger.config import Settings
-from spendledger.notify import notify_pending
 from spendledger.secrets import load_vault
 from spendledger.store.alerts import AlertRow
 from spendledger.store.sources import list_sources

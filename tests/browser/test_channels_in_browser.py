@@ -13,7 +13,7 @@ from test_pages_in_browser import log_in
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
 from receivers import Webhook, webhook_server
-from spendledger.notify import TEST_TITLE
+from spendledger.alerts.transport import TEST_TITLE
 from spendledger.store.budgets import get_budget
 
 

@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.alerts import describe, evaluate, headline, severity, subject
+from spendledger.alerts.delivery import Delivery, notify
+from spendledger.alerts.evaluate import describe, evaluate, headline, severity, subject
 from spendledger.cli.context import (
     USAGE_ERROR,
     err,
@@ -26,7 +27,6 @@ from spendledger.cli.context import (
     user_errors,
 )
 from spendledger.cli.report import money
-from spendledger.notify import Delivery, notify
 from spendledger.secrets import load_vault
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
 from spendledger.store.tables import ALERT_STATUSES

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from spendledger.anomalies import find_anomalies
+from spendledger.alerts.anomalies import find_anomalies
 from spendledger.cli.context import USAGE_ERROR, fail, open_ledger, out, parse_day, settings_of, today_in
 
 

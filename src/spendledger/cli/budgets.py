@@ -13,7 +13,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.budgets import BUDGET_BASES, BudgetStatus, budget_status, create_budget, describe_scope
+from spendledger.alerts.budgets import (
+    BUDGET_BASES,
+    BudgetStatus,
+    budget_status,
+    create_budget,
+    describe_scope,
+)
 from spendledger.cli.context import open_ledger, out, print_table, settings_of, today_in, user_errors
 from spendledger.cli.report import money
 from spendledger.records import DIMENSIONS

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import typer
 from rich.table import Table
 
+from spendledger.alerts.transport import TEST_TITLE, NotifyError, check_url, send, url_hint
 from spendledger.cli.context import USAGE_ERROR, fail, open_ledger, out, print_table, settings_of, user_errors
-from spendledger.notify import TEST_TITLE, NotifyError, check_url, send, url_hint
 from spendledger.secrets import load_vault
 from spendledger.store.channels import (
     ChannelExistsError,

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from spendledger.alerts import check_budget
+from spendledger.alerts.evaluate import check_budget
 from spendledger.cli.context import fail, open_ledger, out, progress_bar, settings_of, today_in
 from spendledger.cli.report import money
 from spendledger.demo import DEMO_BUDGET, clear_demo, has_demo, has_other_data, load_demo

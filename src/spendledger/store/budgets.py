@@ -17,6 +17,8 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc, from_nanos, to_nanos
+from spendledger.store.tables import DIM as DIM  # the budgets module checks names against it
+from spendledger.store.tables import PERIODS as PERIODS  # (re-exported: alerts read no tables)
 from spendledger.store.tables import budgets
 
 DEFAULT_THRESHOLDS: tuple[int, ...] = (50, 80, 100)

@@ -17,8 +17,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from spendledger.alerts import describe, headline
-from spendledger.links import alert_explore_path
+from spendledger.alerts.evaluate import describe, headline
+from spendledger.alerts.links import alert_explore_path
 from spendledger.store.alerts import AlertRow, UnknownAlertError, acknowledge, list_alerts
 from spendledger.store.budgets import list_budgets
 from spendledger.store.tables import ALERT_STATUSES

@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine
 
-from spendledger.budgets import (
+from spendledger.alerts.budgets import (
     BUDGET_BASES,
     BudgetError,
     BudgetStatus,
@@ -31,7 +31,7 @@ from spendledger.budgets import (
     create_budget,
     describe_scope,
 )
-from spendledger.forecast import Forecast, forecast_spend
+from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.queries import QueryError
 from spendledger.store.budgets import (
     BudgetExistsError,

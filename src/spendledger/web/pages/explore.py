@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 from starlette.datastructures import QueryParams
 
 from spendledger import queries
-from spendledger.links import filter_token
+from spendledger.alerts.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
 from spendledger.records import DIMENSIONS, Basis, shown_amount
 from spendledger.web.auth import PageViewer, scope_of, scoped

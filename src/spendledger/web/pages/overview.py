@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from spendledger import queries
-from spendledger.budgets import window_of
-from spendledger.forecast import Forecast, forecast_spend
+from spendledger.alerts.budgets import window_of
+from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.records import Basis, shown_amount
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from spendledger.budgets import window_of
-from spendledger.forecast import Forecast, forecast_spend
+from spendledger.alerts.budgets import window_of
+from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.queries import SpendQuery, SpendReport
 from spendledger.records import shown_amount
 

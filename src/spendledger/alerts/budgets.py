@@ -23,8 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from spendledger.queries import QueryError, SpendQuery, build_query, spend
-from spendledger.store.budgets import DEFAULT_THRESHOLDS, BudgetRow, add_budget, update_budget
-from spendledger.store.tables import DIM, PERIODS
+from spendledger.store.budgets import DEFAULT_THRESHOLDS, DIM, PERIODS, BudgetRow, add_budget, update_budget
 
 BUDGET_BASES: tuple[str, ...] = ("best", "billed", "metered")
 HISTORY = 6  # past windows shown by `budgets show`

@@ -1,15 +1,13 @@
-"""Notifications: alerts sent to the channels through Apprise, once each, logged.
+"""Notification delivery: alerts sent to their channels once each, retried, logged.
 
-A channel is an Apprise URL (`mailto://`, `slack://`, `workflows://` for Microsoft Teams,
-`discord://`, `json://`...) or an http(s) webhook URL: a service's own (Slack's, Discord's,
-a Teams workflow's) is sent in that service's format, any other as Apprise's generic JSON
-webhook (`json://` / `jsons://`).
+Sending one message is alerts.transport's part; this module decides which alerts go to
+which channels, claims each delivery, retries and records the outcome.
 
 Once across processes, with no gap: each alert and channel is first claimed — a delivery
 row stored as `sending` with ON CONFLICT DO NOTHING on (alert, channel) and committed on
 its own — and only the process whose insert stored the row sends; it then records `sent`
-or `failed` with the attempts made. Whoever raised an alert (alerts.evaluate returns only
-the new ones) may send it with `notify`; `notify_pending`, which every scheduler round
+or `failed` with the attempts made. Whoever raised an alert (evaluate.evaluate returns
+only the new ones) may send it with `notify`; `notify_pending`, which every scheduler round
 runs, sends the open alerts of the last day that lack a delivery for one of their
 channels, so an alert raised by a process that died before sending it goes out on the
 next round, once.
@@ -21,7 +19,7 @@ message may well have gone out; a gap the delivery log shows beats paging people
 A failing channel is retried with exponential backoff, then logged as failed; it never
 blocks the other channels and never raises.
 
-Each message carries its level (alerts.severity): Apprise's notify type WARNING below
+Each message carries its level (evaluate.severity): Apprise's notify type WARNING below
 100 % of a budget, FAILURE at or over it, so a JSON webhook's `type`, Slack's colour and
 the title every service shows ("spendledger failure — budget web reached 100 %") say it.
 """
@@ -29,18 +27,16 @@ the title every service shows ("spendledger failure — budget web reached 100 %
 from __future__ import annotations
 
 import logging
-import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from spendledger.alerts import describe, headline, severity
-from spendledger.links import alert_explore_path
+from spendledger.alerts.evaluate import describe, headline, severity
+from spendledger.alerts.links import alert_explore_path
+from spendledger.alerts.transport import send
 from spendledger.secrets import Vault
 from spendledger.store.alerts import AlertRow, get_alert
 from spendledger.store.budgets import BudgetRow, list_budgets
@@ -53,25 +49,9 @@ from spendledger.store.channels import (
     open_alerts_since,
 )
 
-if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it loads its email plugin
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="'imghdr' is deprecated", category=DeprecationWarning)
-        import imghdr  # noqa: F401
+log = logging.getLogger("spendledger.notify")  # its name before the alerts package: log filters may use it
 
-import apprise  # noqa: E402 - after the shim above
-
-from spendledger.errors import SpendledgerError
-
-_apprise_lib: Any = apprise  # untyped: used only through send/check_url below
-
-log = logging.getLogger("spendledger.notify")
-
-TEST_TITLE = "spendledger: test message"
 PENDING_WITHIN = timedelta(hours=24)  # how far back notify_pending looks for unsent alerts
-
-
-class NotifyError(SpendledgerError, RuntimeError):
-    """A message could not be sent; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -81,63 +61,6 @@ class Delivery:
     status: str  # sent | failed
     attempts: int
     error: str | None = None
-
-
-def apprise_url(url: str) -> str:
-    """The Apprise URL for a channel's URL. A service's own webhook URL that Apprise knows
-    (Slack's, Discord's, a Teams workflow's...) stays as it is, so that it is sent in that
-    service's format; any other http(s) URL becomes the generic JSON webhook, json(s)://."""
-    url = url.strip()
-    scheme, sep, rest = url.partition("://")
-    if sep and scheme.lower() in ("http", "https") and _apprise(url) is None:
-        return f"{'jsons' if scheme.lower() == 'https' else 'json'}://{rest}"
-    return url
-
-
-def url_hint(url: str) -> str:
-    """A channel's URL as it may be shown: its scheme and last four characters."""
-    scheme, sep, rest = url.strip().partition("://")
-    if not sep:
-        return "…"
-    return f"{scheme}://…{rest[-4:]}" if len(rest) >= 12 else f"{scheme}://…"
-
-
-def check_url(url: str) -> None:
-    """Raise NotifyError unless Apprise understands the URL."""
-    if _apprise(apprise_url(url)):
-        return
-    if url.strip().lower().startswith("msteams://"):
-        # Microsoft retired Office 365 connectors; Apprise 2 dropped msteams:// for them
-        raise NotifyError(
-            "msteams:// (Office 365 connector webhooks) is retired: in Teams, add the "
-            '"Post to a channel when a webhook request is received" workflow and add its URL '
-            "(https://....logic.azure.com/workflows/...) or workflows://HOST/WORKFLOW/SIGNATURE"
-        )
-    raise NotifyError(
-        "not a URL Apprise can send to: use an http(s) webhook URL or an Apprise URL such as mailto://, "
-        "slack://, workflows:// (Microsoft Teams), discord://, json:// (see https://appriseit.com/services/)"
-    )
-
-
-def send(url: str, title: str, body: str, *, level: str = "info") -> None:
-    """Send one message to `url` (one attempt) with Apprise's notify type `level` (info,
-    warning, failure); NotifyError with Apprise's reason if it fails."""
-    sender = _apprise(apprise_url(url))
-    if sender is None:
-        raise NotifyError("not a URL Apprise can send to")
-    notify_type = _apprise_lib.NotifyType(level)
-    with _apprise_lib.LogCapture(level=logging.WARNING) as captured:
-        ok = bool(sender.notify(title=title, body=body, notify_type=notify_type))
-    if not ok:
-        lines = [line.strip() for line in str(captured.getvalue()).splitlines() if line.strip()]
-        reason = lines[-1].split(" - ", 2)[-1] if lines else "Apprise reported a failure"
-        raise NotifyError(reason)
-
-
-def _apprise(url: str) -> Any:
-    """An Apprise object holding `url`, or None when Apprise does not understand it."""
-    sender = _apprise_lib.Apprise()
-    return sender if sender.add(url) else None
 
 
 def message(

@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from spendledger.anomalies import find_anomalies, incidents, jump_text
-from spendledger.budgets import budget_status, local_day
-from spendledger.forecast import forecast_spend
+from spendledger.alerts.anomalies import find_anomalies, incidents, jump_text
+from spendledger.alerts.budgets import budget_status, local_day
+from spendledger.alerts.forecast import forecast_spend
 from spendledger.records import display_money
 from spendledger.store.alerts import (
     FORECAST_THRESHOLD,
