@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import UsageRecord
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ ErrorKind = Literal[
 ]
 
 
-class SourceError(Exception):
+class SourceError(SpendledgerError):
     """A failure of one source, with a message that names it and says what to do."""
 
     def __init__(
