@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from fakes.server import FakeServer
 
 
 def free_port() -> int:
@@ -59,22 +61,20 @@ def smtp_server() -> Iterator[Mailbox]:
 
 
 @dataclass
-class Webhook:
-    port: int = 0
-    scheme: str = "http"
+class Webhook(FakeServer):
     received: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)  # with the query string
     content_types: list[str] = field(default_factory=list)
 
-    def url(self, path: str = "/hook/s3cr3t-t0ken-abcdef") -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+    def url(self, path: str = "/hook/s3cr3t-t0ken-abcdef") -> str:  # type: ignore[override]
+        return f"{self.base_url}{path}"
 
 
 @contextmanager
 def webhook_server(*, reply: bytes = b"", delay: float = 0.0, tls: Path | None = None) -> Iterator[Webhook]:
     """Record each POST's JSON body; answer 200 with `reply` after `delay` seconds; over TLS
     with the certificate and key in the PEM file `tls` (see `self_signed`) when given."""
-    hook = Webhook(scheme="https" if tls else "http")
+    hook = Webhook()
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -94,20 +94,13 @@ def webhook_server(*, reply: bytes = b"", delay: float = 0.0, tls: Path | None =
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = None
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(tls)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-    hook.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    hook.listen(Handler, tls=context)
+    with hook:
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:

@@ -18,7 +18,7 @@ from spendledger import scheduler
 from spendledger.alerts.budgets import create_budget
 from spendledger.alerts.evaluate import check_budgets, describe, evaluate
 from spendledger.config import Settings
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import UsageRecord
 from spendledger.scheduler import run_due
 from spendledger.store import write_records
 from spendledger.store.alerts import (
@@ -28,22 +28,15 @@ from spendledger.store.alerts import (
     list_alerts,
     raise_alert,
 )
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 NOW = datetime(2026, 11, 1, 8, tzinfo=UTC)
 
 
 def _record(key: str, day: date, cost: str, *, project: str = "web") -> UsageRecord:
-    return UsageRecord(
-        key=key,
-        source="test",
-        basis=Basis.METERED,
-        start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-        provider="openai",
-        model="m",
-        project=project,
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+    return usage_record(
+        key=key, start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC), project=project, cost=cost
     )
 
 

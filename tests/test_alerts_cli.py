@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.alerts import list_alerts, raise_alert
 from test_anomalies import DAY, call, four_quiet_weeks, write
+from usage_records import usage_record
 
 
 @pytest.fixture
@@ -29,16 +29,7 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
 
 
 def _write_now(engine: Engine, cost: str) -> None:
-    record = UsageRecord(
-        key="k1",
-        source="test",
-        basis=Basis.METERED,
-        start=datetime.now(UTC),
-        provider="openai",
-        model="m",
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
-    )
+    record = usage_record(start=datetime.now(UTC), cost=cost)
     with engine.begin() as conn:
         write_records(conn, [record], tz=ZoneInfo("UTC"))
 

@@ -17,11 +17,11 @@ from spendledger.alerts.budgets import create_budget
 from spendledger.alerts.evaluate import check_budgets, describe, evaluate
 from spendledger.cli.alerts import app as alerts_cli
 from spendledger.config import Settings
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.alerts import get_alert, list_alerts, raise_alert
 from spendledger.web import create_app
 from test_anomalies import DAY, call, four_quiet_weeks, write
+from usage_records import usage_record
 
 NOV_25 = date(2026, 11, 25)
 
@@ -29,17 +29,7 @@ NOV_25 = date(2026, 11, 25)
 def _raise_alerts(engine: Engine) -> dict[int, int]:
     """Project web spent $105 of its $100 November budget, found in one evaluation: the
     100 % alert raised, 50 and 80 % recorded as passed; every threshold's alert id."""
-    record = UsageRecord(
-        key="k1",
-        source="test",
-        basis=Basis.METERED,
-        start=datetime(2026, 11, 20, 12, tzinfo=UTC),
-        provider="openai",
-        model="m",
-        project="web",
-        cost=Decimal("105"),
-        pricing_status=PricingStatus.PROVIDER,
-    )
+    record = usage_record(start=datetime(2026, 11, 20, 12, tzinfo=UTC), project="web", cost="105")
     now = datetime(2026, 11, 25, 9, tzinfo=UTC)
     with engine.begin() as conn:
         write_records(conn, [record], tz=ZoneInfo("UTC"))

@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 
 from clirun import cli_runner
 from spendledger.alerts.anomalies import baseline, find_anomalies
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
+from spendledger.records import TokenCounts, UsageRecord
 from spendledger.store import write_records
+from usage_records import usage_record
 
 DAY = date(2026, 11, 20)  # a Friday
 
@@ -22,12 +23,10 @@ def call(
     key: str, day: date, cost: str, *, user: str = "u_01", api_key: str = "k1", model: str = "gpt-4o",
     requests: int = 10, tokens: TokenCounts | None = None,
 ) -> UsageRecord:  # fmt: skip
-    return UsageRecord(
-        key=key, source="api", basis=Basis.METERED,
-        start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-        provider="openai", model=model, project="Storygami", user=user, api_key_id=api_key, requests=requests,
-        tokens=tokens or TokenCounts(input=10_000, cached_input=6_000, output=1_000),
-        cost=Decimal(cost), pricing_status=PricingStatus.PROVIDER,
+    return usage_record(
+        key=key, source="api", start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
+        model=model, project="Storygami", user=user, api_key_id=api_key, requests=requests,
+        tokens=tokens or TokenCounts(input=10_000, cached_input=6_000, output=1_000), cost=cost,
     )  # fmt: skip
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,11 +12,11 @@ from sqlalchemy import Engine, select
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.tables import users, web_sessions
 from spendledger.store.users import grant
 from spendledger.web import create_app
+from usage_records import usage_record
 
 
 @pytest.fixture
@@ -167,18 +166,9 @@ def _spend(engine: Engine) -> None:
         ("bob@example.com", "search", "4.00"),
     ]
     records = [
-        UsageRecord(
-            key=f"api:e{i}",
-            source="api",
-            basis=Basis.METERED,
-            start=at,
-            provider="openai",
-            model="gpt-4o",
-            user=user,
-            project=project,
-            cost=Decimal(cost),
-            pricing_status=PricingStatus.PROVIDER,
-        )  # fmt: skip
+        usage_record(
+            key=f"api:e{i}", source="api", start=at, model="gpt-4o", user=user, project=project, cost=cost
+        )
         for i, (user, project, cost) in enumerate(rows)
     ]
     with engine.begin() as conn:

@@ -23,9 +23,10 @@ from spendledger.alerts.budgets import (
     window_of,
 )
 from spendledger.queries import QueryError
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.budgets import BudgetExistsError, UnknownBudgetError, get_budget, remove_budget
+from usage_records import usage_record
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 TODAY = date(2026, 11, 20)  # a Friday
@@ -100,17 +101,8 @@ def _record(
     currency: str = "USD",
     **kw: str,
 ) -> UsageRecord:
-    return UsageRecord(
-        key=key,
-        source="test",
-        basis=basis,
-        start=start,
-        provider=provider,
-        model="m",
-        cost=Decimal(cost),
-        currency=currency,
-        pricing_status=PricingStatus.PROVIDER,
-        **kw,  # type: ignore[arg-type]
+    return usage_record(
+        key=key, basis=basis, start=start, provider=provider, cost=cost, currency=currency, **kw
     )
 
 

@@ -7,7 +7,6 @@ The CLI reads "today" from the clock, so the records are written at the current 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,8 +15,8 @@ from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
 from spendledger.alerts.budgets import window_of
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
+from usage_records import usage_record
 
 ZONE = "America/Los_Angeles"
 
@@ -34,16 +33,7 @@ def _today() -> date:
 def _write_today(engine: Engine) -> None:
     now = datetime.now(UTC)
     records = [
-        UsageRecord(
-            key=f"k-{provider}",
-            source="test",
-            basis=Basis.METERED,
-            start=now,
-            provider=provider,
-            model="m",
-            cost=Decimal(cost),
-            pricing_status=PricingStatus.PROVIDER,
-        )
+        usage_record(key=f"k-{provider}", start=now, provider=provider, cost=cost)
         for provider, cost in (("openai", "300.004"), ("anthropic", "25.50"))
     ]
     with engine.begin() as conn:

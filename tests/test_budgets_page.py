@@ -20,7 +20,7 @@ from logins import add_user, login
 from spendledger.alerts.budgets import budget_status, create_budget
 from spendledger.alerts.transport import url_hint
 from spendledger.config import Settings
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import UsageRecord
 from spendledger.secrets import load_vault
 from spendledger.store import write_records
 from spendledger.store.budgets import get_budget, list_budgets
@@ -28,6 +28,7 @@ from spendledger.store.channels import add_channel
 from spendledger.web import create_app
 from spendledger.web.pages import money
 from spendledger.web.pages.budgets_page import budget_forecast, span
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 
@@ -37,17 +38,12 @@ def _today() -> date:
 
 
 def _record(key: str, day: date, cost: str, *, currency: str = "USD", **kw: str) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=key,
-        source="test",
-        basis=Basis.METERED,
         start=datetime(day.year, day.month, day.day, 0, 30, tzinfo=UTC),
-        provider=kw.pop("provider", "openai"),
-        model="m",
-        cost=Decimal(cost),
+        cost=cost,
         currency=currency,
-        pricing_status=PricingStatus.PROVIDER,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 

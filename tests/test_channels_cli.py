@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,9 +13,9 @@ from sqlalchemy import Engine, text
 
 from clirun import Cli, cli_runner
 from receivers import Webhook, free_port, webhook_server
-from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.channels import list_deliveries
+from usage_records import usage_record
 
 SECRET = "s3cr3t-t0ken"
 
@@ -79,16 +78,7 @@ def test_a_url_apprise_cannot_use_is_refused(cli: Cli) -> None:
 def test_alerts_evaluate_sends_each_new_alert_once(cli: Cli, engine: Engine, hook: Webhook) -> None:
     cli("channels", "add", "ops", hook.url())
     cli("budgets", "add", "all", "--amount", "100")
-    record = UsageRecord(
-        key="k1",
-        source="test",
-        basis=Basis.METERED,
-        start=datetime.now(UTC),
-        provider="openai",
-        model="m",
-        cost=Decimal("105"),
-        pricing_status=PricingStatus.PROVIDER,
-    )
+    record = usage_record(start=datetime.now(UTC), cost="105")
     with engine.begin() as conn:
         write_records(conn, [record], tz=ZoneInfo("UTC"))
 

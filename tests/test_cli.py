@@ -23,10 +23,11 @@ from typer.testing import CliRunner
 from clirun import Cli, cli_runner
 from spendledger.cli import app
 from spendledger.pricing import Pricer
-from spendledger.records import Basis, TokenCounts, UsageRecord, as_utc, cents, from_nanos
+from spendledger.records import TokenCounts, as_utc, cents, from_nanos
 from spendledger.store import write_records
 from spendledger.store.tables import rollups, usage
 from spendledger.store.tokens import verify_token
+from usage_records import usage_record
 
 ZONE = "America/Los_Angeles"  # days are local: a UTC day boundary must not leak into reports
 
@@ -107,12 +108,10 @@ def test_cli_demo_report_totals_match_the_ledger(cli: Any, engine: Engine) -> No
 
 
 def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine: Engine) -> None:
-    real = UsageRecord(
+    real = usage_record(
         key="api:evt-1",
         source="api",
-        basis=Basis.METERED,
         start=datetime.now(UTC) - timedelta(days=2),
-        provider="openai",
         model="gpt-4o-mini",
         tokens=TokenCounts(input=1000, output=100),
     )
@@ -203,10 +202,9 @@ def test_cli_prices_show_catalogue_rates(cli: Any) -> None:
 def _acme_records(engine: Engine) -> None:
     start = datetime.now(UTC) - timedelta(days=3)
     records = [
-        UsageRecord(
+        usage_record(
             key=f"api:acme-{i}",
             source="api",
-            basis=Basis.METERED,
             start=start + timedelta(hours=i),
             provider="acme",
             model="acme-llm-7b",

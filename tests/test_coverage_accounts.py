@@ -15,46 +15,43 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, select
 
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
+from spendledger.records import Basis, TokenCounts, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.ledger import rebuild_rollups, replace_where
 from spendledger.store.tables import rollups, usage
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 NOV_20 = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def _billed(cost: str, *, account: str, project: str = "", api_key_id: str = "") -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=f"costs|{account}|{project}|{api_key_id}",
         source=f"openai-{account}",
         basis=Basis.BILLED,
         start=NOV_20,
         end=NOV_20 + timedelta(days=1),
-        provider="openai",
+        model="",
         account=account,
         project=project,
         api_key_id=api_key_id,
         requests=0,
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 
 def _call(key: str, cost: str, *, account: str = "", project: str = "", api_key_id: str = "") -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=f"api:{key}",
         source="api",
-        basis=Basis.METERED,
         start=NOV_20 + timedelta(hours=10),
-        provider="openai",
         model="gpt-4o-mini",
         account=account,
         project=project,
         api_key_id=api_key_id,
         tokens=TokenCounts(input=1000, output=100),
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 

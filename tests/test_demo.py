@@ -31,6 +31,7 @@ from spendledger.store import make_engine, write_records
 from spendledger.store.alerts import list_alerts
 from spendledger.store.budgets import list_budgets
 from spendledger.store.tables import rollups, usage
+from usage_records import usage_record
 
 END = date(2026, 11, 23)
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -187,12 +188,10 @@ def test_demo_load_writes_exactly_what_it_reports(engine: Engine) -> None:
 
 
 def test_demo_clear_removes_only_demo_records(engine: Engine) -> None:
-    real = UsageRecord(
+    real = usage_record(
         key="api:evt-1",
         source="api",
-        basis=Basis.METERED,
         start=datetime(2026, 11, 20, 10, tzinfo=UTC),
-        provider="openai",
         model="gpt-4o-mini",
         tokens=TokenCounts(input=1000, output=100),
     )

@@ -25,6 +25,7 @@ from spendledger.records import Basis, PricingStatus, UsageRecord
 from spendledger.store import write_records
 from spendledger.web import create_app
 from spendledger.web.pages import money
+from usage_records import usage_record
 
 NOVEMBER = "from=2026-11-01&to=2026-11-30"
 MEMBER = "member@example.com"
@@ -43,17 +44,15 @@ def record(
 ) -> UsageRecord:
     fields: dict[str, Any] = {
         "key": f"{provider}:{day}:{model}:{user}",
-        "source": "test",
-        "basis": Basis.METERED,
         "start": datetime(2026, 11, day, 12, tzinfo=UTC),
         "provider": provider,
         "project": project,
         "model": model,
         "user": user,
-        "cost": None if cost is None else Decimal(cost),
+        "cost": cost,
         "pricing_status": PricingStatus.PROVIDER,
     }
-    return UsageRecord(**{**fields, **kw})
+    return usage_record(**{**fields, **kw})
 
 
 def write(engine: Engine, *records: UsageRecord) -> None:

@@ -16,8 +16,9 @@ from spendledger.alerts.forecast import (
     forecast_period,
     history_start,
 )
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
+from usage_records import usage_record
 
 NOV_1, NOV_30 = date(2026, 11, 1), date(2026, 11, 30)  # November 2026 starts on a Sunday
 
@@ -115,17 +116,16 @@ def test_forecast_last_day_of_period_is_what_was_spent() -> None:
 
 
 def _bucket(day: date, project: str, cost: str) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=f"manual:{project}:{day}",
         source="manual",
         basis=Basis.MANUAL,
         start=datetime(day.year, day.month, day.day, 12, tzinfo=UTC),
-        provider="openai",
+        model="",
         account="org-1",
         project=project,
         requests=1,
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 

@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
+from spendledger.records import Basis, TokenCounts, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.ledger import rebuild_rollups
 from spendledger.store.tables import rollups, usage
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -28,17 +29,17 @@ NOV_20 = datetime(2026, 11, 20, tzinfo=UTC)
 def _billed(
     cost: str, *, day: datetime = NOV_20, account: str = "org-1", provider: str = "openai"
 ) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=f"{provider}:{account}:cost:{day.date()}",
         source=f"{provider}-{account}",
         basis=Basis.BILLED,
         start=day,
         end=day + timedelta(days=1),
         provider=provider,
+        model="",
         account=account,
         requests=0,
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 
@@ -51,18 +52,16 @@ def _metered(
     provider: str = "openai",
     user: str = "",
 ) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=f"api:{key}",
         source="api",
-        basis=Basis.METERED,
         start=at,
         provider=provider,
         model="gpt-4o-mini",
         account=account,
         user=user,
         tokens=TokenCounts(input=1000, output=100),
-        cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        cost=cost,
     )
 
 
@@ -150,16 +149,15 @@ def test_best_basis_billed_revision_keeps_covering(engine: Engine) -> None:
 
 
 def test_best_basis_manual_always_counts(engine: Engine) -> None:
-    manual = UsageRecord(
+    manual = usage_record(
         key="manual:chatgpt-team:2026-11",
         source="manual",
         basis=Basis.MANUAL,
         start=NOV_20,
-        provider="openai",
+        model="",
         account="org-1",
         requests=0,
-        cost=Decimal("30"),
-        pricing_status=PricingStatus.PROVIDER,
+        cost="30",
     )
     _write(engine, [_billed("10.00"), _metered("a", "2.50"), manual])
     # 10 billed + 30 manual; the covered metered $2.50 is left out

@@ -11,21 +11,20 @@ from sqlalchemy import Engine
 
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
+from spendledger.records import Basis, TokenCounts, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.ledger import ZoneChangedError, rebuild_rollups
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 DAY = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
 def _event(i: int, **kw: object) -> UsageRecord:
-    record = UsageRecord(
+    record = usage_record(
         key=f"api:evt-{i}",
         source="api",
-        basis=Basis.METERED,
         start=DAY + timedelta(minutes=i),
-        provider="openai",
         model="gpt-4o-mini",
         user=f"u{i % 3}",
         tokens=TokenCounts(input=1000, output=100),
@@ -52,17 +51,16 @@ def test_ledger_events_resent_are_duplicates(engine: Engine) -> None:
 
 
 def test_ledger_billed_bucket_revision_replaces(engine: Engine) -> None:
-    bucket = UsageRecord(
+    bucket = usage_record(
         key="openai:org-1:cost:proj-a",
         source="openai-org-1",
         basis=Basis.BILLED,
         start=datetime(2026, 11, 20, tzinfo=UTC),
         end=datetime(2026, 11, 21, tzinfo=UTC),
-        provider="openai",
+        model="",
         account="org-1",
         requests=0,
-        cost=Decimal("12.50"),
-        pricing_status=PricingStatus.PROVIDER,
+        cost="12.50",
     )
     with engine.begin() as conn:
         assert write_records(conn, [bucket], tz=UTC_ZONE).inserted == 1

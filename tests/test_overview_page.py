@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from spendledger.alerts.forecast import forecast_period, history_start
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.sources import add_source, finish_run, start_run
 from spendledger.store.tokens import create_token
 from spendledger.web.pages import money
+from usage_records import usage_record
 
 
 @pytest.fixture
@@ -77,15 +78,8 @@ def test_overview_page_shows_totals_by_provider_with_basis(client: TestClient, e
 def test_overview_page_shows_demo_banner_when_demo_data_is_present(
     client: TestClient, engine: Engine
 ) -> None:
-    demo = UsageRecord(
-        key="demo:1",
-        source="demo",
-        basis=Basis.DEMO,
-        start=datetime.now(UTC),
-        provider="openai",
-        model="gpt-4o",
-        cost=Decimal("5"),
-        pricing_status=PricingStatus.PROVIDER,
+    demo = usage_record(
+        key="demo:1", source="demo", basis=Basis.DEMO, start=datetime.now(UTC), model="gpt-4o", cost="5"
     )
     with engine.begin() as conn:
         write_records(conn, [demo], tz=ZoneInfo("UTC"))
@@ -149,10 +143,9 @@ def test_overview_page_kpis_chart_and_top_lists(client: TestClient, engine: Engi
     now = datetime.now(UTC)
 
     def call(key: str, at: datetime, cost: str, project: str) -> UsageRecord:
-        return UsageRecord(
-            key=key, source="api", basis=Basis.METERED, start=at, provider="openai", model="gpt-4o",
-            project=project, requests=10, cost=Decimal(cost), pricing_status=PricingStatus.PROVIDER,
-        )  # fmt: skip
+        return usage_record(
+            key=key, source="api", start=at, model="gpt-4o", project=project, requests=10, cost=cost
+        )
 
     with engine.begin() as conn:
         write_records(

@@ -16,11 +16,12 @@ from sqlalchemy import Engine, select
 from logins import add_user, login
 from spendledger.config import Settings
 from spendledger.pricing import Pricer
-from spendledger.records import Basis, TokenCounts, UsageRecord
+from spendledger.records import TokenCounts
 from spendledger.store import write_records
 from spendledger.store.overrides import add_override, list_overrides
 from spendledger.store.tables import usage
 from spendledger.web import create_app
+from usage_records import usage_record
 
 TOKENS = TokenCounts(input=1_000_000, cached_input=200_000, output=250_000)
 ACME_PRICE = {"input": "0.2", "cached_input": "0.05", "output": "0.8", "note": "Acme order form 2026"}
@@ -45,10 +46,9 @@ def _csrf(html: str) -> str:
 
 def _write_unpriced(engine: Engine, model: str = "acme-llm-7b") -> None:
     """One metered record of a model no catalogue knows: it waits unpriced."""
-    record = UsageRecord(
+    record = usage_record(
         key=f"api:evt-{model}",
         source="api",
-        basis=Basis.METERED,
         start=datetime.now(UTC).replace(microsecond=0) - timedelta(days=1),
         provider="acme",
         model=model,

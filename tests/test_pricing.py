@@ -13,15 +13,14 @@ from decimal import Decimal
 import pytest
 
 from spendledger.pricing import PriceOverride, Pricer
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
+from spendledger.records import PricingStatus, TokenCounts, UsageRecord
+from usage_records import usage_record
 
 JAN_20 = datetime(2026, 1, 20, 12, tzinfo=UTC)
 
 
 def _call(provider: str, model: str, tokens: TokenCounts, at: datetime = JAN_20, **kw: object) -> UsageRecord:
-    record = UsageRecord(
-        key="k", source="api", basis=Basis.METERED, start=at, provider=provider, model=model, tokens=tokens
-    )
+    record = usage_record(key="k", source="api", start=at, provider=provider, model=model, tokens=tokens)
     for name, value in kw.items():
         setattr(record, name, value)
     return record

@@ -10,11 +10,12 @@ from sqlalchemy import Engine, select
 
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, TokenCounts, UsageRecord
+from spendledger.records import TokenCounts, UsageRecord
 from spendledger.repricing import RepriceResult, reprice
 from spendledger.store import write_records
 from spendledger.store.overrides import add_override, load_overrides
 from spendledger.store.tables import usage
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 DAY = datetime(2026, 11, 10, 9, tzinfo=UTC)
@@ -22,10 +23,9 @@ TOKENS = TokenCounts(input=1_000_000, cached_input=200_000, output=250_000)
 
 
 def _record(i: int, model: str = "acme-llm-7b", **kw: object) -> UsageRecord:
-    record = UsageRecord(
+    record = usage_record(
         key=f"api:evt-{model}-{i}",
         source="api",
-        basis=Basis.METERED,
         start=DAY + timedelta(days=i),
         provider="acme" if model.startswith("acme") else "openai",
         model=model,

@@ -21,10 +21,11 @@ from sqlalchemy import ColumnElement, Connection, Engine, delete, select
 
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos
+from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos
 from spendledger.store import write_records
 from spendledger.store.ledger import apply_prices, delete_where, iter_priceable, rebuild_rollups
 from spendledger.store.tables import rollups, settings_kv, usage
+from usage_records import usage_record
 
 ZONE = ZoneInfo("Asia/Tokyo")  # days are local, bills cover UTC days: both at once
 DAY0 = datetime(2026, 11, 29, tzinfo=UTC)  # three days across a month end: the monthly twins
@@ -88,10 +89,9 @@ _tokens = st.builds(
 def _event(draw: st.DrawFn) -> UsageRecord:
     provider, model = draw(st.sampled_from(PROVIDER_MODELS))
     start = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)), minutes=draw(st.integers(0, 1439)))
-    record = UsageRecord(
+    record = usage_record(
         key=f"evt-{draw(st.integers(0, 10**9))}",
         source="api",
-        basis=Basis.METERED,
         start=start,
         provider=provider,
         model=model,
@@ -116,7 +116,7 @@ def _bucket(draw: st.DrawFn) -> UsageRecord:
     day = DAY0 + timedelta(days=draw(st.integers(0, DAYS - 1)))
     account = draw(st.sampled_from(ACCOUNTS[1:]))
     project = draw(st.sampled_from(PROJECTS))
-    return UsageRecord(
+    return usage_record(
         key=f"{provider}:{account}:cost:{project}:{model}",  # the bucket's natural key
         source=f"{provider}-{account}",
         basis=Basis.BILLED,
@@ -132,7 +132,6 @@ def _bucket(draw: st.DrawFn) -> UsageRecord:
         requests=draw(st.integers(0, 50)),
         tokens=draw(_tokens),
         cost=from_nanos(draw(st.integers(0, 10**10))),
-        pricing_status=PricingStatus.PROVIDER,
     )
 
 
@@ -284,12 +283,10 @@ def test_rollups_equal_rebuild_worked_example(engine: Engine) -> None:
     # one fixed sequence, so a failure here reads without Hypothesis' shrinking
     at = DAY0 + timedelta(hours=10)
     events = tuple(
-        UsageRecord(
+        usage_record(
             key=f"e{i}",
             source="api",
-            basis=Basis.METERED,
             start=at + timedelta(minutes=i),
-            provider="openai",
             model=("gpt-4o-mini", "gpt-9-preview")[i % 2],
             account="org-1",
             user=("ann", "bob")[i % 2],
@@ -298,17 +295,16 @@ def test_rollups_equal_rebuild_worked_example(engine: Engine) -> None:
         for i in range(4)
     )
     Pricer().price_all(events)
-    bucket = UsageRecord(
+    bucket = usage_record(
         key="openai:org-1:cost",
         source="openai-org-1",
         basis=Basis.BILLED,
         start=DAY0,
         end=DAY0 + timedelta(days=1),
-        provider="openai",
+        model="",
         account="org-1",
         requests=0,
-        cost=Decimal("5"),
-        pricing_status=PricingStatus.PROVIDER,
+        cost="5",
     )
     override = PriceOverride(
         id=1, provider="openai", model_pattern="gpt-9-*", prices={"input_mtok": "2"}, note="preview price"

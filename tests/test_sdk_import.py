@@ -73,9 +73,16 @@ def test_sdk_import_loads_no_server_dependency(tmp_path: Path) -> None:
         tmp_path,
     )
     assert loaded["third_party"] == [], f"the SDK loaded {loaded['third_party']}"
-    # of ours, the tracker, the record contract and the event's field list (records.py and
-    # ingest/event.py import the standard library only; ingest/__init__.py imports nothing)
-    sdk_and_records = ("spendledger", "spendledger.records", "spendledger.ingest", "spendledger.ingest.event")
+    # of ours, the tracker, the record contract, the errors' base and the event's field list
+    # (records.py, errors.py and ingest/event.py import the standard library only;
+    # ingest/__init__.py imports nothing)
+    sdk_and_records = (
+        "spendledger",
+        "spendledger.records",
+        "spendledger.errors",
+        "spendledger.ingest",
+        "spendledger.ingest.event",
+    )
     assert not [m for m in loaded["ours"] if not m.startswith("spendledger.sdk") and m not in sdk_and_records]
     assert not set(loaded["third_party"]) & set(SERVER_DEPENDENCIES)
 

@@ -21,11 +21,12 @@ from sqlalchemy import Engine, func, select
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin
 from logins import add_user, csrf_of, login
 from spendledger.config import Settings
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis
 from spendledger.secrets import load_vault, mask
 from spendledger.store import write_records
 from spendledger.store.tables import sources, sync_runs, usage
 from spendledger.web import create_app
+from usage_records import usage_record
 
 WRONG_KEY = "sk-admin-fake-000000000000000000wxyz"
 
@@ -251,8 +252,8 @@ def test_sources_page_remove_keeps_or_purges_the_records(web: TestClient, engine
         assert add(web, name=name).is_redirect
     now = datetime.now(UTC)
     records = [
-        UsageRecord(key=f"costs|{name}|{i}", source=name, basis=Basis.BILLED, start=now - timedelta(days=i),
-                    provider="openai", model="m", cost=Decimal(1), pricing_status=PricingStatus.PROVIDER)
+        usage_record(key=f"costs|{name}|{i}", source=name, basis=Basis.BILLED, start=now - timedelta(days=i),
+                     cost="1")
         for name in ("Keep", "Purge") for i in range(3)
     ]  # fmt: skip
     with engine.begin() as conn:

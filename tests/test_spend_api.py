@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,9 +12,10 @@ from sqlalchemy import Engine
 
 from spendledger.config import Settings
 from spendledger.queries import BASES
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis
 from spendledger.store import write_records
 from spendledger.web import create_app
+from usage_records import usage_record
 
 NOVEMBER = {"from": "2026-11-01", "to": "2026-11-30"}
 
@@ -53,26 +53,25 @@ def metered_event(row: tuple[str, ...]) -> dict[str, Any]:
 def seeded(client: TestClient, engine: Engine) -> TestClient:
     response = client.post("/api/v1/events", json={"events": [metered_event(r) for r in METERED]})
     assert response.json()["accepted"] == 5
-    billed = UsageRecord(
+    billed = usage_record(
         key="openai:org-1:cost",
         source="openai-org-1",
         basis=Basis.BILLED,
         start=datetime(2026, 11, 5, tzinfo=UTC),
         end=datetime(2026, 11, 6, tzinfo=UTC),
-        provider="openai",
+        model="",
         account="org-1",
         requests=0,
-        cost=Decimal("10.00"),
-        pricing_status=PricingStatus.PROVIDER,
+        cost="10.00",
     )
-    manual = UsageRecord(
+    manual = usage_record(
         key="manual:perplexity-pro",
         source="manual",
         basis=Basis.MANUAL,
         start=datetime(2026, 11, 15, tzinfo=UTC),
         provider="perplexity",
-        cost=Decimal("20.00"),
-        pricing_status=PricingStatus.PROVIDER,
+        model="",
+        cost="20.00",
     )
     with engine.begin() as conn:
         write_records(conn, [billed, manual], tz=ZoneInfo("UTC"))

@@ -11,12 +11,14 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from spendledger.errors import SpendledgerError
+
 _hasher = PasswordHasher()  # argon2id, the library's recommended parameters
 
 MIN_LENGTH = 10
 
 
-class PasswordError(ValueError):
+class PasswordError(SpendledgerError, ValueError):
     """A password that does not meet the rules; the message says which."""
 
 

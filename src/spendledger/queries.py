@@ -26,6 +26,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store.ledger import get_meta
 from spendledger.store.rollups import covered_sql
@@ -46,11 +47,11 @@ SUMMED: tuple[str, ...] = tuple(
 )
 
 
-class QueryError(ValueError):
+class QueryError(SpendledgerError, ValueError):
     """A query the caller got wrong; the message says which parameter and what is allowed."""
 
     def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}")
+        super().__init__(f"{param}: {message}", field=param)
         self.param = param
 
 

@@ -2,7 +2,7 @@
 
 Every source (billing sync, ingest API, SDK, CSV, manual entries, demo data) yields
 `UsageRecord`s; pricing fills their cost; the store writes them. This module imports
-nothing of ours, so every layer can depend on it.
+nothing of ours but the errors' base class, so every layer can depend on it.
 
 Invariants, tested in tests/test_records.py:
 - token subsets follow OpenAI's and genai-prices' counting: cached reads and cache writes
@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
+
+from spendledger.errors import SpendledgerError
 
 NANOS_PER_UNIT = 1_000_000_000
 
@@ -73,12 +75,13 @@ class PricingStatus(enum.StrEnum):
     PROVIDER = "provider"  # cost reported by the provider or the caller; never re-priced
 
 
-class TokenError(ValueError):
+class TokenError(SpendledgerError, ValueError):
     """A token count that breaks the ledger's token contract; `field` names the culprit."""
 
+    field: str  # always set here
+
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
+        super().__init__(message, field=field_name)
 
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass takes 5x longer to build (2.8 µs)

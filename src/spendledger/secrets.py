@@ -15,11 +15,12 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken
 
 from spendledger.config import Settings, make_private_dir
+from spendledger.errors import SpendledgerError
 
 KEY_FILE = "secret.key"
 
 
-class SecretError(RuntimeError):
+class SecretError(SpendledgerError, RuntimeError):
     """The secret key is missing, malformed or not the one the credentials were sealed with."""
 
 

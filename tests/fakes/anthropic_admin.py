@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,6 +32,7 @@ from fakes.anthropic_data import (
     AnthropicDataSet,
     Row,
 )
+from fakes.server import FakeHTTPServer, FakeServer
 from spendledger.records import TokenCounts
 
 ADMIN_KEY = "sk-ant-admin01-fake-Zq3xWv9T"
@@ -88,7 +89,7 @@ def _group(rows: list[Row], dims: tuple[str, ...], grouped: set[str], measures: 
     return [totals[k] for k in sorted(totals, key=lambda k: tuple(str(v or "") for v in k))]
 
 
-class FakeAnthropicAdmin:
+class FakeAnthropicAdmin(FakeServer):
     """The fake server; it starts on construction and stops on `stop()` or leaving a `with` block.
 
     `max_rows_per_page` caps Claude Code and list pages below the requested `limit` (as a
@@ -113,22 +114,7 @@ class FakeAnthropicAdmin:
         self._lock = threading.Lock()
         self._faults: list[tuple[int, int | None, int, str | None]] = []  # first, last, status, retry-after
         self._malformed: set[tuple[str, int]] = set()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.fake = self  # type: ignore[attr-defined]
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02})
-        self._thread.start()
-
-    def __enter__(self) -> FakeAnthropicAdmin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        self.listen(_Handler)
 
     # ---- what tests set and read ------------------------------------------------------
 
@@ -365,11 +351,12 @@ class FakeAnthropicAdmin:
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: FakeHTTPServer
     protocol_version = "HTTP/1.1"  # keep-alive, as the real API: the connector's client reuses one connection
     disable_nagle_algorithm = True  # headers and body go out in two writes; don't wait for an ACK between
 
     def do_GET(self) -> None:
-        fake: FakeAnthropicAdmin = self.server.fake  # type: ignore[attr-defined]
+        fake: FakeAnthropicAdmin = self.server.fake
         status, body, headers = fake.serve(self.path, {k.lower(): v for k, v in self.headers.items()})
         payload = json.dumps(body).encode()
         self.send_response(status)

@@ -48,12 +48,18 @@ import base64
 import contextlib
 import json
 import struct
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+if __name__ == "__main__":  # run as a program: `fakes` is the package this file's folder makes
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from fakes.server import FakeHTTPServer, FakeServer  # noqa: E402
 
 OMIT: Any = object()  # `raw_usage = OMIT`: the response has no usage field at all
 CREATED = 1_767_225_600  # 2026-01-01, every object's `created`
@@ -143,15 +149,10 @@ class _Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: ChatServer
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the SDK clients reuse their connection
     disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between header and body writes
-    server: _Server
+    server: FakeHTTPServer
 
     def handle(self) -> None:
         with contextlib.suppress(ConnectionResetError, BrokenPipeError):  # a client dropped its connection
@@ -197,7 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class ChatServer:
+class ChatServer(FakeServer):
     """The fake inference API, served on a thread; a context manager, or call `stop()`.
 
     `url` is the base (`http://127.0.0.1:<port>`); `openai_url` adds `/v1` (OpenAI's
@@ -216,25 +217,9 @@ class ChatServer:
         self.request_ids: list[str] = []
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), _Handler)
-        self._server.fake = self
-        # a short poll: `stop()` waits up to one interval for the serving loop to notice
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.listen(_Handler, port=port)
         self.openai_url = f"{self.url}/v1"
         self.anthropic_url = self.url
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> ChatServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def fail(
         self,
@@ -490,7 +475,7 @@ def main() -> None:
     server.chunks = args.chunks
     print(server.url, flush=True)
     try:
-        server._thread.join()
+        server.wait()
     except KeyboardInterrupt:
         server.stop()
 

@@ -12,8 +12,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from fakes.server import FakeServer
 
 Reply = tuple[int, dict[str, str], bytes]
 Script = Callable[[list[dict[str, Any]]], Reply]
@@ -32,8 +34,7 @@ def status(code: int, body: bytes = b'{"detail": "scripted"}', **headers: str) -
 
 
 @dataclass
-class FakeLedger:
-    port: int = 0
+class FakeLedger(FakeServer):
     script: deque[Script] = field(default_factory=deque)  # answers for the next requests, in order
     batches: list[list[dict[str, Any]]] = field(default_factory=list)  # the stored ones
     authorizations: list[str | None] = field(default_factory=list)  # one per request
@@ -41,10 +42,6 @@ class FakeLedger:
     received: int = 0  # requests read, answered or not
     gate: threading.Event | None = None  # when set, requests wait for it before answering
     drop_connections: bool = False  # close each connection after answering, without saying so
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -56,6 +53,11 @@ class FakeLedger:
     def then(self, *answers: Script) -> FakeLedger:
         self.script.extend(answers)
         return self
+
+    def stop(self) -> None:
+        if self.gate is not None:  # let waiting requests answer, so the server can stop
+            self.gate.set()
+        super().stop()
 
 
 @contextmanager
@@ -91,16 +93,6 @@ def fake_ledger() -> Iterator[FakeLedger]:
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    ledger.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    ledger.listen(Handler)
+    with ledger:
         yield ledger
-    finally:
-        if ledger.gate is not None:
-            ledger.gate.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

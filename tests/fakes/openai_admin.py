@@ -19,7 +19,7 @@ import base64
 import json
 import threading
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +32,7 @@ from fakes.openai_org import (
     SeededOrganisation,
     completion_values,
 )
+from fakes.server import FakeHTTPServer, FakeServer
 
 ADMIN_KEY = "sk-admin-fake-6a3f0c9d2b7e41a8c5d0"
 PROJECT_KEY = "sk-proj-fake-1f2e3d4c5b6a79800e1f"  # a valid key, but not an admin one: 403
@@ -72,15 +73,10 @@ def _error(status: int, message: str, type_: str = "invalid_request_error", **mo
     return status, {"error": {"message": message, "type": type_, "param": None, "code": None, **more}}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOpenAIAdmin
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: the connector's client reuses its connection
     disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
-    server: _Server
+    server: FakeHTTPServer
 
     def do_GET(self) -> None:
         status, body, headers = self.server.fake.handle(self.path, self.headers.get("Authorization"))
@@ -95,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class FakeOpenAIAdmin(SeededOrganisation):
+class FakeOpenAIAdmin(SeededOrganisation, FakeServer):
     """The fake organisation, served; a context manager, or call `stop()`.
 
     Takes `SeededOrganisation`'s arguments (start, days, projects, archived, models,
@@ -104,6 +100,8 @@ class FakeOpenAIAdmin(SeededOrganisation):
     `malform()`, `revise()`. `requests` logs every request as (path, query);
     `malformed_paths` the fields `malform` broke.
     """
+
+    url_path = "/v1"  # OpenAI's clients take the version in their base URL
 
     def __init__(
         self,
@@ -120,23 +118,7 @@ class FakeOpenAIAdmin(SeededOrganisation):
         self._faults: list[dict[str, Any]] = []
         self._malformed: dict[tuple[str, int], tuple[str, object]] = {}
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        # a short poll: `stop()` waits up to one interval for the serving loop to notice
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> FakeOpenAIAdmin:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.listen(_Handler)
 
     def fail(
         self,

@@ -24,12 +24,14 @@ if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it lo
 
 import apprise  # noqa: E402 - after the shim above
 
+from spendledger.errors import SpendledgerError  # noqa: E402
+
 _apprise_lib: Any = apprise  # untyped: used only through send/check_url below
 
 TEST_TITLE = "spendledger: test message"
 
 
-class NotifyError(RuntimeError):
+class NotifyError(SpendledgerError, RuntimeError):
     """A message could not be sent; the message says why."""
 
 

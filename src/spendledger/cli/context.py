@@ -29,15 +29,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from spendledger.config import SETTINGS_FILE, Settings, find_settings_file, get_settings
-from spendledger.pricing import OverrideError
+from spendledger.errors import SpendledgerError
 from spendledger.queries import QueryError
-from spendledger.secrets import SecretError
 from spendledger.store import make_engine, upgrade
-from spendledger.store.budgets import BudgetExistsError, UnknownBudgetError
-from spendledger.store.ledger import ZoneChangedError
-from spendledger.store.sources import SourceExistsError, UnknownSourceError
-from spendledger.store.tokens import TokenError
-from spendledger.store.users import UserError
 
 USAGE_ERROR = 2  # what click uses for a bad option; `report` uses it for a bad parameter
 
@@ -99,22 +93,13 @@ def fail(message: str, *, code: int = 1) -> NoReturn:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the library's user errors into a message and an exit code."""
+    """Turn the library's user errors (every `SpendledgerError`) into a message and an exit code:
+    2 for a query parameter, 1 for the rest."""
     try:
         yield
     except QueryError as exc:
         fail(str(exc), code=USAGE_ERROR)
-    except (
-        OverrideError,
-        TokenError,
-        ZoneChangedError,
-        SecretError,
-        SourceExistsError,
-        UnknownSourceError,
-        UserError,
-        BudgetExistsError,
-        UnknownBudgetError,
-    ) as exc:
+    except SpendledgerError as exc:
         fail(str(exc))
 
 

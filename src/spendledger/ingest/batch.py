@@ -23,6 +23,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import Engine
 
 from spendledger.currencies import currency_problem
+from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
 from spendledger.ingest.model import EventBatchIn, EventIn
 from spendledger.ingest.records import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
@@ -33,7 +34,7 @@ TOO_LARGE = 413  # the HTTP status each BatchError is answered with
 UNPROCESSABLE = 422
 
 
-class BatchError(ValueError):
+class BatchError(SpendledgerError, ValueError):
     """A body refused whole: `status` is the HTTP status to answer with, the message what to send."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -42,6 +42,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from sqlalchemy import Connection
 
+from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
 from spendledger.ingest.model import MAX_COUNT  # as the ingest API: every sum stays inside 64 bits
 from spendledger.ingest.records import IngestResult, Rejection, ingest_events
@@ -93,16 +94,17 @@ TAG_TEXT = 200  # the longest text a span's tags keep of a name or figure: tags 
 WHOLE_NUMBER = re.compile(r"\s*-?[0-9]+\s*")  # a count sent as a string ("1200"), ASCII digits only
 
 
-class ExportError(ValueError):
+class ExportError(SpendledgerError, ValueError):
     """A body that is not an OTLP trace export (the receiver answers 400)."""
 
 
-class SpanError(ValueError):
+class SpanError(SpendledgerError, ValueError):
     """A GenAI span that cannot become a record; `field` names the attribute at fault."""
 
+    field: str  # always set here
+
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
+        super().__init__(message, field=field_name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from spendledger.currencies import currency_problem
+from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.records import (
@@ -59,12 +60,13 @@ class IngestResult:
     rejected: list[Rejection] = field(default_factory=list)
 
 
-class EventError(ValueError):
+class EventError(SpendledgerError, ValueError):
     """An event that cannot become a record; `field` names the culprit."""
 
+    field: str  # always set here
+
     def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
+        super().__init__(message, field=field_name)
 
 
 def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:

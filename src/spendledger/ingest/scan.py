@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic_core import from_json
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import TAGS_RULE
 
 # pydantic-core (jiter) parses at most 201 nested levels: the body's object, its events
@@ -35,7 +36,7 @@ LIMITS = {
 }
 
 
-class LayoutError(ValueError):
+class LayoutError(SpendledgerError, ValueError):
     """A body whose events cannot be told apart (it nests too deep outside its events)."""
 
 

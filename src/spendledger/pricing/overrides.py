@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from spendledger.errors import SpendledgerError
 from spendledger.pricing.rates import SUPPORTED_PRICE_KEYS, Rates, build_rates, parse_price
 from spendledger.records import as_utc
 
@@ -35,7 +36,7 @@ PRICE_KEY_ALIASES: dict[str, str] = {
 }
 
 
-class OverrideError(ValueError):
+class OverrideError(SpendledgerError, ValueError):
     pass
 
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+from spendledger.errors import SpendledgerError
+
 ErrorKind = Literal[
     "auth", "permission", "not_found", "rate_limited", "server", "network", "malformed", "config"
 ]
 
 
-class SourceError(Exception):
+class SourceError(SpendledgerError):
     """A failure of one source, with a message that names it and says what to do."""
 
     def __init__(

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
 from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import ALERT_STATUSES, alerts
@@ -50,7 +51,7 @@ class AlertRow:
         return self.kind == "threshold" and self.status == "resolved" and (self.note or "").startswith(PASSED)
 
 
-class UnknownAlertError(LookupError):
+class UnknownAlertError(SpendledgerError, LookupError):
     pass
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc, from_nanos, to_nanos
 from spendledger.store.tables import DIM as DIM  # the budgets module checks names against it
 from spendledger.store.tables import PERIODS as PERIODS  # (re-exported: alerts read no tables)
@@ -39,11 +40,11 @@ class BudgetRow:
     id: int | None = None
 
 
-class BudgetExistsError(ValueError):
+class BudgetExistsError(SpendledgerError, ValueError):
     pass
 
 
-class UnknownBudgetError(LookupError):
+class UnknownBudgetError(SpendledgerError, LookupError):
     pass
 
 

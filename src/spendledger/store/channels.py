@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
 from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import alerts, channels, deliveries
@@ -51,11 +52,11 @@ class OpenAlert:
     delivered: frozenset[str]
 
 
-class ChannelExistsError(ValueError):
+class ChannelExistsError(SpendledgerError, ValueError):
     pass
 
 
-class UnknownChannelError(LookupError):
+class UnknownChannelError(SpendledgerError, LookupError):
     pass
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, members, rollups
 from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
@@ -98,7 +99,7 @@ def _insert_events(conn: Connection, events: dict[str, dict[str, Any]]) -> Write
     return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 
 
-class ZoneChangedError(RuntimeError):
+class ZoneChangedError(SpendledgerError, RuntimeError):
     """The ledger's days were counted in another zone than the one configured now."""
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, or_, select, update
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
 from spendledger.store.tables import sources, sync_runs
 
@@ -74,11 +75,11 @@ def _row(r: Any) -> SourceRow:
     )
 
 
-class SourceExistsError(ValueError):
+class SourceExistsError(SpendledgerError, ValueError):
     pass
 
 
-class UnknownSourceError(LookupError):
+class UnknownSourceError(SpendledgerError, LookupError):
     pass
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
 from spendledger.store.tables import DIM, api_tokens
 
@@ -27,7 +28,7 @@ HINT_CHARS = 4
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-class TokenError(ValueError):
+class TokenError(SpendledgerError, ValueError):
     """A token operation the caller got wrong; the message says what to do instead."""
 
 

@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
 from spendledger.store.tables import ROLES, login_failures, user_grants, users, web_sessions
 
 
-class UserError(ValueError):
+class UserError(SpendledgerError, ValueError):
     """A user operation that cannot be done; the message says why and what to do."""
 
 

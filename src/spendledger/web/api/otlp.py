@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from spendledger.config import Settings
+from spendledger.errors import SpendledgerError
 from spendledger.ingest.batch import gc_paused
 from spendledger.ingest.otlp import (
     AttributionKeys,
@@ -51,7 +52,7 @@ class Stored:
     message: str
 
 
-class OtlpError(Exception):
+class OtlpError(SpendledgerError):
     """An export refused whole: answered with `status_code` and a google.rpc.Status."""
 
     def __init__(self, status_code: int, message: str) -> None:
