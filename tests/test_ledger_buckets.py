@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 
 from spendledger.queries import SpendQuery, spend
-from spendledger.records import Basis, PricingStatus, UsageRecord
+from spendledger.records import Basis, UsageRecord
 from spendledger.store.ledger import (
     delete_records,
     rebuild_rollups,
     records_by_source,
     replace_buckets,
 )
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 D1, D2 = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
@@ -27,10 +28,9 @@ BUCKETS = [(D1, D1 + timedelta(days=1)), (D2, D2 + timedelta(days=1))]
 
 
 def _billed(source: str, key: str, start: datetime, cost: str) -> UsageRecord:
-    return UsageRecord(
+    return usage_record(
         key=key, source=source, basis=Basis.BILLED, start=start, end=start + timedelta(days=1),
-        provider="openai", account=source, requests=0, cost=Decimal(cost),
-        pricing_status=PricingStatus.PROVIDER,
+        account=source, requests=0, cost=cost,
     )  # fmt: skip
 
 

@@ -8,25 +8,21 @@ region). `amounts` is the fake's own truth; change it to revise a day.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakes.server import FakeHTTPServer, FakeServer
+
 TOY_KEY = "toy-key-Rb7Yq2Lm"
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeToyBilling
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _Server
+    server: FakeHTTPServer
 
     def do_GET(self) -> None:
         status, body = self.server.fake.handle(self.path, self.headers.get("Authorization"))
@@ -41,29 +37,16 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class FakeToyBilling:
+class FakeToyBilling(FakeServer):
     """`days` days from `start`, a cost each in `region`; a context manager, or call `stop()`."""
+
+    url_path = "/v1"
 
     def __init__(self, *, start: date, days: int, region: str = "eu") -> None:
         self.region = region
         self.amounts = {start + timedelta(days=i): Decimal(f"{i + 1}.25") for i in range(days)}
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-    def __enter__(self) -> FakeToyBilling:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.listen(_Handler)
 
     def handle(self, raw_path: str, auth: str | None) -> tuple[int, Any]:
         url = urlsplit(raw_path)
