@@ -153,6 +153,9 @@ class SourceType:
     options: tuple[Option, ...] = ()  # its own, after COMMON_OPTIONS
     auth: Callable[[SourceConfig], httpx.Auth] = bearer  # OAuth, signed requests: another httpx.Auth
     headers: Mapping[str, str] = field(default_factory=dict)  # sent on every request (API versions)
+    # False: the connector talks through the provider's official client (boto3, BigQuery),
+    # which it builds itself from the config; it is handed no httpx client
+    http: bool = True
 
     @property
     def all_options(self) -> tuple[Option, ...]:
@@ -164,7 +167,7 @@ class SourceType:
         return make_client(base_url, self.headers, auth=self.auth(config))
 
     def open(self, config: SourceConfig, *, policy: RetryPolicy | None = None) -> Connector:
-        return self.connector(config, policy=policy, client=self.client(config))
+        return self.connector(config, policy=policy, client=self.client(config) if self.http else None)
 
 
 ENTRY_POINTS = "spendledger.sources"
