@@ -27,15 +27,14 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, delete, select
-
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.queries import has_demo as demo_in_rollups  # one indexed look-up
 from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos, to_nanos
+from spendledger.store import Connection, Engine
+from spendledger.store.alerts import delete_alerts
 from spendledger.store.budgets import BudgetRow, add_budget, list_budgets, remove_budget
-from spendledger.store.ledger import delete_where, write_records
-from spendledger.store.tables import alerts, usage
+from spendledger.store.ledger import any_record, delete_records, write_records
 
 SOURCE = "demo"
 DEMO_BUDGET = "demo: OpenAI organisations, monthly"
@@ -253,8 +252,8 @@ def clear_demo(engine: Engine) -> int:
     with engine.begin() as conn:
         if any(b.name == DEMO_BUDGET for b in list_budgets(conn)):
             remove_budget(conn, DEMO_BUDGET)
-        conn.execute(delete(alerts).where(alerts.c.budget == DEMO_BUDGET))  # deliveries cascade
-        return delete_where(conn, usage.c.basis == str(Basis.DEMO))
+        delete_alerts(conn, budget=DEMO_BUDGET)
+        return delete_records(conn, basis=str(Basis.DEMO))
 
 
 def demo_state(conn: Connection) -> str:
@@ -266,16 +265,12 @@ def demo_state(conn: Connection) -> str:
 
 
 def has_demo(conn: Connection) -> bool:
-    return _exists(conn, usage.c.basis == str(Basis.DEMO))
+    return any_record(conn, basis=str(Basis.DEMO))
 
 
 def has_other_data(conn: Connection) -> bool:
     """True when the ledger holds real (non-demo) records the demo would mix with."""
-    return _exists(conn, usage.c.basis != str(Basis.DEMO))
-
-
-def _exists(conn: Connection, condition: object) -> bool:
-    return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None  # type: ignore[arg-type]
+    return any_record(conn, other_than=str(Basis.DEMO))
 
 
 def _streams(rng: random.Random, days: int) -> list[_Stream]:

@@ -1,9 +1,10 @@
 """The read side: every total, series and breakdown, as typed rows.
 
 One function, `spend()`, answers every spend question (the first page, the JSON API,
-`spendledger report`, later the explorer, alerts and exports). It reads the smallest
-rollup whose dimensions cover the query's filters and group-bys and falls back to the
-records only when none does; every table it can read has the same measure columns.
+`spendledger report`, the explorer, alerts and exports). This module says what a
+question means (periods, filters, scopes) and gives typed rows; the store answers it
+(store/reads.py: the smallest rollup that holds the question's dimensions, the records
+only when none does).
 
 "Best available" basis: for each provider account and day, billed figures win where a
 billed record exists and metered ones fill the rest; manual and demo figures always
@@ -19,18 +20,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-from sqlalchemy import Connection, String, Table, and_, false, func, literal, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
+from spendledger.store import Connection, reads
 from spendledger.store.ledger import get_meta
-from spendledger.store.rollups import covered_sql
-from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
+from spendledger.store.reads import NOTHING as NOTHING
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
 # A query's dates are clamped to these days, which hold every record the ledger accepts
@@ -41,10 +36,6 @@ LAST_DAY = date(2100, 12, 31)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"([0-9]{1,9})d")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
-# the measures a report shows (tables.MEASURES less the audio split and record counts)
-SUMMED: tuple[str, ...] = tuple(
-    m for m in MEASURES if m not in ("audio_input_tokens", "audio_output_tokens", "records")
-)
 
 
 class QueryError(SpendledgerError, ValueError):
@@ -210,9 +201,6 @@ def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
     return out
 
 
-NOTHING = "(nothing)"  # stands for "no value": a filter left with it matches no record
-
-
 def restrict(query: SpendQuery, scope: Mapping[str, Sequence[str]]) -> SpendQuery:
     """`query` limited to `scope` (dimension → allowed values), e.g. a member's grants.
 
@@ -229,121 +217,20 @@ def restrict(query: SpendQuery, scope: Mapping[str, Sequence[str]]) -> SpendQuer
     return replace(query, filters=filters)
 
 
-def choose_table(query: SpendQuery) -> Table:
-    """The smallest daily rollup holding every dimension the query filters or groups by."""
-    needed = {*query.by, *query.filters} - {"basis", "currency"}
-    for name, dims in GRAINS.items():
-        if needed <= set(dims):
-            return rollups[name]
-    return usage
-
-
-def _segments(query: SpendQuery, table: Table) -> list[tuple[Table, date, date]]:
-    """The (table, first day, last day) reads that answer the query.
-
-    By month or in total, the whole months inside the period come from the grain's
-    monthly twin and only the days before and after them from the daily table.
-    """
-    whole = [(table, query.start, query.end)]
-    if table is usage or query.granularity in (Granularity.DAY, Granularity.WEEK):
-        return whole
-    first = query.start if query.start.day == 1 else _next_month(query.start)
-    after = _next_month(query.end)
-    last = after - timedelta(days=1)
-    if query.end != last:
-        after = query.end.replace(day=1)
-    if first >= after:  # no whole month inside
-        return whole
-    segments = [(rollups[MONTHLY[table.name]], first, after - timedelta(days=1))]
-    if query.start < first:
-        segments.append((table, query.start, first - timedelta(days=1)))
-    if after <= query.end:
-        segments.append((table, after, query.end))
-    return segments
-
-
-class WeekStart(FunctionElement[str]):
-    """The Monday of a 'YYYY-MM-DD' day, as 'YYYY-MM-DD': weeks are grouped in the database."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(WeekStart, "sqlite")
-def _week_start_sqlite(element: WeekStart, compiler: Any, **kw: Any) -> str:
-    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
-
-
-@compiles(WeekStart, "postgresql")
-def _week_start_postgresql(element: WeekStart, compiler: Any, **kw: Any) -> str:
-    return (
-        f"to_char(date_trunc('week', CAST({compiler.process(element.clauses, **kw)} AS date)), 'YYYY-MM-DD')"
-    )
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
-def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
-    if basis == "all":
-        return None
-    if basis != "best":
-        return table.c.basis == basis
-    if table is not usage:
-        return table.c.covered == 0  # rollups mark the metered rows billed ones cover
-    billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
-    not_covered: ColumnElement[bool] = ~covered_sql(table, billed)
-    return not_covered
-
-
-def _statement(query: SpendQuery, table: Table, start: date, end: date) -> Any:
-    period_col: Any = None
-    if query.granularity is Granularity.DAY:
-        period_col = table.c.day
-    elif query.granularity is Granularity.WEEK:
-        period_col = WeekStart(table.c.day)
-    elif query.granularity is Granularity.MONTH:
-        period_col = func.substr(table.c.day, 1, 7)
-    group_cols: list[Any] = [table.c[d] for d in query.by]
-    if period_col is not None:
-        group_cols.insert(0, period_col.label("period"))
-    group_cols.append(table.c.currency.label("cur"))
-    conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
-    for dim, wanted in query.filters.items():
-        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
-        conditions.append(table.c[dim].in_(values) if values else false())
-    basis_cond = _basis_condition(table, query.basis)
-    if basis_cond is not None:
-        conditions.append(basis_cond)
-    return (
-        select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
-        .where(and_(*conditions))
-        .group_by(*group_cols)
+def question(query: SpendQuery) -> reads.SpendQuestion:
+    """The query in the store's terms."""
+    return reads.SpendQuestion(
+        query.start, query.end, query.by, query.filters, query.granularity.value, query.basis
     )
 
 
 def spend(conn: Connection, query: SpendQuery) -> SpendReport:
     """Totals and rows for `query`, exact to the nano-unit."""
-    table = choose_table(query)
-    merged: dict[tuple[Any, ...], list[int]] = {}
-    width = len(query.by) + 1  # the group-by columns and the currency
-    for segment in _segments(query, table):
-        result = conn.execute(_statement(query, *segment))
-        timed = query.granularity is not Granularity.TOTAL
-        for row in result:  # plain tuples: period?, dims..., currency, sums...
-            key = tuple(row[: width + 1]) if timed else (None, *row[:width])
-            acc = merged.get(key)
-            measures = row[width + 1 :] if timed else row[width:]
-            if acc is None:
-                merged[key] = [int(v or 0) for v in measures]
-            else:
-                for i, v in enumerate(measures):
-                    acc[i] += int(v or 0)
+    table, merged = reads.spend_sums(conn, question(query))
     rows: list[SpendRow] = []
     totals: dict[str, Decimal] = {}
     for key, values in merged.items():
-        sums: dict[str, int] = dict(zip(SUMMED, values, strict=True))
+        sums: dict[str, int] = dict(zip(reads.SUMMED, values, strict=True))
         cost = from_nanos(sums["cost_nanos"])
         currency = key[-1]
         totals[currency] = totals.get(currency, Decimal(0)) + cost
@@ -363,7 +250,7 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
             )
         )
     rows.sort(key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values())))
-    return SpendReport(query=query, rows=rows, totals=totals, table=table.name)
+    return SpendReport(query=query, rows=rows, totals=totals, table=table)
 
 
 @dataclass
@@ -380,40 +267,24 @@ class UnpricedModel:
 
 def unpriced_models(conn: Connection) -> list[UnpricedModel]:
     """Models with records waiting for a price, with the token volumes that wait."""
-    stmt = (
-        select(
-            usage.c.provider,
-            usage.c.model,
-            func.count().label("records"),
-            func.sum(usage.c.requests).label("requests"),
-            func.sum(usage.c.input_tokens).label("input_tokens"),
-            func.sum(usage.c.output_tokens).label("output_tokens"),
-            func.min(usage.c.start).label("first_seen"),
-            func.max(usage.c.start).label("last_seen"),
-        )
-        .where(usage.c.pricing_status == "unpriced")
-        .group_by(usage.c.provider, usage.c.model)
-        .order_by(func.sum(usage.c.input_tokens + usage.c.output_tokens).desc())
-    )
     return [
         UnpricedModel(
             provider=r.provider,
             model=r.model,
-            records=int(r.records),
-            requests=int(r.requests),
-            input_tokens=int(r.input_tokens),
-            output_tokens=int(r.output_tokens),
+            records=r.records,
+            requests=r.requests,
+            input_tokens=r.input_tokens,
+            output_tokens=r.output_tokens,
             first_seen=as_utc(r.first_seen),
             last_seen=as_utc(r.last_seen),
         )
-        for r in conn.execute(stmt)
+        for r in reads.unpriced_sums(conn)
     ]
 
 
 def has_demo(conn: Connection) -> bool:
     """Whether any demo record is in the ledger."""
-    table = rollups["rollup_provider_month"]
-    return conn.execute(select(literal(1)).where(table.c.basis == "demo").limit(1)).first() is not None
+    return reads.has_basis(conn, "demo")
 
 
 def last_write_at(conn: Connection) -> datetime | None:

@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-
 from spendledger.pricing import Pricer
 from spendledger.records import PricingStatus
+from spendledger.store import Engine
 from spendledger.store.ledger import apply_prices, count_priceable, iter_priceable
 
 # progress(records examined so far, records to examine)

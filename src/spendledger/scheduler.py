@@ -13,12 +13,11 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
 from spendledger.alerts.delivery import notify_pending
 from spendledger.alerts.evaluate import evaluate, headline
 from spendledger.config import Settings
 from spendledger.secrets import load_vault
+from spendledger.store import Engine
 from spendledger.store.alerts import AlertRow
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source

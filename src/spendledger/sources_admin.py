@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine
-
 from spendledger.config import Settings
 from spendledger.secrets import load_vault, mask
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Connector, Option, SourceConfig, SourceError, SourceType
 from spendledger.sources.base import source_type as _source_type
 from spendledger.sources.base import source_types as _source_types
+from spendledger.store import Engine
 from spendledger.store.ledger import delete_records, records_by_source
 from spendledger.store.sources import SourceRow, add_source, get_source, remove_source
 

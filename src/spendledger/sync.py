@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine
-
 from spendledger.config import Settings
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Page, SourceError
 from spendledger.sources_admin import connect
+from spendledger.store import Engine
 from spendledger.store.ledger import replace_buckets
 from spendledger.store.sources import (
     SourceRow,

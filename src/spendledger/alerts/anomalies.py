@@ -24,10 +24,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from statistics import median
 
-from sqlalchemy import Connection
-
 from spendledger.queries import Granularity, SpendQuery, SpendRow, restrict, spend
 from spendledger.records import display_money
+from spendledger.store import Connection
 
 DIMENSIONS: tuple[str, ...] = ("provider", "project", "model", "user", "api_key_id")
 LABELS = {

@@ -20,9 +20,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from spendledger.queries import QueryError, SpendQuery, build_query, spend
+from spendledger.store import Connection
 from spendledger.store.budgets import DEFAULT_THRESHOLDS, DIM, PERIODS, BudgetRow, add_budget, update_budget
 
 BUDGET_BASES: tuple[str, ...] = ("best", "billed", "metered")

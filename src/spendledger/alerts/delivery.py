@@ -32,12 +32,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine
-
 from spendledger.alerts.evaluate import describe, headline, severity
 from spendledger.alerts.links import alert_explore_path
 from spendledger.alerts.transport import send
 from spendledger.secrets import Vault
+from spendledger.store import Connection, Engine
 from spendledger.store.alerts import AlertRow, get_alert
 from spendledger.store.budgets import BudgetRow, list_budgets
 from spendledger.store.channels import (

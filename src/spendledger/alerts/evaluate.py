@@ -31,12 +31,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from spendledger.alerts.anomalies import find_anomalies, incidents, jump_text
 from spendledger.alerts.budgets import budget_status, local_day
 from spendledger.alerts.forecast import forecast_spend
 from spendledger.records import display_money
+from spendledger.store import Connection
 from spendledger.store.alerts import (
     FORECAST_THRESHOLD,
     AlertRow,

@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy import Connection
-
 from spendledger.queries import Granularity, SpendQuery, restrict, spend
+from spendledger.store import Connection
 
 HISTORY_DAYS = 56  # eight weeks: each weekday eight times
 MIN_HISTORY = 14  # two weeks: fewer, and a weekday profile is noise

@@ -24,14 +24,12 @@ from rich.measure import Measurement
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
 
 from spendledger.config import SETTINGS_FILE, Settings, find_settings_file, get_settings
 from spendledger.errors import SpendledgerError
 from spendledger.queries import QueryError
-from spendledger.store import make_engine, upgrade
+from spendledger.store import Engine, make_engine, upgrade
+from spendledger.store.engine import DatabaseError, database_errors, new_sqlite_file
 
 USAGE_ERROR = 2  # what click uses for a bad option; `report` uses it for a bad parameter
 
@@ -108,32 +106,22 @@ def open_ledger(ctx: typer.Context, *, migrate: bool = True) -> Iterator[Engine]
     """The ledger's engine, its schema brought up to date (idempotent, ~ms when current)."""
     settings = settings_of(ctx)
     try:
-        new_file = _new_sqlite_file(settings.resolved_database_url)
-        engine = make_engine(settings.resolved_database_url)
-    except ArgumentError as exc:
-        fail(f"cannot use the database URL: {exc}; check --database-url or SPENDLEDGER_DATABASE_URL")
+        with database_errors():
+            new_file = new_sqlite_file(settings.resolved_database_url)
+            engine = make_engine(settings.resolved_database_url)
+    except DatabaseError as exc:
+        fail(f"{exc}; check --database-url or SPENDLEDGER_DATABASE_URL")
     try:
-        with user_errors():
+        with database_errors(engine), user_errors():
             if migrate:
                 upgrade(engine)
             if new_file is not None and new_file.exists():
                 say_new_ledger(new_file, settings)
             yield engine
-    except OperationalError as exc:
-        where = engine.url.render_as_string(hide_password=True)
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        fail(f"cannot use the database {where}: {reason}; check --database-url or SPENDLEDGER_DATABASE_URL")
+    except DatabaseError as exc:
+        fail(f"{exc}; check --database-url or SPENDLEDGER_DATABASE_URL")
     finally:
         engine.dispose()
-
-
-def _new_sqlite_file(url: str) -> Path | None:
-    """The SQLite file `url` names when it does not exist yet (opening it creates a ledger)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    path = Path(parsed.database)
-    return None if path.exists() else path.resolve()
 
 
 def say_new_ledger(path: Path, settings: Settings) -> None:

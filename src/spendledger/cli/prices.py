@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
 from spendledger.cli.context import fail, open_ledger, out, parse_day, print_table, progress_bar, user_errors
 from spendledger.pricing import Pricer
@@ -21,6 +20,7 @@ from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
 from spendledger.queries import unpriced_models
 from spendledger.repricing import RepriceResult, reprice
+from spendledger.store import Engine
 from spendledger.store.overrides import add_override, list_overrides, load_overrides, remove_override
 
 app = typer.Typer(help="Prices: look up, override, re-price.", no_args_is_help=True)

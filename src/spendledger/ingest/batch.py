@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
-from sqlalchemy import Engine
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
@@ -29,6 +28,7 @@ from spendledger.ingest.model import EventBatchIn, EventIn
 from spendledger.ingest.records import NAIVE_TIMESTAMP_REASON, IngestResult, Rejection, ingest_events
 from spendledger.ingest.scan import LIMITS, LayoutError, scan_events, unreadable_events
 from spendledger.pricing import Pricer
+from spendledger.store import Engine
 
 TOO_LARGE = 413  # the HTTP status each BatchError is answered with
 UNPROCESSABLE = 422

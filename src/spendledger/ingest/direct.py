@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
 from spendledger.ingest.batch import parse_batch
 from spendledger.ingest.records import IngestResult, PricerCache, ingest_events
+from spendledger.store import Engine
 from spendledger.store.engine import make_engine
 
 

@@ -40,7 +40,6 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from sqlalchemy import Connection
 
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
@@ -48,6 +47,7 @@ from spendledger.ingest.model import MAX_COUNT  # as the ingest API: every sum s
 from spendledger.ingest.records import IngestResult, Rejection, ingest_events
 from spendledger.pricing import Pricer
 from spendledger.records import timestamp_problem
+from spendledger.store import Connection
 from spendledger.store.tables import DIM
 
 SOURCE = "otlp"  # records' source, and their keys' prefix: otlp:<trace id><span id>

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
@@ -36,7 +34,7 @@ from spendledger.records import (
     tags_problem,
     timestamp_problem,
 )
-from spendledger.store import write_records
+from spendledger.store import Connection, write_records
 from spendledger.store.overrides import load_overrides
 
 SOURCE = "api"

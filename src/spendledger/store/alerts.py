@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
@@ -189,3 +189,8 @@ def resolve_before(conn: Connection, budget: str, window_start: date, *, at: dat
         .values(status="resolved", resolved_at=at)
     )
     return result.rowcount
+
+
+def delete_alerts(conn: Connection, *, budget: str) -> int:
+    """Delete a budget's alerts (their deliveries cascade); returns how many."""
+    return int(conn.execute(delete(alerts).where(alerts.c.budget == budget)).rowcount or 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,41 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from spendledger.config import make_private_dir
+from spendledger.errors import SpendledgerError
 from spendledger.store import ledger, rollups
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class DatabaseError(SpendledgerError):
+    """The database cannot be used: a URL that names none, a server that does not answer,
+    a file that cannot be opened. The message names the database (without its password)."""
+
+
+@contextlib.contextmanager
+def database_errors(engine: Engine | None = None) -> Iterator[None]:
+    """Turn the driver's "cannot use this database" errors, raised inside, into a DatabaseError."""
+    try:
+        yield
+    except ArgumentError as exc:
+        raise DatabaseError(f"cannot use the database URL: {exc}") from exc
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True) if engine is not None else "database"
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise DatabaseError(f"cannot use the database {where}: {reason}") from exc
+
+
+def new_sqlite_file(url: str) -> Path | None:
+    """The SQLite file `url` names when it does not exist yet (opening it creates a ledger)."""
+    with database_errors():
+        parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    return None if path.exists() else path.resolve()
 
 
 def normalise_url(url: str) -> str:

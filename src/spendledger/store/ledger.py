@@ -203,9 +203,23 @@ def replace_buckets(
     return replace_where(conn, condition, records, tz=tz, now=now)
 
 
-def delete_records(conn: Connection, *, source: str) -> int:
-    """Delete every record of `source` (a purged source), the rollups following."""
-    return delete_where(conn, usage.c.source == source)
+def delete_records(conn: Connection, *, source: str | None = None, basis: str | None = None) -> int:
+    """Delete every record of `source` (a purged source) or of `basis` (the demo's), or of
+    both when both are given, the rollups following; returns how many."""
+    return delete_where(conn, _scope(source=source, basis=basis))
+
+
+def any_record(conn: Connection, *, basis: str | None = None, other_than: str | None = None) -> bool:
+    """Whether the ledger holds a record of `basis`, or of any basis but `other_than`."""
+    condition = usage.c.basis == basis if basis is not None else usage.c.basis != other_than
+    return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None
+
+
+def _scope(*, source: str | None, basis: str | None) -> ColumnElement[bool]:
+    conditions = [c for c in (source and usage.c.source == source, basis and usage.c.basis == basis) if c]
+    if not conditions:
+        raise ValueError("delete_records needs a source or a basis")
+    return and_(*conditions)
 
 
 def records_by_source(conn: Connection, *, source: str | None = None) -> dict[str, int]:

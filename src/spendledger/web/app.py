@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
 from starlette.exceptions import HTTPException
 
 from spendledger.config import Settings, get_settings
@@ -22,7 +21,7 @@ from spendledger.demo import demo_state
 from spendledger.ingest.hooks import NewDataHook
 from spendledger.ingest.records import PricerCache
 from spendledger.queries import QueryError
-from spendledger.store import make_engine
+from spendledger.store import Engine, make_engine
 from spendledger.store.ledger import ZoneChangedError
 from spendledger.web import api, docs
 from spendledger.web.api import otlp

@@ -11,11 +11,11 @@ from typing import Annotated, NoReturn
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
 
 from spendledger.config import Settings
 from spendledger.ingest.records import PricerCache
 from spendledger.pricing import Pricer
+from spendledger.store import Engine
 from spendledger.store.tokens import verify_token
 
 HOW_TO_GET_A_TOKEN = (

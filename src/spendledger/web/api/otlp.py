@@ -17,7 +17,6 @@ from typing import NoReturn
 
 from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from spendledger.config import Settings
@@ -33,6 +32,7 @@ from spendledger.ingest.otlp import (
     partial_success,
 )
 from spendledger.ingest.records import PricerCache
+from spendledger.store import Engine
 from spendledger.web.api.intake import after_new_data, read_body
 from spendledger.web.deps import EngineDep, SettingsDep, current_token
 

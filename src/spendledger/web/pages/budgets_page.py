@@ -20,7 +20,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine
 
 from spendledger.alerts.budgets import (
     BUDGET_BASES,
@@ -33,6 +32,7 @@ from spendledger.alerts.budgets import (
 )
 from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.queries import QueryError
+from spendledger.store import Connection, Engine
 from spendledger.store.budgets import (
     BudgetExistsError,
     BudgetRow,

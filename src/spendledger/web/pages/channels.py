@@ -19,11 +19,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Engine
 
 from spendledger.alerts.transport import TEST_TITLE, NotifyError, check_url, send, url_hint
 from spendledger.config import Settings
 from spendledger.secrets import SecretError, load_vault
+from spendledger.store import Engine
 from spendledger.store.budgets import list_budgets
 from spendledger.store.channels import (
     ChannelExistsError,

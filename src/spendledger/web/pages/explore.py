@@ -22,13 +22,13 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Connection
 from starlette.datastructures import QueryParams
 
 from spendledger import queries
 from spendledger.alerts.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
 from spendledger.records import DIMENSIONS, Basis, shown_amount
+from spendledger.store import Connection
 from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages.projection import Projection, project, with_cone

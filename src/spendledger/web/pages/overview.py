@@ -14,12 +14,12 @@ from decimal import Decimal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection
 
 from spendledger import queries
 from spendledger.alerts.budgets import window_of
 from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.records import Basis, shown_amount
+from spendledger.store import Connection
 from spendledger.store.sources import list_sources
 from spendledger.web.auth import PageViewer, scope_of
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
-from sqlalchemy import Engine
 
 from spendledger.pricing import OverrideError, PriceOverride
 from spendledger.pricing.display import KIND_LABELS, guess_provider, price_lines
@@ -24,6 +23,7 @@ from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
 from spendledger.queries import unpriced_models
 from spendledger.repricing import reprice
+from spendledger.store import Engine
 from spendledger.store import overrides as stored
 from spendledger.web.auth import PageViewer, Viewer, check_csrf, require, scope_of
 from spendledger.web.deps import EngineDep, TemplatesDep, get_pricer

@@ -16,12 +16,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection
-
 from spendledger.alerts.budgets import window_of
 from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.queries import SpendQuery, SpendReport
 from spendledger.records import shown_amount
+from spendledger.store import Connection
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import Connection, Engine
 
 from spendledger import sources_admin
 from spendledger.config import Settings
 from spendledger.secrets import SecretError, load_vault, mask
 from spendledger.sources_admin import SourceError, SourceType
+from spendledger.store import Connection, Engine
 from spendledger.store.sources import (
     SourceExistsError,
     SourceRow,

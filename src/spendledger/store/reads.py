@@ -1,0 +1,211 @@
+"""The read side's SQL: which table answers a spend question, the statements, their sums.
+
+`queries` owns the questions (what a period, a filter, a scope mean) and the typed rows
+the pages, CLI, alerts and exports read; this module owns how they are answered. A
+question is read from the smallest daily rollup whose dimensions cover its filters and
+group-bys (`choose_table`), by month or in total from that grain's monthly twin for the
+whole months inside the period (`segments`), and from `usage` only when no rollup holds
+the dimensions. Every table it reads has the same measure columns.
+
+"Best available" is decided once, in rollups.py: rollups carry `covered` (a metered row
+a billed one covers), and a read of `usage` applies the same rule through `covered_sql`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, String, Table, and_, false, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from spendledger.store.rollups import covered_sql
+from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
+
+# the measures a report sums (tables.MEASURES less the audio split and record counts)
+SUMMED: tuple[str, ...] = tuple(
+    m for m in MEASURES if m not in ("audio_input_tokens", "audio_output_tokens", "records")
+)
+NOTHING = "(nothing)"  # stands for "no value": a filter left with it matches no record
+GRANULARITIES = ("day", "week", "month", "total")
+
+
+@dataclass(frozen=True)
+class SpendQuestion:
+    """A spend question in the store's terms: inclusive local days, filters, a grouping."""
+
+    start: date
+    end: date
+    by: tuple[str, ...]
+    filters: Mapping[str, tuple[str, ...]]
+    granularity: str  # one of GRANULARITIES
+    basis: str  # best | all | billed | metered | manual | demo
+
+
+# (period or None, the group-by values..., currency) → the SUMMED measures, in nano-units
+Sums = dict[tuple[Any, ...], list[int]]
+
+
+def choose_table(question: SpendQuestion) -> Table:
+    """The smallest daily rollup holding every dimension the question filters or groups by."""
+    needed = {*question.by, *question.filters} - {"basis", "currency"}
+    for name, dims in GRAINS.items():
+        if needed <= set(dims):
+            return rollups[name]
+    return usage
+
+
+def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
+    """The summed measures of `question` per (period, group, currency), and the table read."""
+    table = choose_table(question)
+    merged: Sums = {}
+    width = len(question.by) + 1  # the group-by columns and the currency
+    timed = question.granularity != "total"
+    for segment in segments(question, table):
+        for row in conn.execute(_statement(question, *segment)):  # period?, dims..., currency, sums...
+            key = tuple(row[: width + 1]) if timed else (None, *row[:width])
+            measures = row[width + 1 :] if timed else row[width:]
+            acc = merged.get(key)
+            if acc is None:
+                merged[key] = [int(v or 0) for v in measures]
+            else:
+                for i, v in enumerate(measures):
+                    acc[i] += int(v or 0)
+    return table.name, merged
+
+
+def segments(question: SpendQuestion, table: Table) -> list[tuple[Table, date, date]]:
+    """The (table, first day, last day) reads that answer the question.
+
+    By month or in total, the whole months inside the period come from the grain's
+    monthly twin and only the days before and after them from the daily table.
+    """
+    whole = [(table, question.start, question.end)]
+    if table is usage or question.granularity in ("day", "week"):
+        return whole
+    first = question.start if question.start.day == 1 else _next_month(question.start)
+    after = _next_month(question.end)
+    last = after - timedelta(days=1)
+    if question.end != last:
+        after = question.end.replace(day=1)
+    if first >= after:  # no whole month inside
+        return whole
+    parts = [(rollups[MONTHLY[table.name]], first, after - timedelta(days=1))]
+    if question.start < first:
+        parts.append((table, question.start, first - timedelta(days=1)))
+    if after <= question.end:
+        parts.append((table, after, question.end))
+    return parts
+
+
+class WeekStart(FunctionElement[str]):
+    """The Monday of a 'YYYY-MM-DD' day, as 'YYYY-MM-DD': weeks are grouped in the database."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(WeekStart, "sqlite")
+def _week_start_sqlite(element: WeekStart, compiler: Any, **kw: Any) -> str:
+    return f"date({compiler.process(element.clauses, **kw)}, 'weekday 0', '-6 days')"
+
+
+@compiles(WeekStart, "postgresql")
+def _week_start_postgresql(element: WeekStart, compiler: Any, **kw: Any) -> str:
+    return (
+        f"to_char(date_trunc('week', CAST({compiler.process(element.clauses, **kw)} AS date)), 'YYYY-MM-DD')"
+    )
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
+    if basis == "all":
+        return None
+    if basis != "best":
+        return table.c.basis == basis
+    if table is not usage:
+        return table.c.covered == 0  # rollups mark the metered rows billed ones cover
+    billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
+    not_covered: ColumnElement[bool] = ~covered_sql(table, billed)
+    return not_covered
+
+
+def _statement(question: SpendQuestion, table: Table, start: date, end: date) -> Any:
+    period_col: Any = None
+    if question.granularity == "day":
+        period_col = table.c.day
+    elif question.granularity == "week":
+        period_col = WeekStart(table.c.day)
+    elif question.granularity == "month":
+        period_col = func.substr(table.c.day, 1, 7)
+    group_cols: list[Any] = [table.c[d] for d in question.by]
+    if period_col is not None:
+        group_cols.insert(0, period_col.label("period"))
+    group_cols.append(table.c.currency.label("cur"))
+    conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
+    for dim, wanted in question.filters.items():
+        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
+        conditions.append(table.c[dim].in_(values) if values else false())
+    basis_cond = _basis_condition(table, question.basis)
+    if basis_cond is not None:
+        conditions.append(basis_cond)
+    return (
+        select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
+        .where(and_(*conditions))
+        .group_by(*group_cols)
+    )
+
+
+@dataclass(frozen=True)
+class UnpricedSums:
+    provider: str
+    model: str
+    records: int
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    first_seen: datetime  # as stored (naive UTC on SQLite)
+    last_seen: datetime
+
+
+def unpriced_sums(conn: Connection) -> Iterator[UnpricedSums]:
+    """Per provider and model, the records waiting for a price, most tokens first."""
+    stmt = (
+        select(
+            usage.c.provider,
+            usage.c.model,
+            func.count().label("records"),
+            func.sum(usage.c.requests).label("requests"),
+            func.sum(usage.c.input_tokens).label("input_tokens"),
+            func.sum(usage.c.output_tokens).label("output_tokens"),
+            func.min(usage.c.start).label("first_seen"),
+            func.max(usage.c.start).label("last_seen"),
+        )
+        .where(usage.c.pricing_status == "unpriced")
+        .group_by(usage.c.provider, usage.c.model)
+        .order_by(func.sum(usage.c.input_tokens + usage.c.output_tokens).desc())
+    )
+    for r in conn.execute(stmt):
+        yield UnpricedSums(
+            r.provider,
+            r.model,
+            int(r.records),
+            int(r.requests),
+            int(r.input_tokens),
+            int(r.output_tokens),
+            r.first_seen,
+            r.last_seen,
+        )
+
+
+def has_basis(conn: Connection, basis: str) -> bool:
+    """Whether any record of `basis` (e.g. demo) is in the ledger (one rollup row read)."""
+    table = rollups["rollup_provider_month"]
+    return conn.execute(select(literal(1)).where(table.c.basis == basis).limit(1)).first() is not None
