@@ -216,7 +216,11 @@ def any_record(conn: Connection, *, basis: str | None = None, other_than: str | 
 
 
 def _scope(*, source: str | None, basis: str | None) -> ColumnElement[bool]:
-    conditions = [c for c in (source and usage.c.source == source, basis and usage.c.basis == basis) if c]
+    conditions = []
+    if source is not None:
+        conditions.append(usage.c.source == source)
+    if basis is not None:
+        conditions.append(usage.c.basis == basis)
     if not conditions:
         raise ValueError("delete_records needs a source or a basis")
     return and_(*conditions)
