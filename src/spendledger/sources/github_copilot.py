@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -421,10 +421,15 @@ class GitHubCopilotConnector:
     def _seat_page(
         self, url: str | None, page: int, per_page: int = _SEATS_PER_PAGE
     ) -> tuple[SeatListing, str | None]:
-        """One page of the seat listing and the Link header's next page (None: the last); the next
-        pages' URLs come whole from the Link header."""
-        params: Query | None = [("per_page", per_page)] if url is None else None
-        body, response = self._request(url or self._seat_listing, params, "seat listing", page)
+        """One page of the seat listing and the Link header's next page (None: the last).
+
+        A next page is asked for as the Link header gives it: its path, and its query as the
+        parameters (httpx would otherwise replace the URL's query with the parameters)."""
+        path, params = self._seat_listing, [("per_page", per_page)]
+        if url is not None:
+            link = urlsplit(url)
+            path, params = urlunsplit((link.scheme, link.netloc, link.path, "", "")), parse_qsl(link.query)
+        body, response = self._request(path, params, "seat listing", page)
         next_url = response.links.get("next", {}).get("url")
         return self._parse(SeatListing, body, "seat listing", page), next_url
 
