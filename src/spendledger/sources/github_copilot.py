@@ -425,7 +425,7 @@ class GitHubCopilotConnector:
 
         A next page is asked for as the Link header gives it: its path, and its query as the
         parameters (httpx would otherwise replace the URL's query with the parameters)."""
-        path, params = self._seat_listing, [("per_page", per_page)]
+        path, params = self._seat_listing, [("per_page", str(per_page))]
         if url is not None:
             link = urlsplit(url)
             path, params = urlunsplit((link.scheme, link.netloc, link.path, "", "")), parse_qsl(link.query)
