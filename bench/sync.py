@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from fakes.github_copilot import FINE_GRAINED, FakeGitHubCopilot  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
@@ -63,6 +64,13 @@ CASES: dict[str, Case] = {
         ADMIN_KEY,
         lambda first, days: FakeOpenAIAdmin(start=first, days=days, projects=40, archived=2, models=15),
         lambda fake: {"base_url": fake.url},
+        lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    "github-copilot": Case(  # 100 Copilot users: a call a day per user who used it that month
+        "github-copilot",
+        FINE_GRAINED,
+        lambda first, days: FakeGitHubCopilot(start=first, days=days, users=100, departed=5, density=0.6),
+        lambda fake: {"base_url": fake.base_url, "org": fake.org},
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
     ),
 }

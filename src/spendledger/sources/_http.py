@@ -6,10 +6,12 @@ in tests), the provider's fixed headers and an auth hook. Auth is an `httpx.Auth
 `Bearer` and `KeyHeader` today; OAuth client credentials (fetch and refresh a token)
 or signed requests (AWS SigV4) are further `httpx.Auth` subclasses built from the
 source's config, with nothing else to change. Connectors call `get_json(...)`; it
-returns the decoded JSON object or raises a `SourceError`. 429 waits `Retry-After`
-(capped) or backs off exponentially; 5xx and network errors back off; both give up
-after `max_attempts`. 401/403/404 never retry. The key is sent only in headers and
-never appears in a message.
+returns the decoded JSON object or raises a `SourceError` (`get_response` also hands
+back the response, for paging by its headers). 429 waits `Retry-After` (capped) or
+backs off exponentially; 5xx and network errors back off; both give up after
+`max_attempts`. A provider that throttles with other answers (GitHub: a 403 whose
+`x-ratelimit-remaining` is 0) passes a `throttle` that reads the wait from them.
+401/403/404 never retry. The key is sent only in headers and never appears in a message.
 """
 
 from __future__ import annotations
@@ -116,7 +118,12 @@ def _error_text(response: httpx.Response) -> str:
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         return str(error["message"])[:300]
+    if isinstance(body, dict) and isinstance(body.get("message"), str):  # GitHub: {"message": ...}
+        return str(body["message"])[:300]
     return response.text[:200]
+
+
+Throttle = Callable[[httpx.Response], float | None]  # a throttling answer → seconds to wait; else None
 
 
 def get_json(
@@ -128,8 +135,33 @@ def get_json(
     endpoint: str,
     page: int | None = None,
     policy: RetryPolicy = RetryPolicy(),
+    throttle: Throttle | None = None,
 ) -> dict[str, Any]:
     """GET `path` and return its JSON object, retrying what a retry can fix."""
+    return get_response(
+        client,
+        path,
+        params=params,
+        hints=hints,
+        endpoint=endpoint,
+        page=page,
+        policy=policy,
+        throttle=throttle,
+    )[0]
+
+
+def get_response(
+    client: httpx.Client,
+    path: str,
+    *,
+    params: Params | None = None,
+    hints: Hints,
+    endpoint: str,
+    page: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    throttle: Throttle | None = None,
+) -> tuple[dict[str, Any], httpx.Response]:
+    """`get_json`, also handing back the response (its headers: Link paging)."""
     where = f"{endpoint}" + (f" (page {page})" if page else "")
     prefix = f'{hints.provider} source "{hints.source}", {where}'
     wait = policy.backoff
@@ -161,12 +193,13 @@ def get_json(
                 raise SourceError(
                     "malformed", f"{prefix}: the response is not a JSON object", endpoint=endpoint, page=page
                 )
-            return body
+            return body, response
+        pause = throttle(response) if throttle is not None and status >= 400 else None
         if status == 401:
             raise SourceError(
                 "auth", f"{prefix}: 401 {_error_text(response)}: {hints.auth}", endpoint=endpoint, page=page
             )
-        if status == 403:
+        if status == 403 and pause is None:
             raise SourceError(
                 "permission",
                 f"{prefix}: 403 {_error_text(response)}: {hints.permission}",
@@ -180,17 +213,19 @@ def get_json(
                 endpoint=endpoint,
                 page=page,
             )
-        if status == 429 or status >= 500:
-            kind: ErrorKind = "rate_limited" if status == 429 else "server"
+        if pause is not None or status == 429 or status >= 500:
+            kind: ErrorKind = "rate_limited" if pause is not None or status == 429 else "server"
             last = f"{status} {_error_text(response)}"
             if attempt == policy.max_attempts:
                 advice = (
-                    "the provider keeps rate-limiting; sync again later" if status == 429 else "try later"
+                    "the provider keeps rate-limiting; sync again later"
+                    if kind == "rate_limited"
+                    else "try later"
                 )
                 raise SourceError(
                     kind, f"{prefix}: {last} after {attempt} attempts; {advice}", endpoint=endpoint, page=page
                 )
-            after = _retry_after(response) if status == 429 else None
+            after = pause if pause is not None else _retry_after(response) if status == 429 else None
             policy.sleep(min(after if after is not None else wait, policy.max_wait))
             wait *= 2
             continue
