@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from sqlalchemy import func, select  # noqa: E402
 
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
+from fakes.openrouter import MANAGEMENT_KEY, FakeOpenRouter  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
 from spendledger.secrets import load_vault, mask  # noqa: E402
@@ -64,6 +65,14 @@ CASES: dict[str, Case] = {
         lambda first, days: FakeOpenAIAdmin(start=first, days=days, projects=40, archived=2, models=15),
         lambda fake: {"base_url": fake.url},
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    # OpenRouter serves only the last 30 completed UTC days: of the year, the ledger holds those
+    "openrouter": Case(
+        "openrouter",
+        MANAGEMENT_KEY,
+        lambda first, days: FakeOpenRouter(start=first, days=days, workspaces=8, endpoints=80),
+        lambda fake: {"base_url": fake.url},
+        lambda fake: fake.expected_total(),
     ),
 }
 

@@ -19,6 +19,7 @@ answer broken). `requests` logs every request as (path, query).
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import threading
@@ -53,7 +54,7 @@ class Endpoint:
 
     @property
     def id(self) -> str:
-        return str(uuid.uuid5(_NS, f"{self.permaslug}@{self.provider}"))
+        return _endpoint_id(self.permaslug, self.provider)
 
 
 CATALOGUE = (
@@ -84,6 +85,11 @@ def catalogue(n: int) -> list[Endpoint]:
         for i in range(max(0, n - len(CATALOGUE)))
     ]
     return [*CATALOGUE, *extra][:n]
+
+
+@functools.cache
+def _endpoint_id(permaslug: str, provider: str) -> str:
+    return str(uuid.uuid5(_NS, f"{permaslug}@{provider}"))
 
 
 def _error(status: int, message: str) -> tuple[int, Any]:
@@ -148,6 +154,10 @@ class FakeOpenRouter(FakeServer):
         self._throttle: tuple[int, int] | None = None
         self._malformed: dict[date, tuple[str, object, int]] = {}
         self._lock = threading.Lock()
+        # each day's spend before revisions, for the all-time total /credits answers
+        self._spent = {
+            day: sum((it["usage"] for it in self.items(day)), Decimal(0)) for day in self.history()
+        }
         self.listen(_Handler)
 
     # ---- the account's truth ------------------------------------------------------------------
@@ -168,17 +178,21 @@ class FakeOpenRouter(FakeServer):
         """The day's activity at the finest grain (workspace × endpoint), money as Decimal."""
         if not self.start <= day < self.start + timedelta(days=self.days):
             return []
-        rng = random.Random(f"{self.seed}:{day.isoformat()}")
-        factor = self.revisions.get(day, Decimal(1))
+        draw = random.Random(f"{self.seed}:{day.isoformat()}").random
+
+        def between(low: int, high: int) -> int:  # randint's figures, at a fraction of its cost
+            return low + int(draw() * (high - low + 1))
+
+        factor, zero = self.revisions.get(day, Decimal(1)), Decimal(0)
         out = []
         for workspace in self.workspaces:
             for ep in self.endpoints:
-                if rng.random() >= self.density:
+                if draw() >= self.density:
                     continue
-                requests = rng.randint(1, 400)
-                completion = requests * rng.randint(20, 900)
-                cost = Decimal(rng.randint(1, 4_000_000_000)).scaleb(-9)  # up to $4, to the nano-dollar
-                usage, byok = (Decimal(0), Decimal(0)) if ep.free else (cost, Decimal(0))
+                requests = between(1, 400)
+                completion = requests * between(20, 900)
+                cost = Decimal(between(1, 4_000_000_000)).scaleb(-9)  # up to $4, to the nano-dollar
+                usage, byok = (zero, zero) if ep.free else (cost, zero)
                 if ep.byok:  # the upstream bill is the user's; OpenRouter charges its 5 % fee
                     usage, byok = (cost * Decimal("0.05")).quantize(Decimal("1e-9")), cost
                 out.append(
@@ -191,9 +205,9 @@ class FakeOpenRouter(FakeServer):
                         "usage": usage * factor,
                         "byok_usage_inference": byok * factor,
                         "requests": requests,
-                        "prompt_tokens": requests * rng.randint(100, 6000),
+                        "prompt_tokens": requests * between(100, 6000),
                         "completion_tokens": completion,
-                        "reasoning_tokens": rng.randint(0, completion // 2) if ep.reasoning else 0,
+                        "reasoning_tokens": between(0, completion // 2) if ep.reasoning else 0,
                         "workspace_id": workspace,
                     }
                 )
@@ -224,7 +238,8 @@ class FakeOpenRouter(FakeServer):
 
     def credits(self) -> tuple[Decimal, Decimal]:
         """(total_credits, total_usage): every credit bought and spent, the whole history included."""
-        spent = sum((it["usage"] for day in self.history() for it in self.items(day)), self.spent_before)
+        one = Decimal(1)
+        spent = sum((v * self.revisions.get(day, one) for day, v in self._spent.items()), self.spent_before)
         return self.bought, spent
 
     # ---- knobs --------------------------------------------------------------------------------
