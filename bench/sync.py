@@ -35,6 +35,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from fakes.github_copilot import FINE_GRAINED, FakeGitHubCopilot  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
+from fakes.openrouter import MANAGEMENT_KEY, FakeOpenRouter  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
 from spendledger.secrets import load_vault, mask  # noqa: E402
@@ -72,6 +73,14 @@ CASES: dict[str, Case] = {
         lambda first, days: FakeGitHubCopilot(start=first, days=days, users=100, departed=5, density=0.6),
         lambda fake: {"base_url": fake.base_url, "org": fake.org},
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    # OpenRouter serves only the last 30 completed UTC days: of the year, the ledger holds those
+    "openrouter": Case(
+        "openrouter",
+        MANAGEMENT_KEY,
+        lambda first, days: FakeOpenRouter(start=first, days=days, workspaces=8, endpoints=80),
+        lambda fake: {"base_url": fake.url},
+        lambda fake: fake.expected_total(),
     ),
 }
 

@@ -9,6 +9,9 @@ Invariants:
   the last complete day synced (providers revise recent buckets); `synced_until` only
   moves when every endpoint completed, so a failed run is redone from the same start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
+- a connector that reads the provider's own figure for the account (`HasProviderNote`:
+  a running total, a balance) is asked for it once its endpoints completed; the line is
+  kept with the source, to show, and never enters the ledger;
 - the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
 """
 
@@ -23,7 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from spendledger.config import Settings
 from spendledger.sources._http import RetryPolicy
-from spendledger.sources.base import Page, SourceError
+from spendledger.sources.base import HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect
 from spendledger.store import Engine
 from spendledger.store.ledger import replace_buckets
@@ -34,6 +37,7 @@ from spendledger.store.sources import (
     get_source,
     progress_run,
     release_lease,
+    set_provider_note,
     set_synced_until,
     start_run,
 )
@@ -119,6 +123,7 @@ def sync_source(
         start, end = sync_window(source, since=since, until=until, now=now())
         run_id = start_run(conn, name, now=now())
     outcome = SyncOutcome(name, start, end)
+    note: str | None = None
     try:
         connector = connect(settings, source, policy=policy)
         try:
@@ -128,6 +133,8 @@ def sync_source(
                     _store_page(engine, settings, name, page, outcome, run_id, owner, now())
                     if on_page:
                         on_page(name, page)
+            if isinstance(connector, HasProviderNote):
+                note = connector.provider_note()
         finally:
             connector.close()
     except SourceError as exc:
@@ -139,6 +146,8 @@ def sync_source(
         if outcome.error is None and until is None and contiguous:
             today = datetime.combine(now().astimezone(UTC).date(), time(), UTC)
             set_synced_until(conn, name, today)  # every day before today is complete
+        if note is not None:  # read only when every endpoint completed
+            set_provider_note(conn, name, text=note, at=now())
         finish_run(conn, run_id, name, now=now(), error=outcome.error)
         release_lease(conn, name, owner=owner)
     return outcome

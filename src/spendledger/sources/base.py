@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import entry_points
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 
@@ -50,6 +50,7 @@ __all__ = [
     "Connector",
     "ConnectorFactory",
     "ErrorKind",
+    "HasProviderNote",
     "Option",
     "Page",
     "SourceConfig",
@@ -100,6 +101,14 @@ class Connector(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class HasProviderNote(Protocol):
+    """A connector that also reads the provider's own figure for the account (a running total,
+    a balance): after each complete run the sync keeps that line with the source, to show."""
+
+    def provider_note(self) -> str: ...
 
 
 class ConnectorFactory(Protocol):
@@ -176,6 +185,7 @@ _BUILT_IN = {
     "openai": "spendledger.sources.openai",
     "anthropic": "spendledger.sources.anthropic",
     "github-copilot": "spendledger.sources.github_copilot",
+    "openrouter": "spendledger.sources.openrouter",
 }
 
 

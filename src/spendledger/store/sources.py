@@ -6,6 +6,11 @@ whose WHERE only matches a free or expired lease: on PostgreSQL the row lock mak
 second taker re-check and miss, on SQLite writers are serialised; either way two
 processes never sync one source at once.
 
+A source may also carry a provider note: the provider's own figure for its account (an
+all-time running total, a balance) as its last complete sync read it, shown beside the
+source and never summed into the ledger. It lives in `ledger_meta` under the source's id,
+so the `sources` table keeps its columns; removing the source removes it.
+
 A run whose process died (killed, a crash, a lost machine) stays `running` in the
 tables; it is read as `interrupted` once its source's lease has run out (nobody is
 syncing it any more), and stored so when the next run of the source starts.
@@ -13,6 +18,7 @@ syncing it any more), and stored so when the next run of the source starts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,7 +28,16 @@ from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
-from spendledger.store.tables import sources, sync_runs
+from spendledger.store.ledger import delete_meta, set_meta
+from spendledger.store.tables import settings_kv, sources, sync_runs
+
+
+@dataclass(frozen=True)
+class ProviderNote:
+    """The provider's own figure for a source's account, and when the sync read it."""
+
+    text: str
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -40,6 +55,7 @@ class SourceRow:
     last_run_at: datetime | None
     last_status: str | None
     last_error: str | None
+    provider_note: ProviderNote | None = None
 
 
 INTERRUPTED = "interrupted"
@@ -55,7 +71,7 @@ def _status(stored: str | None, lease_until: datetime | None) -> str | None:
     return INTERRUPTED if stored == "running" and not _alive(lease_until) else stored
 
 
-def _row(r: Any) -> SourceRow:
+def _row(r: Any, notes: Mapping[int, ProviderNote]) -> SourceRow:
     m = r._mapping
     interrupted = _status(m["last_status"], m["lease_until"]) == INTERRUPTED
     return SourceRow(
@@ -72,7 +88,32 @@ def _row(r: Any) -> SourceRow:
         last_run_at=as_utc(m["last_run_at"]) if m["last_run_at"] else None,
         last_status=INTERRUPTED if interrupted else m["last_status"],
         last_error=INTERRUPTED_ERROR if interrupted else m["last_error"],
+        provider_note=notes.get(m["id"]),
     )
+
+
+_NOTE = "source_note:"  # + the source's id: a name in ledger_meta
+
+
+def _notes(conn: Connection, source_id: int | None = None) -> dict[int, ProviderNote]:
+    """The provider notes of every source (only `source_id`'s when given), by source id."""
+    names = (
+        settings_kv.c.name == f"{_NOTE}{source_id}"
+        if source_id is not None
+        else settings_kv.c.name.startswith(_NOTE, autoescape=True)
+    )
+    found: dict[int, ProviderNote] = {}
+    for name, value in conn.execute(select(settings_kv.c.name, settings_kv.c.value).where(names)):
+        note = json.loads(value)
+        found[int(name.removeprefix(_NOTE))] = ProviderNote(note["text"], datetime.fromisoformat(note["at"]))
+    return found
+
+
+def set_provider_note(conn: Connection, name: str, *, text: str, at: datetime) -> None:
+    """Keep `text`, the provider's own figure for the source's account, read at `at`."""
+    source_id = conn.execute(select(sources.c.id).where(sources.c.name == name)).scalar_one_or_none()
+    if source_id is not None:  # removed while it synced: nothing to show it on
+        set_meta(conn, f"{_NOTE}{source_id}", json.dumps({"text": text, "at": as_utc(at).isoformat()}))
 
 
 class SourceExistsError(SpendledgerError, ValueError):
@@ -119,16 +160,18 @@ def get_source(conn: Connection, name: str) -> SourceRow:
         raise UnknownSourceError(
             f"no source named {name!r} (sources: {known}); see `spendledger sources list`"
         )
-    return _row(row)
+    return _row(row, _notes(conn, row.id))
 
 
 def list_sources(conn: Connection) -> list[SourceRow]:
-    return [_row(r) for r in conn.execute(select(sources).order_by(sources.c.name))]
+    notes = _notes(conn)
+    return [_row(r, notes) for r in conn.execute(select(sources).order_by(sources.c.name))]
 
 
 def remove_source(conn: Connection, name: str) -> None:
-    get_source(conn, name)
+    source = get_source(conn, name)
     conn.execute(delete(sources).where(sources.c.name == name))
+    delete_meta(conn, f"{_NOTE}{source.id}")
 
 
 def set_credential(conn: Connection, name: str, *, credential: str, key_hint: str | None = None) -> None:
