@@ -3,10 +3,11 @@
 `make_client` builds the `httpx.Client` a connector is handed (base.py's
 `SourceType.open`): the base URL (configurable: proxies, regional endpoints, the fakes
 in tests), the provider's fixed headers and an auth hook. Auth is an `httpx.Auth`:
-`Bearer` and `KeyHeader` today; OAuth client credentials (fetch and refresh a token)
+`Bearer` and `KeyHeader` here; OAuth client credentials (fetch and refresh a token)
 or signed requests (AWS SigV4) are further `httpx.Auth` subclasses built from the
-source's config, with nothing else to change. Connectors call `get_json(...)`; it
-returns the decoded JSON object or raises a `SourceError`. 429 waits `Retry-After`
+source's config, with nothing else to change (`_oauth.ClientCredentials` is the first).
+Connectors call `get_json(...)` or `post_json(...)`; each returns the decoded JSON
+object or raises a `SourceError`. 429 waits `Retry-After`
 (capped) or backs off exponentially; 5xx and network errors back off; both give up
 after `max_attempts`. 401/403/404 never retry. The key is sent only in headers and
 never appears in a message.
@@ -130,13 +131,48 @@ def get_json(
     policy: RetryPolicy = RetryPolicy(),
 ) -> dict[str, Any]:
     """GET `path` and return its JSON object, retrying what a retry can fix."""
+    flat = _flatten(params)
+    return _json_call(lambda: client.get(path, params=flat), hints, endpoint, page, policy, _retry_after)
+
+
+def post_json(
+    client: httpx.Client,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    params: Params | None = None,
+    hints: Hints,
+    endpoint: str,
+    page: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    wait_hint: Callable[[httpx.Response], float | None] = _retry_after,
+) -> dict[str, Any]:
+    """POST `body` as JSON to `path` and return the JSON object answered, retrying like `get_json`.
+
+    `wait_hint` reads how long a 429 asks to wait (default: `Retry-After`); a provider
+    with throttling headers of its own passes a reader of those.
+    """
+    flat = _flatten(params)
+    return _json_call(
+        lambda: client.post(path, params=flat, json=body), hints, endpoint, page, policy, wait_hint
+    )
+
+
+def _json_call(
+    send: Callable[[], httpx.Response],
+    hints: Hints,
+    endpoint: str,
+    page: int | None,
+    policy: RetryPolicy,
+    wait_hint: Callable[[httpx.Response], float | None],
+) -> dict[str, Any]:
     where = f"{endpoint}" + (f" (page {page})" if page else "")
     prefix = f'{hints.provider} source "{hints.source}", {where}'
     wait = policy.backoff
     last = ""
     for attempt in range(1, policy.max_attempts + 1):
         try:
-            response = client.get(path, params=_flatten(params))
+            response = send()
         except httpx.TransportError as exc:
             last = f"network error: {type(exc).__name__}: {exc}"
             if attempt == policy.max_attempts:
@@ -190,7 +226,7 @@ def get_json(
                 raise SourceError(
                     kind, f"{prefix}: {last} after {attempt} attempts; {advice}", endpoint=endpoint, page=page
                 )
-            after = _retry_after(response) if status == 429 else None
+            after = wait_hint(response) if status == 429 else None
             policy.sleep(min(after if after is not None else wait, policy.max_wait))
             wait *= 2
             continue
