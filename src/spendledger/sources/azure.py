@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar, NoReturn
@@ -268,35 +269,16 @@ class AzureConnector:
         part = 0
         while True:
             part += 1
-            where = f"{endpoint}" + (f" (page {number}, {first}..{last}, part {part})" if number else "")
+            where = Where(self.name, endpoint, number, f" ({first}..{last}, part {part})" if number else "")
             body = self._post(url, query, params, endpoint, number)
-            result = self._parse(body, where, number)
-            fields = self._fields(result, where, number, daily=query["dataset"]["granularity"] == "Daily")
-            for i, values in enumerate(result.properties.rows):
-                row = self._row(values, fields, where, number, i)
-                if row.day is not None and not first <= row.day <= last:
-                    self._malformed(
-                        where,
-                        number,
-                        f"properties.rows[{i}].UsageDate",
-                        f"{row.day} is outside {first}..{last}",
-                    )
-                yield row
-            link = result.properties.nextLink
+            rows, link = read_page(body, where, first, last, daily=query["dataset"]["granularity"] == "Daily")
+            yield from rows
             if not link:
                 return
             if link in seen:
-                self._malformed(where, number, "properties.nextLink", "it repeats a link already followed")
+                where.malformed("properties.nextLink", "it repeats a link already followed")
             seen.add(link)
-            url, params = self._relative(link, where, number), None
-
-    def _relative(self, link: str, where: str, number: int | None) -> str:
-        """`nextLink` as a path and query on our base URL: a proxy or a fake stays in the path,
-        and the token never goes to a host the source was not pointed at."""
-        parts = urlsplit(link)
-        if parts.scheme not in ("http", "https") or not parts.path.startswith("/"):
-            self._malformed(where, number, "properties.nextLink", f"{link[:80]!r} is not a URL")
-        return f"{parts.path}?{parts.query}" if parts.query else parts.path
+            url, params = _relative(link, where), None
 
     # ---- translation ------------------------------------------------------------------------
 
@@ -378,57 +360,76 @@ class AzureConnector:
                 raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
             raise
 
-    def _parse(self, body: dict[str, Any], where: str, number: int | None) -> QueryResult:
-        try:
-            return QueryResult.model_validate(body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            path = ".".join(str(p) for p in first["loc"]) or "the page"
-            self._malformed(where, number, path, first["msg"])
 
-    def _fields(
-        self, result: QueryResult, where: str, number: int | None, *, daily: bool
-    ) -> list[str | None]:
-        """Each column's CostRow field (None: a column not read); the needed ones must be there."""
-        fields = [COLUMN_FIELDS.get(c.name.lower()) for c in result.properties.columns]
-        needed = {"cost", "currency"} | ({"day", "meter"} if daily else set())
-        if missing := needed - set(fields):
-            names = {v: k for k, v in COLUMN_FIELDS.items()}
-            self._malformed(
-                where,
-                number,
-                "properties.columns",
-                f"no {', '.join(sorted(names[m] for m in missing))} column",
-            )
-        return fields
+@dataclass(frozen=True)
+class Where:
+    """Where a page was read, for its error messages: the source, endpoint, page and window."""
 
-    def _row(
-        self, values: list[Any], fields: list[str | None], where: str, number: int | None, i: int
-    ) -> CostRow:
-        if len(values) != len(fields):
-            self._malformed(
-                where, number, f"properties.rows[{i}]", f"{len(values)} values for {len(fields)} columns"
-            )
-        try:
-            return CostRow.model_validate({f: v for f, v in zip(fields, values, strict=True) if f})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            column = next((n for n, f in COLUMN_FIELDS.items() if f == first["loc"][0]), str(first["loc"][0]))
-            self._malformed(
-                where,
-                number,
-                f"properties.rows[{i}].{column}",
-                f"{first['msg']} (got {str(first.get('input'))[:40]!r})",
-            )
+    source: str
+    endpoint: str
+    number: int | None = None
+    detail: str = ""  # the window and the part of it, e.g. " (2025-03-01..2025-03-31, part 2)"
 
-    def _malformed(self, where: str, number: int | None, path: str, problem: str) -> NoReturn:
+    def malformed(self, path: str, problem: str) -> NoReturn:
+        page = f" (page {self.number})" if self.number else ""
         raise SourceError(
             "malformed",
-            f'Azure source "{self.name}", {where}: unexpected data at {path}: {problem}; the API\'s format '
-            "may have changed, report this message",
-            endpoint="costs",
-            page=number,
+            f'Azure source "{self.source}", {self.endpoint}{page}{self.detail}: unexpected data at {path}: '
+            f"{problem}; the API's format may have changed, report this message",
+            endpoint=self.endpoint,
+            page=self.number,
         )
+
+
+def read_page(
+    body: object, where: Where, first: date, last: date, *, daily: bool = True
+) -> tuple[list[CostRow], str | None]:
+    """One query page's rows, validated, and its `nextLink`; a mismatch is a named SourceError.
+
+    A `daily` page must have a `UsageDate` and a `Meter` column, and every row's day within
+    [first, last]; any page a `Cost` (or `PreTaxCost`) and a `Currency` column.
+    """
+    try:
+        result = QueryResult.model_validate(body)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where.malformed(".".join(str(p) for p in error["loc"]) or "the page", error["msg"])
+    fields = [COLUMN_FIELDS.get(c.name.lower()) for c in result.properties.columns]
+    if missing := ({"cost", "currency"} | ({"day", "meter"} if daily else set())) - set(fields):
+        names = {v: k for k, v in COLUMN_FIELDS.items()}
+        where.malformed("properties.columns", f"no {', '.join(sorted(names[m] for m in missing))} column")
+    rows = []
+    for i, values in enumerate(result.properties.rows):
+        if len(values) != len(fields):
+            where.malformed(f"properties.rows[{i}]", f"{len(values)} values for {len(fields)} columns")
+        try:
+            row = CostRow.model_validate({f: v for f, v in zip(fields, values, strict=True) if f})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            column = next(
+                (
+                    c.name
+                    for c, f in zip(result.properties.columns, fields, strict=True)
+                    if f == error["loc"][0]
+                ),
+                "?",
+            )
+            where.malformed(
+                f"properties.rows[{i}].{column}", f"{error['msg']} (got {str(error.get('input'))[:40]!r})"
+            )
+        if row.day is not None and not first <= row.day <= last:
+            where.malformed(f"properties.rows[{i}].UsageDate", f"{row.day} is outside {first}..{last}")
+        rows.append(row)
+    return rows, result.properties.nextLink
+
+
+def _relative(link: str, where: Where) -> str:
+    """`nextLink` as a path and query on our base URL: a proxy or a fake stays in the path, and
+    the token never goes to a host the source was not pointed at."""
+    parts = urlsplit(link)
+    if parts.scheme not in ("http", "https") or not parts.path.startswith("/"):
+        where.malformed("properties.nextLink", f"{link[:80]!r} is not a URL")
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 def _midnight(day: date) -> datetime:
