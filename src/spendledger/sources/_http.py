@@ -152,7 +152,7 @@ def post_json(
     `wait_hint` reads how long a 429 asks to wait (default: `Retry-After`); a provider
     with throttling headers of its own passes a reader of those.
     """
-    flat = _flatten(params)
+    flat = _flatten(params) or None  # None, not []: httpx drops a query already in `path` for []
     return _json_call(
         lambda: client.post(path, params=flat, json=body), hints, endpoint, page, policy, wait_hint
     )

@@ -171,6 +171,7 @@ class AzureConnector:
         self._key = config.key
         self._scope = _scope(config.options, config.name)
         self._by_resource = self._scope.lower().startswith("subscriptions/")
+        self._subscription = self._scope.split("/")[1].lower() if self._by_resource else ""
         raw_type = (config.options.get("cost_type") or "ActualCost").strip()
         if raw_type.lower() not in COST_TYPES:
             raise SourceError(
@@ -222,11 +223,11 @@ class AzureConnector:
             number += 1
             last = min(first + timedelta(days=WINDOW_DAYS), stop) - timedelta(days=1)
             days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-            merged: dict[str, UsageRecord] = {}
+            merged: dict[tuple[str, datetime], UsageRecord] = {}
             for row in self._rows(self._query(first, last, daily=True), endpoint, number, first, last):
                 record = self._record(row)
-                held = merged.get(record.key)
-                merged[record.key] = record if held is None else _sum(held, record)
+                held = merged.get((record.key, record.start))
+                merged[(record.key, record.start)] = record if held is None else _sum(held, record)
             buckets = [(_midnight(d), _midnight(d + timedelta(days=1))) for d in days]
             yield Page(endpoint=endpoint, number=number, buckets=buckets, records=list(merged.values()))
             first = last + timedelta(days=1)
@@ -285,9 +286,13 @@ class AzureConnector:
     def _record(self, row: CostRow) -> UsageRecord:
         resource = row.resource_id.lower()
         parts = resource.strip("/").split("/")
-        subscription = parts[1] if len(parts) > 1 and parts[0] == "subscriptions" else row.subscription_id
+        subscription = (
+            parts[1]
+            if len(parts) > 1 and parts[0] == "subscriptions"
+            else row.subscription_id.lower() or self._subscription
+        )
         group = parts[3] if len(parts) > 3 and parts[2] == "resourcegroups" else ""
-        owner = resource or subscription.lower()
+        owner = resource or subscription
         tags: dict[str, Any] = {
             "meter": row.meter,
             "service_name": row.service_name,
@@ -296,7 +301,7 @@ class AzureConnector:
         for name, value in (
             ("meter_subcategory", row.meter_subcategory),
             ("resource_id", resource),
-            ("subscription_id", subscription.lower()),
+            ("subscription_id", subscription),
             ("resource_group", group),
             ("quantity", _text(row.quantity)),
             ("cost_usd", _text(row.cost_usd)),
@@ -322,7 +327,7 @@ class AzureConnector:
             model=kind.model if kind else "",
             account=self.account,
             workspace=group,
-            project=parts[-1] if resource and len(parts) >= 8 else subscription.lower(),
+            project=parts[-1] if resource and len(parts) >= 8 else subscription,
             tags=tags,
             requests=0,
             tokens=tokens,
