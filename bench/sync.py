@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from fakes import azure_cost  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
@@ -63,6 +64,19 @@ CASES: dict[str, Case] = {
         ADMIN_KEY,
         lambda first, days: FakeOpenAIAdmin(start=first, days=days, projects=40, archived=2, models=15),
         lambda fake: {"base_url": fake.url},
+        lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    "azure": Case(
+        "azure",
+        azure_cost.CLIENT_SECRET,
+        lambda first, days: azure_cost.FakeAzureCost(start=first, days=days, resources=30),
+        lambda fake: {
+            "base_url": fake.url,
+            "login_url": fake.url,
+            "tenant_id": azure_cost.TENANT,
+            "client_id": azure_cost.CLIENT_ID,
+            "scope": f"/subscriptions/{azure_cost.SUBSCRIPTION}",
+        },
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
     ),
 }

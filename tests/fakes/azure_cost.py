@@ -29,11 +29,13 @@ Knobs: `fail()` (any status, with headers: 429 and the x-ms-ratelimit-* retry-af
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import random
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -134,7 +136,7 @@ PTU = _m(
 PTU_RESERVATION = _m("Provisioned Managed Reservation", "Azure OpenAI", "Cognitive Services", "0")
 
 
-@dataclass
+@dataclass(slots=True)
 class CostRow:
     """One row of the fake's table: a day of one meter on one resource (or a purchase)."""
 
@@ -149,11 +151,7 @@ class CostRow:
 
     @property
     def resource_id(self) -> str:
-        if not self.resource:
-            return ""
-        kind = "compute/virtualmachines" if not self.meter.ai else "cognitiveservices/accounts"
-        group = f"/subscriptions/{self.subscription}/resourcegroups/{self.group}"
-        return f"{group}/providers/microsoft.{kind}/{self.resource}"
+        return _resource_id(self.subscription, self.group, self.resource, self.meter.ai)
 
     def value(self, column: str, cost_type: str, rate: Decimal) -> Decimal:
         if column == "usagequantity":
@@ -162,17 +160,30 @@ class CostRow:
         return cost * rate if column.endswith("usd") else cost
 
     def dimension(self, name: str) -> str:
-        return {
-            "resourceid": self.resource_id,
-            "resourcegroup": self.group,
-            "resourcegroupname": self.group,
-            "subscriptionid": self.subscription,
-            "servicename": self.meter.service,
-            "metercategory": self.meter.service,
-            "metersubcategory": self.meter.subcategory,
-            "meter": self.meter.name,
-            "chargetype": "Purchase" if not self.resource else "Usage",
-        }.get(name, "")
+        get = _DIMENSION.get(name)
+        return get(self) if get else ""
+
+
+@functools.cache
+def _resource_id(subscription: str, group: str, resource: str, ai: bool) -> str:
+    """A resource's id, lower case as Cost Management answers it ("" for a purchase)."""
+    if not resource:
+        return ""
+    kind = "cognitiveservices/accounts" if ai else "compute/virtualmachines"
+    return f"/subscriptions/{subscription}/resourcegroups/{group}/providers/microsoft.{kind}/{resource}"
+
+
+_DIMENSION: dict[str, Callable[[CostRow], str]] = {
+    "resourceid": lambda r: r.resource_id,
+    "resourcegroup": lambda r: r.group,
+    "resourcegroupname": lambda r: r.group,
+    "subscriptionid": lambda r: r.subscription,
+    "servicename": lambda r: r.meter.service,
+    "metercategory": lambda r: r.meter.service,
+    "metersubcategory": lambda r: r.meter.subcategory,
+    "meter": lambda r: r.meter.name,
+    "chargetype": lambda r: "Usage" if r.resource else "Purchase",
+}
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, Any]:
@@ -239,6 +250,7 @@ class FakeAzureCost(FakeServer):
         self._faults: list[dict[str, Any]] = []
         self._malformed: list[dict[str, Any]] = []
         self._pages_served = 0
+        self._answers: dict[str, tuple[list[dict[str, str]], list[list[Any]]]] = {}  # by query
         self._lock = threading.Lock()
         self.by_day: dict[date, list[CostRow]] = defaultdict(list)
         self._seed(resources, density, random.Random(seed))
@@ -307,6 +319,7 @@ class FakeAzureCost(FakeServer):
 
     def revise(self, day: str, *, factor: int | str = 3) -> None:
         """A late revision of `day`: its quantities and costs multiplied by `factor`."""
+        self._answers.clear()
         for row in self.by_day[date.fromisoformat(day)]:
             f = Decimal(factor)
             row.quantity, row.actual, row.amortized = row.quantity * f, row.actual * f, row.amortized * f
@@ -485,7 +498,48 @@ class FakeAzureCost(FakeServer):
             return _error(400, "BadRequest", f"Invalid query definition: {type(exc).__name__}: {exc}")
 
     def _answer(self, scope: str, q: dict[str, list[str]], body: dict[str, Any]) -> tuple[int, Any]:
-        """The page of the query's answer that `$skiptoken` points at, computed from the table."""
+        """The page of the query's answer that `$skiptoken` points at."""
+        digest = hashlib.sha256(json.dumps([scope, body], sort_keys=True).encode()).hexdigest()[:16]
+        if digest not in self._answers:
+            self._answers[digest] = self._compute(scope, body)
+        columns, rows = self._answers[digest]
+        columns = [dict(c) for c in columns]  # a malformed page must not break the next one
+        top = int((q.get("$top") or ["1000"])[-1])
+        if not 1 <= top <= 5000:
+            raise ValueError("$top must be between 1 and 5000")
+        size = min(top, self.page_rows or top)
+        offset = 0
+        if q.get("$skiptoken"):
+            offset_text, _, bound = base64.urlsafe_b64decode(q["$skiptoken"][-1]).decode().partition(":")
+            if bound != digest:
+                raise ValueError("the $skiptoken belongs to another query: POST the same body to nextLink")
+            offset = int(offset_text)
+        page = [list(r) for r in rows[offset : offset + size]]
+        link = None
+        if offset + size < len(rows):
+            token = base64.urlsafe_b64encode(f"{offset + size}:{digest}".encode()).decode()
+            version = q["api-version"][-1]
+            link = (
+                f"{self.url}/{scope}/providers/Microsoft.CostManagement/query"
+                f"?api-version={version}&$top={top}&$skiptoken={token}"
+            )
+        if page:
+            self._pages_served += 1
+            for fault in [m for m in self._malformed if m["at"] == self._pages_served]:
+                self._break(columns, page, fault)
+        name = hashlib.sha256(digest.encode()).hexdigest()[:32]
+        return 200, {
+            "id": f"{scope}/providers/Microsoft.CostManagement/query/{name}",
+            "name": name,
+            "type": "Microsoft.CostManagement/query",
+            "location": None,
+            "sku": None,
+            "eTag": None,
+            "properties": {"nextLink": link, "columns": columns, "rows": page},
+        }
+
+    def _compute(self, scope: str, body: dict[str, Any]) -> tuple[list[dict[str, str]], list[list[Any]]]:
+        """The whole answer to a query, from the table: its columns and its sorted rows."""
         cost_type = body["type"].lower()
         if cost_type not in ("actualcost", "amortizedcost", "usage"):
             raise ValueError(f"type {body['type']!r}")
@@ -532,41 +586,7 @@ class FakeAzureCost(FakeServer):
         columns += [{"name": "UsageDate", "type": "Number"}] if daily else []
         columns += [{"name": DIMENSIONS[g], "type": "String"} for g in groups]
         columns += [{"name": "Currency", "type": "String"}]
-        rows = [[*(float(v) for v in values), *key] for key, values in sorted(sums.items())]
-        top = int((q.get("$top") or ["1000"])[-1])
-        if not 1 <= top <= 5000:
-            raise ValueError("$top must be between 1 and 5000")
-        size = min(top, self.page_rows or top)
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-        offset = 0
-        if q.get("$skiptoken"):
-            offset_text, _, bound = base64.urlsafe_b64decode(q["$skiptoken"][-1]).decode().partition(":")
-            if bound != digest:
-                raise ValueError("the $skiptoken belongs to another query: POST the same body to nextLink")
-            offset = int(offset_text)
-        page = rows[offset : offset + size]
-        link = None
-        if offset + size < len(rows):
-            token = base64.urlsafe_b64encode(f"{offset + size}:{digest}".encode()).decode()
-            version = q["api-version"][-1]
-            link = (
-                f"{self.url}/{scope}/providers/Microsoft.CostManagement/query"
-                f"?api-version={version}&$top={top}&$skiptoken={token}"
-            )
-        if page:
-            self._pages_served += 1
-            for fault in [m for m in self._malformed if m["at"] == self._pages_served]:
-                self._break(columns, page, fault)
-        name = hashlib.sha256(digest.encode()).hexdigest()[:32]
-        return 200, {
-            "id": f"{scope}/providers/Microsoft.CostManagement/query/{name}",
-            "name": name,
-            "type": "Microsoft.CostManagement/query",
-            "location": None,
-            "sku": None,
-            "eTag": None,
-            "properties": {"nextLink": link, "columns": columns, "rows": page},
-        }
+        return columns, [[*(float(v) for v in values), *key] for key, values in sorted(sums.items())]
 
     @staticmethod
     def _break(columns: list[dict[str, str]], page: list[list[Any]], fault: dict[str, Any]) -> None:

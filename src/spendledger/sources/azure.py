@@ -32,6 +32,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -284,14 +285,8 @@ class AzureConnector:
     # ---- translation ------------------------------------------------------------------------
 
     def _record(self, row: CostRow) -> UsageRecord:
-        resource = row.resource_id.lower()
-        parts = resource.strip("/").split("/")
-        subscription = (
-            parts[1]
-            if len(parts) > 1 and parts[0] == "subscriptions"
-            else row.subscription_id.lower() or self._subscription
-        )
-        group = parts[3] if len(parts) > 3 and parts[2] == "resourcegroups" else ""
+        resource, subscription, group, resource_name = _resource(row.resource_id)
+        subscription = subscription or row.subscription_id.lower() or self._subscription
         owner = resource or subscription
         tags: dict[str, Any] = {
             "meter": row.meter,
@@ -327,7 +322,7 @@ class AzureConnector:
             model=kind.model if kind else "",
             account=self.account,
             workspace=group,
-            project=parts[-1] if resource and len(parts) >= 8 else subscription,
+            project=resource_name or subscription,
             tags=tags,
             requests=0,
             tokens=tokens,
@@ -435,6 +430,17 @@ def _relative(link: str, where: Where) -> str:
     if parts.scheme not in ("http", "https") or not parts.path.startswith("/"):
         where.malformed("properties.nextLink", f"{link[:80]!r} is not a URL")
     return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+@functools.lru_cache(maxsize=4096)
+def _resource(resource_id: str) -> tuple[str, str, str, str]:
+    """A resource id, lower case, and its subscription, resource group and name ("" where absent)."""
+    resource = resource_id.lower()
+    parts = resource.strip("/").split("/")
+    subscription = parts[1] if len(parts) > 1 and parts[0] == "subscriptions" else ""
+    group = parts[3] if len(parts) > 3 and parts[2] == "resourcegroups" else ""
+    name = parts[-1] if len(parts) >= 8 and parts[4] == "providers" else ""
+    return resource, subscription, group, name
 
 
 def _midnight(day: date) -> datetime:
