@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -36,8 +37,10 @@ from fakes.azure_cost import (
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, cents
 from spendledger.sources._azure_meters import meter_kind
+from spendledger.sources._azure_payloads import Where, read_page
 from spendledger.sources._http import RetryPolicy
-from spendledger.sources.azure import AzureConnector, Where, read_page
+from spendledger.sources._oauth import ClientCredentials
+from spendledger.sources.azure import AzureConnector
 from spendledger.sources.base import Page, SourceConfig, SourceError, source_type
 from spendledger.sync import sync_source
 
@@ -325,6 +328,26 @@ def test_azure_token_is_fetched_once_and_refreshed_when_refused(
     assert [len(p.records) for p in again] == [len(p.records) for p in fetched]
 
 
+def test_azure_token_is_renewed_before_it_expires(fake: FakeAzureCost) -> None:
+    now = [0.0]
+    auth = ClientCredentials(
+        token_url=f"{fake.url}/{TENANT}/oauth2/v2.0/token",
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        scope="https://management.azure.com/.default",
+        on_error=lambda response: SourceError("auth", f"token refused: {response.status_code}"),
+        clock=lambda: now[0],
+    )
+    query = f"{SUB_SCOPE}/providers/Microsoft.CostManagement/query?api-version=2025-03-01"
+    with httpx.Client(base_url=fake.url, auth=auth) as client:
+        statuses = []
+        for at in (0.0, 3000.0, 3298.0, 3300.0, 3301.0):  # a 3599 s token is renewed 300 s early
+            now[0] = at
+            statuses.append(client.post(query, json={}).status_code)
+    assert statuses == [400] * 5  # authenticated each time (the empty body is the only fault)
+    assert auth.fetched == fake.tokens_issued == 2
+
+
 def test_azure_token_endpoint_outage_is_retried(fake: FakeAzureCost, connect: Connect) -> None:
     connector, waits = connect()
     fake.fail(503, times=2, path="/oauth2/")
@@ -454,6 +477,29 @@ _PAGES = st.one_of(
         }
     ),
 )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(max_size=40)
+    | st.lists(
+        st.sampled_from(
+            ["gpt", "4o", "Inp", "Outp", "cached", "glbl", "1M", "Tokens", "Aud", "-", "Batch", "5.4"]
+        ),
+        max_size=7,
+    ).map(" ".join)
+)
+def test_azure_any_meter_name_gives_a_kind_or_none(meter: str) -> None:
+    found = meter_kind(meter)
+    if found is not None:
+        assert found.model and found.kind in (
+            "input",
+            "cached_input",
+            "output",
+            "audio_input",
+            "audio_output",
+        )
+        found.tokens(Decimal("1.5")).validate()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

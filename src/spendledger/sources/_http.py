@@ -9,8 +9,8 @@ source's config, with nothing else to change (`_oauth.ClientCredentials` is the 
 Connectors call `get_json(...)` or `post_json(...)`; each returns the decoded JSON
 object or raises a `SourceError`. 429 waits `Retry-After`
 (capped) or backs off exponentially; 5xx and network errors back off; both give up
-after `max_attempts`. 401/403/404 never retry. The key is sent only in headers and
-never appears in a message.
+after `max_attempts`. 401/403/404 never retry. The key is sent only in headers (an
+OAuth client secret only in its token request's body) and never appears in a message.
 """
 
 from __future__ import annotations

@@ -35,19 +35,17 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import ValidationError
 
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, as_utc
 from spendledger.sources import _http
 from spendledger.sources._azure_meters import meter_kind
-from spendledger.sources._azure_payloads import COLUMN_FIELDS, CostRow, QueryResult
+from spendledger.sources._azure_payloads import CostRow, Where, read_page
 from spendledger.sources._oauth import ClientCredentials, TokenError
 from spendledger.sources.base import Option, Page, SourceConfig, SourceError, SourceType
 
@@ -193,7 +191,7 @@ class AzureConnector:
             f"Reader) on /{self._scope}; grant it in the Azure portal on that "
             f"{'subscription or resource group' if self._by_resource else 'billing account or group'} → "
             "Access control (IAM) → Add role assignment",
-            not_found=f"check the scope option (/{self._scope}) and base_url ({DEFAULT_BASE_URL})",
+            not_found=f"check the scope option (/{self._scope}) and base_url (default {DEFAULT_BASE_URL})",
         )
         self._client = client or SOURCE_TYPE.client(config)
 
@@ -359,68 +357,6 @@ class AzureConnector:
                 message = str(exc).replace(self._key, "[key]")
                 raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
             raise
-
-
-@dataclass(frozen=True)
-class Where:
-    """Where a page was read, for its error messages: the source, endpoint, page and window."""
-
-    source: str
-    endpoint: str
-    number: int | None = None
-    detail: str = ""  # the window and the part of it, e.g. " (2025-03-01..2025-03-31, part 2)"
-
-    def malformed(self, path: str, problem: str) -> NoReturn:
-        page = f" (page {self.number})" if self.number else ""
-        raise SourceError(
-            "malformed",
-            f'Azure source "{self.source}", {self.endpoint}{page}{self.detail}: unexpected data at {path}: '
-            f"{problem}; the API's format may have changed, report this message",
-            endpoint=self.endpoint,
-            page=self.number,
-        )
-
-
-def read_page(
-    body: object, where: Where, first: date, last: date, *, daily: bool = True
-) -> tuple[list[CostRow], str | None]:
-    """One query page's rows, validated, and its `nextLink`; a mismatch is a named SourceError.
-
-    A `daily` page must have a `UsageDate` and a `Meter` column, and every row's day within
-    [first, last]; any page a `Cost` (or `PreTaxCost`) and a `Currency` column.
-    """
-    try:
-        result = QueryResult.model_validate(body)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where.malformed(".".join(str(p) for p in error["loc"]) or "the page", error["msg"])
-    fields = [COLUMN_FIELDS.get(c.name.lower()) for c in result.properties.columns]
-    if missing := ({"cost", "currency"} | ({"day", "meter"} if daily else set())) - set(fields):
-        names = {v: k for k, v in COLUMN_FIELDS.items()}
-        where.malformed("properties.columns", f"no {', '.join(sorted(names[m] for m in missing))} column")
-    rows = []
-    for i, values in enumerate(result.properties.rows):
-        if len(values) != len(fields):
-            where.malformed(f"properties.rows[{i}]", f"{len(values)} values for {len(fields)} columns")
-        try:
-            row = CostRow.model_validate({f: v for f, v in zip(fields, values, strict=True) if f})
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            column = next(
-                (
-                    c.name
-                    for c, f in zip(result.properties.columns, fields, strict=True)
-                    if f == error["loc"][0]
-                ),
-                "?",
-            )
-            where.malformed(
-                f"properties.rows[{i}].{column}", f"{error['msg']} (got {str(error.get('input'))[:40]!r})"
-            )
-        if row.day is not None and not first <= row.day <= last:
-            where.malformed(f"properties.rows[{i}].UsageDate", f"{row.day} is outside {first}..{last}")
-        rows.append(row)
-    return rows, result.properties.nextLink
 
 
 def _relative(link: str, where: Where) -> str:
