@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from fakes import azure_cost  # noqa: E402
 from fakes.github_copilot import FINE_GRAINED, FakeGitHubCopilot  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from fakes.openrouter import MANAGEMENT_KEY, FakeOpenRouter  # noqa: E402
@@ -81,6 +82,19 @@ CASES: dict[str, Case] = {
         lambda first, days: FakeOpenRouter(start=first, days=days, workspaces=8, endpoints=80),
         lambda fake: {"base_url": fake.url},
         lambda fake: fake.expected_total(),
+    ),
+    "azure": Case(
+        "azure",
+        azure_cost.CLIENT_SECRET,
+        lambda first, days: azure_cost.FakeAzureCost(start=first, days=days, resources=30),
+        lambda fake: {
+            "base_url": fake.url,
+            "login_url": fake.url,
+            "tenant_id": azure_cost.TENANT,
+            "client_id": azure_cost.CLIENT_ID,
+            "scope": f"/subscriptions/{azure_cost.SUBSCRIPTION}",
+        },
+        lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
     ),
 }
 

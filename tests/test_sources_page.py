@@ -166,9 +166,9 @@ def test_sources_page_add_form_errors_name_the_field(web: TestClient, engine: En
     assert "Base URL: must start with https://" in text
     assert 'id="add-backfill_days" name="backfill_days" type="number" value="ninety"' in response.text
     assert 'aria-describedby="add-backfill_days-help add-backfill_days-error"' in response.text
-    bad_provider = add(web, provider="azure", backfill_days="7")
+    bad_provider = add(web, provider="teleport", backfill_days="7")
     assert bad_provider.status_code == 400
-    assert "Provider: unknown 'azure'; use one of openai, anthropic" in text_of(bad_provider.text)
+    assert "Provider: unknown 'teleport'; use one of openai, anthropic" in text_of(bad_provider.text)
     assert ADMIN_KEY not in bad_provider.text
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(sources)).scalar_one() == 0

@@ -5,13 +5,15 @@
 in tests), the provider's fixed headers and an auth hook. Auth is an `httpx.Auth`:
 `Bearer` and `KeyHeader` today; OAuth client credentials (fetch and refresh a token)
 or signed requests (AWS SigV4) are further `httpx.Auth` subclasses built from the
-source's config, with nothing else to change. Connectors call `get_json(...)`; it
-returns the decoded JSON object or raises a `SourceError` (`get_response` also hands
-back the response, for paging by its headers). 429 waits `Retry-After` (capped) or
+source's config, with nothing else to change (`_oauth.ClientCredentials` is the first).
+Connectors call `get_json(...)` or `post_json(...)`; each returns the decoded JSON
+object or raises a `SourceError` (`get_response` also hands back the response, for
+paging by its headers). 429 waits `Retry-After` (capped) or
 backs off exponentially; 5xx and network errors back off; both give up after
 `max_attempts`. A provider that throttles with other answers (GitHub: a 403 whose
 `x-ratelimit-remaining` is 0) passes a `throttle` that reads the wait from them.
-401/403/404 never retry. The key is sent only in headers and never appears in a message.
+401/403/404 never retry. The key is sent only in headers (an OAuth client secret only in
+its token request's body) and never appears in a message.
 """
 
 from __future__ import annotations
@@ -123,7 +125,9 @@ def _error_text(response: httpx.Response) -> str:
     return response.text[:200]
 
 
-Throttle = Callable[[httpx.Response], float | None]  # a throttling answer → seconds to wait; else None
+# reads a 4xx answer: the seconds it asks to wait when it is a throttling one, else None
+# (the default reads only a 429's Retry-After: see get_json)
+Throttle = Callable[[httpx.Response], float | None]
 
 
 def get_json(
@@ -162,13 +166,43 @@ def get_response(
     throttle: Throttle | None = None,
 ) -> tuple[dict[str, Any], httpx.Response]:
     """`get_json`, also handing back the response (its headers: Link paging)."""
+    flat = _flatten(params)
+    return _json_call(lambda: client.get(path, params=flat), hints, endpoint, page, policy, throttle)
+
+
+def post_json(
+    client: httpx.Client,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    params: Params | None = None,
+    hints: Hints,
+    endpoint: str,
+    page: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+    throttle: Throttle | None = None,
+) -> dict[str, Any]:
+    """POST `body` as JSON to `path` and return the JSON object answered, retrying like `get_json`."""
+    flat = _flatten(params) or None  # None, not []: httpx drops a query already in `path` for []
+    send = lambda: client.post(path, params=flat, json=body)  # noqa: E731
+    return _json_call(send, hints, endpoint, page, policy, throttle)[0]
+
+
+def _json_call(
+    send: Callable[[], httpx.Response],
+    hints: Hints,
+    endpoint: str,
+    page: int | None,
+    policy: RetryPolicy,
+    throttle: Throttle | None,
+) -> tuple[dict[str, Any], httpx.Response]:
     where = f"{endpoint}" + (f" (page {page})" if page else "")
     prefix = f'{hints.provider} source "{hints.source}", {where}'
     wait = policy.backoff
     last = ""
     for attempt in range(1, policy.max_attempts + 1):
         try:
-            response = client.get(path, params=_flatten(params))
+            response = send()
         except httpx.TransportError as exc:
             last = f"network error: {type(exc).__name__}: {exc}"
             if attempt == policy.max_attempts:

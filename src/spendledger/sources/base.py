@@ -186,6 +186,7 @@ _BUILT_IN = {
     "anthropic": "spendledger.sources.anthropic",
     "github-copilot": "spendledger.sources.github_copilot",
     "openrouter": "spendledger.sources.openrouter",
+    "azure": "spendledger.sources.azure",
 }
 
 
