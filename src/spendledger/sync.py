@@ -9,6 +9,8 @@ Invariants:
   the last complete day synced (providers revise recent buckets); `synced_until` only
   moves when every endpoint completed, so a failed run is redone from the same start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
+- a balance-only source's page carries readings, not records: they are stored as taken
+  at the page's moment and the days they change are re-derived (store/balances.py);
 - the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
 """
 
@@ -26,6 +28,7 @@ from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Page, SourceError
 from spendledger.sources_admin import connect
 from spendledger.store import Engine
+from spendledger.store.balances import record_balances
 from spendledger.store.ledger import replace_buckets
 from spendledger.store.sources import (
     SourceRow,
@@ -125,7 +128,7 @@ def sync_source(
             for endpoint in connector.endpoints():
                 outcome.endpoints.append(endpoint)
                 for page in connector.fetch(endpoint, start, end):
-                    _store_page(engine, settings, name, page, outcome, run_id, owner, now())
+                    _store_page(engine, settings, source, page, outcome, run_id, owner, now())
                     if on_page:
                         on_page(name, page)
         finally:
@@ -147,13 +150,14 @@ def sync_source(
 def _store_page(
     engine: Engine,
     settings: Settings,
-    name: str,
+    source: SourceRow,
     page: Page,
     outcome: SyncOutcome,
     run_id: int,
     owner: str,
     at: datetime,
 ) -> None:
+    name = source.name
     with engine.begin() as conn:
         replace_buckets(
             conn,
@@ -163,6 +167,12 @@ def _store_page(
             records=page.records,
             tz=settings.tz,
         )
+        if page.balances:  # a balance-only source: its readings, and the spend they show
+            _, written = record_balances(
+                conn, source=name, provider=source.provider, account=source.options.get("account") or name,
+                readings=page.balances, at=at, tz=settings.tz,
+            )  # fmt: skip
+            outcome.records += written
         outcome.pages += 1
         outcome.records += len(page.records)
         progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)
