@@ -36,12 +36,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from spendledger.records import Basis, PricingStatus, UsageRecord, as_utc
+from spendledger.records import Basis, PricingStatus, UsageRecord, as_utc, format_money
 from spendledger.sources import _http
 from spendledger.sources.base import BalanceReading, Page, SourceConfig, SourceError
 
@@ -148,11 +148,14 @@ def day_records(days: Sequence[BalanceDay], *, source: str, provider: str, accou
         if not d.spent and not d.credited:
             continue
         start, end = day_bucket(d.day)
-        tags: dict[str, object] = {"opening_balance": str(d.opening), "closing_balance": str(d.closing)}
+        tags: dict[str, object] = {
+            "opening_balance": format_money(d.opening),
+            "closing_balance": format_money(d.closing),
+        }
         if d.topped_up:
-            tags["topped_up"] = str(d.topped_up)
+            tags["topped_up"] = format_money(d.topped_up)
         if d.granted:
-            tags["granted"] = str(d.granted)
+            tags["granted"] = format_money(d.granted)
         out.append(
             UsageRecord(
                 key=f"{ENDPOINT}|{d.currency}",
@@ -216,23 +219,26 @@ class BalanceConnector:
     def close(self) -> None:
         self._client.close()
 
-    def get(self, path: str, model: type[M], hints: _http.Hints) -> M:
-        """GET `path` and validate it; a mismatch names the endpoint and the field path."""
+    def get_json(self, path: str, hints: _http.Hints) -> dict[str, Any]:
+        """GET `path` through the shared HTTP path (retries, Retry-After, error messages)."""
         try:
-            body = _http.get_json(self._client, path, hints=hints, endpoint=ENDPOINT, policy=self._policy)
+            return _http.get_json(self._client, path, hints=hints, endpoint=ENDPOINT, policy=self._policy)
         except SourceError as exc:  # an echoing proxy must not leak the key
             if self._key and self._key in str(exc):
                 raise SourceError(exc.kind, str(exc).replace(self._key, "[key]"), endpoint=ENDPOINT) from None
             raise
+
+    def validate(self, model: type[M], body: object, hints: _http.Hints) -> M:
+        """`body` as `model`; a mismatch is a SourceError naming the endpoint and the field path."""
         try:
             return model.model_validate(body)
         except ValidationError as exc:
             first = exc.errors()[0]
-            path_ = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+            path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
             raise SourceError(
                 "malformed",
                 f'{hints.provider} source "{self.name}", {ENDPOINT} (page 1): unexpected data at '
-                f"{path_ or 'the body'}: {first['msg']} (got {str(first.get('input'))[:60]!r}); the API's "
+                f"{path or 'the body'}: {first['msg']} (got {str(first.get('input'))[:60]!r}); the API's "
                 "format may have changed, report this message",
                 endpoint=ENDPOINT,
                 page=1,

@@ -55,6 +55,14 @@ class UserBalance(_Payload):
     is_available: bool = True
     balance_infos: list[BalanceInfo]
 
+    @field_validator("balance_infos")
+    @classmethod
+    def _one_each(cls, infos: list[BalanceInfo]) -> list[BalanceInfo]:
+        currencies = [i.currency.upper() for i in infos]
+        if len(set(currencies)) != len(currencies):
+            raise ValueError(f"a currency is listed twice: {', '.join(currencies)}")
+        return infos
+
 
 class DeepSeekConnector(BalanceConnector):
     """Reads one DeepSeek account's balance with its API key."""
@@ -80,7 +88,11 @@ class DeepSeekConnector(BalanceConnector):
         self.available: bool | None = None  # as of the last read
 
     def read(self) -> list[BalanceReading]:
-        body = self.get("user/balance", UserBalance, self._hints)
+        return self.readings_of(self.get_json("user/balance", self._hints))
+
+    def readings_of(self, raw: object) -> list[BalanceReading]:
+        """The readings a `/user/balance` answer holds (a SourceError("malformed") naming the field)."""
+        body = self.validate(UserBalance, raw, self._hints)
         self.available = body.is_available
         return [
             BalanceReading(
