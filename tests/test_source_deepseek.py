@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, func, select
 
 from clirun import Cli, cli_runner
 from fakes.deepseek import API_KEY, MISSING, FakeDeepSeek
+from logins import csrf_of, text_of
 from receivers import Webhook, webhook_server
 from spendledger.config import Settings
 from spendledger.sources._http import RetryPolicy
@@ -362,3 +364,35 @@ def _alert_scenario(cli: Cli, engine: Engine, settings: Settings, fake: FakeDeep
     assert "1 new alert" in cli("alerts", "evaluate").stdout
     assert len(hook.received) == 2
     assert "cny-low" in cli("balances", "alert", "list").stdout
+
+
+def test_deepseek_balance_on_sources_page_and_alert_rules_on_budgets_page(
+    admin_client: TestClient, cli: Cli, engine: Engine, settings: Settings, fake: FakeDeepSeek
+) -> None:
+    cli("sources", "add", "deepseek", "--name", "ds", "--key-env", "DEEPSEEK_API_KEY",
+        "--option", f"base_url={fake.url}")  # fmt: skip
+    budgets = text_of(admin_client.get("/budgets").text)
+    assert "No balance read yet" in budgets  # nothing to watch before the first sync
+    account = Account(fake, engine, settings)
+    account.day(0)
+    account.day(1)
+    sources = text_of(admin_client.get("/sources").text)
+    assert "Balance 106.00 CNY · $18.75" in sources  # the latest balance on the source's row
+    csrf = csrf_of(admin_client.get("/budgets").text)
+    refused = admin_client.post(
+        "/balance-alerts", data={"csrf_token": csrf, "name": "low", "source": "ds", "below": "x"}
+    )
+    assert refused.status_code == 400 and "'x' is not an amount" in text_of(refused.text)
+    added = admin_client.post(
+        "/balance-alerts",
+        data={"csrf_token": csrf, "name": "low", "source": "ds", "below": "105", "currency": "CNY"},
+    )
+    assert added.status_code == 200 and "Added balance alert 'low'" in text_of(added.text)
+    assert "low ds 105.00 CNY 106.00 CNY every channel" in text_of(added.text)
+    account.day(2)  # 150.50 CNY after the top-up
+    fake.spend("CNY", "50.00", D[3])
+    account.sync(at(D[3]))  # 100.50 CNY
+    assert "100.50 CNY below" in text_of(admin_client.get("/budgets").text)
+    gone = admin_client.post("/balance-alerts/low/delete", data={"csrf_token": csrf})
+    assert "Removed balance alert 'low'" in text_of(gone.text)
+    assert "No balance alerts" in text_of(gone.text)

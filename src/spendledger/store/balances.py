@@ -125,13 +125,10 @@ def history(conn: Connection, source: str) -> list[BalanceRow]:
     return [_reading(r) for r in conn.execute(query)]
 
 
-def latest_balances(conn: Connection) -> dict[str, list[BalanceRow]]:
-    """Each source's latest reading per currency (sources that never read a balance: absent)."""
-    last = (
-        select(_R.source, _R.currency, func.max(_R.at).label("at"))
-        .group_by(_R.source, _R.currency)
-        .subquery()
-    )
+def latest_balances(conn: Connection, source: str | None = None) -> dict[str, list[BalanceRow]]:
+    """Each source's (only `source`'s) latest reading per currency; one never read: absent."""
+    newest = select(_R.source, _R.currency, func.max(_R.at).label("at")).group_by(_R.source, _R.currency)
+    last = (newest if source is None else newest.where(_R.source == source)).subquery()
     query = (
         select(balance_readings)
         .join(last, and_(_R.source == last.c.source, _R.currency == last.c.currency, _R.at == last.c.at))
