@@ -59,7 +59,7 @@ def show(
     """What SOURCE's balance did on each UTC day it was read: spend, top-ups, the closing balance."""
     with open_ledger(ctx) as engine, user_errors(), engine.connect() as conn:
         get_source(conn, source)
-        rows = balance_history(conn, source)
+        rows = sorted(balance_history(conn, source), key=lambda r: (r.day, r.currency))
     if not rows:
         out().print(f"No balance of {source!r} read yet: `spendledger sync` reads it.")
         return
