@@ -19,10 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
-
 from spendledger.alerts.budgets import BudgetError, local_day, parse_amount
 from spendledger.sources.balance import BalanceDay, balance_days
+from spendledger.store import Connection
 from spendledger.store.alerts import AlertRow, raise_alert
 from spendledger.store.balances import (
     BalanceRuleRow,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
-
+from spendledger.store import Connection
 from spendledger.store.balances import BalanceRow, BalanceRuleRow, latest_balances, list_rules
 
 
