@@ -20,6 +20,7 @@ from spendledger.sources.base import Connector, Option, SourceConfig, SourceErro
 from spendledger.sources.base import source_type as _source_type
 from spendledger.sources.base import source_types as _source_types
 from spendledger.store import Engine
+from spendledger.store.balances import delete_readings
 from spendledger.store.ledger import delete_records, records_by_source
 from spendledger.store.sources import SourceRow, add_source, get_source, remove_source
 
@@ -116,7 +117,10 @@ def remove(engine: Engine, name: str, *, purge: bool) -> int | None:
     """Remove the source; with `purge` its records too (how many: returned), else None."""
     with engine.begin() as conn:
         remove_source(conn, name)
-        return delete_records(conn, source=name) if purge else None
+        if not purge:
+            return None
+        delete_readings(conn, source=name)
+        return delete_records(conn, source=name)
 
 
 def record_counts(engine: Engine, *, source: str | None = None) -> dict[str, int]:

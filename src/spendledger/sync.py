@@ -12,6 +12,8 @@ Invariants:
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
   kept with the source, to show, and never enters the ledger;
+- a balance-only source's page carries readings, not records: they are stored as taken
+  at the page's moment and the days they change are re-derived (store/balances.py);
 - the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
 """
 
@@ -29,6 +31,7 @@ from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect
 from spendledger.store import Engine
+from spendledger.store.balances import record_balances
 from spendledger.store.ledger import replace_buckets
 from spendledger.store.sources import (
     SourceRow,
@@ -130,7 +133,7 @@ def sync_source(
             for endpoint in connector.endpoints():
                 outcome.endpoints.append(endpoint)
                 for page in connector.fetch(endpoint, start, end):
-                    _store_page(engine, settings, name, page, outcome, run_id, owner, now())
+                    _store_page(engine, settings, source, page, outcome, run_id, owner, now())
                     if on_page:
                         on_page(name, page)
             if isinstance(connector, HasProviderNote):
@@ -156,13 +159,14 @@ def sync_source(
 def _store_page(
     engine: Engine,
     settings: Settings,
-    name: str,
+    source: SourceRow,
     page: Page,
     outcome: SyncOutcome,
     run_id: int,
     owner: str,
     at: datetime,
 ) -> None:
+    name = source.name
     with engine.begin() as conn:
         replace_buckets(
             conn,
@@ -172,6 +176,12 @@ def _store_page(
             records=page.records,
             tz=settings.tz,
         )
+        if page.balances:  # a balance-only source: its readings, and the spend they show
+            _, written = record_balances(
+                conn, source=name, provider=source.provider, account=source.options.get("account") or name,
+                readings=page.balances, at=at, tz=settings.tz,
+            )  # fmt: skip
+            outcome.records += written
         outcome.pages += 1
         outcome.records += len(page.records)
         progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)

@@ -38,6 +38,7 @@ from spendledger.alerts.transport import send
 from spendledger.secrets import Vault
 from spendledger.store import Connection, Engine
 from spendledger.store.alerts import AlertRow, get_alert
+from spendledger.store.balances import list_rules
 from spendledger.store.budgets import BudgetRow, list_budgets
 from spendledger.store.channels import (
     ChannelRow,
@@ -105,7 +106,8 @@ def send_with_retries(
 
 @dataclass(frozen=True)
 class _Routes:
-    """Where alerts go: a budget's own channels when it names some, else every channel."""
+    """Where alerts go: a budget's (or a balance rule's) own channels when it names some, else
+    every channel."""
 
     every: list[ChannelRow]
     picked: dict[str, list[str]]
@@ -115,6 +117,7 @@ class _Routes:
     def load(cls, conn: Connection) -> _Routes:
         budgets = {b.name: b for b in list_budgets(conn)}
         picked = {name: list(b.channels) for name, b in budgets.items() if b.channels}
+        picked.update({r.subject: list(r.channels) for r in list_rules(conn) if r.channels})
         return cls(every=list_channels(conn), picked=picked, budgets=budgets)
 
     def targets(self, budget: str) -> list[ChannelRow]:

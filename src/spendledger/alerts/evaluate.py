@@ -21,6 +21,9 @@ An anomaly alert (`check_anomalies`) is stored under its subject, a filter such 
 "model:gpt-4o", with threshold 0; its words come from `describe` here ("Anomaly:
 model:gpt-4o — spend jumped to ..."), never as a budget at 0 %.
 
+A balance alert (`alerts/balance.py`: a source's balance under a rule's amount) is stored
+under the rule's subject, "balance:<name>", once per fall below it.
+
 Every alert is said in one place: `subject`, `headline`, `describe` and `severity` (a
 warning below 100 %, a failure at or over it) serve the page, the CLI and the messages.
 """
@@ -32,6 +35,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from spendledger.alerts.anomalies import find_anomalies, incidents, jump_text
+from spendledger.alerts.balance import check_balance_rules
 from spendledger.alerts.budgets import budget_status, local_day
 from spendledger.alerts.forecast import forecast_spend
 from spendledger.records import display_money
@@ -120,12 +124,14 @@ def check_budget(conn: Connection, budget: BudgetRow, *, today: date, now: datet
 
 def evaluate(conn: Connection, *, tz: ZoneInfo, at: datetime | None = None) -> list[AlertRow]:
     """Every alert due as of `at` (default: now): budgets on that day, anomalies of the day
-    before it (the last whole day); the new ones. Each fires once, whoever evaluates."""
+    before it (the last whole day), balances under their rules; the new ones. Each fires
+    once, whoever evaluates."""
     now = at or datetime.now(UTC)
     today = local_day(now, tz)
     return [
         *check_budgets(conn, tz=tz, today=today, now=now),
         *check_anomalies(conn, day=today - timedelta(days=1), now=now),
+        *check_balance_rules(conn, tz=tz, now=now),
     ]
 
 
@@ -165,6 +171,9 @@ def headline(alert: AlertRow) -> str:
     """A few words: "budget web reached 80 %", "budget web heading over", "Anomaly: model:gpt-4o"."""
     if alert.kind == "anomaly":
         return f"Anomaly: {subject(alert)}"
+    if alert.kind == "balance":
+        below = display_money(alert.figures.get("below", Decimal(0)))
+        return f"balance {alert.budget.removeprefix('balance:')} below {below} {alert.currency}"
     if alert.kind == "forecast":
         return f"budget {alert.budget} heading over"
     return f"budget {alert.budget} reached {alert.threshold} %"
@@ -193,6 +202,12 @@ def describe(alert: AlertRow) -> str:
     def money(name: str) -> str:
         return display_money(Decimal(f.get(name, 0)))
 
+    if alert.kind == "balance":
+        where = f" ({alert.note})" if alert.note else ""
+        return (
+            f"{alert.budget.removeprefix('balance:')}{where}: the balance is {money('balance')} {cur}, "
+            f"below {money('below')} {cur} since {alert.window_start}; top up the account"
+        )
     spent = f"{money('spent')} of {money('amount')} {cur}"
     window = f"{alert.window_start} → {alert.window_end}"
     if alert.kind == "forecast":

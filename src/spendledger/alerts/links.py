@@ -22,7 +22,10 @@ def filter_token(dim: str, value: str | None) -> str:
 
 
 def alert_explore_path(alert: AlertRow, budget: BudgetRow | None, *, today: date) -> str:
-    """The explorer over the alert's window (up to today) that explains it."""
+    """The explorer over the alert's window (up to today) that explains it; for a balance
+    alert, the /sources page, which shows each source's balance."""
+    if alert.kind == "balance":
+        return "/sources"
     end = min(max(today, alert.window_start), alert.window_end)
     params = [
         ("from", alert.window_start.isoformat()),

@@ -121,9 +121,9 @@ def list_(
         f = a.figures
         table.add_row(
             str(a.id),
-            headline(a) if a.kind == "anomaly" else a.budget,
+            headline(a) if a.kind in ("anomaly", "balance") else a.budget,
             a.kind,
-            "—" if a.kind == "anomaly" else f"{a.threshold} %",
+            "—" if a.kind in ("anomaly", "balance") else f"{a.threshold} %",
             f"{a.window_start} → {a.window_end}",
             f"{money(f['spent'])} {a.currency}" if "spent" in f else "—",
             f"{f['percent']} %" if "percent" in f else "—",
@@ -157,7 +157,7 @@ def _public(a: AlertRow) -> dict[str, object]:
         "kind": a.kind,
         "budget": a.budget,  # an anomaly's subject as a filter, "model:gpt-4o"
         "subject": subject(a),
-        "threshold": None if a.kind == "anomaly" else a.threshold,
+        "threshold": None if a.kind in ("anomaly", "balance") else a.threshold,
         "level": severity(a),
         "window": {"from": a.window_start.isoformat(), "to": a.window_end.isoformat()},
         "figures": {k: str(v) for k, v in a.figures.items()},

@@ -15,6 +15,10 @@ records those buckets hold. The sync (sync.py) writes each page in one transacti
 replaces the old figures, a re-run changes nothing, and an interrupted run keeps the
 pages it completed.
 
+A source that can only read a balance (DeepSeek) hands over `Page.balances` instead of
+records: the sync stores each reading and derives the spend from the drops between
+readings (sources/balance.py).
+
 Record conventions every connector follows:
 - `source` is the source's name (`SourceConfig.name`); `key` starts with the endpoint
   name and a bar (`"costs|proj_1|gpt-4o, input"`), then the ids (never display names)
@@ -36,6 +40,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from importlib.metadata import entry_points
 from typing import Literal, Protocol, runtime_checkable
 
@@ -47,6 +52,7 @@ from spendledger.sources.errors import ErrorKind, SourceError
 
 __all__ = [
     "ENTRY_POINTS",
+    "BalanceReading",
     "Connector",
     "ConnectorFactory",
     "ErrorKind",
@@ -62,6 +68,20 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class BalanceReading:
+    """A provider's balance in one currency, as read now (the sync stamps the moment).
+
+    `granted` and `topped_up` are the parts of `total` when the provider tells them
+    (DeepSeek: granted credit and paid top-ups); a rise of a part is a credit, not spend.
+    """
+
+    currency: str
+    total: Decimal
+    granted: Decimal | None = None
+    topped_up: Decimal | None = None
+
+
 @dataclass
 class Page:
     """One fetched page: the records of the buckets it covers, complete.
@@ -74,6 +94,7 @@ class Page:
     number: int  # 1-based page number within this endpoint's run
     buckets: list[tuple[datetime, datetime]]
     records: list[UsageRecord] = field(default_factory=list)
+    balances: list[BalanceReading] = field(default_factory=list)  # a balance-only source's readings
 
 
 @dataclass(frozen=True)
@@ -187,6 +208,7 @@ _BUILT_IN = {
     "github-copilot": "spendledger.sources.github_copilot",
     "openrouter": "spendledger.sources.openrouter",
     "azure": "spendledger.sources.azure",
+    "deepseek": "spendledger.sources.deepseek",
 }
 
 

@@ -320,7 +320,7 @@ budgets = Table(
 )
 
 
-ALERT_KINDS: tuple[str, ...] = ("threshold", "forecast", "anomaly")
+ALERT_KINDS: tuple[str, ...] = ("threshold", "forecast", "anomaly", "balance")
 ALERT_STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved")
 
 # An alert a budget raised (see alerts.py): once per budget, kind, threshold and window,
@@ -378,4 +378,35 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("alert_id", "channel", name="uq_deliveries_once"),
+)
+
+
+# A balance-only source's balance (sources/balance.py), one row per currency and reading,
+# taken on every sync: the spend is derived from the drops between them (store/balances.py).
+# The parts are NULL when the provider does not split its balance.
+balance_readings = Table(
+    "balance_readings",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", String(DIM), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("total_nanos", BigInteger, nullable=False),
+    Column("granted_nanos", BigInteger, nullable=True),
+    Column("topped_up_nanos", BigInteger, nullable=True),
+    UniqueConstraint("source", "currency", "at", name="uq_balance_readings_once"),
+)
+
+# "Alert when the balance of this source drops below X": raised as an alert of kind
+# "balance" (alerts/balance.py) and sent to `channels` (none: every channel).
+balance_rules = Table(
+    "balance_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("source", String(DIM), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("below_nanos", BigInteger, nullable=False),
+    Column("channels", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

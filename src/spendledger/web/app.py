@@ -30,6 +30,7 @@ from spendledger.web.pages import (
     STATIC,
     account,
     alerts_page,
+    balance_alerts,
     budgets_page,
     channels,
     demo_data,
@@ -127,7 +128,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(otlp.router)  # POST /v1/traces, where OTLP exporters send by default
     app.include_router(overview.router)
     app.include_router(account.router)
-    for page in (explore, budgets_page, alerts_page, channels, sources, prices, tokens, demo_data):
+    for page in (
+        explore,
+        budgets_page,
+        balance_alerts,
+        alerts_page,
+        channels,
+        sources,
+        prices,
+        tokens,
+        demo_data,
+    ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)
         app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -57,7 +57,7 @@ def alerts_page(
         budgets = {b.name: b for b in list_budgets(conn)}
     groups: dict[str, list[AlertView]] = {s: [] for s in ALERT_STATUSES}
     for a in rows:
-        name = headline(a) if a.kind == "anomaly" else a.budget
+        name = headline(a) if a.kind in ("anomaly", "balance") else a.budget
         view = AlertView(a, name, describe(a), alert_explore_path(a, budgets.get(a.budget), today=today))
         groups.setdefault(a.status, []).append(view)
     context = {

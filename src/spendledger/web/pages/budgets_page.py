@@ -45,6 +45,7 @@ from spendledger.store.channels import list_channels
 from spendledger.store.tables import PERIODS
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.pages.balance_views import balance_alerts
 
 router = APIRouter(include_in_schema=False)
 
@@ -262,10 +263,13 @@ def _render(
     error: str | None = None,
     error_field: str | None = None,
     status_code: int = 200,
+    balance_error: str | None = None,
+    balance_form: Any = None,
 ) -> HTMLResponse:
     with page.engine.connect() as conn:
         cards = [_card(conn, b, page.today) for b in list_budgets(conn)]
         channels = [c.name for c in list_channels(conn)]
+        balance = balance_alerts(conn)
     context = {
         "viewer": viewer,
         "today": page.today,
@@ -282,5 +286,11 @@ def _render(
         "notices": notices or [],
         "error": error,
         "error_field": error_field,
+        "balance": balance,  # the balance alerts' section (balance_alerts.py posts its form)
+        "balance_error": balance_error,
+        "balance_form": balance_form,
     }
     return page.templates.TemplateResponse(page.request, "budgets.html", context, status_code=status_code)
+
+
+render_budgets = _render  # the page, as the balance alerts' routes answer with it

@@ -24,6 +24,7 @@ from spendledger.config import Settings
 from spendledger.secrets import SecretError, load_vault, mask
 from spendledger.sources_admin import SourceError, SourceType
 from spendledger.store import Connection, Engine
+from spendledger.store.balances import BalanceRow, latest_balances
 from spendledger.store.sources import (
     SourceExistsError,
     SourceRow,
@@ -69,6 +70,7 @@ class SourceView:
     records: int | None  # None while a sync runs (counting a large ledger each second is not free)
     running: bool
     note: str | None
+    balances: list[BalanceRow] = field(default_factory=list)  # a balance source's latest, per currency
 
 
 @dataclass(frozen=True)
@@ -191,7 +193,8 @@ class SourcesPage:
             counts = sources_admin.record_counts(self.engine, source=row.name)
         records = None if running or counts is None else counts.get(row.name, 0)
         note = thread.note if thread and not thread.is_alive() else None
-        return SourceView(row, recent_runs(conn, row.name, limit=5), records, running, note)
+        balances = latest_balances(conn, row.name).get(row.name, [])
+        return SourceView(row, recent_runs(conn, row.name, limit=5), records, running, note, balances)
 
     def render(self, name: str = "sources.html", *, status_code: int = 200, **context: Any) -> HTMLResponse:
         if name == "sources.html":
