@@ -9,7 +9,9 @@ Invariants:
   the last complete day synced (providers revise recent buckets); `synced_until` only
   moves when every endpoint completed, so a failed run is redone from the same start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
-- the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
+- the key is opened (sources_admin.connect), handed to the connector and never logged or returned;
+- every record's model is stored under the ledger's name of it (model_names.py), the id
+  the provider billed kept in its tags: connectors keep the provider's ids.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Engine
 
 from spendledger.config import Settings
+from spendledger.model_names import canonicalise
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Page, SourceError
 from spendledger.sources_admin import connect
@@ -155,6 +158,8 @@ def _store_page(
     owner: str,
     at: datetime,
 ) -> None:
+    for record in page.records:
+        canonicalise(record)
     with engine.begin() as conn:
         replace_buckets(
             conn,
