@@ -47,6 +47,9 @@ SONNET_ROUTES = [
     ("google", "projects/p-1/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5@20250929"),
     ("openrouter", "anthropic/claude-sonnet-4.5"),
     ("gcp", "Claude Sonnet 4.5"),  # a billing SKU's spelling
+    ("aws", "Claude Sonnet 4.5 (Amazon Bedrock Edition)"),  # a Cost Explorer service
+    ("aws", "Claude4.5Sonnet"),  # a Cost Explorer usage type's
+    ("github-copilot", "Claude Sonnet 4.5 (Preview)"),
 ]
 
 
@@ -93,6 +96,14 @@ def test_model_names_claude_sonnet_is_one_model_on_every_route(provider: str, mo
         ("claude-sonnet-3-7", "claude-3-7-sonnet"),
         ("claude-opus-4-1@20250805", "claude-opus-4-1"),
         ("anthropic.claude-v2:1", "claude-v2:1"),  # Claude 2.1: no date, nothing to drop
+        # AWS's usage types and services
+        ("Claude3.5Sonnet", "claude-3-5-sonnet"),
+        ("Claude 3.5 Sonnet (Amazon Bedrock Edition)", "claude-3-5-sonnet"),
+        ("Claude4.5Haiku", "claude-haiku-4-5"),
+        ("NovaPro", "nova-pro"),
+        ("TitanEmbeddingsG1-Text", "titan-embeddings-g1-text"),
+        ("GPT-4.1", "gpt-4.1"),  # GitHub Copilot's spelling
+        ("(preview)", "(preview)"),  # nothing but a note: kept as given
         # Bedrock's other vendors: the revision goes, a model version stays
         ("us.amazon.nova-pro-v1:0", "nova-pro"),
         ("amazon.titan-embed-text-v2:0", "titan-embed-text-v2"),
@@ -119,7 +130,7 @@ MODEL_PARTS = st.sampled_from(
     ["", "us.", "global.", "anthropic.", "amazon.", "openai/", "models/", "publishers/google/models/", "a/b/",
      "claude-", "gpt-", "gemini-", "35", "4o", "sonnet-", "opus", "haiku-", "4-5", "3.7", "-0", "-2",
      "-latest", "-20250929", "-0806", "@20250929", "@001", "-v1:0", "-v2", ":0", ":200k", ":free",
-     ":thinking", "-001", " ", "-", ".", "/", "@", ":", "ft:", "Claude Sonnet 4.5", "İ", "\t"]
+     ":thinking", "-001", " (Preview)", "Claude3.5", "NovaPro", "(", ")", " ", "-", ".", "/", "@", ":", "ft:", "Claude Sonnet 4.5", "İ", "\t"]
 )  # fmt: skip
 MODEL_LIKE = st.lists(MODEL_PARTS, max_size=8).map("".join)
 

@@ -10,8 +10,10 @@ metered event: the events API, the tracker's database mode and OTLP) and keeps t
 provider's own id in the record's tags under `PROVIDER_MODEL_TAG`, only when it differs.
 
 The rules, each a spelling of the same model, never a guess at a different one:
-- case and spacing: ids are lower-case and hyphenated ("Gemini 2.5 Pro" → gemini-2.5-pro);
-  OpenAI fine-tunes (`ft:…`) are left exactly as given: they live in one organisation, so
+- case and spacing: ids are lower-case and hyphenated ("Gemini 2.5 Pro" → gemini-2.5-pro),
+  a display name's closing note goes ("Claude Sonnet 4.5 (Amazon Bedrock Edition)"), and
+  AWS's CamelCase usage-type names of Claude, Nova and Titan are split (Claude3.5Sonnet →
+  claude-3-5-sonnet, NovaPro → nova-pro, as amazon.nova-pro-v1:0 becomes); OpenAI fine-tunes (`ft:…`) are left exactly as given: they live in one organisation, so
   there is nothing to merge, and their ids are case-sensitive;
 - routes: a path keeps its last part (`openai/gpt-4o`, `models/gemini-2.5-pro`,
   `publishers/google/models/gemini-2.5-pro`, a Bedrock ARN), OpenRouter's variants go
@@ -56,6 +58,9 @@ PROVIDER_MODEL_TAG = "provider_model"
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
+_NOTE = re.compile(r"\s*\([^()]*\)$")  # "Claude Opus 4.5 (Preview)"
+_CAMEL_FAMILY = re.compile(r"^(?:Claude|Nova|Titan)[A-Z0-9]")  # AWS's usage types: Claude3.5Sonnet
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z])")
 _OPENROUTER_VARIANT = re.compile(r":(?:free|nitro|floor|online|thinking|extended|beta|exacto)$")
 # Bedrock: an inference profile's geography, then the model's vendor
 _BEDROCK = re.compile(
@@ -173,7 +178,10 @@ def provider_model(record: UsageRecord) -> str:
 
 
 def _step(name: str) -> str:
-    name = _SPACES.sub("-", name.strip()).translate(_ASCII_LOWER)
+    name = _NOTE.sub("", name.strip())
+    if _CAMEL_FAMILY.match(name):
+        name = _CAMEL.sub("-", name)
+    name = _SPACES.sub("-", name).translate(_ASCII_LOWER)
     if "/" in name:
         name = name.rstrip("/").rpartition("/")[2]
     name = _OPENROUTER_VARIANT.sub("", name)
