@@ -13,8 +13,9 @@ The rules, each a spelling of the same model, never a guess at a different one:
 - case and spacing: ids are lower-case and hyphenated ("Gemini 2.5 Pro" → gemini-2.5-pro),
   a display name's closing note goes ("Claude Sonnet 4.5 (Amazon Bedrock Edition)"), and
   AWS's CamelCase usage-type names of Claude, Nova and Titan are split (Claude3.5Sonnet →
-  claude-3-5-sonnet, NovaPro → nova-pro, as amazon.nova-pro-v1:0 becomes); OpenAI fine-tunes (`ft:…`) are left exactly as given: they live in one organisation, so
-  there is nothing to merge, and their ids are case-sensitive;
+  claude-3-5-sonnet, NovaPro → nova-pro, as amazon.nova-pro-v1:0 becomes); OpenAI
+  fine-tunes (`ft:…`) are left exactly as given: they live in one organisation, so there
+  is nothing to merge, and their ids are case-sensitive;
 - routes: a path keeps its last part (`openai/gpt-4o`, `models/gemini-2.5-pro`,
   `publishers/google/models/gemini-2.5-pro`, a Bedrock ARN), OpenRouter's variants go
   (`:free`, `:thinking`...), Vertex's `@version` goes, and Bedrock's region prefix
@@ -38,7 +39,9 @@ The rules, each a spelling of the same model, never a guess at a different one:
 
 Invariants (tests/test_model_names.py, with hypothesis): `canonical_model` never raises,
 is idempotent, never returns an empty name for a non-empty one, and is never longer
-than its input but for Azure's forms (at most six characters more: gpt-4o-0806). Prices do not
+than its input or `MAX_GROWN` characters, whichever is more (Azure's gpt-4o-0806 and
+AWS's CamelCase grow a little; a name that would grow past that is left as given), so a
+name that fits a column still fits it. Prices do not
 move: pricing reads the provider's id from the tag (a Bedrock regional profile costs
 more than its global one, a distinction the name drops), see pricing/pricer.py.
 
@@ -122,6 +125,7 @@ _OPENAI_SNAPSHOTS: dict[str, tuple[str, ...]] = {
 _FULL_DATES: dict[tuple[str, str], str] = {
     (family, date[5:7] + date[8:10]): date for family, dates in _OPENAI_SNAPSHOTS.items() for date in dates
 }
+MAX_GROWN = 64  # the longest a name may grow to (see the invariants)
 _MAX_STEPS = 8  # each step shortens or settles the name; two or three steps is the most seen
 
 
@@ -136,7 +140,9 @@ def canonical_model(model: str) -> str:
         if step == name:
             break
         name = step
-    return name or model
+    if not name or len(name) > max(len(model), MAX_GROWN):
+        return model
+    return name
 
 
 def canonicalise(record: UsageRecord) -> None:
