@@ -335,7 +335,9 @@ def test_otlp_caches_counted_apart_from_input_are_added(client: TestClient, engi
         "otel.operation": "chat",
         "otel.reported_cost": "0.0021",
         "otel.disjoint": ["input"],
+        "provider_model": "claude-3-5-haiku-latest",  # the span's id; the model is claude-3-5-haiku
     }
+    assert row["model"] == "claude-3-5-haiku"
     assert november(client)["total"] == "0.001808"
 
 

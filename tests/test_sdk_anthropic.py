@@ -28,6 +28,7 @@ from fakes.chat import ChatServer, Usage
 from sdk_ledger import Ledger, anthropic_client, sdk_ledger
 
 HAIKU = "claude-haiku-4-5-20251001"
+LEDGER_HAIKU = "claude-haiku-4-5"  # the ledger's name of it (model_names.py); the id is a tag
 MESSAGES: list[Any] = [{"role": "user", "content": "Summarise the ledger."}]
 TOKENS = {
     "input_tokens": 3000,
@@ -83,7 +84,8 @@ def test_anthropic_message_converts_the_disjoint_cache_counts(
 
     assert message.usage.input_tokens == 1300  # Anthropic's count: the uncached part
     row = ledger.one()
-    assert (row["provider"], row["model"], row["status"]) == ("anthropic", HAIKU, "ok")
+    assert (row["provider"], row["model"], row["status"]) == ("anthropic", LEDGER_HAIKU, "ok")
+    assert row["tags"]["provider_model"] == HAIKU
     assert tokens_of(row) == TOKENS
     assert (row["cost"], row["pricing_status"]) == (HAIKU_COST, "priced")
     assert (row["project"], row["user"], row["feature"]) == ("support-bot", "u_17", "summarise")
@@ -136,7 +138,7 @@ def test_anthropic_streams_show_the_caller_the_bare_events(
     assert events == bare and text == bare_text == ["The", " ledger", " balances"]
     assert final.usage.output_tokens == 400
     rows = ledger.rows()
-    assert [(r["status"], r["model"], r["cost"]) for r in rows] == [("ok", HAIKU, HAIKU_COST)] * 3
+    assert [(r["status"], r["model"], r["cost"]) for r in rows] == [("ok", LEDGER_HAIKU, HAIKU_COST)] * 3
     assert all(tokens_of(r) == TOKENS for r in rows)
     assert [r["request_id"] for r in rows] == srv.request_ids[2:]
 

@@ -14,7 +14,9 @@ Invariants:
   kept with the source, to show, and never enters the ledger;
 - a balance-only source's page carries readings, not records: they are stored as taken
   at the page's moment and the days they change are re-derived (store/balances.py);
-- the key is opened (sources_admin.connect), handed to the connector and never logged or returned.
+- the key is opened (sources_admin.connect), handed to the connector and never logged or returned;
+- every record's model is stored under the ledger's name of it (model_names.py), the id
+  the provider billed kept in its tags: connectors keep the provider's ids.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from spendledger.config import Settings
+from spendledger.model_names import canonicalise
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect
@@ -167,6 +170,8 @@ def _store_page(
     at: datetime,
 ) -> None:
     name = source.name
+    for record in page.records:
+        canonicalise(record)
     with engine.begin() as conn:
         replace_buckets(
             conn,

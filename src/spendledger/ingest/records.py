@@ -10,7 +10,10 @@ Invariants:
 - idempotent on the event id: the record key is `api:<id>` and the ledger stores a
   (timestamp, key) once, so re-sending a batch changes no total;
 - a `cost` sent with the event is the provider's figure and is kept as-is; otherwise the
-  catalogue prices the call, and an unknown model is stored unpriced (no cost), never $0.
+  catalogue prices the call, and an unknown model is stored unpriced (no cost), never $0;
+- the model is stored under the ledger's name of it (model_names.py: the same model
+  whatever the cloud), the id the event named kept in its tags; every event passes
+  `event_to_record`, whether it came from the events API, the tracker or OTLP.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from zoneinfo import ZoneInfo
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
+from spendledger.model_names import canonicalise
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.records import (
     Basis,
@@ -95,7 +99,7 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     if event.requests < 0:
         raise EventError("requests", "requests must be zero or more")
     cost = event.cost
-    return UsageRecord(
+    record = UsageRecord(
         key=f"{source}:{event.id}",
         source=source,
         basis=Basis.METERED,
@@ -120,6 +124,8 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
         status=event.status,
         request_id=event.request_id,
     )
+    canonicalise(record)
+    return record
 
 
 def ingest_events(

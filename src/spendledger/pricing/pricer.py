@@ -4,6 +4,12 @@ Lookup order (DESIGN.md): the user's overrides → shipped corrections → genai
 the record's own timestamp → unpriced. An unknown model is never priced $0: the record
 keeps no cost and the status `unpriced`, and `prices reprice` prices it later.
 
+A record is priced by the id its provider billed the model as (`model_names.provider_model`:
+a Bedrock regional profile costs more than the global one, a distinction the ledger's
+model name drops); overrides match that id or the ledger's name, and the catalogue is
+asked for the id, its normalised form, then the ledger's name (Azure's gpt-4o-0806 is
+found as gpt-4o-2024-08-06), so a price is never lost to a spelling.
+
 Resolved rates are cached per (provider, model, UTC day, service tier, batch, and the
 time-of-day window where a catalogue price has one): every price change in the
 catalogue, the corrections and the overrides falls on a UTC day boundary or such a
@@ -22,6 +28,7 @@ import genai_prices
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ConditionalPrice, ModelInfo, PriceVariant, Provider, TimeOfDateConstraint
 
+from spendledger.model_names import canonical_model, provider_model
 from spendledger.pricing.corrections import BATCH_DISCOUNT_PROVIDERS, BATCH_NOTE, CORRECTIONS
 from spendledger.pricing.overrides import PriceOverride
 from spendledger.pricing.rates import Rates, build_rates, prices_from_model_price
@@ -85,7 +92,7 @@ class Pricer:
         self._corrections = CORRECTIONS if corrections else ()
         self._models: dict[tuple[str, str], _CatalogueModel | None] = {}
         self._rates: dict[tuple[Any, ...], Rates | None] = {}
-        self._names: dict[tuple[str, str], tuple[str, str, str, str, _CatalogueModel | None]] = {}
+        self._names: dict[tuple[str, str], tuple[str, str, str, str, str, _CatalogueModel | None]] = {}
 
     def price(self, record: UsageRecord) -> None:
         """Fill cost, status and price source of `record` (in place); provider costs stay."""
@@ -94,7 +101,7 @@ class Pricer:
             return
         rates = self.rates_for(
             record.provider,
-            record.model,
+            provider_model(record),
             record.start,
             service_tier=record.service_tier,
             batch=record.batch,
@@ -133,9 +140,11 @@ class Pricer:
             provider_n = normalise_provider(provider_raw)
             model_l = model.strip().lower()
             model_n = normalise_model(model_l)
-            catalogue = self._catalogue_model(provider_n, model_l, model_n)
-            names = self._names[(provider, model)] = (provider_raw, provider_n, model_l, model_n, catalogue)
-        provider_raw, provider_n, model_l, model_n, catalogue = names
+            model_c = canonical_model(model_l)
+            catalogue = self._catalogue_model(provider_n, model_l, model_n, model_c)
+            names = (provider_raw, provider_n, model_l, model_n, model_c, catalogue)
+            self._names[(provider, model)] = names
+        provider_raw, provider_n, model_l, model_n, model_c, catalogue = names
         windows = (
             tuple(w.active(at) for w in catalogue.time_windows)
             if catalogue and catalogue.time_windows
@@ -145,7 +154,9 @@ class Pricer:
         try:
             return self._rates[key]
         except KeyError:
-            rates = self._resolve(provider_raw, provider_n, model_n, at, catalogue, service_tier, batch)
+            rates = self._resolve(
+                provider_raw, provider_n, (model_n, model_c), at, catalogue, service_tier, batch
+            )
             self._rates[key] = rates
             return rates
 
@@ -153,16 +164,16 @@ class Pricer:
         self,
         provider_raw: str,
         provider: str,
-        model: str,
+        models: tuple[str, str],
         at: datetime,
         catalogue: _CatalogueModel | None,
         service_tier: str | None,
         batch: bool,
     ) -> Rates | None:
+        providers = (provider,) if provider_raw == provider else (provider, provider_raw)
+        names = models if models[0] != models[1] else models[:1]
         for override in (*self._overrides, *self._corrections):
-            if override.matches(provider, model, at) or (
-                provider_raw != provider and override.matches(provider_raw, model, at)
-            ):
+            if any(override.matches(p, m, at) for p in providers for m in names):
                 return self._with_batch(override.rates(), provider, batch, has_batch_variant=False)
         if catalogue is None:
             return None
@@ -195,8 +206,11 @@ class Pricer:
             exact_pico=rates.exact_pico,
         )
 
-    def _catalogue_model(self, provider: str, model: str, normalised: str) -> _CatalogueModel | None:
-        """The catalogue's entry for `model` as given, else for its normalised name.
+    def _catalogue_model(
+        self, provider: str, model: str, normalised: str, canonical: str
+    ) -> _CatalogueModel | None:
+        """The catalogue's entry for `model` as given, else for its normalised name, else
+        for the ledger's name of it.
 
         As given first: OpenRouter and Groq list models by their routed names
         ("google/gemini-2.5-flash"); the providers that reject a prefix find none.
@@ -206,7 +220,7 @@ class Pricer:
             return self._models[key]
         found: _CatalogueModel | None = None
         snapshot = get_snapshot()
-        for name in dict.fromkeys((model, normalised)):
+        for name in dict.fromkeys((model, normalised, canonical)):
             try:
                 prov, info = snapshot.find_provider_model(name, None, provider or None, None)
             except LookupError:
