@@ -172,7 +172,11 @@ class SourceType:
 
 ENTRY_POINTS = "spendledger.sources"
 # built-in types: name → module holding SOURCE_TYPE, imported only when asked for
-_BUILT_IN = {"openai": "spendledger.sources.openai", "anthropic": "spendledger.sources.anthropic"}
+_BUILT_IN = {
+    "openai": "spendledger.sources.openai",
+    "anthropic": "spendledger.sources.anthropic",
+    "aws": "spendledger.sources.aws",
+}
 
 
 def _declared(found: object, where: str) -> SourceType:
