@@ -118,7 +118,7 @@ class AwsConnector:
 
     def check(self) -> str:
         today = datetime.now(UTC).date()
-        services = self._services(today - timedelta(days=30), today + _DAY, "services")
+        services = self._services(today - timedelta(days=30), today + _DAY)
         listed = ", ".join(services[:3]) + (", …" if len(services) > 3 else "")
         return f"AWS Cost Explorer reachable; {len(services)} Bedrock services billed in the last 30 days" + (
             f": {listed}" if services else ""
@@ -128,10 +128,10 @@ class AwsConnector:
         if endpoint != ENDPOINT:
             raise SourceError("config", f"AWS has no endpoint {endpoint!r}; known: {ENDPOINT}")
         first, last = as_utc(start).date(), as_utc(end).date()
-        numbers = itertools.count(1)
+        yielded = [0]  # pages yielded so far, across restarts: numbers stay consecutive
         for restart in range(MAX_RESTARTS + 1):
             try:
-                yield from self._window(first, last, numbers)
+                yield from self._window(first, last, yielded)
                 return
             except TokenExpired as exc:
                 if restart == MAX_RESTARTS:
@@ -148,9 +148,9 @@ class AwsConnector:
 
     # ---- reading --------------------------------------------------------------------------
 
-    def _window(self, first: date, last: date, numbers: Iterator[int]) -> Iterator[Page]:
+    def _window(self, first: date, last: date, yielded: list[int]) -> Iterator[Page]:
         """Every page of [first, last), once: the days listed where they first appear."""
-        services = self._services(first, last, ENDPOINT)
+        services = self._services(first, last)
         period = {"Start": first.isoformat(), "End": last.isoformat()}
         usage_type = {"Type": "DIMENSION", "Key": "USAGE_TYPE"}
         if self._extra is None:
@@ -168,15 +168,18 @@ class AwsConnector:
             }
             token: str | None = None
             while True:
-                number = next(numbers)
+                number = yielded[0] + 1
                 body = self._call(
                     "get_cost_and_usage", request | ({"NextPageToken": token} if token else {}), number
                 )
-                page = self._parse(CostPage, body, number)
-                yield self._translate(page, wanted[0] if self._extra else None, seen, number)
-                if not page.NextPageToken:
+                page, next_token = self.read(
+                    body, number=number, seen=seen, service=wanted[0] if self._extra else None
+                )
+                yield page
+                yielded[0] = number
+                if not next_token:
                     break
-                if page.NextPageToken == token:
+                if next_token == token:
                     raise SourceError(
                         "malformed",
                         f"{self._where(number)}: NextPageToken repeats the token just read; "
@@ -184,16 +187,17 @@ class AwsConnector:
                         endpoint=ENDPOINT,
                         page=number,
                     )
-                token = page.NextPageToken
+                token = next_token
         unseen = [
             first + timedelta(days=d)
             for d in range((last - first).days)
             if first + timedelta(days=d) not in seen
         ]
         if unseen:
-            yield Page(ENDPOINT, next(numbers), buckets=[_bucket(day) for day in unseen])
+            yield Page(ENDPOINT, yielded[0] + 1, buckets=[_bucket(day) for day in unseen])
+            yielded[0] += 1
 
-    def _services(self, first: date, last: date, endpoint: str) -> list[str]:
+    def _services(self, first: date, last: date) -> list[str]:
         """The Bedrock services Cost Explorer billed in [first, last), every page of them."""
         request: dict[str, Any] = {
             "TimePeriod": {"Start": first.isoformat(), "End": last.isoformat()},
@@ -204,13 +208,13 @@ class AwsConnector:
         services: list[str] = []
         token: str | None = None
         for number in itertools.count(1):
-            where = f"{endpoint}: services"
+            where = f"{ENDPOINT}: services"
             body = _aws_client.call(
                 self._ce,
                 "get_dimension_values",
                 request | ({"NextPageToken": token} if token else {}),
                 where=f'AWS source "{self.name}", {where} (page {number})',
-                endpoint=endpoint,
+                endpoint=ENDPOINT,
                 page=number,
                 policy=self._policy,
                 secret=self._secret,
@@ -257,6 +261,15 @@ class AwsConnector:
         )
 
     # ---- translation ------------------------------------------------------------------------
+
+    def read(
+        self, body: object, *, number: int, seen: set[date], service: str | None = None
+    ) -> tuple[Page, str | None]:
+        """One GetCostAndUsage answer as a Page and its NextPageToken; a day already in `seen`
+        is not listed again. `service`: the one service asked (a per-service query), else the
+        service is each group's first key. Anything malformed raises SourceError, nothing else."""
+        page = self._parse(CostPage, body, number)
+        return self._translate(page, service, seen, number), page.NextPageToken
 
     def _translate(self, page: CostPage, service: str | None, seen: set[date], number: int) -> Page:
         out = Page(ENDPOINT, number, buckets=[])
