@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from fakes.aws_cost_explorer import ACCESS_KEY_ID, SECRET_KEY, FakeCostExplorer  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
@@ -64,6 +65,13 @@ CASES: dict[str, Case] = {
         lambda first, days: FakeOpenAIAdmin(start=first, days=days, projects=40, archived=2, models=15),
         lambda fake: {"base_url": fake.url},
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    "aws": Case(  # 40 linked accounts of a payer, read by linked account: one query per Bedrock service
+        "aws",
+        SECRET_KEY,
+        lambda first, days: FakeCostExplorer(start=first, days=days, accounts=40, density=0.6),
+        lambda fake: {"access_key_id": ACCESS_KEY_ID, "endpoint_url": fake.url, "group_by": "LINKED_ACCOUNT"},
+        lambda fake: fake.total(),
     ),
 }
 

@@ -22,7 +22,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
 
 BEDROCK = "Amazon Bedrock"
 SONNET = "Claude Sonnet 4.5 (Amazon Bedrock Edition)"
@@ -231,13 +230,14 @@ class SeededBill:
 
 def dimension(row: Row, key: str) -> str:
     """A row's value of a Cost Explorer dimension."""
-    values: dict[str, Any] = {
-        "SERVICE": row.meter.service,
-        "USAGE_TYPE": row.meter.usage_type,
-        "LINKED_ACCOUNT": row.account,
-        "REGION": {"USE1": "us-east-1", "USW2": "us-west-2"}.get(row.meter.usage_type[:4], "global"),
-        "RECORD_TYPE": "Usage",
-    }
-    if key not in values:
-        raise KeyError(key)
-    return str(values[key])
+    if key == "SERVICE":
+        return row.meter.service
+    if key == "USAGE_TYPE":
+        return row.meter.usage_type
+    if key == "LINKED_ACCOUNT":
+        return row.account
+    if key == "REGION":
+        return {"USE1": "us-east-1", "USW2": "us-west-2"}.get(row.meter.usage_type[:4], "global")
+    if key == "RECORD_TYPE":
+        return "Usage"
+    raise KeyError(key)

@@ -284,7 +284,7 @@ class FakeCostExplorer(SeededBill, FakeServer):
         for row in self.rows:
             if not first <= row.day < last or not keep(row):
                 continue
-            period = next(p for p, e in periods if p <= row.day < e)
+            period = row.day if granularity == "DAILY" else max(first, row.day.replace(day=1))
             keys = tuple(_group_key(row, g) for g in group_by)
             sums_of = sums[period].setdefault(keys, defaultdict(Decimal))
             for metric in metrics:

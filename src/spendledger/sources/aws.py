@@ -33,7 +33,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, as_utc
+from spendledger.records import EARLIEST, LATEST, Basis, PricingStatus, TokenCounts, UsageRecord, as_utc
 from spendledger.sources import _aws_client
 from spendledger.sources._aws_client import Credentials, TokenExpired
 from spendledger.sources._aws_payloads import CostPage, DimensionValuesPage, Group
@@ -279,6 +279,10 @@ class AwsConnector:
             if result.TimePeriod.End - day != _DAY:
                 raise self._malformed(
                     number, f"ResultsByTime[{i}].TimePeriod", "not one day (DAILY was asked)"
+                )
+            if not EARLIEST.date() <= day < LATEST.date() - _DAY:
+                raise self._malformed(
+                    number, f"ResultsByTime[{i}].TimePeriod.Start", f"{day} is out of range"
                 )
             if day not in seen:
                 seen.add(day)
