@@ -129,6 +129,7 @@ def parse_usage_type(usage_type: str, service: str) -> UsageType:
     return UsageType(match["model"], _region(match["region"]), kind, 1000, variant.rstrip("-"))
 
 
+@functools.lru_cache(maxsize=256)
 def token_scale(unit: str, default: int) -> int:
     """Tokens per unit of a UsageQuantity whose unit is `unit` ("1K tokens", "Units", "N/A")."""
     words = unit.lower().replace(" ", "")
