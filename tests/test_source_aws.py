@@ -478,7 +478,7 @@ def reader() -> Iterator[AwsConnector]:
     connector.close()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(body=_page, per_service=st.booleans())
 def test_aws_garbage_pages_give_only_source_errors(
     reader: AwsConnector, body: Any, per_service: bool

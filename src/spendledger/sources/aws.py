@@ -91,14 +91,15 @@ class AwsConnector:
         self.name = config.name
         self.account = config.options.get("account") or config.name
         self._policy = policy or RetryPolicy()
-        self._secret = config.key
         self._metric = (config.options.get("cost_metric") or "UnblendedCost").strip()
         if self._metric not in COST_METRICS:
             raise SourceError(
                 "config", f"cost_metric must be one of {', '.join(COST_METRICS)}, not {self._metric!r}"
             )
         self._extra = self._group_by((config.options.get("group_by") or "").strip())
-        self._ce = _aws_client.make_client(Credentials.from_options(config.key, config.options))
+        credentials = Credentials.from_options(config.key, config.options)
+        self._secret = config.key if credentials.access_key_id else ""  # the chain's key is a profile name
+        self._ce = _aws_client.make_client(credentials)
 
     @staticmethod
     def _group_by(raw: str) -> dict[str, str] | None:
