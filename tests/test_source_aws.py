@@ -17,7 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
@@ -39,7 +41,7 @@ from spendledger.sources._http import RetryPolicy
 from spendledger.sources.aws import AwsConnector
 from spendledger.sources.base import Page, SourceConfig, SourceError, connector_for, source_type
 from spendledger.sources_admin import add as add_source
-from spendledger.store.tables import sync_runs
+from spendledger.store.tables import sync_runs, usage
 from spendledger.sync import sync_source
 
 START = date(2025, 3, 1)
@@ -580,8 +582,6 @@ def test_aws_sync_restarted_by_a_revision_mid_run_ends_exact(engine: Engine, set
         )
         assert outcome.ok, outcome.error
         assert any(op == "GetCostAndUsage" for op, _b, _k in fake.requests)
-        from spendledger.store.tables import usage
-
         with engine.connect() as conn:
             rows = conn.execute(select(usage.c.day, usage.c.model, usage.c.cost_nanos)).all()
         got: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
@@ -590,3 +590,35 @@ def test_aws_sync_restarted_by_a_revision_mid_run_ends_exact(engine: Engine, set
         assert {k: cents(v) for k, v in got.items() if cents(v)} == {
             k: cents(v) for k, v in fake.expected_costs().items() if cents(v)
         }
+
+
+# ---- the fake itself, as an oracle ---------------------------------------------------------------
+
+
+def test_aws_fake_computes_filters_totals_and_refusals(fake: FakeCostExplorer) -> None:
+    session = boto3.session.Session(
+        aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_KEY, region_name="us-east-1"
+    )
+    ce = session.client("ce", endpoint_url=fake.url)
+    period = {"Start": "2025-03-01", "End": "2025-03-08"}
+    either = {"Or": [{"Dimensions": {"Key": "SERVICE", "Values": [s]}} for s in (SONNET, HAIKU)]}
+    no_ec2 = {"And": [either, {"Not": {"Tags": {"Key": "team", "Values": ["ads"]}}}]}
+    answer = ce.get_cost_and_usage(
+        TimePeriod=period, Granularity="MONTHLY", Metrics=["AmortizedCost"], Filter=no_ec2
+    )
+    (month,) = answer["ResultsByTime"]
+    assert month["Groups"] == [] and month["TimePeriod"] == period
+    wanted = [r for r in fake.rows if r.meter.service in (SONNET, HAIKU) and r.tags.get("team") != "ads"]
+    assert Decimal(month["Total"]["AmortizedCost"]["Amount"]) == sum((r.cost for r in wanted), Decimal(0))
+    too_many = [{"Type": "DIMENSION", "Key": k} for k in ("SERVICE", "USAGE_TYPE", "LINKED_ACCOUNT")]
+    with pytest.raises(ClientError, match="at most 2"):
+        ce.get_cost_and_usage(
+            TimePeriod=period, Granularity="DAILY", Metrics=["UnblendedCost"], GroupBy=too_many
+        )
+    with pytest.raises(ClientError, match="Start date"):
+        ce.get_cost_and_usage(
+            TimePeriod={"Start": "2025-03-08", "End": "2025-03-01"},
+            Granularity="DAILY",
+            Metrics=["UnblendedCost"],
+        )
+    ce.close()
