@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from sqlalchemy import func, select  # noqa: E402
 
 from fakes import azure_cost  # noqa: E402
+from fakes.aws_cost_explorer import ACCESS_KEY_ID, SECRET_KEY, FakeCostExplorer  # noqa: E402
 from fakes.github_copilot import FINE_GRAINED, FakeGitHubCopilot  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from fakes.openrouter import MANAGEMENT_KEY, FakeOpenRouter  # noqa: E402
@@ -95,6 +96,13 @@ CASES: dict[str, Case] = {
             "scope": f"/subscriptions/{azure_cost.SUBSCRIPTION}",
         },
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    "aws": Case(  # 40 linked accounts of a payer, read by linked account: one query per Bedrock service
+        "aws",
+        SECRET_KEY,
+        lambda first, days: FakeCostExplorer(start=first, days=days, accounts=40, density=0.6),
+        lambda fake: {"access_key_id": ACCESS_KEY_ID, "endpoint_url": fake.url, "group_by": "LINKED_ACCOUNT"},
+        lambda fake: fake.total(),
     ),
 }
 

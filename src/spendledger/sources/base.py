@@ -209,6 +209,7 @@ _BUILT_IN = {
     "openrouter": "spendledger.sources.openrouter",
     "azure": "spendledger.sources.azure",
     "deepseek": "spendledger.sources.deepseek",
+    "aws": "spendledger.sources.aws",
 }
 
 
