@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from fakes.gcp_bigquery import TABLE, FakeBigQuery, ServiceAccount, free_port  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from spendledger.config import Settings  # noqa: E402
 from spendledger.records import cents, from_nanos  # noqa: E402
@@ -63,6 +64,16 @@ CASES: dict[str, Case] = {
         ADMIN_KEY,
         lambda first, days: FakeOpenAIAdmin(start=first, days=days, projects=40, archived=2, models=15),
         lambda fake: {"base_url": fake.url},
+        lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
+    ),
+    # a year of an export with 40 projects' AI spend (6-hour usage rows, 12 SKUs, labels, credits)
+    "gcp": Case(
+        "gcp",
+        (GCP_ACCOUNT := ServiceAccount()).key_file(f"http://127.0.0.1:{(GCP_PORT := free_port())}/token"),
+        lambda first, days: FakeBigQuery(
+            account=GCP_ACCOUNT, port=GCP_PORT, start=first, days=days, projects=40
+        ),
+        lambda fake: {"table": TABLE, "endpoint_url": fake.url},
         lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
     ),
 }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import socket
 import threading
 import time
 import uuid
@@ -62,26 +63,42 @@ _MESSAGES = {
 }
 
 
-def service_account_key(
-    token_uri: str, *, project: str = "billing-admin-4821", email: str = SA_EMAIL
-) -> tuple[str, rsa.RSAPublicKey]:
-    """A fresh service-account JSON key file (its own RSA key pair) and its public key."""
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    info = {
-        "type": "service_account",
-        "project_id": project,
-        "private_key_id": uuid.uuid4().hex,
-        "private_key": pem,
-        "client_email": email,
-        "client_id": "104729000000000000001",
-        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
-        "token_uri": token_uri,
-        "universe_domain": "googleapis.com",
-    }
-    return json.dumps(info, indent=2), private.public_key()
+class ServiceAccount:
+    """A service account with a fresh RSA key pair: its JSON key file for any token endpoint."""
+
+    def __init__(self, *, email: str = SA_EMAIL, project: str = "billing-admin-4821") -> None:
+        self.email, self.project = email, project
+        self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_id = uuid.uuid4().hex
+
+    @property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private.public_key()
+
+    def key_file(self, token_uri: str) -> str:
+        """The JSON key file, as IAM & Admin → Service accounts → Keys → Add key → JSON gives it."""
+        pem = self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        info = {
+            "type": "service_account",
+            "project_id": self.project,
+            "private_key_id": self.key_id,
+            "private_key": pem,
+            "client_email": self.email,
+            "client_id": "104729000000000000001",
+            "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+            "token_uri": token_uri,
+            "universe_domain": "googleapis.com",
+        }
+        return json.dumps(info, indent=2)
+
+
+def free_port() -> int:
+    """A port free now, for a fake whose URL must be known before it starts (a key's token_uri)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _b64(part: str) -> bytes:
@@ -194,25 +211,27 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeBigQuery(SeededExport, FakeServer):
     """The fake Google, serving a `SeededExport` (its arguments) as the table `table`.
 
-    `public_key` is the service account's (tokens are granted only to assertions it
-    verifies); `data_viewer`/`job_user` the account's grants; `page_rows` the most rows a
-    result page carries. `requests` logs (method, path, query, body); `queries` every SQL
-    text run, with its parameters.
+    `account` is the service account it knows (tokens are granted only to assertions its
+    public key verifies; `key_file()` is its key for this server); `data_viewer`/`job_user`
+    the account's grants; `page_rows` the most rows a result page carries; `port` 0: a free
+    one. `requests` logs (method, path, query, body); `queries` every SQL text run, with
+    its parameters.
     """
 
     def __init__(
         self,
         *,
-        public_key: rsa.RSAPublicKey,
+        account: ServiceAccount,
         table: str = TABLE,
-        email: str = SA_EMAIL,
         page_rows: int = 10_000,
         data_viewer: bool = True,
         job_user: bool = True,
+        port: int = 0,
         **export: Any,
     ) -> None:
         super().__init__(**export)
-        self.public_key, self.table, self.email, self.page_rows = public_key, table, email, page_rows
+        self.account, self.table, self.page_rows = account, table, page_rows
+        self.public_key, self.email = account.public_key, account.email
         self.data_viewer, self.job_user = data_viewer, job_user
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.queries: list[tuple[str, dict[str, Any]]] = []
@@ -222,11 +241,15 @@ class FakeBigQuery(SeededExport, FakeServer):
         self._malformed: dict[int, tuple[str, str | None]] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self.listen(_Handler)
+        self.listen(_Handler, port=port)
 
     @property
     def token_uri(self) -> str:
         return f"{self.url}/token"
+
+    def key_file(self) -> str:
+        """The known account's JSON key, its `token_uri` this server's."""
+        return self.account.key_file(self.token_uri)
 
     # ---- knobs ----------------------------------------------------------------------------
 
@@ -246,6 +269,10 @@ class FakeBigQuery(SeededExport, FakeServer):
             {"status": status, "reason": reason, "at": at, "times": times, "after": retry_after,
              "path": path, "seen": 0}
         )  # fmt: skip
+
+    def heal(self) -> None:
+        """Forget every fault still pending."""
+        self._faults.clear()
 
     def malform(self, *, page: int, column: str, value: str | None = "abc") -> None:
         """On result page `page` (1-based) of every query, set `column` of its first row to `value`."""
@@ -305,14 +332,14 @@ class FakeBigQuery(SeededExport, FakeServer):
             return invalid("Invalid JWT: the assertion is not a JWT.")
         if head.get("alg") != "RS256":
             return invalid("Invalid JWT: the signing algorithm must be RS256.")
+        if body.get("iss") != self.email:
+            return invalid("Invalid grant: account not found")
         try:
             self.public_key.verify(
                 _b64(signature), f"{header}.{claims}".encode(), padding.PKCS1v15(), hashes.SHA256()
             )
         except Exception:
             return invalid("Invalid JWT Signature.")
-        if body.get("iss") != self.email:
-            return invalid("Invalid grant: account not found")
         if body.get("aud") != AUDIENCE:
             return invalid(f"Invalid JWT: audience must be {AUDIENCE}")
         now = time.time()

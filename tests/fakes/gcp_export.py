@@ -214,16 +214,23 @@ class SeededExport:
 
     # ---- the truth --------------------------------------------------------------------------
 
-    def expected_costs(self, services: tuple[str, ...] = AI_SERVICES) -> dict[tuple[str, str, str], Decimal]:
-        """Net billed money (cost + credits) by (UTC day, project, model) of the AI services.
-
-        The project is the `project` label where a row has one, else the GCP project id.
+    def expected_costs(
+        self, services: tuple[str, ...] = AI_SERVICES, *, part: str = "net"
+    ) -> dict[tuple[str, str, str], Decimal]:
+        """Billed money by (UTC day, project, model) of the AI services: `net` (cost + credits),
+        `gross` (cost) or `credits`. The project is the `project` label where a row has one,
+        else the GCP project id.
         """
+        money = {
+            "net": "x.cost_micros + x.free_micros + x.promo_micros",
+            "gross": "x.cost_micros",
+            "credits": "x.free_micros + x.promo_micros",
+        }[part]
         with self.db_lock:
             rows = self.db.execute(
-                """
+                f"""
                 SELECT strftime(x.usage_start, '%Y-%m-%d'), p.id, ls.labels, s.model,
-                       SUM(x.cost_micros + x.free_micros + x.promo_micros)
+                       SUM({money})
                 FROM seed AS x JOIN skus AS s ON s.idx = x.s JOIN projects AS p ON p.idx = x.p
                 JOIN label_sets AS ls ON ls.idx = x.l
                 WHERE list_contains($services, s.service)

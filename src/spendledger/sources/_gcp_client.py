@@ -13,6 +13,7 @@ option on 404 notFound. The key never appears in a message.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ SCOPES = ("https://www.googleapis.com/auth/bigquery",)
 _RETRY_REASONS = frozenset({"rateLimitExceeded", "jobRateLimitExceeded", "backendError", "internalError"})
 _RETRY_CODES = frozenset({429, 500, 502, 503, 504})
 T = TypeVar("T")
+_REQUEST = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")  # google-api-core's prefix of a message
 
 
 def make_client(
@@ -146,7 +148,7 @@ def translate(exc: Exception, context: Context, *, endpoint: str, page: int | No
         )
         return SourceError(kind, f"{prefix}: {advice}", endpoint=endpoint, page=page)
     if isinstance(exc, api_errors.GoogleAPICallError):
-        reason, message = _reason(exc), exc.message
+        reason, message = _reason(exc), _REQUEST.sub("", exc.message, count=1)
         code = exc.code or 0
         status = f"{code} {reason}".strip()
         if code == 429 or reason in _RETRY_REASONS and code < 500:

@@ -4,8 +4,8 @@ Only `sources/gcp.py` imports this. The key is a service account's JSON key file
 query groups the export (standard or detailed: the columns read are in both) by UTC day
 of `usage_start_time`, project, service, SKU, cost type, label set, usage unit, currency
 and credit, and its result pages come back as BigQuery's `{"f": [{"v": ...}]}` rows,
-which are validated here against the columns the query names, so a page that does not
-fit names its row and column instead of reaching the ledger.
+each validated as an `ExportLine` against the columns the query names, so a page that
+does not fit names its row and column instead of reaching the ledger.
 
 Money is exact: the export's `cost` and `credits.amount` are FLOAT64, cast to NUMERIC (9
 decimals, the ledger's nano-units) before they are summed, and NUMERIC comes back as a
@@ -214,17 +214,3 @@ class ExportLine(Payload):
             key, _, value = pair.partition(":")
             out[key] = value
         return out
-
-
-class Cell(Payload):
-    v: str | None
-
-
-class Row(Payload):
-    f: list[Cell]
-
-
-class ResultPage(Payload):
-    """A jobs.query / jobs.getQueryResults response: the rows only (paging is the client's)."""
-
-    rows: list[Row] = Field(default_factory=list)
