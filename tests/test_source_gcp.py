@@ -19,12 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from clirun import Cli, cli_runner
 from fakes.gcp_bigquery import SA_EMAIL, TABLE, FakeBigQuery, ServiceAccount
+from logins import csrf_of
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, cents
 from spendledger.sources._gcp_skus import model_of_sku, token_kind_of_sku
 from spendledger.sources._http import RetryPolicy
@@ -489,3 +491,24 @@ def test_gcp_add_refuses_what_is_not_a_key_or_a_table(fake: FakeBigQuery, cli: C
     )
     assert no_table.exit_code == 2 and "--option: Table: give the billing export's table" in no_table.output
     assert "Acme AI" not in cli("sources", "list").stdout
+
+
+def test_gcp_sources_form_checks_the_key_and_the_table(
+    admin_client: TestClient, fake: FakeBigQuery, engine: Engine
+) -> None:
+    def add(**fields: str) -> Any:
+        data = {
+            "csrf_token": csrf_of(admin_client.get("/sources").text),
+            "provider": "gcp", "name": "Acme AI", "key": fake.key_file(), "table": TABLE,
+            "job_project": "", "base_url": "", "backfill_days": "90", "interval_minutes": "60",
+        }  # fmt: skip
+        return admin_client.post("/sources", data=data | fields, follow_redirects=False)
+
+    refused = add(key='{"type": "authorized_user", "refresh_token": "r"}', table="billing_export")
+    assert refused.status_code == 400
+    assert "Key: the key is a user&#39;s gcloud credentials, not a service-account key" in refused.text
+    assert "Table: give the billing export&#39;s table as project.dataset.table" in refused.text
+    assert add(key=fake.key_file().replace("\n", "")).status_code == 303  # pasted: no line breaks, still JSON
+    with engine.connect() as conn:
+        (hint,) = conn.execute(select(sources.c.key_hint)).scalars().all()
+    assert hint == f"spendledger-reader@…{fake.account.key_id[-4:]}"
