@@ -35,6 +35,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from fakes import azure_cost  # noqa: E402
 from fakes.aws_cost_explorer import ACCESS_KEY_ID, SECRET_KEY, FakeCostExplorer  # noqa: E402
+from fakes.gcp_bigquery import TABLE, FakeBigQuery, ServiceAccount, free_port  # noqa: E402
 from fakes.github_copilot import FINE_GRAINED, FakeGitHubCopilot  # noqa: E402
 from fakes.openai_admin import ADMIN_KEY, FakeOpenAIAdmin  # noqa: E402
 from fakes.openrouter import MANAGEMENT_KEY, FakeOpenRouter  # noqa: E402
@@ -103,6 +104,16 @@ CASES: dict[str, Case] = {
         lambda first, days: FakeCostExplorer(start=first, days=days, accounts=40, density=0.6),
         lambda fake: {"access_key_id": ACCESS_KEY_ID, "endpoint_url": fake.url, "group_by": "LINKED_ACCOUNT"},
         lambda fake: fake.total(),
+    ),
+    # a year of an export with 40 projects' AI spend (6-hour usage rows, 12 SKUs, labels, credits)
+    "gcp": Case(
+        "gcp",
+        (GCP_ACCOUNT := ServiceAccount()).key_file(f"http://127.0.0.1:{(GCP_PORT := free_port())}/token"),
+        lambda first, days: FakeBigQuery(
+            account=GCP_ACCOUNT, port=GCP_PORT, start=first, days=days, projects=40
+        ),
+        lambda fake: {"table": TABLE, "endpoint_url": fake.url},
+        lambda fake: sum(fake.expected_costs().values(), Decimal(0)),
     ),
 }
 

@@ -8,6 +8,7 @@ every stored credential under a new key (see `rotate_key_file`).
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,9 +96,25 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def mask(secret: str) -> str:
-    """A credential as it may be shown: its kind prefix and last four characters."""
+    """A credential as it may be shown: its kind prefix and last four characters; a JSON key
+    file (a Google service account's) by its account's name and its key id's last four
+    ("spendledger-reader@…9f3c"). At most 40 characters (the stored hint's column)."""
+    if secret.startswith("{") and (shown := _mask_key_file(secret)):
+        return shown
     if len(secret) < 12:
         return "…" + secret[-2:] if len(secret) > 4 else "…"
     parts = secret.split("-")
     prefix = "-".join(parts[:2]) if len(parts) > 2 and len(parts[1]) <= 8 else secret[:3]
     return f"{prefix}…{secret[-4:]}"
+
+
+def _mask_key_file(secret: str) -> str | None:
+    try:
+        info = json.loads(secret)
+    except ValueError:
+        return None
+    if not isinstance(info, dict) or not isinstance(email := info.get("client_email"), str):
+        return None
+    key_id = info.get("private_key_id")
+    tail = key_id[-4:] if isinstance(key_id, str) else ""
+    return f"{email.split('@')[0][:30]}@…{tail}"

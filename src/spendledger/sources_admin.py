@@ -55,10 +55,11 @@ def source_type(name: str) -> SourceType:
     return _source_type(name)
 
 
-def check_options(kind: SourceType, options: Mapping[str, str]) -> dict[str, str]:
-    """What is wrong with `options` for a source of `kind`, by option name (empty: nothing)."""
+def check_options(kind: SourceType, options: Mapping[str, str], key: str | None = None) -> dict[str, str]:
+    """What is wrong with `options` (and `key`, when given) for a source of `kind`, by option name
+    or "key" (empty: nothing)."""
     declared = {o.name: o for o in kind.all_options}
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = dict(kind.problems(key, options))
     for name, value in options.items():
         option = declared.get(name)
         if option is None:
@@ -80,7 +81,9 @@ def add(
     backfill_days: int = 90,
     interval_minutes: int = 60,
 ) -> SourceRow:
-    """Seal the key and store the source (SourceExistsError when the name is taken)."""
+    """Check, seal the key and store the source (SourceExistsError when the name is taken)."""
+    if problems := _source_type(provider).problems(key, options):
+        raise SourceError("config", "; ".join(problems.values()))
     credential = load_vault(settings).seal(key)
     with engine.begin() as conn:
         return add_source(

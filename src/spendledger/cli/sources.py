@@ -65,6 +65,8 @@ def add(
             fail(f"the environment variable {key_env} is empty or not set")
     else:
         key = sys.stdin.readline().strip()
+        if key.startswith("{"):  # a JSON key file (Google's service accounts): the whole of it
+            key = (key + sys.stdin.read()).strip()
         if not key:
             fail(
                 "no key on stdin: pipe it in, e.g. `printenv OPENAI_ADMIN_KEY | spendledger sources add ...`"

@@ -171,6 +171,10 @@ def bearer(config: SourceConfig) -> httpx.Auth:
     return Bearer(config.key)
 
 
+def no_problems(key: str | None, options: Mapping[str, str]) -> dict[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class SourceType:
     """What a provider's source is and needs; `open` gives a connector ready to check and fetch."""
@@ -186,6 +190,9 @@ class SourceType:
     # False: the connector talks through the provider's official client (boto3, BigQuery),
     # which it builds itself from the config; it is handed no httpx client
     http: bool = True
+    # what is wrong with a key (None: not given) and options before they are stored, by field
+    # ("key" or an option's name); the message never holds the key
+    problems: Callable[[str | None, Mapping[str, str]], dict[str, str]] = no_problems
 
     @property
     def all_options(self) -> tuple[Option, ...]:
@@ -210,6 +217,7 @@ _BUILT_IN = {
     "azure": "spendledger.sources.azure",
     "deepseek": "spendledger.sources.deepseek",
     "aws": "spendledger.sources.aws",
+    "gcp": "spendledger.sources.gcp",
 }
 
 

@@ -129,7 +129,7 @@ class SourceForm:
             self.errors["provider"] = f"Provider: {problem}"
         else:
             self.errors |= sources_admin.check_options(
-                sources_admin.source_type(self.provider), self.chosen_options()
+                sources_admin.source_type(self.provider), self.chosen_options(), key or None
             )
         if not self.name or len(self.name) > 200:
             self.errors["name"] = "Name: give the account a name (up to 200 characters), e.g. its org"
