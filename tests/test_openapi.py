@@ -29,6 +29,10 @@ from spendledger.web import create_app
 OPERATIONS = [
     ("POST", "/api/v1/events"),
     ("GET", "/api/v1/spend"),
+    ("GET", "/api/v1/dimensions/{dim}"),
+    ("GET", "/api/v1/sources"),
+    ("GET", "/api/v1/budgets"),
+    ("GET", "/api/v1/alerts"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
