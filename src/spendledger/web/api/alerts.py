@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query
 from spendledger.alerts.anomalies import DIMENSIONS as ANOMALY_DIMENSIONS
 from spendledger.alerts.evaluate import describe, headline, severity, subject
 from spendledger.alerts.links import alert_explore_path
+from spendledger.records import format_money
 from spendledger.store.alerts import AlertRow, list_alerts
 from spendledger.store.budgets import BudgetRow, list_budgets
 from spendledger.store.channels import list_channels
@@ -87,7 +88,7 @@ def _public(a: AlertRow, budget: BudgetRow | None, today: date) -> AlertPublic:
         threshold=a.threshold,
         window_start=a.window_start,
         window_end=a.window_end,
-        figures={k: f"{v:f}" for k, v in a.figures.items()},
+        figures={k: format_money(v) for k, v in a.figures.items()},
         currency=a.currency,
         status=a.status,
         passed=a.passed,

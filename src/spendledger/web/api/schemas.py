@@ -58,18 +58,21 @@ class SpendRowPublic(BaseModel):
 
 
 class SpendPublic(BaseModel):
-    """A spend report: money as exact decimal strings in `currency`."""
+    """A spend report: money as exact decimal strings in `currency`; with several
+    currencies `currency` and `total` are null, `totals` has one per currency and `note`
+    says so."""
 
-    currency: str
+    currency: str | None
     from_: Annotated[str, Field(alias="from")]
     to: str
     basis: str
     granularity: str
     by: list[str]
     filters: dict[str, list[str]]
-    total: str
+    total: str | None
     rows: list[SpendRowPublic]
     totals: dict[str, str] | None = None
+    note: str | None = None
 
 
 class ErrorPublic(BaseModel):
@@ -301,7 +304,9 @@ class AlertPublic(BaseModel):
     threshold: int
     window_start: date
     window_end: date
-    figures: dict[str, str] = Field(description="spent, amount, percent, projected, low, high, usual...")
+    figures: dict[str, str] = Field(
+        description="exact decimals: spent, amount, percent, projected, low, high; an anomaly's usual, spread"
+    )
     currency: str
     status: str = Field(description="open, acknowledged or resolved")
     passed: bool = Field(description="a threshold passed on the way to a higher one: recorded, never sent")
@@ -350,7 +355,7 @@ class AlertsPublic(BaseModel):
                     "threshold": 80,
                     "window_start": "2026-11-01",
                     "window_end": "2026-11-30",
-                    "figures": {"spent": "412.50", "amount": "500", "percent": "82.5"},
+                    "figures": {"spent": "412.50", "amount": "500.00", "percent": "82.50"},
                     "currency": "USD",
                     "status": "open",
                     "passed": False,
