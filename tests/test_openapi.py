@@ -23,12 +23,17 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy import Engine
 
+from read_api_ledger import seed_everything
 from spendledger.config import Settings
 from spendledger.web import create_app
 
 OPERATIONS = [
     ("POST", "/api/v1/events"),
     ("GET", "/api/v1/spend"),
+    ("GET", "/api/v1/dimensions/{dim}"),
+    ("GET", "/api/v1/sources"),
+    ("GET", "/api/v1/budgets"),
+    ("GET", "/api/v1/alerts"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
@@ -49,6 +54,15 @@ def test_openapi_document_is_valid(client: TestClient) -> None:
     body = doc["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert body["required"] == ["events"]
     assert body["properties"]["events"]["items"]["required"] == ["id", "timestamp", "provider", "model"]
+
+
+def test_openapi_read_endpoints_answer_with_an_example(client: TestClient) -> None:
+    doc: dict[str, Any] = client.get("/openapi.json").json()
+    for path in ("/api/v1/dimensions/{dim}", "/api/v1/sources", "/api/v1/budgets", "/api/v1/alerts"):
+        ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        (example,) = schema["examples"]
+        assert set(example) == set(schema["properties"]), path  # every field shown
 
 
 def _refs(node: Any) -> Iterator[str]:
@@ -77,6 +91,7 @@ def _resolves(doc: dict[str, Any], ref: str) -> bool:
 def test_openapi_api_answers_as_documented(
     settings: Settings, engine: Engine, token: str, method: str, path: str, mode: GenerationMode
 ) -> None:
+    seed_everything(engine, settings)  # spend, a source, budgets and alerts for the reads to show
     app = create_app(settings, engine=engine)  # the fixture's engine, disposed after the test
     operation = schemathesis.openapi.from_asgi("/openapi.json", app)[path][method]
     auth = {"Authorization": f"Bearer {token}"}

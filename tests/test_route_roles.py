@@ -34,10 +34,16 @@ OPEN_TO_ALL = {
     ("GET", "/setup"),
     ("POST", "/setup"),
     ("GET", "/api/v1/spend"),
+    ("GET", "/api/v1/dimensions/{dim}"),  # within the caller's scope, as /api/v1/spend
     ("GET", "/healthz"),
 }
 # read-only pages a viewer may open and a member may not (their figures span every scope)
-VIEWERS_TOO: set[tuple[str, str]] = {("GET", "/budgets"), ("GET", "/alerts")}
+VIEWERS_TOO: set[tuple[str, str]] = {
+    ("GET", "/budgets"),
+    ("GET", "/alerts"),
+    ("GET", "/api/v1/budgets"),  # the pages' JSON twins
+    ("GET", "/api/v1/alerts"),
+}
 # apps send events and OTLP traces with an API token, never a session
 TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}

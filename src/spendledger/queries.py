@@ -409,3 +409,56 @@ def _add_trends(conn: Connection, result: Overview, scope: Mapping[str, Sequence
         ranked = spend(conn, restrict(SpendQuery(start=start, end=end, by=(dim,)), scope))
         top = [(r.dims[dim] or "(none)", r.cost) for r in ranked.rows if r.currency == currency and r.cost]
         result.top[dim] = sorted(top, key=lambda t: -t[1])[:5]
+
+
+# ---- dimensions: the values a dimension holds, with their spend ------------------------------
+
+
+@dataclass
+class DimensionValue:
+    value: str | None  # None: records with no value (the filter `DIM:none` selects them)
+    spend: dict[str, Decimal]  # per currency, in the period; empty when nothing was spent in it
+    requests: int
+    unpriced_requests: int
+
+
+@dataclass
+class DimensionReport:
+    query: SpendQuery  # by the one dimension, with the period, filters (scope included) and basis
+    values: list[DimensionValue]
+    totals: dict[str, Decimal]  # per currency: `spend(query)`'s totals
+
+    @property
+    def dimension(self) -> str:
+        return self.query.by[0]
+
+
+def dimension_values(conn: Connection, query: SpendQuery) -> DimensionReport:
+    """Every value the ledger holds for the query's one `by` dimension within its filters,
+    at any time and on any basis, each with its spend in the query's period and basis.
+
+    The figures are `spend(query)`'s rows, so they agree with every report to the nano-unit;
+    a value with no spend in the period is listed with none. Values are ordered by spend in
+    the period's leading currency, then by name (no value last).
+    """
+    if len(query.by) != 1:
+        raise QueryError("by", f"give one dimension, not {len(query.by)}")
+    (dim,) = query.by
+    query = replace(query, granularity=Granularity.TOTAL)
+    period = spend(conn, query)
+    known = spend(conn, replace(query, start=FIRST_DAY, end=LAST_DAY, basis="all"))
+    found: dict[str | None, DimensionValue] = {
+        row.dims[dim]: DimensionValue(row.dims[dim], {}, 0, 0) for row in known.rows
+    }
+    for row in period.rows:
+        value = found.setdefault(row.dims[dim], DimensionValue(row.dims[dim], {}, 0, 0))
+        value.spend[row.currency] = value.spend.get(row.currency, Decimal(0)) + row.cost
+        value.requests += row.requests
+        value.unpriced_requests += row.unpriced_requests
+    leading = period.leading_currency
+    values = sorted(
+        found.values(), key=lambda v: (-v.spend.get(leading, Decimal(0)), v.value is None, v.value or "")
+    )
+    for v in values:
+        v.spend = dict(sorted(v.spend.items()))
+    return DimensionReport(query=query, values=values, totals=period.totals)

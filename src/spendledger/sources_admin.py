@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from spendledger.config import Settings
 from spendledger.secrets import load_vault, mask
@@ -32,6 +33,7 @@ __all__ = [
     "check",
     "check_options",
     "connect",
+    "public_options",
     "record_counts",
     "remove",
     "source_type",
@@ -130,3 +132,21 @@ def record_counts(engine: Engine, *, source: str | None = None) -> dict[str, int
     """Records per source (only `source`'s when given); a source with none is absent."""
     with engine.connect() as conn:
         return records_by_source(conn, source=source)
+
+
+def public_options(options: Mapping[str, str]) -> dict[str, str]:
+    """A source's options as they may be shown: no secret is an option (the key is sealed
+    apart), but a URL may carry a password (`https://user:pass@proxy`), which is masked."""
+    return {name: _without_password(value) for name, value in sorted(options.items())}
+
+
+def _without_password(value: str) -> str:
+    try:
+        parts = urlsplit(value)
+        password = parts.password
+    except ValueError:  # not a URL (an invalid port, a stray bracket): nothing to mask
+        return value
+    if not password:
+        return value
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:…@{host}"))

@@ -48,7 +48,9 @@ API_DESCRIPTION = """A self-hosted ledger of LLM spend.
 Send metered calls to `POST /api/v1/events` and read spend from `GET /api/v1/spend`,
 with an API token from `spendledger tokens create NAME` as `Authorization: Bearer sl_...`.
 Apps instrumented with OpenTelemetry can export their traces to `POST /v1/traces`
-(OTLP/HTTP, same token): their GenAI spans are stored as metered calls.
+(OTLP/HTTP, same token): their GenAI spans are stored as metered calls. Scripts read
+the ledger's dimensions with their spend (`/api/v1/dimensions/{dim}`), the sources,
+the budgets and the alerts, as the dashboard's pages show them.
 """
 
 

@@ -178,5 +178,20 @@ def api_reader(
 ApiReader = Annotated[Reader, Depends(api_reader)]
 
 
+def api_require(*roles: str) -> object:
+    """A dependency: the JSON API's reader, when it holds an API token (tokens are made by
+    admins and read everything) or a session of one of `roles` (else 403, as `require`)."""
+
+    def check(reader: ApiReader) -> Reader:
+        if reader.user is not None and reader.user.role not in roles:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this endpoint needs the role {' or '.join(roles)}, or an API token",
+            )
+        return reader
+
+    return Depends(check)
+
+
 def _unauthorised(detail: str) -> NoReturn:
     raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"})

@@ -2,10 +2,14 @@
 
 from fastapi import APIRouter
 
-from spendledger.web.api import events, spend
+from spendledger.web.api import alerts, budgets, dimensions, events, sources, spend
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(events.router)
 router.include_router(spend.router)
+router.include_router(dimensions.router)
+router.include_router(sources.router)
+router.include_router(budgets.router)
+router.include_router(alerts.router)
 
 __all__ = ["router"]
