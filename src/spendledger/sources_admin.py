@@ -62,6 +62,11 @@ def check_options(kind: SourceType, options: Mapping[str, str], key: str | None 
     or "key" (empty: nothing)."""
     declared = {o.name: o for o in kind.all_options}
     errors: dict[str, str] = dict(kind.problems(key, options))
+    for needed in kind.all_options:
+        if needed.required and not (options.get(needed.name) or "").strip():
+            errors.setdefault(
+                needed.name, f"{needed.label} is required (--option {needed.name}=…): {needed.help}"
+            )
     for name, value in options.items():
         option = declared.get(name)
         if option is None:
@@ -84,7 +89,7 @@ def add(
     interval_minutes: int = 60,
 ) -> SourceRow:
     """Check, seal the key and store the source (SourceExistsError when the name is taken)."""
-    if problems := _source_type(provider).problems(key, options):
+    if problems := check_options(_source_type(provider), options, key):
         raise SourceError("config", "; ".join(problems.values()))
     credential = load_vault(settings).seal(key)
     with engine.begin() as conn:

@@ -77,8 +77,8 @@ def add(
         if not sep or not k.strip():
             fail(f"--option {item!r} is not KEY=VALUE", code=2)
         options[k.strip()] = v.strip()
-    for problem in sources_admin.check_options(sources_admin.source_type(provider), options).values():
-        fail(f"--option: {problem}", code=2)
+    if problems := sources_admin.check_options(sources_admin.source_type(provider), options):
+        fail("\n".join(f"--option: {problem}" for problem in problems.values()), code=2)
     settings = settings_of(ctx)
     with open_ledger(ctx) as engine, user_errors():
         sources_admin.add(

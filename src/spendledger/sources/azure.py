@@ -408,13 +408,21 @@ SOURCE_TYPE = SourceType(
     "Reader (or Reader) on the scope: create the secret under Microsoft Entra ID → App registrations → "
     "Certificates & secrets, grant the role on the subscription → Access control (IAM)",
     options=(
-        Option("tenant_id", "Tenant ID", "Azure: the Directory (tenant) ID of the app registration."),
-        Option("client_id", "Client ID", "Azure: the app registration's Application (client) ID."),
+        Option(
+            "tenant_id",
+            "Tenant ID",
+            "Azure: the Directory (tenant) ID of the app registration.",
+            required=True,
+        ),
+        Option(
+            "client_id", "Client ID", "Azure: the app registration's Application (client) ID.", required=True
+        ),
         Option(
             "scope",
             "Scope",
             "Azure: /subscriptions/<id>, /subscriptions/<id>/resourceGroups/<name> or "
             "/providers/Microsoft.Billing/billingAccounts/<id>.",
+            required=True,
         ),
         Option(
             "cost_type",

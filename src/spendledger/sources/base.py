@@ -146,13 +146,15 @@ OptionKind = Literal["text", "url", "ids"]
 
 @dataclass(frozen=True)
 class Option:
-    """One option a source takes (`SourceConfig.options[name]`), all optional strings."""
+    """One option a source takes (`SourceConfig.options[name]`), a string; `required` ones
+    must be given (`sources add` and the /sources form refuse a source without them)."""
 
     name: str
     label: str
     help: str
     kind: OptionKind = "text"  # url: must start with http(s)://; ids: a comma-separated list
     form: bool = True  # shown in the /sources form (else only `sources add --option`)
+    required: bool = False
 
 
 # the options every source type takes, before its own

@@ -420,6 +420,7 @@ SOURCE_TYPE = SourceType(
             "Billing export table",
             "Google: the Cloud Billing export table, project.dataset.gcp_billing_export_v1_<ACCOUNT> "
             "(standard) or …_resource_v1_… (detailed).",
+            required=True,
         ),
         Option(
             "job_project",
