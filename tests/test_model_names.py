@@ -368,9 +368,12 @@ def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_00
             # a caller's own tag of that name: the record keeps its model rather than lose either
             _stored("api:e4", "anthropic", "claude-sonnet-4-5-20250929", "4.00",
                     {PROVIDER_MODEL_TAG: "mine"}),
+            # OpenTelemetry's spelling of Bedrock: the ledger's provider name is aws
+            _stored("api:e5", "aws.bedrock", "gpt-4o-mini", "0.25", None),
         ])  # fmt: skip
         conn.execute(budgets.insert().values(
-            name="sonnet", scope={"model": ["claude-sonnet-4-5-20250929", "claude-sonnet-4-5"]},
+            name="sonnet",
+            scope={"model": ["claude-sonnet-4-5-20250929", SONNET], "provider": ["bedrock", "aws"]},
             amount_nanos=10**11, currency="USD", period="monthly", thresholds=[100], basis="best",
             channels=[], created_at=datetime(2026, 11, 1, tzinfo=UTC),
         ))  # fmt: skip
@@ -387,14 +390,17 @@ def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_00
             ),
             "api:e3": ("gpt-4o-mini", None),
             "api:e4": ("claude-sonnet-4-5-20250929", {PROVIDER_MODEL_TAG: "mine"}),
+            "api:e5": ("gpt-4o-mini", None),
         }
-        assert conn.execute(select(budgets.c.scope)).scalar_one() == {"model": [SONNET]}
+        providers = dict(conn.execute(select(usage.c.key, usage.c.provider)).all())
+        assert providers["api:e5"] == "aws" and providers["api:e2"] == "aws"
+        assert conn.execute(select(budgets.c.scope)).scalar_one() == {"model": [SONNET], "provider": ["aws"]}
         assert get_meta(conn, "rollups_stale") is None
         day = date(2026, 11, 20)
         by_model = spend(conn, SpendQuery(start=day, end=day, basis="all", by=("model",)))
     # the rollups follow: $1.00 + $2.00 under one name
     assert {r.dims["model"]: r.cost for r in by_model.rows} == {
         SONNET: Decimal("3.00"),
-        "gpt-4o-mini": Decimal("0.50"),
+        "gpt-4o-mini": Decimal("0.75"),  # $0.50 + $0.25
         "claude-sonnet-4-5-20250929": Decimal("4.00"),
     }

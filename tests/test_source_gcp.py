@@ -127,7 +127,7 @@ def test_gcp_net_costs_equal_the_fake_to_the_cent(fake: FakeBigQuery, connect: C
             Basis.BILLED,
             PricingStatus.PROVIDER,
             0,
-            "gcp",
+            "google",
         )
         assert (r.source, r.account, r.currency) == ("Acme AI", "Acme AI", "USD")
         assert r.key.startswith("costs|") and r.end == r.start + timedelta(days=1)

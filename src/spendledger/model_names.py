@@ -1,4 +1,12 @@
-"""One model, whatever the cloud: the provider's model id → the ledger's model name.
+"""One model, whatever the cloud: the provider's model id → the ledger's model name,
+and one name per provider (route) whatever spelling brought it in.
+
+Provider names: the ledger names a route the way its billing source type does where one
+exists (`aws` for Bedrock, `azure`, `google` for Vertex and the Gemini API), so a
+metered call and the bill that covers it carry the same provider. OpenTelemetry's
+`gen_ai.provider.name` values (`aws.bedrock`, `gcp.vertex_ai`, `az.ai.openai`...) and
+the common spellings (`bedrock`, `vertex`, `gemini`, `mistralai`...) map to them in
+`PROVIDER_NAMES`; any other name is only lower-cased and trimmed.
 
 The same model bought through Anthropic, Bedrock, Vertex and OpenRouter is billed as
 `claude-sonnet-4-5-20250929`, `us.anthropic.claude-sonnet-4-5-20250929-v1:0`,
@@ -129,6 +137,43 @@ MAX_GROWN = 64  # the longest a name may grow to (see the invariants)
 _MAX_STEPS = 8  # each step shortens or settles the name; two or three steps is the most seen
 
 
+# spellings of a provider → the ledger's name of it (every key lower-case)
+PROVIDER_NAMES: dict[str, str] = {
+    "bedrock": "aws",
+    "aws.bedrock": "aws",
+    "aws-bedrock": "aws",
+    "amazon-bedrock": "aws",
+    "amazon_bedrock": "aws",
+    "gcp": "google",
+    "gcp.gemini": "google",
+    "gcp.vertex_ai": "google",
+    "gcp.gen_ai": "google",
+    "gemini": "google",
+    "vertex": "google",
+    "vertex_ai": "google",
+    "vertexai": "google",
+    "google-vertex": "google",
+    "google_genai": "google",
+    "az.ai.openai": "azure",
+    "azure.ai.openai": "azure",
+    "azure.ai.inference": "azure",
+    "azure_openai": "azure",
+    "azure-openai": "azure",
+    "mistral_ai": "mistral",
+    "mistralai": "mistral",
+    "x_ai": "xai",
+    "x-ai": "xai",
+    "github": "github-copilot",
+    "copilot": "github-copilot",
+}
+
+
+def canonical_provider(provider: str) -> str:
+    """The ledger's name of a provider (see PROVIDER_NAMES); others lower-cased and trimmed."""
+    name = provider.strip().lower()
+    return PROVIDER_NAMES.get(name, name)
+
+
 @lru_cache(maxsize=8192)
 def canonical_model(model: str) -> str:
     """The ledger's name of the model a provider bills as `model` (see the module's rules)."""
@@ -146,12 +191,14 @@ def canonical_model(model: str) -> str:
 
 
 def canonicalise(record: UsageRecord) -> None:
-    """Give `record` the ledger's model name, keeping the provider's id in its tags.
+    """Give `record` the ledger's provider and model names, keeping the provider's model id
+    in its tags.
 
     A record whose tags cannot take the provider's id (no room left under the tags' size
     rule, or the tag already naming another id) keeps the provider's id as its model:
     the id is never lost, only left apart.
     """
+    record.provider = canonical_provider(record.provider)
     if renamed := ledger_name(record.model, record.tags):
         record.model, record.tags = renamed
 

@@ -45,6 +45,7 @@ from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
 from spendledger.ingest.model import MAX_COUNT  # as the ingest API: every sum stays inside 64 bits
 from spendledger.ingest.records import IngestResult, Rejection, ingest_events
+from spendledger.model_names import canonical_provider
 from spendledger.pricing import Pricer
 from spendledger.records import timestamp_problem
 from spendledger.store import Connection
@@ -75,18 +76,6 @@ REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tok
 SERVICE_TIER = ("openai.response.service_tier", "gen_ai.openai.response.service_tier")
 USAGE = frozenset(INPUT + OUTPUT)
 
-# OpenTelemetry's provider values → the ledger's provider names (the pricer knows both).
-PROVIDERS = {
-    "az.ai.openai": "azure",
-    "azure.ai.openai": "azure",
-    "azure.ai.inference": "azure",
-    "aws.bedrock": "bedrock",
-    "gcp.gemini": "google",
-    "gcp.vertex_ai": "google",
-    "gcp.gen_ai": "google",
-    "mistral_ai": "mistral",
-    "x_ai": "xai",
-}
 STATUS_CODE_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
 MAX_LATENCY_MS = 2**31 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -241,7 +230,7 @@ def _span_event(
 
     found = _first(values, PROVIDER, aliases)
     provider_raw = _text(found[1]).strip().lower() if found else ""
-    provider = _column(PROVIDER[0], PROVIDERS.get(provider_raw, provider_raw), DIM)
+    provider = _column(PROVIDER[0], canonical_provider(provider_raw), DIM)
     found = _first(values, MODEL)
     if found is None or not _text(found[1]).strip():
         raise SpanError(MODEL[0], "no model: set gen_ai.response.model or gen_ai.request.model")

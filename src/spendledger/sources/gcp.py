@@ -342,7 +342,7 @@ class GcpConnector:
             basis=Basis.BILLED,
             start=start,
             end=start + timedelta(days=1),
-            provider="gcp",
+            provider="google",  # the ledger's name of the route (model_names.PROVIDER_NAMES)
             model=model_of_sku(line.sku),
             account=self.account,
             project=labels.get("project") or line.project_id,

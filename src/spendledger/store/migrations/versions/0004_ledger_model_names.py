@@ -5,8 +5,11 @@ Records stored before this revision keep the model id their provider billed
 get the ledger's name of the model (`claude-sonnet-4-5`, spendledger.model_names) with the
 provider's id in their tags. This revision renames the stored records the same way (the
 rules as of this revision), in one pass over the records whose model changes, and the
-model filters of budgets with them, so a budget keeps watching the same spend. The
-rollups are marked stale: `store.engine.upgrade` rebuilds them right after.
+model filters of budgets with them, so a budget keeps watching the same spend. Provider
+names are brought to the ledger's (`bedrock`, `aws.bedrock` → `aws`; `gcp`, `vertex` →
+`google`...: model_names.PROVIDER_NAMES) in the records, the learnt account members and
+the budgets' provider filters. The rollups are marked stale: `store.engine.upgrade`
+rebuilds them right after.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from spendledger.model_names import canonical_model, ledger_name
+from spendledger.model_names import canonical_model, canonical_provider, ledger_name
 
 revision = "0004"
 down_revision = "0003"
@@ -27,9 +30,33 @@ depends_on = None
 
 _BATCH = 20_000
 _usage = sa.table(
-    "usage", sa.column("id", sa.Integer), sa.column("model", sa.String), sa.column("tags", sa.JSON)
+    "usage",
+    sa.column("id", sa.Integer),
+    sa.column("provider", sa.String),
+    sa.column("model", sa.String),
+    sa.column("tags", sa.JSON),
 )
 _budgets = sa.table("budgets", sa.column("id", sa.Integer), sa.column("scope", sa.JSON))
+_members = sa.table(
+    "account_members",
+    sa.column("provider", sa.String),
+    sa.column("dimension", sa.String),
+    sa.column("value", sa.String),
+    sa.column("account", sa.String),
+)
+
+
+def _rename_members(conn: sa.Connection) -> None:
+    """The learnt account members under the ledger's provider names (merged where two
+    spellings learnt the same member)."""
+    rows = conn.execute(sa.select(_members)).all()
+    renamed = {(canonical_provider(r.provider), r.dimension, r.value, r.account) for r in rows}
+    if renamed != {tuple(r) for r in rows}:
+        conn.execute(sa.delete(_members))
+        conn.execute(
+            sa.insert(_members),
+            [{"provider": p, "dimension": d, "value": v, "account": a} for p, d, v, a in sorted(renamed)],
+        )
 
 
 def upgrade() -> None:
@@ -62,15 +89,20 @@ def upgrade() -> None:
             )
             changed += len(updates)
 
+    providers = [p for (p,) in conn.execute(sa.select(_usage.c.provider).distinct())]
+    for old in providers:
+        if (new := canonical_provider(old)) != old:
+            result = conn.execute(sa.update(_usage).where(_usage.c.provider == old).values(provider=new))
+            changed += int(result.rowcount or 0)
+    _rename_members(conn)
+
     for budget_id, scope in conn.execute(sa.select(_budgets.c.id, _budgets.c.scope)).all():
-        models_watched = (scope or {}).get("model")
-        if not models_watched:
-            continue
-        names = list(dict.fromkeys(canonical_model(m) for m in models_watched))
-        if names != models_watched:
-            conn.execute(
-                sa.update(_budgets).where(_budgets.c.id == budget_id).values(scope={**scope, "model": names})
-            )
+        new_scope = dict(scope or {})
+        for dim, canonical in (("model", canonical_model), ("provider", canonical_provider)):
+            if watched := new_scope.get(dim):
+                new_scope[dim] = list(dict.fromkeys(canonical(v) for v in watched))
+        if new_scope != (scope or {}):
+            conn.execute(sa.update(_budgets).where(_budgets.c.id == budget_id).values(scope=new_scope))
 
     if changed:
         op.execute(
