@@ -107,8 +107,11 @@ def test_model_names_claude_sonnet_is_one_model_on_every_route(provider: str, mo
         ("Claude 3.5 Sonnet (Amazon Bedrock Edition)", "claude-3-5-sonnet"),
         ("Claude4.5Haiku", "claude-haiku-4-5"),
         ("NovaPro", "nova-pro"),
+        ("Nova2.0Lite", "nova-2-lite"),  # as Bedrock's amazon.nova-2-lite-v1:0
+        ("us.amazon.nova-2-lite-v1:0", "nova-2-lite"),
         ("TitanEmbeddingsG1-Text", "titan-embeddings-g1-text"),
         ("GPT-4.1", "gpt-4.1"),  # GitHub Copilot's spelling
+        ("Auto: Claude Haiku 4.5", "claude-haiku-4-5"),  # Copilot's auto selection: the model it chose
         ("(preview)", "(preview)"),  # nothing but a note: kept as given
         # Bedrock's other vendors: the revision goes, a model version stays
         ("us.amazon.nova-pro-v1:0", "nova-pro"),
@@ -136,8 +139,8 @@ MODEL_PARTS = st.sampled_from(
     ["", "us.", "global.", "anthropic.", "amazon.", "openai/", "models/", "publishers/google/models/", "a/b/",
      "claude-", "gpt-", "gemini-", "35", "4o", "sonnet-", "opus", "haiku-", "4-5", "3.7", "-0", "-2",
      "-latest", "-20250929", "-0806", "@20250929", "@001", "-v1:0", "-v2", ":0", ":200k", ":free",
-     ":thinking", "-001", " (Preview)", "Claude3.5", "NovaPro", "(", ")", " ", "-", ".", "/", "@", ":",
-     "ft:", "Claude Sonnet 4.5", "İ", "\t"]
+     ":thinking", "-001", " (Preview)", "Claude3.5", "NovaPro", "Nova2.0", "Auto: ", "(", ")", " ", "-", ".",
+     "/", "@", ":", "ft:", "Claude Sonnet 4.5", "İ", "\t"]
 )  # fmt: skip
 MODEL_LIKE = st.lists(MODEL_PARTS, max_size=8).map("".join)
 

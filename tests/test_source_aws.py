@@ -34,6 +34,7 @@ from fakes.aws_cost_explorer import (
     SECRET_KEY,
     FakeCostExplorer,
 )
+from ledger_models import by_ledger_model, kept_provider_models, renamed
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, cents
 from spendledger.sources._aws_usage_types import parse_usage_type, token_scale
@@ -518,9 +519,10 @@ def billed(cli: Cli) -> dict[tuple[str, str, str, str], Decimal]:
 
 
 def expected(fake: FakeCostExplorer) -> dict[tuple[str, str, str, str], Decimal]:
+    """The fake's cost by day × account × workspace × model, the model named as the ledger names it."""
     out = {
         (day, "Acme", ws, model): cents(v)
-        for (day, ws, model), v in fake.expected_costs(by="workspace").items()
+        for (day, ws, model), v in by_ledger_model(fake.expected_costs(by="workspace")).items()
     }
     return {k: v for k, v in out.items() if v}
 
@@ -534,6 +536,9 @@ def test_aws_sync_totals_equal_the_fakes_and_stay_equal(cli: Cli, engine: Engine
         assert cli("sources", "test", "Acme").stdout.startswith("OK: AWS Cost Explorer reachable; ")
         cli("sync", "--since", FIRST, "--until", LAST)
         assert billed(cli) == expected(fake)
+        # each renamed model keeps the id AWS billed it as (Claude3.5Sonnet → claude-3-5-sonnet)
+        kept = kept_provider_models(engine)
+        assert kept == renamed(m for _d, _w, m in fake.expected_costs()) and kept
         cli("sync", "--since", FIRST, "--until", LAST)  # a second run changes nothing
         assert billed(cli) == expected(fake)
         fake.revise("2025-03-03", factor=3)  # a revised day replaces the old figures
@@ -588,7 +593,7 @@ def test_aws_sync_restarted_by_a_revision_mid_run_ends_exact(engine: Engine, set
         for r in rows:
             got[(str(r.day), "", r.model)] += Decimal(r.cost_nanos).scaleb(-9)
         assert {k: cents(v) for k, v in got.items() if cents(v)} == {
-            k: cents(v) for k, v in fake.expected_costs().items() if cents(v)
+            k: cents(v) for k, v in by_ledger_model(fake.expected_costs()).items() if cents(v)
         }
 
 

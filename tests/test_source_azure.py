@@ -34,6 +34,7 @@ from fakes.azure_cost import (
     TENANT,
     FakeAzureCost,
 )
+from ledger_models import by_ledger_model, kept_provider_models, renamed
 from spendledger.config import Settings
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, cents
 from spendledger.sources._azure_meters import meter_kind
@@ -542,10 +543,12 @@ def reported(cli: Cli, first: str, last: str) -> dict[tuple[str, str, str, str],
 
 
 def truth(fake: FakeAzureCost) -> dict[tuple[str, str, str, str], Decimal]:
-    return {(d, "Contoso", p, m): cents(v) for (d, p, m), v in fake.expected_costs().items() if cents(v)}
+    """The fake's cost by day × account × project × model, the model named as the ledger names it."""
+    costs = by_ledger_model(fake.expected_costs())
+    return {(d, "Contoso", p, m): cents(v) for (d, p, m), v in costs.items() if cents(v)}
 
 
-def test_azure_sync_report_equals_the_fake_then_a_revision_replaces(cli: Cli) -> None:
+def test_azure_sync_report_equals_the_fake_then_a_revision_replaces(cli: Cli, engine: Engine) -> None:
     with FakeAzureCost(start=START, days=7, page_rows=40) as fake:
         add_source(cli, fake)
         listed = cli("sources", "list").stdout
@@ -553,6 +556,9 @@ def test_azure_sync_report_equals_the_fake_then_a_revision_replaces(cli: Cli) ->
         assert "OK: Azure Cost Management reachable" in cli("sources", "test", "Contoso").stdout
         cli("sync", "--since", "2025-03-01", "--until", "2025-03-07")
         assert reported(cli, "2025-03-01", "2025-03-07") == truth(fake)
+        # each renamed model keeps the id Azure billed it as (gpt-4o-0806 → gpt-4o-2024-08-06)
+        kept = kept_provider_models(engine)
+        assert kept == renamed(m for _d, _p, m in fake.expected_costs()) and kept
         cli("sync", "--since", "2025-03-01", "--until", "2025-03-07")  # a second sync changes nothing
         assert reported(cli, "2025-03-01", "2025-03-07") == truth(fake)
         before = truth(fake)

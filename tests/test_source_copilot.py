@@ -21,9 +21,11 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
 from fakes.github_copilot import CLASSIC, FINE_GRAINED, MISSING, NO_ADMIN, FakeGitHubCopilot
+from ledger_models import by_ledger_model, kept_provider_models, renamed
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, cents
 from spendledger.sources._github_copilot_payloads import BillingReport, SeatListing, UsageReport
 from spendledger.sources._http import RetryPolicy
@@ -411,10 +413,11 @@ def _ledger(cli: Cli) -> Costs:
 
 
 def _cents(costs: Costs) -> Costs:
-    return {k: cents(v) for k, v in costs.items() if cents(v)}
+    """The fake's `costs`, the model named as the ledger names it, to the cent."""
+    return {k: cents(v) for k, v in by_ledger_model(costs).items() if cents(v)}
 
 
-def test_copilot_sync_report_equals_the_bill_again_and_after_a_revision(cli: Cli) -> None:
+def test_copilot_sync_report_equals_the_bill_again_and_after_a_revision(cli: Cli, engine: Engine) -> None:
     with FakeGitHubCopilot(start=START, days=DAYS, seats_per_page=2) as fake:
         cli("sources", "add", "github-copilot", "--name", "Acme", "--key-env", "GH_BILLING_TOKEN",
             "--option", "org=acme", "--option", f"base_url={fake.base_url}")  # fmt: skip
@@ -425,6 +428,9 @@ def test_copilot_sync_report_equals_the_bill_again_and_after_a_revision(cli: Cli
         expected = _cents(fake.expected_costs())
         assert _ledger(cli) == expected
         assert any(user.startswith("dev-") for _d, user, _m in expected)
+        # each renamed model keeps the id GitHub billed it as ("Claude Sonnet 4.6" → claude-sonnet-4-6)
+        kept = kept_provider_models(engine)
+        assert kept == renamed(m for _d, _u, m in fake.expected_costs()) and kept
         cli("sync", "--since", FIRST, "--until", LAST)  # a second run changes nothing
         assert _ledger(cli) == expected
         fake.revise(date(2026, 6, 3), Decimal(2))  # a revised day replaces, never adds

@@ -27,9 +27,11 @@ from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
 from fakes.openrouter import API_KEY, MANAGEMENT_KEY, MISSING, FakeOpenRouter
+from ledger_models import by_ledger_model, kept_provider_models, renamed
 from logins import text_of
 from spendledger import sources_admin
 from spendledger.config import Settings
+from spendledger.model_names import canonical_model, canonicalise
 from spendledger.records import (
     Basis,
     PricingStatus,
@@ -477,7 +479,8 @@ def ledger(cli: Cli, fake: FakeOpenRouter) -> dict[tuple[str, str, str], Decimal
 
 
 def providers(fake: FakeOpenRouter) -> dict[tuple[str, str, str], Decimal]:
-    return {k: cents(v) for k, v in fake.expected_costs().items() if v}
+    """The fake's cost by day × workspace × model, the model named as the ledger names it."""
+    return {k: cents(v) for k, v in by_ledger_model(fake.expected_costs()).items() if v}
 
 
 def add(cli: Cli, fake: FakeOpenRouter, env: str = "OPENROUTER_MANAGEMENT_KEY") -> Any:
@@ -496,6 +499,9 @@ def test_sync_openrouter_totals_equal_the_providers_to_the_cent(
     assert "Routed: 30 pages" in first.stdout
     expected = providers(live)
     assert ledger(cli, live) == expected and len({d for d, _w, _m in expected}) == 30
+    # each renamed model keeps the id OpenRouter billed it as (openai/gpt-4.1 → gpt-4.1)
+    kept = kept_provider_models(engine)
+    assert kept == renamed(m for _d, _w, m in live.expected_costs()) and kept
     cli("sync")  # a second run changes nothing
     assert ledger(cli, live) == expected
     live.revise(live.served()[-2], 3)  # a revised day replaces the old figures, never adds to them
@@ -507,7 +513,7 @@ def test_sync_openrouter_totals_equal_the_providers_to_the_cent(
     tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for (_d, _w, model), v in live.expected_tokens().items():
         for i, name in enumerate(("requests", "prompt_tokens", "reasoning_tokens")):
-            tokens[model][i] += v[name]
+            tokens[canonical_model(model)][i] += v[name]
     rows = json.loads(report.stdout)["rows"]
     assert {r["model"]: [r["requests"], r["input_tokens"], r["reasoning_tokens"]] for r in rows} == tokens
     with engine.connect() as conn:  # the provider's own running total, as the last sync read it
@@ -537,13 +543,16 @@ def test_sync_openrouter_keeps_days_older_than_the_window(
     cli: Cli, live: FakeOpenRouter, engine: Engine, settings: Settings
 ) -> None:
     add(cli, live)
-    # 15 days ago, the 15 oldest days of the history were still served: a sync then stored them
+    # 15 days ago, the 15 oldest days of the history were still served: a sync then stored them,
+    # each record under the ledger's model name as sync._store_page does
     earlier = datetime.now(UTC) - timedelta(days=15)
     live.today = earlier.date()
     config = SourceConfig("Routed", MANAGEMENT_KEY, {"base_url": live.url})
     connector = OpenRouterConnector(config, clock=lambda: earlier)
     with engine.begin() as conn:
         for page in connector.fetch("activity", midnight(live.history()[0]), midnight(live.today)):
+            for record in page.records:
+                canonicalise(record)
             replace_buckets(conn, source="Routed", endpoint="activity", buckets=page.buckets,
                             records=page.records, tz=settings.tz)  # fmt: skip
     connector.close()

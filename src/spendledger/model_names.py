@@ -19,9 +19,12 @@ provider's own id in the record's tags under `PROVIDER_MODEL_TAG`, only when it 
 
 The rules, each a spelling of the same model, never a guess at a different one:
 - case and spacing: ids are lower-case and hyphenated ("Gemini 2.5 Pro" → gemini-2.5-pro),
-  a display name's closing note goes ("Claude Sonnet 4.5 (Amazon Bedrock Edition)"), and
+  a display name's closing note goes ("Claude Sonnet 4.5 (Amazon Bedrock Edition)"), so
+  does GitHub Copilot's opening "Auto: " (the model its auto selection chose, billed at a
+  discount the provider's id keeps: "Auto: Claude Haiku 4.5" → claude-haiku-4-5), and
   AWS's CamelCase usage-type names of Claude, Nova and Titan are split (Claude3.5Sonnet →
-  claude-3-5-sonnet, NovaPro → nova-pro, as amazon.nova-pro-v1:0 becomes); OpenAI
+  claude-3-5-sonnet, NovaPro → nova-pro, as amazon.nova-pro-v1:0 becomes; Nova's whole
+  version loses its ".0": Nova2.0Lite → nova-2-lite, as amazon.nova-2-lite-v1:0); OpenAI
   fine-tunes (`ft:…`) are left exactly as given: they live in one organisation, so there
   is nothing to merge, and their ids are case-sensitive;
 - routes: a path keeps its last part (`openai/gpt-4o`, `models/gemini-2.5-pro`,
@@ -70,6 +73,7 @@ PROVIDER_MODEL_TAG = "provider_model"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 _SPACES = re.compile(r"\s+")
 _NOTE = re.compile(r"\s*\([^()]*\)$")  # "Claude Opus 4.5 (Preview)"
+_AUTO_LABEL = re.compile(r"^Auto:\s+")  # GitHub Copilot's "Auto: Claude Haiku 4.5"
 _CAMEL_FAMILY = re.compile(r"^(?:Claude|Nova|Titan)[A-Z0-9]")  # AWS's usage types: Claude3.5Sonnet
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z0-9])|(?<=[0-9])(?=[A-Z])")
 _OPENROUTER_VARIANT = re.compile(r":(?:free|nitro|floor|online|thinking|extended|beta|exacto)$")
@@ -88,6 +92,7 @@ _CLAUDE_VERSION_FIRST = re.compile(
     rf"^claude-([4-9]|\d\d+)(-\d+)?-({_CLAUDE_TIERS})(?=-|$)"
 )  # claude-4-sonnet
 _CLAUDE_ZERO = re.compile(rf"^(claude-(?:{_CLAUDE_TIERS})-\d+)-0$")  # claude-sonnet-4-0
+_NOVA_WHOLE_VERSION = re.compile(r"^(nova-\d+)\.0(?=-|$)")  # AWS's Nova2.0Lite, Bedrock's nova-2-lite
 _DIGIT_DOT = re.compile(r"(?<=\d)\.(?=\d)")
 _GEMINI_STABLE = re.compile(r"^(gemini-\d.*?)-\d{3}$")
 _MONTH_DAY = re.compile(r"^(.+)-(\d{2})(\d{2})$")
@@ -231,7 +236,7 @@ def provider_model(record: UsageRecord) -> str:
 
 
 def _step(name: str) -> str:
-    name = _NOTE.sub("", name.strip())
+    name = _AUTO_LABEL.sub("", _NOTE.sub("", name.strip()))
     if _CAMEL_FAMILY.match(name):
         name = _CAMEL.sub("-", name)
     name = _SPACES.sub("-", name).translate(_ASCII_LOWER)
@@ -246,6 +251,7 @@ def _step(name: str) -> str:
             name = "deepseek-" + _BEDROCK_REVISION.sub("", rest)
         else:
             name = _BEDROCK_REVISION.sub("", rest)
+    name = _NOVA_WHOLE_VERSION.sub(r"\1", name)
     if name.startswith("claude"):
         return _claude(name)
     name = name.partition("@")[0] or name  # Vertex's publisher model version (mistral-large-2411@001)
