@@ -6,8 +6,11 @@ Invariants:
   the page's buckets of that endpoint: a revised bucket replaces the old figures, a
   second run changes nothing, and a run killed after page k keeps pages 1..k;
 - the first sync backfills `backfill_days`; later ones start 3 days before the end of
-  the last complete day synced (providers revise recent buckets); `synced_until` only
-  moves when every endpoint completed, so a failed run is redone from the same start;
+  the last complete day synced (providers revise recent buckets); the window is read in
+  windows of the type's `window_days` (31), oldest first, every endpoint of one before
+  the next, and `synced_until` moves to the end of each window completed: a failed run
+  (a provider's hourly limit halfway through a year's backfill, a kill) is redone from
+  the last complete window, not from the start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
@@ -32,7 +35,7 @@ from spendledger.config import Settings
 from spendledger.model_names import canonicalise
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import HasProviderNote, Page, SourceError
-from spendledger.sources_admin import connect
+from spendledger.sources_admin import connect, source_type
 from spendledger.store import Engine
 from spendledger.store.balances import record_balances
 from spendledger.store.ledger import replace_buckets
@@ -98,6 +101,17 @@ def sync_window(
     return start, end
 
 
+def windows(start: datetime, end: datetime, days: int | None) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive windows of `days` days, oldest first (None: one)."""
+    if days is None:
+        return [(start, end)]
+    step = timedelta(days=days)
+    cuts = [start]
+    while cuts[-1] + step < end:
+        cuts.append(cuts[-1] + step)
+    return list(zip(cuts, [*cuts[1:], end], strict=True))
+
+
 def sync_source(
     engine: Engine,
     settings: Settings,
@@ -130,15 +144,26 @@ def sync_source(
         run_id = start_run(conn, name, now=now())
     outcome = SyncOutcome(name, start, end)
     note: str | None = None
+    # the ledger's days before `start` are synced: a window completed after them extends that
+    contiguous = until is None and (source.synced_until is None or start <= source.synced_until)
     try:
         connector = connect(settings, source, policy=policy)
         try:
-            for endpoint in connector.endpoints():
-                outcome.endpoints.append(endpoint)
-                for page in connector.fetch(endpoint, start, end):
-                    _store_page(engine, settings, source, page, outcome, run_id, owner, now())
-                    if on_page:
-                        on_page(name, page)
+            endpoints = connector.endpoints()
+            outcome.endpoints.extend(endpoints)
+            for w_start, w_end in windows(start, end, source_type(source.provider).window_days):
+                for endpoint in endpoints:
+                    for page in connector.fetch(endpoint, w_start, w_end):
+                        _store_page(engine, settings, source, page, outcome, run_id, owner, now())
+                        if on_page:
+                            on_page(name, page)
+                if (
+                    contiguous
+                    and w_end < end
+                    and (source.synced_until is None or w_end > source.synced_until)
+                ):
+                    with engine.begin() as conn:  # this window is complete: a rerun resumes after it
+                        set_synced_until(conn, name, w_end)
             if isinstance(connector, HasProviderNote):
                 note = connector.provider_note()
         finally:
@@ -148,8 +173,7 @@ def sync_source(
     except Exception as exc:  # a bug or the database: record it, let the other sources run
         outcome.error = f"{type(exc).__name__}: {exc}"
     with engine.begin() as conn:
-        contiguous = source.synced_until is None or start <= source.synced_until
-        if outcome.error is None and until is None and contiguous:
+        if outcome.error is None and contiguous:
             today = datetime.combine(now().astimezone(UTC).date(), time(), UTC)
             set_synced_until(conn, name, today)  # every day before today is complete
         if note is not None:  # read only when every endpoint completed

@@ -192,6 +192,11 @@ class SourceType:
     # False: the connector talks through the provider's official client (boto3, BigQuery),
     # which it builds itself from the config; it is handed no httpx client
     http: bool = True
+    # a sync reads its window in windows of this many days, oldest first, each complete
+    # before the next and kept as synced, so a long backfill cut short (a provider's hourly
+    # limit, a kill) resumes after the last complete window; None: the whole window at once
+    # (a balance has no history to window)
+    window_days: int | None = 31
     # what is wrong with a key (None: not given) and options before they are stored, by field
     # ("key" or an option's name); the message never holds the key
     problems: Callable[[str | None, Mapping[str, str]], dict[str, str]] = no_problems

@@ -116,4 +116,5 @@ SOURCE_TYPE = SourceType(
     base_url=DEFAULT_BASE_URL,
     key_help=f"an ordinary DeepSeek API key (sk-…) from {KEYS_PAGE}; it only reads the balance "
     "(DeepSeek has no usage history: spend is the balance's drops between syncs)",
+    window_days=None,  # one reading per sync, whatever its window
 )

@@ -215,4 +215,5 @@ SOURCE_TYPE = SourceType(
     base_url=DEFAULT_BASE_URL,
     key_help="a management key (formerly a provisioning key) from OpenRouter's Settings → Management "
     "keys; an ordinary API key cannot read activity. Only the last 30 completed UTC days can be synced",
+    window_days=None,  # it reads at most the last 30 days: one window
 )
