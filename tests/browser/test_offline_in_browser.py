@@ -66,7 +66,8 @@ def test_offline_docs_render_the_operations(page: Page, live_server: str) -> Non
     operations = page.locator(".opblock-summary")
     expect(operations.filter(has_text="/api/v1/events")).to_contain_text("POST")
     expect(operations.filter(has_text="/api/v1/spend")).to_contain_text("GET")
-    expect(operations).to_have_count(4)  # events, spend, OTLP traces, health
+    # events, spend, dimensions, sources, budgets, alerts, OTLP traces, health
+    expect(operations).to_have_count(8)
 
     # ReDoc's own script ran, read the document and drew its operations (it stops at the
     # first reference it cannot resolve, as it did at `#/$defs/EventIn`)

@@ -25,6 +25,7 @@ from google.auth import exceptions as auth_errors
 from google.cloud import bigquery
 from google.oauth2 import service_account
 
+from spendledger.errors import SpendledgerError
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.errors import ErrorKind, SourceError
 
@@ -71,8 +72,8 @@ def _transient(exc: Exception) -> bool:
     return isinstance(exc, requests.ConnectionError | requests.Timeout | auth_errors.TransportError)
 
 
-class GaveUp(Exception):
-    """A transient failure that lasted through every attempt."""
+class GaveUp(SpendledgerError):
+    """A transient failure that lasted through every attempt (translated into a SourceError)."""
 
     def __init__(self, cause: Exception, attempts: int) -> None:
         super().__init__(str(cause))
