@@ -30,7 +30,7 @@ from sqlalchemy import Engine, select
 import spendledger
 from clirun import cli_runner
 from fakes.local_llm import OLLAMA_PORT, LocalLLMServer
-from logins import text_of
+from logins import csrf_of, text_of
 from otlp_spans import accepted, export, post_proto, span
 from sdk_ledger import Ledger, sdk_ledger
 from spendledger.config import Settings
@@ -239,6 +239,28 @@ def test_local_price_per_gpu_hour(
     assert "Every record has a price." in run("prices", "unpriced").output
     listed = " ".join(run("prices", "list").output.split())
     assert "$3.60 per GPU-hour" in listed and "500 tokens/s" in listed
+
+
+def test_local_gpu_hour_price_from_the_prices_page(
+    client: TestClient, admin_client: TestClient, engine: Engine
+) -> None:
+    send(client, event(1, provider="llamacpp", model="gemma-3-4b", latency_ms=4_500))
+    csrf = csrf_of(admin_client.get("/prices").text)
+    form = {
+        "provider": "llama.cpp",
+        "model": "gemma-*",
+        "gpu_hour": "3.60",
+        "note": "Mac Studio",
+        "csrf_token": csrf,
+    }
+    html = admin_client.post("/prices/overrides", data=form).text
+    assert "Re-priced 1 records: 1 changed" in text_of(html)
+    assert (rows(engine)["api:local-1"]["cost"], rows(engine)["api:local-1"]["pricing_status"]) == (
+        Decimal("0.0045"),  # 4.5 s × $3.60 / 3600
+        "self_hosted",
+    )
+    lookup = text_of(admin_client.get("/prices", params={"model": "gemma-3-4b", "provider": "llamacpp"}).text)
+    assert "GPU time $3.60 per GPU-hour" in lookup and "GPU time of a call its latency" in lookup
 
 
 # --- pages and reports: local models are not waiting for a price -----------------------------
