@@ -21,6 +21,8 @@ from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from spendledger.local_servers import Servers, parse_servers
+
 SETTINGS_FILE = "spendledger.env"
 PREFIX = "SPENDLEDGER_"
 
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     otlp_feature_attributes: AttributeNames = ("spendledger.feature", "feature")
     otlp_account_attributes: AttributeNames = ("spendledger.account",)
     otlp_max_body_bytes: int = 16 * 1024 * 1024
+    # self-hosted inference servers by address, "host[:port]=provider,..." (local_servers.py):
+    # an OTLP span calling one is priced as that server's (self-hosted), not its client's
+    local_servers: str = ""
 
     @field_validator(
         "otlp_user_attributes",
@@ -64,6 +69,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("local_servers")
+    @classmethod
+    def _server_map(cls, value: str) -> str:
+        _, problems = parse_servers(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @property
+    def local_server_map(self) -> Servers:
+        return parse_servers(self.local_servers)[0]
 
     @field_validator("timezone")
     @classmethod

@@ -170,6 +170,16 @@ PROVIDER_NAMES: dict[str, str] = {
     "x-ai": "xai",
     "github": "github-copilot",
     "copilot": "github-copilot",
+    # self-hosted servers (local_servers.LOCAL_PROVIDERS); OpenLIT names vLLM "vLLM"
+    "lm_studio": "lmstudio",
+    "lm-studio": "lmstudio",
+    "lm studio": "lmstudio",
+    "llama.cpp": "llamacpp",
+    "llama-cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+    "local": "self-hosted",
+    "self_hosted": "self-hosted",
+    "selfhosted": "self-hosted",
 }
 
 

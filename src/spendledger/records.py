@@ -73,6 +73,8 @@ class PricingStatus(enum.StrEnum):
     PRICED = "priced"  # cost computed from the catalogue or an override
     UNPRICED = "unpriced"  # no price known yet: cost is None, never 0
     PROVIDER = "provider"  # cost reported by the provider or the caller; never re-priced
+    # a self-hosted model's call: $0, or its hardware's configured cost (pricing/local.py)
+    SELF_HOSTED = "self_hosted"
 
 
 class TokenError(SpendledgerError, ValueError):

@@ -27,10 +27,15 @@ class FakeServer:
     _thread: threading.Thread
 
     def listen(
-        self, handler: type[BaseHTTPRequestHandler], *, port: int = 0, tls: ssl.SSLContext | None = None
+        self,
+        handler: type[BaseHTTPRequestHandler],
+        *,
+        port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
-        """Start serving `handler` on 127.0.0.1 (`port` 0: a free one) on a thread."""
-        self._server = FakeHTTPServer(("127.0.0.1", port), handler)
+        """Start serving `handler` on `host` (a loopback address; `port` 0: a free one) on a thread."""
+        self._server = FakeHTTPServer((host, port), handler)
         self._server.fake = self
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -45,7 +50,7 @@ class FakeServer:
 
     @property
     def base_url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self._server.server_address[0]}:{self.port}"
 
     @property
     def url(self) -> str:

@@ -81,6 +81,15 @@ def set_(
     cache_write_1h: Annotated[
         str | None, typer.Option(help="Per 1M tokens written to the 1 h cache.")
     ] = None,
+    gpu_hour: Annotated[
+        str | None, typer.Option(help="A self-hosted model: the cost of one hour of its server.")
+    ] = None,
+    tokens_per_second: Annotated[
+        str | None,
+        typer.Option(
+            help="With --gpu-hour: the server's throughput; a call's GPU time is then its tokens ÷ it."
+        ),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First day it applies (YYYY-MM-DD, UTC).")
     ] = None,
@@ -99,6 +108,8 @@ def set_(
             "cached_input": cached_input,
             "cache_write": cache_write,
             "cache_write_1h": cache_write_1h,
+            "gpu-hour": gpu_hour,
+            "tokens-per-second": tokens_per_second,
         }.items()
         if value is not None
     }

@@ -17,6 +17,11 @@ Invariants:
   whole counted them apart (Anthropic's API and Gemini's thoughts do): they are added,
   and the span's tags say so (`otel.disjoint`), as they name the older spellings it used
   (`otel.aliases`);
+- a span whose `server.address` (and `server.port`) is a self-hosted server's
+  (local_servers.py: a loopback host at Ollama's, LM Studio's, vLLM's or llama.cpp's
+  default port, or an address of `SPENDLEDGER_LOCAL_SERVERS`) is that server's call,
+  whatever provider its OpenAI-compatible client reported, which the tags keep
+  (`otel.reported_provider`): it is priced as self-hosted, never from the catalogue;
 - the record's key is `otlp:<trace id><span id>` in hex, so a re-sent export is stored once;
 - a GenAI span that cannot become a record is rejected with its reason (the export's
   partial success), and one bad span never sinks the others.
@@ -45,6 +50,7 @@ from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
 from spendledger.ingest.model import MAX_COUNT  # as the ingest API: every sum stays inside 64 bits
 from spendledger.ingest.records import IngestResult, Rejection, ingest_events
+from spendledger.local_servers import Servers, server_provider, split_address
 from spendledger.model_names import canonical_provider
 from spendledger.pricing import Pricer
 from spendledger.records import timestamp_problem
@@ -74,6 +80,7 @@ CACHE_WRITE = (
 )
 REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens")
 SERVICE_TIER = ("openai.response.service_tier", "gen_ai.openai.response.service_tier")
+SERVER_ADDRESS, SERVER_PORT = "server.address", "server.port"
 USAGE = frozenset(INPUT + OUTPUT)
 
 STATUS_CODE_ERROR = 2  # opentelemetry.proto.trace.v1.Status.StatusCode
@@ -179,8 +186,9 @@ def _to_base64(obj: Any, *keys: str) -> None:
                 ) from None
 
 
-def map_export(request: Any, *, keys: AttributionKeys) -> MappedExport:
-    """The GenAI spans of an export as (span index, event) pairs and rejections."""
+def map_export(request: Any, *, keys: AttributionKeys, servers: Servers | None = None) -> MappedExport:
+    """The GenAI spans of an export as (span index, event) pairs and rejections; `servers`
+    are the configured self-hosted servers' addresses (local_servers.py)."""
     mapped = MappedExport()
     index = -1
     for resource_spans in request.resource_spans:
@@ -198,7 +206,7 @@ def map_export(request: Any, *, keys: AttributionKeys) -> MappedExport:
                     resource = {kv.key: kv.value for kv in resource_spans.resource.attributes}
                 mapped.labels[index] = f"span {span.span_id.hex() or '?'} {span.name[:60]!r}"
                 try:
-                    event = _span_event(span, values, resource, scope_spans.scope.name, keys)
+                    event = _span_event(span, values, resource, scope_spans.scope.name, keys, servers or {})
                 except SpanError as exc:
                     mapped.rejected.append(Rejection(index, exc.field, str(exc)))
                 else:
@@ -215,7 +223,12 @@ def _is_call(values: dict[str, Any]) -> bool:
 
 
 def _span_event(
-    span: Any, values: dict[str, Any], resource: dict[str, Any], scope: str, keys: AttributionKeys
+    span: Any,
+    values: dict[str, Any],
+    resource: dict[str, Any],
+    scope: str,
+    keys: AttributionKeys,
+    servers: Servers,
 ) -> Event:
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise SpanError("spanId", "the span has no valid trace and span id (16 and 8 bytes)")
@@ -231,6 +244,10 @@ def _span_event(
     found = _first(values, PROVIDER, aliases)
     provider_raw = _text(found[1]).strip().lower() if found else ""
     provider = _column(PROVIDER[0], canonical_provider(provider_raw), DIM)
+    if (local := _local_server(values, servers)) and local != provider:
+        if provider:
+            tags["otel.reported_provider"] = provider[:TAG_TEXT]
+        provider = _column(SERVER_ADDRESS, local, DIM)
     found = _first(values, MODEL)
     if found is None or not _text(found[1]).strip():
         raise SpanError(MODEL[0], "no model: set gen_ai.response.model or gen_ai.request.model")
@@ -291,6 +308,20 @@ def _span_event(
         status=status,
         request_id=request_id,
     )
+
+
+def _local_server(values: dict[str, Any], servers: Servers) -> str | None:
+    """The ledger's name of the self-hosted server the span's `server.address` (and
+    `server.port`) names, or None; an address it cannot read is no server's."""
+    address = values.get(SERVER_ADDRESS)
+    if address is None:
+        return None
+    port_value = values.get(SERVER_PORT)
+    port_text = _text(port_value).strip() if port_value is not None else ""
+    port = int(port_text) if port_text.isascii() and port_text.isdigit() and len(port_text) <= 5 else None
+    host, port = split_address(_text(address), port)
+    found = server_provider(host, port, servers)
+    return canonical_provider(found) if found else None
 
 
 def _first(values: dict[str, Any], names: tuple[str, ...], aliases: list[str] | None = None) -> Any:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import fnmatch
 from decimal import Decimal
 
+from spendledger.pricing.gpu import GPU_HOUR, TOKENS_PER_SECOND
 from spendledger.pricing.overrides import PriceOverride
-from spendledger.pricing.pricer import normalise_model
+from spendledger.pricing.pricer import SELF_HOSTED_SOURCE, normalise_model
 from spendledger.pricing.rates import Rates
 from spendledger.records import format_money
 
@@ -25,6 +26,8 @@ KIND_LABELS: dict[str, str] = {
     "input_audio_mtok": "audio input",
     "output_audio_mtok": "audio output",
     "requests_kcount": "requests",
+    GPU_HOUR: "GPU time",
+    TOKENS_PER_SECOND: "throughput",
 }
 
 
@@ -57,6 +60,16 @@ def price_lines(rates: Rates) -> list[tuple[str, str]]:
         if unit.price_key == "requests_kcount":
             text += " per 1k requests"
         lines.append((KIND_LABELS[unit.price_key], text))
+    if rates.gpu is not None:
+        lines.append((KIND_LABELS[GPU_HOUR], f"{symbol}{format_money(rates.gpu.per_hour)} per GPU-hour"))
+        throughput = rates.gpu.tokens_per_second
+        lines.append(
+            (KIND_LABELS[TOKENS_PER_SECOND], f"{throughput:,f} tokens/s")
+            if throughput
+            else ("GPU time of a call", "its latency")
+        )
+    elif not lines and rates.source == SELF_HOSTED_SOURCE:
+        lines.append(("every token", f"{symbol}0 (self-hosted)"))
     return lines
 
 
@@ -66,4 +79,6 @@ def source_kind(source: str) -> str:
         return source.split(":", 1)[0]
     if source.startswith("correction"):
         return "correction"
+    if source == SELF_HOSTED_SOURCE:
+        return "self-hosted"
     return "catalogue"

@@ -10,6 +10,11 @@ model name drops); overrides match that id or the ledger's name, and the catalog
 asked for the id, its normalised form, then the ledger's name (Azure's gpt-4o-0806 is
 found as gpt-4o-2024-08-06), so a price is never lost to a spelling.
 
+A self-hosted model's call (local_servers.LOCAL_PROVIDERS: Ollama, LM Studio, vLLM,
+llama.cpp...) is never looked up in the catalogue, whose prices are other providers'
+for the same weights: an override covering it prices it (per 1M tokens, or per GPU-hour:
+gpu.py), else it costs $0. Either way its status is `self_hosted`, never `unpriced`.
+
 Resolved rates are cached per (provider, model, UTC day, service tier, batch, and the
 time-of-day window where a catalogue price has one): every price change in the
 catalogue, the corrections and the overrides falls on a UTC day boundary or such a
@@ -28,7 +33,8 @@ import genai_prices
 from genai_prices.data_snapshot import get_snapshot
 from genai_prices.types import ConditionalPrice, ModelInfo, PriceVariant, Provider, TimeOfDateConstraint
 
-from spendledger.model_names import canonical_model, provider_model
+from spendledger.local_servers import LOCAL_PROVIDERS
+from spendledger.model_names import PROVIDER_NAMES, canonical_model, canonical_provider, provider_model
 from spendledger.pricing.corrections import BATCH_DISCOUNT_PROVIDERS, BATCH_NOTE, CORRECTIONS
 from spendledger.pricing.overrides import PriceOverride
 from spendledger.pricing.rates import Rates, build_rates, prices_from_model_price
@@ -49,7 +55,12 @@ PROVIDER_ALIASES: dict[str, str] = {
     "mistral_ai": "mistral",
     "x_ai": "x-ai",
     "xai": "x-ai",
+    # a self-hosted server's spellings ("lm_studio", "llama.cpp"): overrides name the ledger's
+    **{name: ours for name, ours in PROVIDER_NAMES.items() if ours in LOCAL_PROVIDERS},
 }
+SELF_HOSTED_SOURCE = "self-hosted, no price set: $0"  # the source of a local call no override covers
+# the statuses of a cost the ledger computed (and re-prices), as opposed to a provider's
+_OWN_PRICES = frozenset({PricingStatus.PRICED, PricingStatus.SELF_HOSTED})
 
 _PREFIXES = ("openai/", "azure/", "models/", "anthropic/", "google/", "mistral/", "mistralai/", "deepseek/")
 
@@ -96,7 +107,7 @@ class Pricer:
 
     def price(self, record: UsageRecord) -> None:
         """Fill cost, status and price source of `record` (in place); provider costs stay."""
-        if record.cost is not None and record.pricing_status is not PricingStatus.PRICED:
+        if record.cost is not None and record.pricing_status not in _OWN_PRICES:
             record.pricing_status = PricingStatus.PROVIDER
             return
         rates = self.rates_for(
@@ -106,14 +117,16 @@ class Pricer:
             service_tier=record.service_tier,
             batch=record.batch,
         )
-        if rates is None:
+        cost = None if rates is None else rates.cost_of(record.tokens, record.requests, record.latency_ms)
+        if rates is None or cost is None:
             record.cost = None
             record.pricing_status = PricingStatus.UNPRICED
             record.price_source = None
             return
-        record.cost = rates.cost(record.tokens, record.requests)
+        record.cost = cost
         record.currency = rates.currency
-        record.pricing_status = PricingStatus.PRICED
+        local = canonical_provider(record.provider) in LOCAL_PROVIDERS
+        record.pricing_status = PricingStatus.SELF_HOSTED if local else PricingStatus.PRICED
         record.price_source = rates.source
 
     def price_all(self, records: Iterable[UsageRecord]) -> None:
@@ -141,7 +154,8 @@ class Pricer:
             model_l = model.strip().lower()
             model_n = normalise_model(model_l)
             model_c = canonical_model(model_l)
-            catalogue = self._catalogue_model(provider_n, model_l, model_n, model_c)
+            local = provider_n in LOCAL_PROVIDERS  # never the catalogue's: see the module
+            catalogue = None if local else self._catalogue_model(provider_n, model_l, model_n, model_c)
             names = (provider_raw, provider_n, model_l, model_n, model_c, catalogue)
             self._names[(provider, model)] = names
         provider_raw, provider_n, model_l, model_n, model_c, catalogue = names
@@ -175,6 +189,8 @@ class Pricer:
         for override in (*self._overrides, *self._corrections):
             if any(override.matches(p, m, at) for p in providers for m in names):
                 return self._with_batch(override.rates(), provider, batch, has_batch_variant=False)
+        if provider in LOCAL_PROVIDERS:
+            return Rates(units=(), currency="USD", source=SELF_HOSTED_SOURCE, exact_pico=True)
         if catalogue is None:
             return None
         context: dict[str, str] = {}

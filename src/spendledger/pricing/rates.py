@@ -19,6 +19,7 @@ from typing import Any
 from genai_prices.types import ModelPrice, TieredPrices
 from genai_prices.units import _get_registry
 
+from spendledger.pricing.gpu import GpuTime
 from spendledger.records import TokenCounts
 
 Price = Decimal | tuple[tuple[int, Decimal], ...]  # flat, or ((0, base), (start, price), ...)
@@ -63,6 +64,16 @@ class Rates:
     source: str  # where the price came from, stored with every record it priced
     multiplier: Decimal = Decimal(1)  # e.g. 0.5 for a batch discount the catalogue lacks
     exact_pico: bool = False  # every unit has a pico price: cost() sums integers
+    gpu: GpuTime | None = None  # a self-hosted server's price of GPU time (gpu.py)
+
+    def cost_of(self, tokens: TokenCounts, requests: int, latency_ms: int | None) -> Decimal | None:
+        """The cost of a call: its tokens' plus its GPU time's; None when a GPU time is priced
+        but the call's cannot be told (gpu.py)."""
+        total = self.cost(tokens, requests)
+        if self.gpu is None:
+            return total
+        gpu = self.gpu.cost(tokens, latency_ms)
+        return None if gpu is None else total + gpu
 
     def cost(self, tokens: TokenCounts, requests: int = 1) -> Decimal:
         """The cost of `tokens` over `requests` calls.
@@ -103,6 +114,8 @@ class Rates:
                     f"{p * self.multiplier:f}" + (f" above {start:,}" if start else "")
                     for start, p in unit.price
                 )
+        if self.gpu is not None:
+            out.update(self.gpu.describe())
         return out
 
 

@@ -116,6 +116,7 @@ def instrument(
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
     account: str | None = None,
+    provider: str | None = None,
 ) -> ClientT:
     """Record every call made through an `openai` or `anthropic` client (sync or async).
 
@@ -123,6 +124,11 @@ def instrument(
         client: an `OpenAI`, `AsyncOpenAI`, `Anthropic` or `AsyncAnthropic` client.
         project, user, feature, tags, account: attribution for this client's calls
             (`context()` and `record()` arguments win over them).
+        provider: the provider its calls are recorded under. Default: the self-hosted
+            server its base_url points at (Ollama at localhost:11434, LM Studio :1234,
+            vLLM :8000, llama.cpp :8080, or an address of SPENDLEDGER_LOCAL_SERVERS,
+            "host[:port]=provider,..."), whose calls cost $0 unless a price is set;
+            else the client's own (openai, azure, anthropic).
 
     Returns:
         The same client, instrumented; unchanged if it cannot be instrumented.
@@ -131,7 +137,7 @@ def instrument(
         from spendledger.sdk._instrument import instrument as instrument_client
 
         instrumented: ClientT = instrument_client(
-            client, project=project, user=user, feature=feature, tags=tags, account=account
+            client, project=project, user=user, feature=feature, tags=tags, account=account, provider=provider
         )
         return instrumented
     except Exception as exc:  # noqa: BLE001 - an uninstrumented client still works

@@ -12,6 +12,10 @@ Invariants:
   is logged (once per kind of failure) and the call goes on.
 - each call is recorded exactly once: when its response arrives, when its stream is
   exhausted, fails, is closed or is garbage-collected (`ok`, `error`, `cancelled`).
+- a client pointed at a self-hosted server (its `base_url` at a loopback host on Ollama's,
+  LM Studio's, vLLM's or llama.cpp's default port, or an address of SPENDLEDGER_LOCAL_SERVERS:
+  local_servers.py) records that server as the provider, so the ledger prices its calls
+  as self-hosted; `instrument(client, provider=...)` names it outright.
 - openai and anthropic are never imported here: a client is recognised by the modules
   and names of its classes, and the provider modules read responses with `getattr`.
 - the per-call path is short (no imports, copies or introspection): an instrumented
@@ -22,9 +26,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from spendledger.local_servers import ENV_LOCAL_SERVERS, parse_servers, url_provider
 from spendledger.sdk._context import Attribution
 from spendledger.sdk._usage import Call, Endpoint, Tokens, warn_once
 
@@ -52,6 +58,7 @@ def instrument(
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
     account: str | None = None,
+    provider: str | None = None,
 ) -> Any:
     """Record every call `client` makes as an event; patches the client in place.
 
@@ -70,6 +77,9 @@ def instrument(
         tags: default tags, merged under the tags of an enclosing `context()`.
         account: the provider account (organisation) its calls are billed to, as the
             ledger's billing source names it.
+        provider: the provider its calls are recorded under, e.g. "vllm" for a client of
+            a self-hosted server; default: the self-hosted server its base_url names
+            (local_servers.py), else the client's own (openai, azure, anthropic).
 
     Returns:
         The same client.
@@ -83,7 +93,8 @@ def instrument(
                 type(client).__qualname__,
             )
             return client
-        package, provider, is_async = found
+        package, client_provider, is_async = found
+        recorded = provider or _server_of(client) or client_provider
         defaults = Attribution(
             project=project, user=user, feature=feature, tags=dict(tags or {}), account=account
         )
@@ -92,10 +103,18 @@ def instrument(
             from spendledger.sdk._openai import patch_client
         else:
             from spendledger.sdk._anthropic import patch_client
-        if not patch_client(client, provider=provider, is_async=is_async, defaults=defaults):
+        if not patch_client(client, provider=recorded, is_async=is_async, defaults=defaults):
             log.warning("spendledger.instrument: found no method to instrument on %r", client)
         _patch_copies(
-            client, {"project": project, "user": user, "feature": feature, "tags": tags, "account": account}
+            client,
+            {
+                "project": project,
+                "user": user,
+                "feature": feature,
+                "tags": tags,
+                "account": account,
+                "provider": provider,
+            },
         )
     except Exception:
         log.warning(
@@ -115,6 +134,17 @@ def _patch_copies(client: Any, defaults: dict[str, Any]) -> None:
 
     for name in ("copy", "with_options"):
         patch_method(client, name, make)
+
+
+def _server_of(client: Any) -> str | None:
+    """The self-hosted server `client.base_url` names (local_servers.py), or None."""
+    base_url = getattr(client, "base_url", None)
+    if base_url is None:
+        return None
+    servers, problems = parse_servers(os.environ.get(ENV_LOCAL_SERVERS, ""))
+    for problem in problems:
+        log.warning("spendledger.instrument: %s", problem)
+    return url_provider(base_url, servers)
 
 
 def _identify(client: Any) -> tuple[str, str, bool] | None:

@@ -125,7 +125,7 @@ def store_export(
             export = decode_export(body, json_body=json_body)
         except ExportError as exc:
             raise OtlpError(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-        mapped = map_export(export, keys=keys)
+        mapped = map_export(export, keys=keys, servers=settings.local_server_map)
         if not mapped.genai_spans:  # no GenAI call: nothing to write
             return Stored(0, 0, "")
         with engine.begin() as conn:

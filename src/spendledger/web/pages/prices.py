@@ -53,6 +53,8 @@ FORM_KINDS: dict[str, str] = {
     "cached_input": "cache_read_mtok",
     "cache_write": "cache_write_mtok",
     "output": "output_mtok",
+    "gpu_hour": "gpu_hour",  # a self-hosted model's GPU time (pricing/gpu.py)
+    "tokens_per_second": "tokens_per_second",
 }
 
 
@@ -65,6 +67,8 @@ class OverrideForm(BaseModel):
     cached_input: str = ""
     cache_write: str = ""
     output: str = ""
+    gpu_hour: str = ""
+    tokens_per_second: str = ""
     effective_from: str = ""
     effective_to: str = ""
     note: str = ""
