@@ -27,6 +27,7 @@ from spendledger.ingest.manual import (
     list_entries,
     remove_entry,
     save_entry,
+    totals,
 )
 from spendledger.records import display_money, format_money
 
@@ -185,11 +186,7 @@ def _table(listed: Sequence[Listed], *, ranged: bool) -> None:
 
 
 def _totals(listed: Sequence[Listed], *, exact: bool) -> dict[str, str]:
-    """What the entries count (in the range), per currency: never added across currencies."""
-    sums: dict[str, Decimal] = {}
-    for item in listed:
-        sums[item.entry.currency] = sums.get(item.entry.currency, Decimal(0)) + item.in_range
-    return {c: format_money(v) if exact else _money(v, c) for c, v in sorted(sums.items())}
+    return {c: format_money(v) if exact else _money(v, c) for c, v in totals(listed).items()}
 
 
 def _said(saved: Saved) -> None:

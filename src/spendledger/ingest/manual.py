@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,10 @@ from spendledger.store.entries import EntryDayRow, delete_entry, entry_days, ent
 
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 MAX_BATCH = 1000
+
+
+class EntryBatchError(SpendledgerError, ValueError):
+    """A batch body refused whole (not JSON, not {"entries": [...]}, too many entries)."""
 
 
 class UnknownEntryError(SpendledgerError, LookupError):
@@ -176,6 +181,25 @@ def describe(entry: Entry, old: Entry | None = None) -> str:
     return text
 
 
+def parse_entry_batch(body: bytes) -> list[Any]:
+    """The items of a batch body, `{"entries": [...]}` (numbers read exactly, as Decimal);
+    raises EntryBatchError saying what to send."""
+    try:
+        parsed = json.loads(body, parse_float=Decimal)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        reason = "nests too deep" if isinstance(exc, RecursionError) else f"is not JSON ({str(exc)[:120]})"
+        raise EntryBatchError(f'the body {reason}: send {{"entries": [{{...}}, ...]}}') from None
+    items = parsed.get("entries") if isinstance(parsed, dict) else None
+    if not isinstance(items, list) or not items:
+        raise EntryBatchError(
+            'send {"entries": [...]} with at least one entry, e.g. {"entries": [{"provider": "mistral", '
+            '"amount": "40.00", "period": "2026-11", "id": "invoice-1234"}]}'
+        )
+    if len(items) > MAX_BATCH:
+        raise EntryBatchError(f"the batch holds {len(items):,} entries; send at most {MAX_BATCH:,} at a time")
+    return items
+
+
 def store_entry_batch(conn: Connection, items: Sequence[Any], *, tz: ZoneInfo, actor: str) -> BatchResult:
     """Check and store each item of a batch (dicts of `parse_entry`'s fields): the good ones
     are stored, each bad one named with its index, id and field."""
@@ -246,3 +270,11 @@ def as_json(listed: Listed) -> dict[str, Any]:
         **{name: getattr(e, name) for name in TEXT_FIELDS},
         "note": e.note,
     }
+
+
+def totals(listed: Iterable[Listed]) -> dict[str, Decimal]:
+    """What the entries count in the range asked for, per currency (never added across)."""
+    sums: dict[str, Decimal] = {}
+    for item in listed:
+        sums[item.entry.currency] = sums.get(item.entry.currency, Decimal(0)) + item.in_range
+    return dict(sorted(sums.items()))
