@@ -174,10 +174,10 @@ def list_entries(
 def describe(entry: Entry, old: Entry | None = None) -> str:
     """The entry in one line, for messages and the audit log: what it was when changed."""
     span = str(entry.first) if entry.days == 1 else f"{entry.first} to {entry.last}"
-    text = f"entry {entry.id}: {entry.amount:f} {entry.currency} {entry.provider} on {span}"
+    text = f"entry {entry.id}: {format_money(entry.amount)} {entry.currency} {entry.provider} on {span}"
     if old is not None:
         was = str(old.first) if old.days == 1 else f"{old.first} to {old.last}"
-        text += f" (was {old.amount:f} {old.currency} {old.provider} on {was})"
+        text += f" (was {format_money(old.amount)} {old.currency} {old.provider} on {was})"
     return text
 
 
