@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,12 @@ from spendledger.ingest.manual import (
     store_entry_batch,
 )
 from spendledger.queries import build_query, spend
-from spendledger.records import as_utc
+from spendledger.records import Basis, as_utc
+from spendledger.store import write_records
 from spendledger.store.ledger import records_by_source
 from spendledger.store.users import grant
 from spendledger.web import create_app
+from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
 LA = "America/Los_Angeles"
@@ -128,6 +130,18 @@ def test_entries_month_spread_makes_the_daily_chart_and_the_month_right(engine: 
     assert months == {"2026-11": Decimal("40.00")}
     # a week cut from the month: Nov 8-14 = 3 × 1.333333334 + 4 × 1.333333333 = 9.333333334
     assert _total(engine, "2026-11-08", "2026-11-14") == Decimal("9.333333334")
+
+
+def test_entries_one_record_over_the_month_would_spike_on_its_midpoint(engine: Engine) -> None:
+    # why an entry is stored per day: the rollups date a record by its instant, a bucket's
+    # midpoint, so one record from Nov 1 00:00 to Dec 1 00:00 UTC counts all $40.00 on Nov 16
+    month = usage_record(
+        key="one-bucket", source="manual", basis=Basis.MANUAL, start=datetime(2026, 11, 1, tzinfo=UTC),
+        end=datetime(2026, 12, 1, tzinfo=UTC), provider="mistral", cost="40.00", requests=0,
+    )  # fmt: skip
+    with engine.begin() as conn:
+        write_records(conn, [month], tz=UTC_ZONE)
+    assert _daily(engine, "2026-11-01", "2026-11-30") == {"2026-11-16": Decimal("40.00")}
 
 
 def _daily_by(engine: Engine, start: str, end: str, granularity: str) -> dict[str, Decimal]:
