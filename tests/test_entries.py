@@ -514,6 +514,7 @@ def test_entries_page_admin_adds_edits_and_removes(admin_client: TestClient, eng
 
     editing = admin_client.get("/entries", params={"edit": "inv-1234"})
     assert 'name="start" type="date" value="2026-11-01"' in editing.text
+    assert 'name="amount" value="40.00"' in editing.text
     edit = {
         **form,
         "period": "",

@@ -32,6 +32,7 @@ from spendledger.ingest.manual import (
     save_entry,
     totals,
 )
+from spendledger.records import format_money
 from spendledger.store import Engine
 from spendledger.web.auth import Viewer, check_csrf, require, scope_of
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
@@ -79,12 +80,10 @@ class EntryForm(BaseModel):
 
     @classmethod
     def of(cls, e: Entry) -> EntryForm:
-        values = e.fields()
-        values["amount"] = f"{e.amount:f}"
-        if e.days == 1:  # one day: shown as a date
-            return cls(**{k: v for k, v in values.items() if k not in ("from", "to")}, date=values["from"])
-        return cls(**{k: v for k, v in values.items() if k not in ("from", "to")}, start=e.first.isoformat(),
-                   end=e.last.isoformat())  # fmt: skip
+        """The form of a stored entry: one day as a date, a longer span as from and to."""
+        values = {k: v for k, v in e.fields().items() if k not in ("from", "to", "amount")}
+        span = {"date": str(e.first)} if e.days == 1 else {"start": str(e.first), "end": str(e.last)}
+        return cls(**values, **span, amount=format_money(e.amount))
 
     def values(self) -> dict[str, str]:
         """`parse_entry`'s fields."""
