@@ -18,9 +18,19 @@ from spendledger.web import create_app
 from spendledger.web.pages import NAV
 
 SHOWN = {
-    "admin": ["Overview", "Explore", "Budgets", "Alerts", "Channels", "Prices", "Sources", "API tokens"],
-    "viewer": ["Overview", "Explore", "Budgets", "Alerts", "Prices"],
-    "member": ["Overview", "Explore", "Prices"],
+    "admin": [
+        "Overview",
+        "Explore",
+        "Budgets",
+        "Entries",
+        "Alerts",
+        "Channels",
+        "Prices",
+        "Sources",
+        "API tokens",
+    ],
+    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Alerts", "Prices"],
+    "member": ["Overview", "Explore", "Entries", "Prices"],
 }
 
 

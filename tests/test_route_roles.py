@@ -35,6 +35,8 @@ OPEN_TO_ALL = {
     ("POST", "/setup"),
     ("GET", "/api/v1/spend"),
     ("GET", "/api/v1/dimensions/{dim}"),  # within the caller's scope, as /api/v1/spend
+    ("GET", "/entries"),  # manual entries, within the caller's scope
+    ("GET", "/api/v1/entries"),
     ("GET", "/healthz"),
 }
 # read-only pages a viewer may open and a member may not (their figures span every scope)
@@ -45,7 +47,7 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/api/v1/alerts"),
 }
 # apps send events and OTLP traces with an API token, never a session
-TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces")}
+TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces"), ("POST", "/api/v1/entries")}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
 
 

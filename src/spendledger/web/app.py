@@ -34,6 +34,7 @@ from spendledger.web.pages import (
     budgets_page,
     channels,
     demo_data,
+    entries_page,
     explore,
     make_templates,
     overview,
@@ -133,6 +134,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for page in (
         explore,
         budgets_page,
+        entries_page,
         balance_alerts,
         alerts_page,
         channels,

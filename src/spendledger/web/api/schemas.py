@@ -373,3 +373,133 @@ class AlertsPublic(BaseModel):
     rules: list[AlertRulePublic]
     total: int = Field(description="alerts with the status asked for, before the limit")
     alerts: list[AlertPublic]
+
+
+# ---- manual entries (spendledger.ingest.manual) -------------------------------------------------
+
+
+class EntryIn(BaseModel):
+    """A manual entry: `amount` on `date`, or spread evenly over `period` (a month) or `from`..`to`."""
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {"id": "invoice-1234", "provider": "mistral", "amount": "40.00", "period": "2026-11"},
+                {"provider": "perplexity", "amount": 20, "date": "2026-11-30", "project": "research"},
+            ]
+        },
+    )
+
+    id: str | None = Field(None, description="idempotency key: sending an id again replaces that entry")
+    provider: str
+    amount: str | float = Field(
+        description="more than zero, at most 9 decimal places; a string keeps it exact"
+    )
+    currency: str = "USD"
+    date: str | None = Field(None, description="the day it counts on (YYYY-MM-DD)")
+    period: str | None = Field(None, description="or the month it is spread over (YYYY-MM)")
+    from_: Annotated[str | None, Field(alias="from", description="or the first day it is spread over")] = None
+    to: str | None = Field(None, description="and the last, included")
+    account: str | None = None
+    workspace: str | None = None
+    project: str | None = None
+    user: str | None = None
+    feature: str | None = None
+    model: str | None = None
+    note: str | None = None
+
+
+class EntryBatchIn(BaseModel):
+    entries: list[EntryIn] = Field(min_length=1, max_length=1000)
+
+
+class EntryPublic(BaseModel):
+    id: str
+    provider: str
+    amount: Money
+    currency: str
+    from_: Annotated[date, Field(alias="from")]
+    to: date
+    days: int = Field(description="the days the amount is spread over, one record each")
+    in_range: Money = Field(description="what the entry counts between the request's from and to")
+    account: str
+    workspace: str
+    project: str
+    user: str
+    feature: str
+    model: str
+    note: str
+
+
+class EntriesPublic(BaseModel):
+    """The manual entries with a day in the period (all without one), within the caller's scope."""
+
+    model_config = _examples(
+        {
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "totals": {"USD": "60.00"},
+            "entries": [
+                {
+                    "id": "invoice-1234",
+                    "provider": "mistral",
+                    "amount": "40.00",
+                    "currency": "USD",
+                    "from": "2026-11-01",
+                    "to": "2026-11-30",
+                    "days": 30,
+                    "in_range": "40.00",
+                    "account": "",
+                    "workspace": "",
+                    "project": "",
+                    "user": "",
+                    "feature": "",
+                    "model": "",
+                    "note": "invoice 1234",
+                }
+            ],
+        }
+    )
+
+    from_: Annotated[date | None, Field(alias="from")]
+    to: date | None
+    totals: PerCurrency = Field(description="the entries' in_range, per currency")
+    entries: list[EntryPublic]
+
+
+class EntryOutcomePublic(BaseModel):
+    index: int
+    id: str
+    outcome: str = Field(description="added, replaced or unchanged")
+
+
+class EntryRejectionPublic(BaseModel):
+    index: int
+    id: str | None
+    field: str = Field(description="the field at fault; empty when the item is not an object")
+    reason: str
+
+
+class EntryBatchResultPublic(BaseModel):
+    """What became of each entry of a batch: the good ones are stored, the bad ones named."""
+
+    model_config = _examples(
+        {
+            "added": 1,
+            "replaced": 0,
+            "unchanged": 0,
+            "rejected_count": 1,
+            "entries": [{"index": 0, "id": "invoice-1234", "outcome": "added"}],
+            "rejected": [
+                {"index": 1, "id": None, "field": "amount", "reason": "'forty' is not a number: send digits"}
+            ],
+        }
+    )
+
+    added: int
+    replaced: int
+    unchanged: int
+    rejected_count: int
+    entries: list[EntryOutcomePublic]
+    rejected: list[EntryRejectionPublic]
