@@ -69,7 +69,8 @@ def show(summary: Summary, *, verb: str) -> None:
     console = out()
     console.print(
         f"{verb} {summary.records:,} records of {summary.scope.describe()}: {summary.money()}, "
-        f"on {summary.days} day{'s' if summary.days != 1 else ''} ({summary.first_day} to {summary.last_day})."
+        f"on {summary.days} day{'s' if summary.days != 1 else ''} "
+        f"({summary.first_day} to {summary.last_day})."
     )
     table = Table("Provider", "Basis", "Records", "Amount")
     for s in summary.slices:

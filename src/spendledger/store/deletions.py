@@ -24,8 +24,8 @@ from spendledger.errors import SpendledgerError
 from spendledger.model_names import canonical_provider
 from spendledger.records import Basis, display_money, from_nanos
 from spendledger.store import audit
-from spendledger.store.ledger import delete_records, record_scope
-from spendledger.store.tables import usage
+from spendledger.store.ledger import delete_records, record_scope, records_by_source
+from spendledger.store.tables import MONTHLY, rollups, usage
 
 ACTION = "records.delete"
 FIELDS: tuple[str, ...] = ("source", "provider", "account", "project", "basis")
@@ -232,3 +232,15 @@ def _fields(scope: DeletionScope) -> dict[str, Any]:
 def _condition(scope: DeletionScope) -> ColumnElement[bool]:
     condition = record_scope(**_fields(scope))
     return true() if condition is None else condition
+
+
+def known_values(conn: Connection) -> dict[str, list[str]]:
+    """The values the ledger holds of each scope field, for the form's suggestions: sources
+    from the records, the rest from the smallest monthly rollup that has them."""
+    monthly = rollups[MONTHLY["rollup_model"]]
+    values = {"source": sorted(records_by_source(conn))}
+    for name in ("provider", "account", "project", "basis"):
+        column = monthly.c[name]
+        found = conn.execute(select(column).distinct().order_by(column)).scalars()
+        values[name] = [v for v in found if v]
+    return values
