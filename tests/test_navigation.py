@@ -18,7 +18,10 @@ from spendledger.web import create_app
 from spendledger.web.pages import NAV
 
 SHOWN = {
-    "admin": ["Overview", "Explore", "Budgets", "Alerts", "Channels", "Prices", "Sources", "API tokens"],
+    "admin": [
+        *("Overview", "Explore", "Budgets", "Alerts", "Channels", "Prices", "Sources", "API tokens"),
+        *("Data", "Audit log"),
+    ],
     "viewer": ["Overview", "Explore", "Budgets", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Prices"],
 }

@@ -64,7 +64,7 @@ def record(
     """
     conn.execute(
         insert(audit_log).values(
-            at=at or datetime.now(UTC),
+            at=(at or datetime.now(UTC)).astimezone(UTC),  # SQLite compares the text: one zone
             actor=actor[:ACTOR_LENGTH],
             action=action[:ACTION_LENGTH],
             what=json.loads(json.dumps(dict(what), default=_plain)),
@@ -85,9 +85,11 @@ def entries(
     bound) of zone `tz`, newest first, at most `limit`."""
     query = select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc())
     if start is not None:
-        query = query.where(audit_log.c.at >= datetime.combine(start, time(), tz))
+        query = query.where(audit_log.c.at >= datetime.combine(start, time(), tz).astimezone(UTC))
     if end is not None:
-        query = query.where(audit_log.c.at < datetime.combine(end + timedelta(days=1), time(), tz))
+        query = query.where(
+            audit_log.c.at < datetime.combine(end + timedelta(days=1), time(), tz).astimezone(UTC)
+        )
     if limit is not None:
         query = query.limit(limit)
     return [
@@ -121,4 +123,6 @@ def _plain(value: object) -> str:
     """A value JSON cannot hold, as the string people read it by."""
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return str(value)  # a Decimal exactly as it is
+    if isinstance(value, Decimal):
+        return format_money(value)  # exact, at least two places: "500.00", "0.000125"
+    return str(value)
