@@ -170,5 +170,6 @@ def _confirmation(
     changed: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    context = {"viewer": viewer, "summary": summary, "form": ScopeForm.of(summary.scope), "changed": changed}
+    fields = {k: v for k, v in ScopeForm.of(summary.scope).model_dump().items() if v}  # the scope's
+    context = {"viewer": viewer, "summary": summary, "fields": fields, "changed": changed}
     return templates.TemplateResponse(request, "data_confirm.html", context, status_code=status_code)
