@@ -6,7 +6,7 @@ the scope holds: records per provider and basis, the money per currency, the day
 button posts the scope (CSRF checked) with the number of records it stated: when the
 scope holds another number by then (a sync or an import landed meanwhile), nothing is
 deleted and the page states the new figures to confirm again. The deletion is written
-to the audit log (/audit) in its own transaction.
+to the audit log (/audit) in the deletion's own transaction.
 """
 
 from __future__ import annotations
