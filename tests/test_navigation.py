@@ -19,15 +19,8 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        "Overview",
-        "Explore",
-        "Budgets",
-        "Entries",
-        "Alerts",
-        "Channels",
-        "Prices",
-        "Sources",
-        "API tokens",
+        *("Overview", "Explore", "Budgets", "Entries", "Alerts", "Channels", "Prices", "Sources"),
+        *("API tokens", "Data", "Audit log"),
     ],
     "viewer": ["Overview", "Explore", "Budgets", "Entries", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Entries", "Prices"],

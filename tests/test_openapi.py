@@ -36,6 +36,8 @@ OPERATIONS = [
     ("GET", "/api/v1/alerts"),
     ("POST", "/api/v1/entries"),
     ("GET", "/api/v1/entries"),
+    ("POST", "/api/v1/deletions"),
+    ("GET", "/api/v1/audit"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
@@ -66,6 +68,7 @@ def test_openapi_read_endpoints_answer_with_an_example(client: TestClient) -> No
         "/api/v1/budgets",
         "/api/v1/alerts",
         "/api/v1/entries",
+        "/api/v1/audit",
     ):
         ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]

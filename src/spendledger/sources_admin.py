@@ -20,9 +20,9 @@ from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Connector, Option, SourceConfig, SourceError, SourceType
 from spendledger.sources.base import source_type as _source_type
 from spendledger.sources.base import source_types as _source_types
-from spendledger.store import Engine
+from spendledger.store import Engine, audit, deletions
 from spendledger.store.balances import delete_readings
-from spendledger.store.ledger import delete_records, records_by_source
+from spendledger.store.ledger import records_by_source
 from spendledger.store.sources import SourceRow, add_source, get_source, remove_source
 
 __all__ = [
@@ -40,6 +40,8 @@ __all__ = [
     "source_types",
     "unknown_type",
 ]
+
+LIBRARY_ACTOR = "library"  # the audit log's actor of a direct call that names none
 
 
 def source_types() -> list[SourceType]:
@@ -87,12 +89,15 @@ def add(
     options: Mapping[str, str],
     backfill_days: int = 90,
     interval_minutes: int = 60,
+    actor: str = LIBRARY_ACTOR,
 ) -> SourceRow:
-    """Check, seal the key and store the source (SourceExistsError when the name is taken)."""
+    """Check, seal the key and store the source (SourceExistsError when the name is taken);
+    `actor` (who adds it: the CLI and the page pass theirs) goes to the audit log."""
     if problems := check_options(_source_type(provider), options, key):
         raise SourceError("config", "; ".join(problems.values()))
     credential = load_vault(settings).seal(key)
     with engine.begin() as conn:
+        audit.record(conn, actor=actor, action="source.add", what={"name": name, "type": provider})
         return add_source(
             conn,
             name=name,
@@ -123,14 +128,16 @@ def check(engine: Engine, settings: Settings, name: str) -> str:
         connector.close()
 
 
-def remove(engine: Engine, name: str, *, purge: bool) -> int | None:
-    """Remove the source; with `purge` its records too (how many: returned), else None."""
+def remove(engine: Engine, name: str, *, purge: bool, actor: str = LIBRARY_ACTOR) -> int | None:
+    """Remove the source; with `purge` its records too (how many: returned), else None;
+    both written to the audit log as `actor`'s."""
     with engine.begin() as conn:
         remove_source(conn, name)
+        audit.record(conn, actor=actor, action="source.remove", what={"name": name, "purge": purge})
         if not purge:
             return None
         delete_readings(conn, source=name)
-        return delete_records(conn, source=name)
+        return deletions.delete(conn, deletions.DeletionScope(source=name), actor=actor).records
 
 
 def record_counts(engine: Engine, *, source: str | None = None) -> dict[str, int]:

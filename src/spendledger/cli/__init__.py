@@ -12,7 +12,9 @@ import typer
 
 from spendledger.cli import alerts, balances, budgets, channels, db, entries, prices, sources, tokens, users
 from spendledger.cli.anomalies import anomalies
+from spendledger.cli.audit import audit_command
 from spendledger.cli.context import CliState
+from spendledger.cli.deletions import delete_command
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
 
@@ -39,6 +41,8 @@ app.command("worker")(db.worker)
 app.command("report")(report)
 app.command("demo")(demo)
 app.command("anomalies")(anomalies)
+app.command("delete")(delete_command)
+app.command("audit")(audit_command)
 
 
 @app.callback()

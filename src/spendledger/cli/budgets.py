@@ -20,9 +20,18 @@ from spendledger.alerts.budgets import (
     create_budget,
     describe_scope,
 )
-from spendledger.cli.context import open_ledger, out, print_table, settings_of, today_in, user_errors
+from spendledger.cli.context import (
+    cli_actor,
+    open_ledger,
+    out,
+    print_table,
+    settings_of,
+    today_in,
+    user_errors,
+)
 from spendledger.cli.report import money
 from spendledger.records import DIMENSIONS
+from spendledger.store import audit
 from spendledger.store.budgets import get_budget, list_budgets, remove_budget
 from spendledger.store.tables import PERIODS
 
@@ -69,6 +78,9 @@ def add(
             thresholds=thresholds,
             basis=basis,
             channels=channels or (),
+        )
+        audit.record(
+            conn, actor=cli_actor(), action="budget.add", what={"name": budget.name, "amount": budget.amount}
         )
     out().print(
         f"Added budget {budget.name!r}: {money(budget.amount)} {budget.currency} {budget.period} "
@@ -133,6 +145,7 @@ def remove(ctx: typer.Context, name: str) -> None:
     """Remove the budget NAME (spend is untouched)."""
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
         remove_budget(conn, name)
+        audit.record(conn, actor=cli_actor(), action="budget.remove", what={"name": name})
     out().print(f"Removed budget {name!r}.")
 
 

@@ -9,6 +9,7 @@ non-zero code, never a traceback: 2 for a bad parameter, 1 for everything else.
 
 from __future__ import annotations
 
+import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,6 +146,14 @@ def say_new_ledger(path: Path, settings: Settings) -> None:
             style="yellow",
         )
     )
+
+
+def cli_actor() -> str:
+    """Who runs the command, for the audit log: `cli:` and the login name."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container's uid with no passwd entry)
+        return "cli"
 
 
 def parse_day(option: str, value: str | None) -> date | None:

@@ -13,14 +13,23 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.cli.context import fail, open_ledger, out, parse_day, print_table, progress_bar, user_errors
+from spendledger.cli.context import (
+    cli_actor,
+    fail,
+    open_ledger,
+    out,
+    parse_day,
+    print_table,
+    progress_bar,
+    user_errors,
+)
 from spendledger.pricing import Pricer
 from spendledger.pricing.display import guess_provider, price_lines, source_kind
 from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
 from spendledger.queries import unpriced_models
 from spendledger.repricing import RepriceResult, reprice
-from spendledger.store import Engine
+from spendledger.store import Engine, audit
 from spendledger.store.overrides import add_override, list_overrides, load_overrides, remove_override
 
 app = typer.Typer(help="Prices: look up, override, re-price.", no_args_is_help=True)
@@ -126,6 +135,9 @@ def set_(
                 effective_to=last,
                 currency=currency,
             )
+            audit.record(
+                conn, actor=cli_actor(), action="price_override.add", what={"id": override_id, "model": model}
+            )
         out().print(f"Added price override #{override_id} for {provider}/{model}.")
         if do_reprice:
             _reprice_and_report(engine, since=day_start(first))
@@ -169,6 +181,7 @@ def remove(
             removed = next((o for o in list_overrides(conn) if o.id == override_id), None)
             if removed is None or not remove_override(conn, override_id):
                 fail(f"no price override #{override_id}; `spendledger prices list` shows them")
+            audit.record(conn, actor=cli_actor(), action="price_override.remove", what={"id": override_id})
         out().print(
             f"Removed price override #{override_id} ({removed.provider or '*'}/{removed.model_pattern})."
         )

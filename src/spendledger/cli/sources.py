@@ -17,6 +17,7 @@ from rich.table import Table
 
 from spendledger import sources_admin
 from spendledger.cli.context import (
+    cli_actor,
     err,
     fail,
     open_ledger,
@@ -90,6 +91,7 @@ def add(
             options=options,
             backfill_days=backfill_days,
             interval_minutes=interval_minutes,
+            actor=cli_actor(),
         )
     out().print(
         f"Added {provider} source {name!r} (key {mask(key)}). `spendledger sources test {name}` checks "
@@ -142,7 +144,7 @@ def remove(
 ) -> None:
     """Remove a source; its records stay in the ledger unless --purge."""
     with open_ledger(ctx) as engine, user_errors():
-        deleted = sources_admin.remove(engine, name, purge=purge) or 0
+        deleted = sources_admin.remove(engine, name, purge=purge, actor=cli_actor()) or 0
     kept = "" if purge else " Its records stay in the ledger (--purge deletes them)."
     out().print(f"Removed source {name!r}" + (f" and {deleted:,} records." if purge else ".") + kept)
 

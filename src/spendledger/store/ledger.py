@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from sqlalchemy import (
     false,
     func,
     select,
+    true,
     tuple_,
     update,
 )
@@ -203,10 +204,31 @@ def replace_buckets(
     return replace_where(conn, condition, records, tz=tz, now=now)
 
 
-def delete_records(conn: Connection, *, source: str | None = None, basis: str | None = None) -> int:
-    """Delete every record of `source` (a purged source) or of `basis` (the demo's), or of
-    both when both are given, the rollups following; returns how many."""
-    return delete_where(conn, _scope(source=source, basis=basis))
+def delete_records(
+    conn: Connection,
+    *,
+    source: str | None = None,
+    basis: str | None = None,
+    provider: str | None = None,
+    account: str | None = None,
+    project: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    everything: bool = False,
+) -> int:
+    """Delete the records in a scope, the rollups following; returns how many.
+
+    The scope is every field given, all of them at once: a source's records (a purged
+    source), a basis's (the demo's), a provider's, account's or project's ('' for the
+    records with none), between the local days `start` and `end` (both included). An
+    empty scope is refused unless `everything` says every record is meant.
+    """
+    condition = record_scope(
+        source=source, basis=basis, provider=provider, account=account, project=project, start=start, end=end
+    )
+    if condition is None and not everything:
+        raise ValueError("delete_records needs a scope, or everything=True")
+    return delete_where(conn, true() if condition is None else condition)
 
 
 def any_record(conn: Connection, *, basis: str | None = None, other_than: str | None = None) -> bool:
@@ -215,15 +237,24 @@ def any_record(conn: Connection, *, basis: str | None = None, other_than: str | 
     return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None
 
 
-def _scope(*, source: str | None, basis: str | None) -> ColumnElement[bool]:
-    conditions = []
-    if source is not None:
-        conditions.append(usage.c.source == source)
-    if basis is not None:
-        conditions.append(usage.c.basis == basis)
-    if not conditions:
-        raise ValueError("delete_records needs a source or a basis")
-    return and_(*conditions)
+def record_scope(
+    *,
+    source: str | None = None,
+    basis: str | None = None,
+    provider: str | None = None,
+    account: str | None = None,
+    project: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+) -> ColumnElement[bool] | None:
+    """The records matching every field given (`delete_records`'s scope); None: no field."""
+    equal = {"source": source, "basis": basis, "provider": provider, "account": account, "project": project}
+    conditions = [usage.c[column] == value for column, value in equal.items() if value is not None]
+    if start is not None:
+        conditions.append(usage.c.day >= start.isoformat())
+    if end is not None:
+        conditions.append(usage.c.day <= end.isoformat())
+    return and_(*conditions) if conditions else None
 
 
 def records_by_source(conn: Connection, *, source: str | None = None) -> dict[str, int]:

@@ -410,3 +410,20 @@ balance_rules = Table(
     Column("channels", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+# Who changed what, and when (store/audit.py): deletions of records and the admin's
+# changes (sources, budgets, prices, manual entries). Written in the transaction of the
+# change it records; never updated. `amount` is the money involved, per currency, as
+# exact decimal strings ({"USD": "12.50"}), or NULL when none is.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(320), nullable=False),  # an email, "cli:LOGIN" or "token:NAME"
+    Column("action", String(64), nullable=False),  # noun.verb: "records.delete", "budget.add"
+    Column("what", JSON, nullable=False),
+    Column("amount", JSON, nullable=True),
+    Index("ix_audit_log_at", "at"),
+)

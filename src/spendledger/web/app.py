@@ -30,9 +30,11 @@ from spendledger.web.pages import (
     STATIC,
     account,
     alerts_page,
+    audit_page,
     balance_alerts,
     budgets_page,
     channels,
+    data_page,
     demo_data,
     entries_page,
     explore,
@@ -142,6 +144,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         prices,
         tokens,
         demo_data,
+        data_page,
+        audit_page,
     ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from spendledger.web.api import alerts, budgets, dimensions, entries, events, sources, spend
+from spendledger.web.api import alerts, audit, budgets, deletions, dimensions, entries, events, sources, spend
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(events.router)
@@ -12,5 +12,7 @@ router.include_router(sources.router)
 router.include_router(budgets.router)
 router.include_router(alerts.router)
 router.include_router(entries.router)
+router.include_router(deletions.router)
+router.include_router(audit.router)
 
 __all__ = ["router"]

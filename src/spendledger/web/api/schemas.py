@@ -503,3 +503,107 @@ class EntryBatchResultPublic(BaseModel):
     rejected_count: int
     entries: list[EntryOutcomePublic]
     rejected: list[EntryRejectionPublic]
+
+
+# ---- removing data and the audit log (admins) ------------------------------------------------
+
+
+class DeletionIn(BaseModel):
+    """A scope of records to delete: those matching every field given (days are local and
+    both included; account or project "none": the records with none). An empty scope is
+    refused unless `all` is true. `dry_run` states what would go and deletes nothing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"provider": "openai", "from": "2026-11-01", "to": "2026-11-30"}]},
+        populate_by_name=True,
+        extra="forbid",
+    )
+
+    source: str | None = Field(None, max_length=200)
+    provider: str | None = Field(None, max_length=200)
+    account: str | None = Field(None, max_length=200)
+    project: str | None = Field(None, max_length=200)
+    basis: str | None = Field(None, description="billed, metered, manual or demo", max_length=16)
+    from_: Annotated[date | None, Field(alias="from")] = None
+    to: date | None = None
+    all: bool = Field(False, description="every record: only with no other field")
+    dry_run: bool = Field(False, description="state what would go; delete nothing")
+
+
+class DeletionSlicePublic(BaseModel):
+    provider: str
+    basis: str
+    records: int
+    amounts: PerCurrency
+
+
+class DeletionPublic(BaseModel):
+    """What the scope held: deleted (`dry_run` false) or what would go (`dry_run` true)."""
+
+    model_config = _examples(
+        {
+            "dry_run": False,
+            "deleted": 1736,
+            "records": 1736,
+            "scope": {"provider": "openai", "from": "2026-11-01", "to": "2026-11-30"},
+            "amounts": {"USD": "525.33"},
+            "by_provider_basis": [
+                {
+                    "provider": "openai",
+                    "basis": "billed",
+                    "records": 1736,
+                    "amounts": {"USD": "525.33"},
+                }
+            ],
+            "first_day": "2026-11-01",
+            "last_day": "2026-11-30",
+            "days": 30,
+        }
+    )
+
+    dry_run: bool
+    deleted: int = Field(description="records deleted: 0 on a dry run")
+    records: int = Field(description="records the scope held")
+    scope: dict[str, str] = Field(description="the fields given; {'all': 'true'} for every record")
+    amounts: PerCurrency
+    by_provider_basis: list[DeletionSlicePublic]
+    first_day: date | None = Field(description="the first local day holding records; null: none")
+    last_day: date | None
+    days: int = Field(description="the days holding records")
+
+
+class AuditEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    actor: str = Field(description="an email, token:NAME (the API) or cli:LOGIN (the command line)")
+    action: str = Field(description="noun.verb: records.delete, source.add, budget.remove...")
+    what: dict[str, Any]
+    amount: PerCurrency | None = Field(description="the money involved, per currency; null: none")
+
+
+class AuditPublic(BaseModel):
+    """The audit log between two local days, newest first: the /audit page's entries."""
+
+    model_config = _examples(
+        {
+            "entries": [
+                {
+                    "id": 12,
+                    "at": "2026-11-23T08:00:00Z",
+                    "actor": "admin@example.com",
+                    "action": "records.delete",
+                    "what": {
+                        "scope": {"provider": "openai", "from": "2026-11-01", "to": "2026-11-30"},
+                        "records": 1736,
+                        "first_day": "2026-11-01",
+                        "last_day": "2026-11-30",
+                        "days": 30,
+                        "by_provider_basis": {"openai/billed": 1736},
+                    },
+                    "amount": {"USD": "525.33"},
+                }
+            ]
+        }
+    )
+
+    entries: list[AuditEntryPublic]

@@ -26,6 +26,8 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/prices", "Prices", EVERYONE),
     ("/sources", "Sources", ("admin",)),
     ("/tokens", "API tokens", ("admin",)),
+    ("/data", "Data", ("admin",)),
+    ("/audit", "Audit log", ("admin",)),
 )
 
 

@@ -32,7 +32,7 @@ from spendledger.alerts.budgets import (
 )
 from spendledger.alerts.forecast import Forecast, forecast_spend
 from spendledger.queries import QueryError
-from spendledger.store import Connection, Engine
+from spendledger.store import Connection, Engine, audit
 from spendledger.store.budgets import (
     BudgetExistsError,
     BudgetRow,
@@ -175,6 +175,9 @@ def add_budget(page: PageDep, viewer: AdminViewer, form: Annotated[BudgetForm, F
         with page.engine.begin() as conn:
             check_channels(conn, form.channels)
             b = create_budget(conn, name=form.name, now=datetime.now(UTC), **form.arguments())
+            audit.record(
+                conn, actor=viewer.user.email, action="budget.add", what={"name": b.name, "amount": b.amount}
+            )
     except QueryError as exc:
         return _invalid(page, viewer, form, None, FIELD_OF.get(exc.param, exc.param), str(exc))
     except BudgetExistsError as exc:
@@ -194,6 +197,7 @@ def edit_budget(
         with page.engine.begin() as conn:
             check_channels(conn, form.channels)
             change_budget(conn, old.name, now=datetime.now(UTC), **form.arguments())
+            audit.record(conn, actor=viewer.user.email, action="budget.change", what={"name": old.name})
     except QueryError as exc:
         return _invalid(page, viewer, form, old, FIELD_OF.get(exc.param, exc.param), str(exc))
     return _render(page, viewer, notices=[f"Changed budget {old.name!r}."])
@@ -207,6 +211,7 @@ def delete_budget(
     try:
         with page.engine.begin() as conn:
             remove_budget(conn, name)
+            audit.record(conn, actor=viewer.user.email, action="budget.remove", what={"name": name})
     except UnknownBudgetError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     return _render(page, viewer, notices=[f"Removed budget {name!r} (spend is untouched)."])

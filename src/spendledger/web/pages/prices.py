@@ -23,7 +23,7 @@ from spendledger.pricing.overrides import day_start
 from spendledger.pricing.pricer import CATALOGUE, price_day
 from spendledger.queries import unpriced_models
 from spendledger.repricing import reprice
-from spendledger.store import Engine
+from spendledger.store import Engine, audit
 from spendledger.store import overrides as stored
 from spendledger.web.auth import PageViewer, Viewer, check_csrf, require, scope_of
 from spendledger.web.deps import EngineDep, TemplatesDep, get_pricer
@@ -133,6 +133,7 @@ def add_price(page: PageDep, viewer: AdminViewer, form: Annotated[OverrideForm, 
         fields = form.to_override()
         with page.engine.begin() as conn:
             override_id = stored.add_override(conn, **fields)
+            audit.record(conn, actor=viewer.user.email, action="price_override.add", what={"id": override_id})
     except OverrideError as exc:
         return _render(page, viewer, form=form, error=str(exc), status_code=400)
     notices = [f"Added price override #{override_id} for {form.provider.strip()}/{form.model.strip()}."]
@@ -151,6 +152,9 @@ def edit_price(
         fields = form.to_override(kept=old)
         with page.engine.begin() as conn:
             _found(stored.update_override(conn, override_id, **fields) or None, override_id)
+            audit.record(
+                conn, actor=viewer.user.email, action="price_override.change", what={"id": override_id}
+            )
     except OverrideError as exc:
         return _render(page, viewer, form=form, editing=old, error=str(exc), status_code=400)
     new_from = day_start(fields["effective_from"])
@@ -167,6 +171,7 @@ def delete_price(
     with page.engine.begin() as conn:
         removed = _found(stored.get_override(conn, override_id), override_id)
         stored.remove_override(conn, override_id)
+        audit.record(conn, actor=viewer.user.email, action="price_override.remove", what={"id": override_id})
     notices = [
         f"Removed price override #{override_id} ({removed.provider or '*'}/{removed.model_pattern}).",
         _reprice(page, since=removed.effective_from),

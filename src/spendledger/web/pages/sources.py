@@ -249,6 +249,7 @@ def add(page: PageDep, form: FormDep, csrf_token: Csrf = None, key: Text = "") -
             sources_admin.add(
                 page.engine, page.settings, provider=form.provider, name=form.name, key=key,
                 options=form.chosen_options(), backfill_days=backfill, interval_minutes=interval,
+                actor=page.viewer.user.email,
             )  # fmt: skip
     except SourceExistsError as exc:
         form.errors["name"] = f"Name: {exc}"
@@ -332,5 +333,5 @@ def remove(
     if page.running(row):  # its pages would land after the purge
         error = f"A sync of {row.name!r} is running: wait for it to end, then remove the source."
         return page.render(error=error, status_code=409)
-    deleted = sources_admin.remove(page.engine, row.name, purge=purge)
+    deleted = sources_admin.remove(page.engine, row.name, purge=purge, actor=page.viewer.user.email)
     return back(removed=row.name, purged=deleted)
