@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from spendledger.cli import alerts, balances, budgets, channels, db, prices, sources, tokens, users
+from spendledger.cli import agents, alerts, balances, budgets, channels, db, prices, sources, tokens, users
 from spendledger.cli.anomalies import anomalies
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
@@ -32,6 +32,7 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
+app.add_typer(agents.app, name="agents")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)
