@@ -42,6 +42,14 @@ def os_user() -> str:
         return ""
 
 
+def _folder(cwd: str) -> Path | None:
+    """`cwd` when it is a folder on this machine (a log may come from another, or be garbled)."""
+    try:
+        return Path(cwd) if cwd and Path(cwd).is_dir() else None
+    except (OSError, ValueError):
+        return None
+
+
 def _name(folder: str) -> str:
     """A folder's last part, whichever system wrote the path (a log copied from Windows)."""
     return (PureWindowsPath(folder) if "\\" in folder else PurePosixPath(folder)).name
@@ -63,8 +71,7 @@ class Attribution:
         return known
 
     def _lookup(self, cwd: str) -> tuple[str, str]:
-        folder = Path(cwd) if cwd else None
-        here = folder if folder is not None and folder.is_dir() else None
+        here = _folder(cwd)
         user = self.user
         if user is None:
             user = self._git(["config", "user.email"], here) or os_user()

@@ -24,7 +24,7 @@ from spendledger.agents.attribution import Attribution
 from spendledger.agents.calls import AgentCall
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
-from spendledger.ingest.records import event_to_record
+from spendledger.ingest.records import EventError, event_to_record
 from spendledger.pricing import Pricer
 from spendledger.records import format_money
 
@@ -90,6 +90,10 @@ class EventBuilder:
             reasoning_tokens=t.reasoning,
             request_id=call.request_id,
         )
+        if bad := next(
+            (k for k, v in dataclasses.asdict(event).items() if isinstance(v, str) and "\x00" in v), None
+        ):
+            raise EventError(bad, f"{bad} contains a NUL character, which the ledger cannot store")
         record = event_to_record(event)
         self.pricer.price(record)
         if self.covered_by is not None:

@@ -4,18 +4,23 @@
 file is read from where the last pass stopped, and the calls the reader has completed
 are sent. `run_once` makes one final pass; `follow` (`--watch`) passes again every
 `interval` seconds until Ctrl-C or `duration`, then a final pass sends what was held
-back (a Claude Code response whose last line may not be written yet). A call the
+back (a Claude Code response whose last line may not be written yet); Ctrl-C is heard
+between passes, so what was read is sent before the command ends. A call the
 ledger would refuse is reported with its file and line, like a malformed line; the
 others of its batch are stored.
 """
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import FrameType
 
 from spendledger.agents.attribution import Attribution
 from spendledger.agents.calls import AgentCall, LogProblem, LogReader
@@ -129,21 +134,41 @@ def follow(
     interval: float,
     duration: float | None = None,
     on_poll: Callable[[int], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> ImportSummary:
-    """Pass again every `interval` seconds until Ctrl-C (or `duration` seconds), then a final pass."""
+    """Pass again every `interval` seconds until Ctrl-C (or `duration` seconds), then a final pass.
+
+    Ctrl-C is heard between passes, never inside one: a batch is never cut off halfway
+    through its sending. A second Ctrl-C interrupts at once."""
     deadline = None if duration is None else clock() + duration
-    try:
-        while True:
+    stop = threading.Event()
+    with _ctrl_c_sets(stop):
+        while not stop.is_set():
             sent = importer.poll(final=False)
             if on_poll is not None:
                 on_poll(sent)
             left = None if deadline is None else deadline - clock()
             if left is not None and left <= 0:
                 break
-            sleep(interval if left is None else min(interval, left))
-    except KeyboardInterrupt:
-        pass
-    importer.poll(final=True)
+            stop.wait(interval if left is None else min(interval, left))
+        importer.poll(final=True)
     return importer.summary
+
+
+@contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) sets `stop`; a second one raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals: Ctrl-C interrupts as usual
+        return
+
+    def heard(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, heard)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
