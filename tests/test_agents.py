@@ -12,6 +12,7 @@ list prices (per million tokens) in the comments.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,11 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from clirun import Cli, cli_runner
 from live_server import serving
+from spendledger.agents.attribution import Attribution
+from spendledger.agents.events import EventBuilder
+from spendledger.agents.importer import READERS
 from spendledger.config import Settings
+from spendledger.errors import SpendledgerError
+from spendledger.pricing import Pricer
 from spendledger.queries import build_query, spend
 from spendledger.store.tables import usage
 from spendledger.store.tokens import create_token
@@ -411,3 +419,150 @@ def test_watch_stops_cleanly_on_ctrl_c(db_url: str, tmp_path: Path, logs: Path, 
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr and "Ctrl-C stops" in stderr
     assert "gemini-cli: 3 calls in 2 files" in stdout
+
+
+# Garbage: anything a crashed writer, a disk error or a future version may leave in a log.
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=20),
+        st.sampled_from(
+            ["", "\x00", "2026-11-20T10:00:00Z", "1e400", "<synthetic>", "gemini", "token_count"]
+        ),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+GOOD_LINES = {
+    tool: [
+        line for path in sorted((FIXTURES / tool).rglob("*.jsonl")) for line in path.read_text().splitlines()
+    ]
+    for tool in ("claude-code", "codex", "gemini-cli")
+}
+PROPERTY = settings(max_examples=60, deadline=None)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path inside a JSON value, the value itself first."""
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += _paths(child, (*prefix, index))
+    return found
+
+
+def _replaced(value: Any, path: tuple[Any, ...], new: Any) -> Any:
+    if not path:
+        return new
+    copy = dict(value) if isinstance(value, dict) else list(value)
+    copy[path[0]] = _replaced(value[path[0]], path[1:], new)
+    return copy
+
+
+@st.composite
+def log_lines(draw: st.DrawFn, tool: str) -> list[str]:
+    """Good lines of `tool`, some with one value replaced by garbage, among garbage lines."""
+    lines = []
+    for _ in range(draw(st.integers(min_value=1, max_value=8))):
+        kind = draw(st.sampled_from(["good", "mutated", "json", "text", "bytes"]))
+        good = draw(st.sampled_from(GOOD_LINES[tool]))
+        if kind == "good":
+            lines.append(good)
+        elif kind == "mutated":
+            try:
+                value = json.loads(good)
+            except ValueError:
+                value = {}
+            path = draw(st.sampled_from(_paths(value)))
+            lines.append(json.dumps(_replaced(value, path, draw(JSON_VALUES))))
+        elif kind == "json":
+            lines.append(json.dumps(draw(JSON_VALUES)))
+        elif kind == "text":
+            lines.append(draw(st.text(max_size=60)).replace("\n", " "))
+        else:
+            lines.append(draw(st.binary(max_size=40)).decode("utf-8", "replace").replace("\n", " "))
+    return lines
+
+
+@pytest.mark.parametrize("tool", ["claude-code", "codex", "gemini-cli"])
+@PROPERTY
+@given(data=st.data())
+def test_garbage_lines_never_break_an_import(tool: str, data: st.DataObject) -> None:
+    lines = data.draw(log_lines(tool))
+    reader = READERS[tool]()
+    for lineno, line in enumerate(lines, 1):
+        reader.read_line("log.jsonl", lineno, line)
+    if tool == "gemini-cli":
+        reader.read_document("old.json", "\n".join(lines))
+    calls = reader.take(final=True)
+    assert all(1 <= p.line <= len(lines) for p in reader.problems if p.path == "log.jsonl")
+    builder = EventBuilder(attribution=Attribution(git=lambda args, cwd: None), pricer=Pricer())
+    for call in calls:
+        call.tokens.validate()  # the ledger's token contract holds for every call read
+        with contextlib.suppress(SpendledgerError):  # refused with its field: reported as a problem
+            builder.build(call)
+
+
+def _claude_line(message_id: str, at: str, output: int) -> str:
+    usage = {"input_tokens": 10, "output_tokens": output, "cache_read_input_tokens": 0}
+    message = {"id": message_id, "model": "claude-sonnet-4-5-20250929", "usage": usage}
+    return json.dumps(
+        {"type": "assistant", "timestamp": at, "sessionId": "s", "requestId": "r", "message": message}
+    )
+
+
+def test_claude_code_following_a_file_waits_for_a_response_last_line() -> None:
+    reader = READERS["claude-code"]()
+    reader.read_line("a.jsonl", 1, _claude_line("msg_A", "2026-11-20T09:00:00Z", 1))
+    assert reader.take(final=False, growing=frozenset({"a.jsonl"})) == []  # more lines of msg_A may follow
+    reader.read_line("a.jsonl", 2, _claude_line("msg_A", "2026-11-20T09:00:02Z", 480))
+    reader.read_line("a.jsonl", 3, _claude_line("msg_B", "2026-11-20T09:01:00Z", 7))
+    (done,) = reader.take(final=False, growing=frozenset({"a.jsonl"}))
+    # the larger count of its lines, stamped when the response began
+    assert (done.event_id, done.tokens.output, done.timestamp.isoformat()) == (
+        "claude-code:msg_A",
+        480,
+        "2026-11-20T09:00:00+00:00",
+    )
+    assert [c.event_id for c in reader.take(final=False)] == ["claude-code:msg_B"]  # the file did not grow
+    reader.read_line("a.jsonl", 4, _claude_line("msg_A", "2026-11-20T09:00:03Z", 480))
+    assert reader.take(final=True) == []  # taken already: a late copy is not a new call
+
+
+def test_codex_fork_with_one_count_in_its_first_second_keeps_it() -> None:
+    reader = READERS["codex"]()
+    usage = {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 10, "total_tokens": 110}
+    lines = [
+        {
+            "timestamp": "2026-11-20T11:00:00.001Z",
+            "type": "session_meta",
+            "payload": {"id": "f", "forked_from_id": "p"},
+        },
+        {"timestamp": "2026-11-20T11:00:00.002Z", "type": "turn_context", "payload": {"model": "gpt-5"}},
+        {
+            "timestamp": "2026-11-20T11:00:00.500Z",
+            "type": "event_msg",
+            "payload": {
+                "type": "token_count",
+                "info": {"total_token_usage": usage, "last_token_usage": usage},
+            },
+        },
+    ]
+    for lineno, line in enumerate(lines, 1):
+        reader.read_line("rollout.jsonl", lineno, json.dumps(line))
+    assert reader.take(final=False) == []  # a second count in the same second would make it a replay
+    assert [c.event_id for c in reader.take(final=True)] == ["codex:f:2026-11-20T11:00:00.500Z"]
+
+
+def test_agents_report_refuses_an_unknown_grouping(cli: Cli) -> None:
+    result = cli("agents", "report", "--by", "tool,colour", ok=False)
+    assert result.exit_code == 1
+    assert "--by 'colour': group by any of tool, covered_by, user, project, model, provider" in result.stderr
