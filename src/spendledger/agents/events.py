@@ -35,6 +35,7 @@ USAGE_VALUE_TAG = "usage_value"
 USAGE_VALUE_CURRENCY_TAG = "usage_value_currency"
 _PLAN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Event)}
+_TEXT = ("id", "provider", "model", "project", "user", "request_id")  # the texts a log gives
 
 
 class PlanError(SpendledgerError, ValueError):
@@ -90,9 +91,7 @@ class EventBuilder:
             reasoning_tokens=t.reasoning,
             request_id=call.request_id,
         )
-        if bad := next(
-            (k for k, v in dataclasses.asdict(event).items() if isinstance(v, str) and "\x00" in v), None
-        ):
+        if bad := next((n for n in _TEXT if "\x00" in (getattr(event, n) or "")), None):
             raise EventError(bad, f"{bad} contains a NUL character, which the ledger cannot store")
         record = event_to_record(event)
         self.pricer.price(record)

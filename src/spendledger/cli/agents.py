@@ -194,7 +194,8 @@ def _show(summary: ImportSummary, fmt: Format) -> None:
     for reason in summary.rejected[:PROBLEMS_SHOWN]:
         err().print(f"refused: {reason}", style="red", markup=False)
     if summary.problems:
-        err().print(f"{len(summary.problems):,} malformed lines skipped:", style="yellow")
+        count = len(summary.problems)
+        err().print(f"{count:,} malformed line{'s' if count != 1 else ''} skipped:", style="yellow")
         for problem in summary.problems[:PROBLEMS_SHOWN]:
             err().print(f"  {problem}", markup=False)
         if len(summary.problems) > PROBLEMS_SHOWN:
