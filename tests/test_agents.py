@@ -32,14 +32,16 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from clirun import Cli, cli_runner
-from live_server import serving
+from live_server import LiveServer, serving
 from spendledger.agents.attribution import Attribution
+from spendledger.agents.delivery import ApiSink
 from spendledger.agents.events import EventBuilder
-from spendledger.agents.importer import READERS
+from spendledger.agents.importer import READERS, Importer
 from spendledger.config import Settings
 from spendledger.errors import SpendledgerError
 from spendledger.pricing import Pricer
 from spendledger.queries import build_query, spend
+from spendledger.sources._http import RetryPolicy
 from spendledger.store.tables import usage
 from spendledger.store.tokens import create_token
 
@@ -566,3 +568,25 @@ def test_agents_report_refuses_an_unknown_grouping(cli: Cli) -> None:
     result = cli("agents", "report", "--by", "tool,colour", ok=False)
     assert result.exit_code == 1
     assert "--by 'colour': group by any of tool, covered_by, user, project, model, provider" in result.stderr
+
+
+def test_watch_keeps_what_it_cannot_send_until_the_server_answers(
+    settings: Settings, engine: Engine, logs: Path
+) -> None:
+    with engine.begin() as conn:
+        token = create_token(conn, name="laptop")
+    server = LiveServer(settings)  # its port refuses connections until start()
+    sink = ApiSink(server.url, token, policy=RetryPolicy(max_attempts=1))
+    importer = Importer(
+        "codex", roots=[logs / "codex"], sink=sink, attribution=Attribution(user="dev@example.com")
+    )
+    try:
+        assert importer.poll(final=False) == 0
+        assert importer.waiting is not None and "network error" in importer.waiting
+        server.start()
+        assert (importer.poll(final=False), importer.waiting) == (3, None)
+    finally:
+        sink.close()
+        server.stop()
+    assert (importer.summary.calls, importer.summary.stored) == (3, 3)
+    assert total(engine) == CODEX_TOTAL

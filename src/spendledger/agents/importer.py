@@ -3,7 +3,8 @@
 `Importer.poll()` is one pass over the log files: files that appeared are added, each
 file is read from where the last pass stopped, and the calls the reader has completed
 are sent. `run_once` makes one final pass; `follow` (`--watch`) passes again every
-`interval` seconds until Ctrl-C or `duration`, then a final pass sends what was held
+`interval` seconds until Ctrl-C or `duration` (a destination that cannot be reached for
+now is tried again at the next pass), then a final pass sends what was held
 back (a Claude Code response whose last line may not be written yet); Ctrl-C is heard
 between passes, so what was read is sent before the command ends. A call the
 ledger would refuse is reported with its file and line, like a malformed line; the
@@ -31,6 +32,7 @@ from spendledger.agents.events import EventBuilder, Priced
 from spendledger.agents.gemini_cli import GeminiCliReader
 from spendledger.agents.logfiles import Tail, log_files
 from spendledger.ingest.records import EventError
+from spendledger.sources.errors import SourceError
 
 READERS: dict[str, type[LogReader]] = {
     "claude-code": ClaudeCodeReader,
@@ -79,9 +81,12 @@ class Importer:
         self.tails: dict[Path, Tail] = {}
         self.summary = ImportSummary(tool=tool, where=sink.where, covered_by=covered_by)
         self._refused: list[LogProblem] = []
+        self._unsent: list[Priced] = []  # built, not yet taken by the destination
+        self.waiting: str | None = None  # why the last pass could not send everything
 
     def poll(self, *, final: bool) -> int:
-        """One pass; returns the number of calls sent."""
+        """One pass; returns the number of calls sent. Unless `final`, a batch the destination
+        cannot take for now (unreachable, busy) waits for the next pass (`waiting` says why)."""
         tool = self.summary.tool
         for path in log_files(tool, self.roots):
             self.tails.setdefault(path, Tail(path))
@@ -92,23 +97,34 @@ class Importer:
                 growing.add(tail.name)
             if self.progress is not None:
                 self.progress(done, len(tails))
-        calls = self.reader.take(final=final, growing=frozenset(growing))
-        for start in range(0, len(calls), self.batch_size):
-            self._send(calls[start : start + self.batch_size])
+        built = [*self._unsent, *self._build(self.reader.take(final=final, growing=frozenset(growing)))]
+        self._unsent, self.waiting = [], None
+        sent = 0
+        for start in range(0, len(built), self.batch_size):
+            batch = built[start : start + self.batch_size]
+            try:
+                self._deliver(batch)
+            except SourceError as exc:
+                if final or exc.stops_source:
+                    raise
+                self._unsent, self.waiting = built[start:], str(exc)
+                break
+            sent += len(batch)
         summary = self.summary
         summary.files, summary.lines = len(self.tails), self.reader.lines
         summary.problems = sorted([*self.reader.problems, *self._refused], key=lambda p: (p.path, p.line))
-        return len(calls)
+        return sent
 
-    def _send(self, calls: Sequence[AgentCall]) -> None:
+    def _build(self, calls: Sequence[AgentCall]) -> list[Priced]:
         built: list[Priced] = []
         for call in calls:
             try:
                 built.append(self.builder.build(call))
             except EventError as exc:
                 self._refused.append(LogProblem(call.path, call.line, f"{exc.field}: {exc}"))
-        if not built:
-            return
+        return built
+
+    def _deliver(self, built: Sequence[Priced]) -> None:
         delivered = self.sink.send([p.event for p in built])
         summary = self.summary
         summary.calls += len(built)
@@ -133,7 +149,7 @@ def follow(
     *,
     interval: float,
     duration: float | None = None,
-    on_poll: Callable[[int], None] | None = None,
+    on_poll: Callable[[Importer, int], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> ImportSummary:
     """Pass again every `interval` seconds until Ctrl-C (or `duration` seconds), then a final pass.
@@ -146,7 +162,7 @@ def follow(
         while not stop.is_set():
             sent = importer.poll(final=False)
             if on_poll is not None:
-                on_poll(sent)
+                on_poll(importer, sent)
             left = None if deadline is None else deadline - clock()
             if left is not None and left <= 0:
                 break

@@ -143,9 +143,11 @@ def _sending(sink: Sink) -> Iterator[None]:
         )
 
 
-def _said(sent: int) -> None:
+def _said(importer: Importer, sent: int) -> None:
     if sent:
         err().print(f"+{sent} call{'s' if sent != 1 else ''}")
+    if importer.waiting:
+        err().print(f"{importer.waiting}; trying again at the next read", style="yellow", markup=False)
 
 
 def _money(amounts: dict[str, Decimal]) -> str:
