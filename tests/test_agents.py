@@ -13,6 +13,7 @@ list prices (per million tokens) in the comments.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import os
 import shutil
@@ -346,8 +347,6 @@ def test_user_and_project_come_from_the_repository(cli: Cli, engine: Engine, tmp
     log.write_text(json.dumps(line) + "\n" + json.dumps(elsewhere) + "\n")
     import_json(cli, "claude-code", str(log))
     by_key = {r["key"]: (r["user"], r["project"]) for r in rows(engine)}
-    import getpass
-
     assert by_key == {
         "api:claude-code:msg_01AbCdEfGhIjKlMnOpQrStUv": ("ana@example.com", "checkout-of-shop"),
         "api:claude-code:msg_elsewhere": (getpass.getuser(), "scratch"),  # no git email: the OS user
