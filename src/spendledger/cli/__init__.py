@@ -10,7 +10,19 @@ from typing import Annotated
 
 import typer
 
-from spendledger.cli import alerts, balances, budgets, channels, db, entries, prices, sources, tokens, users
+from spendledger.cli import (
+    agents,
+    alerts,
+    balances,
+    budgets,
+    channels,
+    db,
+    entries,
+    prices,
+    sources,
+    tokens,
+    users,
+)
 from spendledger.cli.anomalies import anomalies
 from spendledger.cli.audit import audit_command
 from spendledger.cli.context import CliState
@@ -35,6 +47,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
 app.add_typer(entries.app, name="entries")
+app.add_typer(agents.app, name="agents")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)
