@@ -15,6 +15,7 @@ from spendledger.cli.anomalies import anomalies
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
+from spendledger.cli.subscriptions import app as subscriptions_app
 
 app = typer.Typer(
     name="spendledger",
@@ -32,6 +33,7 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
+app.add_typer(subscriptions_app, name="subscriptions")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

@@ -57,7 +57,7 @@ _PERPLEXITY = (
 _GEMINI_WORKSPACE = (
     "support.google.com/a/answer/13969047 (How Gemini for Google Workspace billing works): Flexible "
     "Plan $24 (Business) / $36 (Enterprise) per user per month; the Annual/Fixed-Term Plan, billed "
-    "monthly, $20 / $30 (give --price-per-seat). Google stopped selling the add-on to business "
+    "monthly, $20 / $30 (give it as --price-per-seat). Google stopped selling the add-on to business "
     "customers in 2025 (Gemini is now part of Workspace plans): for licences still held"
 )
 
@@ -75,7 +75,7 @@ PRESETS: tuple[Preset, ...] = (
         "chatgpt-enterprise",
         "ChatGPT Enterprise",
         "openai",
-        "no public price (openai.com/chatgpt/pricing: contact sales); give --price-per-seat",
+        "openai.com/chatgpt/pricing: no public price (contact sales)",
     ),
     Preset(
         "claude-pro",

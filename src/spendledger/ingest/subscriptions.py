@@ -36,9 +36,9 @@ from spendledger.ingest.subscription_plans import PRESETS, Preset, preset
 from spendledger.model_names import canonical_provider, canonicalise
 from spendledger.queries import QueryError
 from spendledger.records import Basis, PricingStatus, UsageRecord, from_nanos, to_nanos
-from spendledger.store import Connection
+from spendledger.store import Connection, Engine
 from spendledger.store import subscriptions as store
-from spendledger.store.ledger import WriteResult
+from spendledger.store.ledger import WriteResult, get_meta, set_meta
 from spendledger.store.sources import list_sources
 from spendledger.store.subscriptions import SOURCE, SubscriptionRow
 from spendledger.store.tables import DIM
@@ -174,12 +174,7 @@ def _checked(
     if price_per_seat is None or (isinstance(price_per_seat, str) and not price_per_seat.strip()):
         listed = preset_.price(interval) if preset_ else None
         if listed is None:
-            why = (
-                f"plan {preset_.name} has no public {interval} price ({preset_.source})"
-                if preset_
-                else "give the price of one seat per interval"
-            )
-            raise SubscriptionError("price_per_seat", f"{why}; send --price-per-seat")
+            raise SubscriptionError("price_per_seat", _no_price(preset_, interval))
         price = listed
     else:
         price = _price(price_per_seat)
@@ -218,6 +213,15 @@ def _checked(
         "user": _text("user", user),
         "seats": sorted(counts.items()),
     }
+
+
+def _no_price(plan: Preset | None, interval: str) -> str:
+    if plan is None:
+        return "send --price-per-seat, one seat's price per interval (e.g. 30), or a --plan that lists one"
+    if not plan.prices:
+        return f"plan {plan.name} has no public price ({plan.source}); send --price-per-seat, what you pay"
+    listed = ", ".join(f"{i} {p.normalize():f}" for i, p in plan.prices.items())
+    return f"plan {plan.name} lists no {interval} price (it lists {listed}); send --price-per-seat"
 
 
 def _name(name: str) -> str:
@@ -457,3 +461,21 @@ def period_figures(s: SubscriptionRow, *, today: date, limit: int = 12) -> list[
         amount = from_nanos(seat_periods.period_nanos(plan, p))
         found.append(PeriodFigure(p.start, p.end, p.first, p.last, seats, amount))
     return found[::-1][:limit]
+
+
+_ROUND_STAMP = "subscriptions_round"  # ledger_meta: what the last scheduler round wrote for
+
+
+def sync_in_round(engine: Engine, *, tz: ZoneInfo, now: datetime) -> list[Outcome] | None:
+    """The scheduler's step: every subscription's records up to today, when a new day or a
+    change of the seat-billing sources may have changed them (None: nothing to do). A
+    change to a subscription itself rewrites its records at once, not here."""
+    today = now.astimezone(tz).date()
+    with engine.begin() as conn:
+        seat_sources = sorted(s.name for s in list_sources(conn) if s.provider in SEAT_SOURCES)
+        stamp = f"{today.isoformat()}|{current_view(conn)}|{','.join(seat_sources)}"
+        if get_meta(conn, _ROUND_STAMP) == stamp:
+            return None
+        outcomes = sync_subscriptions(conn, tz=tz, today=today, now=now)
+        set_meta(conn, _ROUND_STAMP, stamp)
+    return outcomes
