@@ -109,11 +109,15 @@ def _day(param: str, value: date | str) -> date:
     return day
 
 
-def _seats(param: str, value: int | str, *, least: int) -> int:
+def _whole(param: str, value: int | str, what: str) -> int:
     try:
-        count = value if isinstance(value, int) else int(str(value).strip())
+        return value if isinstance(value, int) else int(str(value).strip())
     except ValueError:
-        raise SubscriptionError(param, f"{str(value)[:40]!r} is not a whole number of seats") from None
+        raise SubscriptionError(param, f"{str(value)[:40]!r} is not a whole number of {what}") from None
+
+
+def _seats(param: str, value: int | str, *, least: int) -> int:
+    count = _whole(param, value, "seats")
     if not least <= count <= MAX_SEATS:
         raise SubscriptionError(param, f"{count}: seats are {least} to {MAX_SEATS:,}")
     return count
@@ -188,8 +192,8 @@ def _checked(
     if billing_day is None or (isinstance(billing_day, str) and not billing_day.strip()):
         day = first.day
     else:
-        day = _seats("billing_day", billing_day, least=1)
-        if day > 31:
+        day = _whole("billing_day", billing_day, "days")
+        if not 1 <= day <= 31:
             raise SubscriptionError("billing_day", f"{day}: a billing day is 1 to 31")
     counts = {first: _seats("seats", seats, least=1)}
     for when, count in seat_changes:
