@@ -91,7 +91,7 @@ def _text(param: str, value: Any, *, limit: int = DIM) -> str:
     text = "" if value is None else str(value).strip()
     if len(text) > limit:
         raise SubscriptionError(param, f"{len(text)} characters; at most {limit}")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text):
         raise SubscriptionError(param, "control characters are not allowed; send plain text")
     return text
 

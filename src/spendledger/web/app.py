@@ -40,6 +40,7 @@ from spendledger.web.pages import (
     prices,
     refused,
     sources,
+    subscriptions_page,
     tokens,
 )
 
@@ -133,6 +134,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for page in (
         explore,
         budgets_page,
+        subscriptions_page,
         balance_alerts,
         alerts_page,
         channels,

@@ -20,6 +20,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/", "Overview", EVERYONE),
     ("/explore", "Explore", EVERYONE),
     ("/budgets", "Budgets", ("admin", "viewer")),
+    ("/subscriptions", "Subscriptions", ("admin", "viewer")),
     ("/alerts", "Alerts", ("admin", "viewer")),
     ("/channels", "Channels", ("admin",)),
     ("/prices", "Prices", EVERYONE),
