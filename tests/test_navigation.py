@@ -18,8 +18,18 @@ from spendledger.web import create_app
 from spendledger.web.pages import NAV
 
 SHOWN = {
-    "admin": ["Overview", "Explore", "Budgets", "Alerts", "Channels", "Prices", "Sources", "API tokens"],
-    "viewer": ["Overview", "Explore", "Budgets", "Alerts", "Prices"],
+    "admin": [
+        "Overview",
+        "Explore",
+        "Budgets",
+        "Subscriptions",
+        "Alerts",
+        "Channels",
+        "Prices",
+        "Sources",
+        "API tokens",
+    ],
+    "viewer": ["Overview", "Explore", "Budgets", "Subscriptions", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Prices"],
 }
 

@@ -34,6 +34,8 @@ OPERATIONS = [
     ("GET", "/api/v1/sources"),
     ("GET", "/api/v1/budgets"),
     ("GET", "/api/v1/alerts"),
+    ("GET", "/api/v1/subscriptions"),
+    ("POST", "/api/v1/subscriptions"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
@@ -58,7 +60,13 @@ def test_openapi_document_is_valid(client: TestClient) -> None:
 
 def test_openapi_read_endpoints_answer_with_an_example(client: TestClient) -> None:
     doc: dict[str, Any] = client.get("/openapi.json").json()
-    for path in ("/api/v1/dimensions/{dim}", "/api/v1/sources", "/api/v1/budgets", "/api/v1/alerts"):
+    for path in (
+        "/api/v1/dimensions/{dim}",
+        "/api/v1/sources",
+        "/api/v1/budgets",
+        "/api/v1/alerts",
+        "/api/v1/subscriptions",
+    ):
         ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
         (example,) = schema["examples"]
