@@ -8,6 +8,8 @@ before any day these tests run, so the periods asserted are all in the past.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from spendledger.secrets import mask
 from spendledger.store.ledger import records_by_source
 from spendledger.store.sources import add_source
 from spendledger.web import create_app
+from test_readme import readme_snippet
 
 TEAM = {"name": "team", "provider": "openai", "seats": "12", "price_per_seat": "30", "starts": "2026-09-01"}
 
@@ -223,3 +226,14 @@ def test_subscriptions_cli_bad_input_exits_2_naming_the_option(cli: Cli) -> None
     assert bad.exit_code == 2 and "price_per_seat: send --price-per-seat" in bad.output
     unknown = cli("subscriptions", "remove", "nope", ok=False)
     assert unknown.exit_code == 1 and "no subscription named 'nope'" in unknown.output
+
+
+def test_subscriptions_readme_commands_give_its_figures(cli: Cli) -> None:
+    snippet = readme_snippet("## Seat subscriptions")
+    outputs = [cli(*shlex.split(line.removeprefix("spendledger "))).output for line in snippet.splitlines()]
+    assert all(line.startswith("spendledger ") for line in snippet.splitlines())
+    # "$360 in September and October and $450 in November", as the README says
+    report = outputs[-1]
+    for month, cost in (("2026-09", "360.00"), ("2026-10", "360.00"), ("2026-11", "450.00")):
+        assert re.search(rf"│ {month} │\s+{re.escape(cost)} │", report), report
+    assert "Total   │   1,170.00" in report
