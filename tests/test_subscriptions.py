@@ -260,11 +260,12 @@ def test_subscription_removal_takes_its_records_away(engine: Engine) -> None:
     with engine.begin() as conn:
         _add(conn)
         _add(conn, "other", provider="anthropic", seats=2)
-        row, removed = remove_subscription(conn, "team", tz=UTC_ZONE)
+        gone = remove_subscription(conn, "team", tz=UTC_ZONE)
         left = _monthly_of(conn, "openai"), records_by_source(conn)
         with pytest.raises(SpendledgerError, match="no subscription named 'team'"):
             remove_subscription(conn, "team", tz=UTC_ZONE)
-    assert (row.name, removed) == ("team", 4)
+    # Sep 360 + Oct 360 + Nov 360 + Dec 360 (12 seats × 30, charged on the 1st up to Dec 3)
+    assert (gone.subscription.name, gone.records, gone.total) == ("team", 4, Decimal("1440"))
     assert left == ({}, {"subscriptions": 4})  # the other one's 4 monthly charges stay
 
 

@@ -176,8 +176,9 @@ def remove(ctx: typer.Context, name: str) -> None:
     """Remove NAME and every record it wrote."""
     settings = settings_of(ctx)
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
-        s, removed = remove_subscription(conn, name, tz=settings.tz)
-    out().print(f"Removed subscription {s.name!r} and its {removed} records.")
+        gone = remove_subscription(conn, name, tz=settings.tz)
+    total = display_money(gone.total, gone.subscription.currency)
+    out().print(f"Removed subscription {gone.subscription.name!r} and its {gone.records} records ({total}).")
 
 
 @app.command("sync")

@@ -67,6 +67,7 @@ class Outcome:
     covered_by: str | None  # the billing source whose figures count instead
     removed: int = 0
     written: WriteResult = field(default_factory=WriteResult)
+    total: Decimal = Decimal(0)  # what its records in the ledger add up to now
 
     @property
     def changed(self) -> bool:
@@ -266,8 +267,11 @@ def create_subscription(
         plan=plan, seat_changes=seat_changes,
     )  # fmt: skip
     row = store.add_subscription(conn, name=_name(name), now=now, **fields)
-    # audit: record(conn, actor=..., action="subscription added", what=row.name, amount=row.price)
-    return regenerate(conn, row, tz=tz, today=today, now=now)
+    outcome = regenerate(conn, row, tz=tz, today=today, now=now)
+    # audit: record(conn, actor=<the caller's>, action="subscription.add",
+    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
+    #        amount={row.currency: outcome.total})
+    return outcome
 
 
 def define_subscription(
@@ -289,11 +293,14 @@ def define_subscription(
     existing = {s.name for s in store.list_subscriptions(conn)}
     if name in existing:
         row = store.update_subscription(conn, name, **fields)
-        # audit: record(conn, actor=..., action="subscription changed", what=row.name, amount=row.price)
     else:
         row = store.add_subscription(conn, name=name, now=now, **fields)
-        # audit: record(conn, actor=..., action="subscription added", what=row.name, amount=row.price)
-    return regenerate(conn, row, tz=tz, today=today, now=now), name not in existing
+    outcome = regenerate(conn, row, tz=tz, today=today, now=now)
+    # audit: when outcome.changed or the name is new: record(conn, actor=<the caller's>,
+    #        action="subscription.add" if the name is new else "subscription.change",
+    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
+    #        amount={row.currency: outcome.total})
+    return outcome, name not in existing
 
 
 def _defaults(options: dict[str, Any]) -> dict[str, Any]:
@@ -331,19 +338,30 @@ def change_seats(
         seat_changes=list(counts.items()),
     )  # fmt: skip
     row = store.update_subscription(conn, row.name, **fields)
-    # audit: record(conn, actor=..., action="subscription seats changed",
-    #        what=f"{row.name}: {seats} seats from {from_day}", amount=row.price)
-    return regenerate(conn, row, tz=tz, today=today, now=now)
+    outcome = regenerate(conn, row, tz=tz, today=today, now=now)
+    # audit: record(conn, actor=<the caller's>, action="subscription.seats",
+    #        what={"name": row.name, "seats": seats, "from": from_day},
+    #        amount={row.currency: outcome.total})
+    return outcome
 
 
-def remove_subscription(conn: Connection, name: str, *, tz: ZoneInfo) -> tuple[SubscriptionRow, int]:
-    """Remove the subscription and every record it wrote; (it, how many records went)."""
+@dataclass(frozen=True)
+class Removal:
+    subscription: SubscriptionRow
+    records: int  # how many records went with it
+    total: Decimal  # what they added up to
+
+
+def remove_subscription(conn: Connection, name: str, *, tz: ZoneInfo) -> Removal:
+    """Remove the subscription and every record it wrote."""
     row = store.get_subscription(conn, name)
+    _, total = store.recorded(conn).get(row.id, (0, Decimal(0)))
     removed, _ = store.replace_records(conn, row.id, [], tz=tz)
     store.remove_subscription_row(conn, name)
-    # audit: record(conn, actor=..., action="subscription removed", what=row.name,
-    #        amount=<the total of the records removed>)
-    return row, removed
+    # audit: record(conn, actor=<the caller's>, action="subscription.remove",
+    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
+    #        amount={row.currency: -total})
+    return Removal(row, removed, total)
 
 
 # ---- writing the records ----------------------------------------------------------------------
@@ -358,8 +376,9 @@ def current_view(conn: Connection) -> str:
 def set_view(conn: Connection, view: str, *, tz: ZoneInfo, today: date, now: datetime) -> list[Outcome]:
     """Record every subscription as `view` from now on, rewriting what is stored."""
     store.set_view(conn, _choice("view", view, VIEWS))
-    # audit: record(conn, actor=..., action="subscriptions view set", what=view, amount=None)
-    return sync_subscriptions(conn, tz=tz, today=today, now=now)
+    outcomes = sync_subscriptions(conn, tz=tz, today=today, now=now)
+    # audit: record(conn, actor=<the caller's>, action="subscriptions.view", what={"view": view})
+    return outcomes
 
 
 def covered_by(conn: Connection, s: SubscriptionRow) -> str | None:
@@ -432,7 +451,7 @@ def regenerate(
     source = covered_by(conn, s)
     wanted = [] if source else records_of(s, view=view or current_view(conn), today=today, tz=tz)
     removed, written = store.replace_records(conn, s.id, wanted, tz=tz, now=now)
-    return Outcome(s, source, removed, written)
+    return Outcome(s, source, removed, written, sum((r.cost or Decimal(0) for r in wanted), Decimal(0)))
 
 
 def sync_subscriptions(conn: Connection, *, tz: ZoneInfo, today: date, now: datetime) -> list[Outcome]:

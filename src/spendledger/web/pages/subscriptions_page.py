@@ -45,6 +45,7 @@ from spendledger.store.subscriptions import (
 )
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.pages import money
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,10 +194,14 @@ def remove(
     check_csrf(viewer, csrf_token)
     try:
         with page.engine.begin() as conn:
-            s, removed = remove_subscription(conn, name, tz=page.settings.tz)
+            gone = remove_subscription(conn, name, tz=page.settings.tz)
     except UnknownSubscriptionError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return _render(page, viewer, notices=[f"Removed subscription {s.name!r} and its {removed} records."])
+    s = gone.subscription
+    notice = (
+        f"Removed subscription {s.name!r} and its {gone.records} records ({money(gone.total, s.currency)})."
+    )
+    return _render(page, viewer, notices=[notice])
 
 
 def _when(page: Page) -> dict[str, Any]:
