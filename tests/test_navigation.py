@@ -19,10 +19,10 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Budgets", "Entries", "Alerts", "Channels", "Prices", "Sources"),
-        *("API tokens", "Data", "Audit log"),
+        *("Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels", "Prices"),
+        *("Sources", "API tokens", "Data", "Audit log"),
     ],
-    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Alerts", "Prices"],
+    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Entries", "Prices"],
 }
 

@@ -38,6 +38,8 @@ OPERATIONS = [
     ("GET", "/api/v1/entries"),
     ("POST", "/api/v1/deletions"),
     ("GET", "/api/v1/audit"),
+    ("GET", "/api/v1/subscriptions"),
+    ("POST", "/api/v1/subscriptions"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
@@ -69,6 +71,7 @@ def test_openapi_read_endpoints_answer_with_an_example(client: TestClient) -> No
         "/api/v1/alerts",
         "/api/v1/entries",
         "/api/v1/audit",
+        "/api/v1/subscriptions",
     ):
         ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]

@@ -45,6 +45,8 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/alerts"),
     ("GET", "/api/v1/budgets"),  # the pages' JSON twins
     ("GET", "/api/v1/alerts"),
+    ("GET", "/subscriptions"),
+    ("GET", "/api/v1/subscriptions"),
 }
 # apps send events and OTLP traces with an API token, never a session
 TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces"), ("POST", "/api/v1/entries")}

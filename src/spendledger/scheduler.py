@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from spendledger.alerts.delivery import notify_pending
 from spendledger.alerts.evaluate import evaluate, headline
 from spendledger.config import Settings
+from spendledger.ingest.subscriptions import sync_in_round
 from spendledger.secrets import load_vault
 from spendledger.store import Engine
 from spendledger.store.alerts import AlertRow
@@ -46,6 +47,10 @@ def run_due(
         else:
             log.info("source %s: %d pages, %d records", name, outcome.pages, outcome.records)
         outcomes.append(outcome)
+    try:  # seat subscriptions' records up to today, once the syncs that may cover them ran
+        sync_in_round(engine, tz=settings.tz, now=now())
+    except Exception:
+        log.exception("writing the seat subscriptions' records failed")
     evaluate_and_notify(engine, settings, at=now())  # on what the syncs brought
     return outcomes
 

@@ -29,6 +29,7 @@ from spendledger.cli.context import CliState
 from spendledger.cli.deletions import delete_command
 from spendledger.cli.demo import demo
 from spendledger.cli.report import report
+from spendledger.cli.subscriptions import app as subscriptions_app
 
 app = typer.Typer(
     name="spendledger",
@@ -48,6 +49,7 @@ app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
+app.add_typer(subscriptions_app, name="subscriptions")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

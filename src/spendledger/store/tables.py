@@ -426,4 +426,36 @@ audit_log = Table(
     Column("what", JSON, nullable=False),
     Column("amount", JSON, nullable=True),
     Index("ix_audit_log_at", "at"),
+# A recurring seat subscription (ingest/subscriptions.py): seats × price per seat each
+# billing period, written to `usage` as manual records of source "subscriptions". The
+# price is per seat and interval (monthly | annual); dates are local ISO days, `ends`
+# the last day paid for (inclusive). Its seat counts, dated, are in subscription_seats.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("provider", String(DIM), nullable=False),
+    Column("plan", String(100), nullable=False, default=""),  # a preset's name, or ''
+    Column("price_nanos", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, default="USD"),
+    Column("interval", String(16), nullable=False, default="monthly"),
+    Column("billing_day", SmallInteger, nullable=False),
+    Column("starts", String(10), nullable=False),
+    Column("ends", String(10), nullable=True),
+    Column("account", String(DIM), nullable=False, default=""),
+    Column("project", String(DIM), nullable=False, default=""),
+    Column("user", String(DIM), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# How many seats a subscription pays for from a day on (the first row is its start).
+subscription_seats = Table(
+    "subscription_seats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscription_id", Integer, ForeignKey("subscriptions.id", ondelete="CASCADE"), nullable=False),
+    Column("from_day", String(10), nullable=False),
+    Column("seats", Integer, nullable=False),
+    UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
 )

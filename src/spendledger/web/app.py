@@ -43,6 +43,7 @@ from spendledger.web.pages import (
     prices,
     refused,
     sources,
+    subscriptions_page,
     tokens,
 )
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         explore,
         budgets_page,
         entries_page,
+        subscriptions_page,
         balance_alerts,
         alerts_page,
         channels,

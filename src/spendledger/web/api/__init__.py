@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from spendledger.web.api import alerts, audit, budgets, deletions, dimensions, entries, events, sources, spend
+from spendledger.web.api import subscriptions as subscriptions_api
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(events.router)
@@ -14,5 +15,6 @@ router.include_router(alerts.router)
 router.include_router(entries.router)
 router.include_router(deletions.router)
 router.include_router(audit.router)
+router.include_router(subscriptions_api.router)
 
 __all__ = ["router"]

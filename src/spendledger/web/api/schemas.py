@@ -607,3 +607,149 @@ class AuditPublic(BaseModel):
     )
 
     entries: list[AuditEntryPublic]
+
+
+# ---- seat subscriptions: /api/v1/subscriptions -------------------------------------------------
+
+
+class SeatChangeIn(BaseModel):
+    from_day: date = Field(alias="from", description="the first day at this seat count")
+    seats: int = Field(description="seats paid for from that day; 0 pauses the subscription")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class SubscriptionIn(BaseModel):
+    """A whole subscription: created, or replacing the one of that name (sending the same
+    body twice changes nothing). Fields as `spendledger subscriptions add` takes them."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "chatgpt-team",
+                    "plan": "chatgpt-business",
+                    "seats": 12,
+                    "price_per_seat": "30",
+                    "starts": "2026-09-01",
+                    "seat_changes": [{"from": "2026-11-01", "seats": 15}],
+                }
+            ]
+        }
+    )
+
+    name: str = Field(max_length=200, description="unique; the subscription's handle")
+    seats: int = Field(description="seats paid for from `starts`")
+    starts: date = Field(description="the first day paid")
+    provider: str | None = Field(None, description="who bills it (openai, anthropic...); default: the plan's")
+    plan: str | None = Field(None, description="a shipped plan preset (`spendledger subscriptions plans`)")
+    price_per_seat: str | None = Field(
+        None, examples=["30"], description="one seat's price per interval; default: the plan's list price"
+    )
+    currency: str = "USD"
+    interval: str = Field("monthly", description="monthly or annual")
+    billing_day: int | None = Field(None, description="day of the month billed; default: the start's")
+    ends: date | None = Field(None, description="the last day paid, included; null: ongoing")
+    account: str = ""
+    project: str = ""
+    user: str = ""
+    seat_changes: list[SeatChangeIn] = Field(default_factory=list, max_length=1000)
+
+
+class SubscriptionPeriodPublic(BaseModel):
+    start: date = Field(description="the billing day that opens it")
+    end: date = Field(description="the next billing day (excluded)")
+    first: date = Field(description="the first day paid")
+    last: date = Field(description="the last day paid, included")
+    seats: str = Field(description='"12", or "12 → 15" when it changed within the period')
+    cost: Money = Field(description="what the period costs, prorated by the day")
+
+
+class SubscriptionPublic(BaseModel):
+    name: str
+    provider: str
+    plan: str
+    account: str
+    project: str
+    user: str
+    seats: int = Field(description="seats paid for today")
+    seat_changes: list[SeatChangeIn] = Field(description="every dated seat count, the start's first")
+    price_per_seat: Money
+    currency: str
+    interval: str
+    billing_day: int
+    starts: date
+    ends: date | None
+    counted: str = Field(description="subscription, or covered: a billing source's seat charges count")
+    covered_by: str | None = Field(description="that source's name")
+    recorded: Money = Field(description="what its records in the ledger add up to, up to today")
+    records: int
+    periods: list[SubscriptionPeriodPublic] = Field(
+        description="up to today's, most recent first (12 at most)"
+    )
+
+
+_SUBSCRIPTION_EXAMPLE: dict[str, Any] = {
+    "name": "chatgpt-team",
+    "provider": "openai",
+    "plan": "chatgpt-business",
+    "account": "",
+    "project": "",
+    "user": "",
+    "seats": 15,
+    "seat_changes": [{"from": "2026-09-01", "seats": 12}, {"from": "2026-11-01", "seats": 15}],
+    "price_per_seat": "30",
+    "currency": "USD",
+    "interval": "monthly",
+    "billing_day": 1,
+    "starts": "2026-09-01",
+    "ends": None,
+    "counted": "subscription",
+    "covered_by": None,
+    "recorded": "1170.00",
+    "records": 3,
+    "periods": [
+        {
+            "start": "2026-11-01",
+            "end": "2026-12-01",
+            "first": "2026-11-01",
+            "last": "2026-11-30",
+            "seats": "15",
+            "cost": "450.00",
+        }
+    ],
+}
+
+
+class SubscriptionsPublic(BaseModel):
+    """Every seat subscription, what it has recorded and which figures count: /subscriptions' figures."""
+
+    model_config = _examples(
+        {"today": "2026-11-30", "view": "charge", "subscriptions": [_SUBSCRIPTION_EXAMPLE]}
+    )
+
+    today: date
+    view: str = Field(description="charge (each period on its billing day) or spread (a share every day)")
+    subscriptions: list[SubscriptionPublic]
+
+
+class SubscriptionResultPublic(BaseModel):
+    """What a POST did: the subscription as stored, and the records it (re)wrote."""
+
+    model_config = _examples(
+        {
+            "created": True,
+            "records_written": 3,
+            "records_revised": 0,
+            "records_removed": 0,
+            "warning": None,
+            "subscription": _SUBSCRIPTION_EXAMPLE,
+        }
+    )
+
+    created: bool
+    records_written: int
+    records_revised: int
+    records_removed: int
+    warning: str | None = Field(description="set when a billing source covers it (it records nothing)")
+    subscription: SubscriptionPublic

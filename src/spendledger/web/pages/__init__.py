@@ -21,6 +21,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/explore", "Explore", EVERYONE),
     ("/budgets", "Budgets", ("admin", "viewer")),
     ("/entries", "Entries", EVERYONE),
+    ("/subscriptions", "Subscriptions", ("admin", "viewer")),
     ("/alerts", "Alerts", ("admin", "viewer")),
     ("/channels", "Channels", ("admin",)),
     ("/prices", "Prices", EVERYONE),
