@@ -426,6 +426,9 @@ audit_log = Table(
     Column("what", JSON, nullable=False),
     Column("amount", JSON, nullable=True),
     Index("ix_audit_log_at", "at"),
+)
+
+
 # A recurring seat subscription (ingest/subscriptions.py): seats × price per seat each
 # billing period, written to `usage` as manual records of source "subscriptions". The
 # price is per seat and interval (monthly | annual); dates are local ISO days, `ends`
