@@ -20,6 +20,9 @@ from clirun import cli_runner
 from logins import ADMIN_EMAIL, csrf_of, text_of
 from spendledger import sources_admin
 from spendledger.config import Settings
+from spendledger.ingest.entries import parse_entry
+from spendledger.ingest.manual import remove_entry, save_entry
+from spendledger.ingest.subscriptions import create_subscription, remove_subscription
 from spendledger.store.audit import entries, record
 from spendledger.store.budgets import list_budgets
 
@@ -160,3 +163,27 @@ def test_audit_page_and_api_show_a_budget_added_on_the_page(
     }
     assert client.get("/api/v1/audit", params={"from": "2999-01-01"}).json() == {"entries": []}
     assert client.get("/api/v1/audit", params={"from": "soon"}).status_code == 422
+
+
+def test_audit_log_records_manual_entries_and_subscriptions(engine: Engine) -> None:
+    """Entries and subscriptions write the audit log in the transaction of their change."""
+    utc = ZoneInfo("UTC")
+    now = datetime(2026, 11, 30, 12, tzinfo=UTC)
+    with engine.begin() as conn:
+        entry = parse_entry({"id": "inv-1", "provider": "mistral", "amount": "40.00", "date": "2026-11-30"})
+        save_entry(conn, entry, tz=utc, actor="cli:ana")
+        remove_entry(conn, "inv-1", actor="cli:ana")
+        # 12 seats × $30 from 2026-11-01, billed on the 1st: November's charge is $360.00
+        create_subscription(
+            conn, name="team", seats=12, starts="2026-11-01", provider="openai", price_per_seat="30",
+            billing_day=1, tz=utc, today=date(2026, 11, 30), now=now, actor="ana@example.com",
+        )  # fmt: skip
+        remove_subscription(conn, "team", tz=utc, actor="ana@example.com")
+    with engine.connect() as conn:
+        logged = [(e.actor, e.action, e.amount) for e in reversed(entries(conn, tz=utc))]
+    assert logged == [
+        ("cli:ana", "entry.add", {"USD": Decimal("40.00")}),
+        ("cli:ana", "entry.remove", {"USD": Decimal("-40.00")}),
+        ("ana@example.com", "subscription.add", {"USD": Decimal("360")}),
+        ("ana@example.com", "subscription.remove", {"USD": Decimal("-360")}),
+    ]

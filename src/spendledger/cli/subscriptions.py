@@ -12,7 +12,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.cli.context import open_ledger, out, print_table, settings_of, today_in, user_errors
+from spendledger.cli.context import (
+    cli_actor,
+    open_ledger,
+    out,
+    print_table,
+    settings_of,
+    today_in,
+    user_errors,
+)
 from spendledger.ingest.subscription_plans import CHECKED, PRESETS
 from spendledger.ingest.subscriptions import (
     INTERVALS,
@@ -70,7 +78,7 @@ def add(
             conn, name=name, seats=seats, starts=starts, provider=provider, price_per_seat=price_per_seat,
             currency=currency, billing_day=billing_day, interval=interval, ends=ends, account=account,
             project=project, user=user, plan=plan, tz=settings.tz, today=today_in(settings),
-            now=datetime.now(UTC),
+            now=datetime.now(UTC), actor=cli_actor(),
         )  # fmt: skip
     s = outcome.subscription
     out().print(
@@ -98,6 +106,7 @@ def seats(
             tz=settings.tz,
             today=today_in(settings),
             now=datetime.now(UTC),
+            actor=cli_actor(),
         )
     out().print(f"{outcome.subscription.name!r}: {count} seats from {from_day}; {_written(outcome)}.")
     _warn(outcome)
@@ -176,7 +185,7 @@ def remove(ctx: typer.Context, name: str) -> None:
     """Remove NAME and every record it wrote."""
     settings = settings_of(ctx)
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
-        gone = remove_subscription(conn, name, tz=settings.tz)
+        gone = remove_subscription(conn, name, tz=settings.tz, actor=cli_actor())
     total = display_money(gone.total, gone.subscription.currency)
     out().print(f"Removed subscription {gone.subscription.name!r} and its {gone.records} records ({total}).")
 
@@ -207,7 +216,9 @@ def view(
         if shape is None:
             out().print(f"Subscriptions are recorded as {_view_text(current_view(conn))}.")
             return
-        outcomes = set_view(conn, shape, tz=settings.tz, today=today_in(settings), now=datetime.now(UTC))
+        outcomes = set_view(
+            conn, shape, tz=settings.tz, today=today_in(settings), now=datetime.now(UTC), actor=cli_actor()
+        )
         now_view = current_view(conn)
     out().print(f"Subscriptions are now recorded as {_view_text(now_view)}; {len(outcomes)} rewritten.")
 

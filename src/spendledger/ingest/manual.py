@@ -9,7 +9,7 @@ Invariants:
   without look-alikes (0/o, 1/l/i), e.g. `e-k7m2qx`;
 - a batch (the API's) stores its good entries and names each bad one by its index, its
   id and the field at fault; an id given twice in one batch is refused the second time;
-- every change happens at one line marked `# audit:`, where the audit log records who
+- every change is written to the audit log (store/audit.py) in its transaction: who
   changed what and by how much.
 """
 
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.entries import TEXT_FIELDS, Entry, EntryError, entry_records, parse_entry
 from spendledger.records import format_money, from_nanos
-from spendledger.store import Connection
+from spendledger.store import Connection, audit
 from spendledger.store.entries import EntryDayRow, delete_entry, entry_days, entry_exists, replace_entry
 
 ID_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
@@ -104,8 +104,13 @@ def save_entry(
     if old is not None and not overwrite:
         raise EntryExistsError(entry.id)
     replace_entry(conn, entry.id, entry_records(entry, tz=tz), tz=tz, now=now or datetime.now(UTC))
-    # audit: audit.record(conn, actor=actor, action="entry.add" if old is None else "entry.edit",
-    #     what=describe(entry, old), amount=entry.amount)
+    audit.record(
+        conn,
+        actor=actor,
+        action="entry.add" if old is None else "entry.edit",
+        what={"id": entry.id, "entry": describe(entry, old)},
+        amount={entry.currency: entry.amount},
+    )
     return Saved(entry, "added" if old is None else "replaced")
 
 
@@ -133,7 +138,13 @@ def remove_entry(conn: Connection, entry_id: str, *, actor: str) -> Entry:
     if old is None:
         raise UnknownEntryError(entry_id)
     delete_entry(conn, entry_id)
-    # audit: audit.record(conn, actor=actor, action="entry.remove", what=describe(old), amount=-old.amount)
+    audit.record(
+        conn,
+        actor=actor,
+        action="entry.remove",
+        what={"id": old.id, "entry": describe(old)},
+        amount={old.currency: -old.amount},
+    )
     return old
 
 

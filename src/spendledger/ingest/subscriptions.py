@@ -36,7 +36,7 @@ from spendledger.ingest.subscription_plans import PRESETS, Preset, preset
 from spendledger.model_names import canonical_provider, canonicalise
 from spendledger.queries import QueryError
 from spendledger.records import Basis, PricingStatus, UsageRecord, from_nanos, to_nanos
-from spendledger.store import Connection, Engine
+from spendledger.store import Connection, Engine, audit
 from spendledger.store import subscriptions as store
 from spendledger.store.ledger import WriteResult, get_meta, set_meta
 from spendledger.store.sources import list_sources
@@ -259,6 +259,7 @@ def create_subscription(
     user: str = "",
     plan: str | None = None,
     seat_changes: Iterable[tuple[date | str, int | str]] = (),
+    actor: str = "library",
 ) -> Outcome:
     """Store a new subscription and write its records up to `today`."""
     fields = _checked(
@@ -268,9 +269,9 @@ def create_subscription(
     )  # fmt: skip
     row = store.add_subscription(conn, name=_name(name), now=now, **fields)
     outcome = regenerate(conn, row, tz=tz, today=today, now=now)
-    # audit: record(conn, actor=<the caller's>, action="subscription.add",
-    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
-    #        amount={row.currency: outcome.total})
+    audit.record(
+        conn, actor=actor, action="subscription.add", what=_audited(row), amount=_money(row, outcome)
+    )
     return outcome
 
 
@@ -283,6 +284,7 @@ def define_subscription(
     tz: ZoneInfo,
     today: date,
     now: datetime,
+    actor: str = "library",
     **options: Any,
 ) -> tuple[Outcome, bool]:
     """Create the subscription `name`, or replace its whole definition (seat changes
@@ -296,10 +298,9 @@ def define_subscription(
     else:
         row = store.add_subscription(conn, name=name, now=now, **fields)
     outcome = regenerate(conn, row, tz=tz, today=today, now=now)
-    # audit: when outcome.changed or the name is new: record(conn, actor=<the caller's>,
-    #        action="subscription.add" if the name is new else "subscription.change",
-    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
-    #        amount={row.currency: outcome.total})
+    if name not in existing or outcome.changed:
+        action = "subscription.add" if name not in existing else "subscription.change"
+        audit.record(conn, actor=actor, action=action, what=_audited(row), amount=_money(row, outcome))
     return outcome, name not in existing
 
 
@@ -324,6 +325,7 @@ def change_seats(
     tz: ZoneInfo,
     today: date,
     now: datetime,
+    actor: str = "library",
 ) -> Outcome:
     """From `from_day` on, the subscription pays for `seats` seats (0 pauses it); the
     periods it touches are rewritten (a mid-period change is prorated by the day)."""
@@ -339,10 +341,24 @@ def change_seats(
     )  # fmt: skip
     row = store.update_subscription(conn, row.name, **fields)
     outcome = regenerate(conn, row, tz=tz, today=today, now=now)
-    # audit: record(conn, actor=<the caller's>, action="subscription.seats",
-    #        what={"name": row.name, "seats": seats, "from": from_day},
-    #        amount={row.currency: outcome.total})
+    audit.record(
+        conn,
+        actor=actor,
+        action="subscription.seats",
+        what={"name": row.name, "seats": str(seats), "from": str(from_day)},
+        amount=_money(row, outcome),
+    )
     return outcome
+
+
+def _audited(row: SubscriptionRow) -> dict[str, Any]:
+    """What the audit log keeps of a subscription."""
+    seats = [[day.isoformat(), count] for day, count in row.seats]
+    return {"name": row.name, "provider": row.provider, "seats": seats, "price_per_seat": row.price}
+
+
+def _money(row: SubscriptionRow, outcome: Outcome) -> dict[str, Decimal]:
+    return {row.currency: outcome.total}
 
 
 @dataclass(frozen=True)
@@ -352,15 +368,15 @@ class Removal:
     total: Decimal  # what they added up to
 
 
-def remove_subscription(conn: Connection, name: str, *, tz: ZoneInfo) -> Removal:
+def remove_subscription(conn: Connection, name: str, *, tz: ZoneInfo, actor: str = "library") -> Removal:
     """Remove the subscription and every record it wrote."""
     row = store.get_subscription(conn, name)
     _, total = store.recorded(conn).get(row.id, (0, Decimal(0)))
     removed, _ = store.replace_records(conn, row.id, [], tz=tz)
     store.remove_subscription_row(conn, name)
-    # audit: record(conn, actor=<the caller's>, action="subscription.remove",
-    #        what={"name": row.name, "seats": row.seats, "price_per_seat": row.price},
-    #        amount={row.currency: -total})
+    audit.record(
+        conn, actor=actor, action="subscription.remove", what=_audited(row), amount={row.currency: -total}
+    )
     return Removal(row, removed, total)
 
 
@@ -373,11 +389,13 @@ def current_view(conn: Connection) -> str:
     return stored if stored in VIEWS else DEFAULT_VIEW
 
 
-def set_view(conn: Connection, view: str, *, tz: ZoneInfo, today: date, now: datetime) -> list[Outcome]:
+def set_view(
+    conn: Connection, view: str, *, tz: ZoneInfo, today: date, now: datetime, actor: str = "library"
+) -> list[Outcome]:
     """Record every subscription as `view` from now on, rewriting what is stored."""
     store.set_view(conn, _choice("view", view, VIEWS))
     outcomes = sync_subscriptions(conn, tz=tz, today=today, now=now)
-    # audit: record(conn, actor=<the caller's>, action="subscriptions.view", what={"view": view})
+    audit.record(conn, actor=actor, action="subscriptions.view", what={"view": view})
     return outcomes
 
 

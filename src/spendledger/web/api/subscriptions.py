@@ -56,7 +56,7 @@ def get_subscriptions(settings: SettingsDep, engine: EngineDep, _reader: ReaderO
     responses={**_REFUSED, 400: {"model": ErrorPublic, "description": "a field the ledger refuses, named"}},
 )
 def post_subscription(
-    body: SubscriptionIn, settings: SettingsDep, engine: EngineDep, _reader: Admin
+    body: SubscriptionIn, settings: SettingsDep, engine: EngineDep, reader: Admin
 ) -> SubscriptionResultPublic:
     """Create or replace a subscription and write its records up to today."""
     now = datetime.now(UTC)
@@ -68,7 +68,7 @@ def post_subscription(
             interval=body.interval, billing_day=body.billing_day, ends=body.ends, account=body.account,
             project=body.project,
             user=body.user, seat_changes=[(c.from_day, c.seats) for c in body.seat_changes],
-            tz=settings.tz, today=today, now=now,
+            tz=settings.tz, today=today, now=now, actor=_actor(reader),
         )  # fmt: skip
         (row,) = [r for r in rows_of(conn, today) if r.subscription.id == outcome.subscription.id]
     return SubscriptionResultPublic(
@@ -114,3 +114,10 @@ def _public(row: Row) -> SubscriptionPublic:
             for p in row.periods
         ],
     )
+
+
+def _actor(reader: Reader) -> str:
+    """Who changes a subscription through the API, for the audit log."""
+    if reader.token is not None:
+        return f"token:{reader.token}"
+    return reader.user.email if reader.user is not None else "session"

@@ -140,7 +140,7 @@ def add_subscription(
     check_csrf(viewer, form.csrf_token)
     try:
         with page.engine.begin() as conn:
-            outcome = create_subscription(conn, **form.arguments(), **_when(page))
+            outcome = create_subscription(conn, **form.arguments(), **_when(page), actor=viewer.user.email)
     except QueryError as exc:
         return _render(page, viewer, form=form, error=str(exc), error_field=exc.param, status_code=400)
     except SubscriptionExistsError as exc:
@@ -160,7 +160,7 @@ def change_view(
     check_csrf(viewer, csrf_token)
     try:
         with page.engine.begin() as conn:
-            set_view(conn, view, **_when(page))
+            set_view(conn, view, **_when(page), actor=viewer.user.email)
     except QueryError as exc:
         return _render(page, viewer, error=str(exc), error_field="view", status_code=400)
     return _render(page, viewer, notices=[f"Subscriptions are now recorded as {_view_text(view)}."])
@@ -178,7 +178,9 @@ def change_subscription_seats(
     check_csrf(viewer, csrf_token)
     try:
         with page.engine.begin() as conn:
-            outcome = change_seats(conn, name, seats, from_day=from_day, **_when(page))
+            outcome = change_seats(
+                conn, name, seats, from_day=from_day, **_when(page), actor=viewer.user.email
+            )
     except UnknownSubscriptionError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     except QueryError as exc:
@@ -194,7 +196,7 @@ def remove(
     check_csrf(viewer, csrf_token)
     try:
         with page.engine.begin() as conn:
-            gone = remove_subscription(conn, name, tz=page.settings.tz)
+            gone = remove_subscription(conn, name, tz=page.settings.tz, actor=viewer.user.email)
     except UnknownSubscriptionError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
     s = gone.subscription
