@@ -19,8 +19,9 @@ What a reader does, and what it leaves to the importer (importer.py):
   so a reader keeps the file's spelling.
 
 The registry lists the built-in formats by module, imported only when asked for; each
-module holds `READER`. `auto` tries each format's `sniff` in `FORMATS`' order (the most
-specific first, `generic` last).
+module holds `READER`. `auto` tries each format's `sniff` in `FORMATS`' order; the sniffs
+are disjoint (generic accepts only generic column names, a console export and FOCUS each
+need columns of their own), so the order only saves imports.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ from spendledger.records import Basis, UsageRecord
 SNIFF_BYTES = 64 * 1024  # how much of a file `sniff` is shown
 AUTO = "auto"
 
-# name → module holding READER; sniffed in this order by `auto`
+# name → module holding READER (or READERS, by name); sniffed in this order by `auto`
 FORMATS: dict[str, str] = {
-    "focus": "spendledger.imports.focus",
+    "generic": "spendledger.imports.generic",
     "openai-usage": "spendledger.imports.consoles",
     "anthropic-console": "spendledger.imports.consoles",
-    "mistral": "spendledger.imports.consoles",
     "openrouter-activity": "spendledger.imports.consoles",
-    "generic": "spendledger.imports.generic",
+    "mistral": "spendledger.imports.consoles",
+    "focus": "spendledger.imports.focus",
 }
 
 
