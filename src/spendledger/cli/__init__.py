@@ -14,6 +14,7 @@ from spendledger.cli import alerts, balances, budgets, channels, db, prices, sou
 from spendledger.cli.anomalies import anomalies
 from spendledger.cli.context import CliState
 from spendledger.cli.demo import demo
+from spendledger.cli.imports import import_file
 from spendledger.cli.report import report
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.command("worker")(db.worker)
 app.command("report")(report)
 app.command("demo")(demo)
 app.command("anomalies")(anomalies)
+app.command("import")(import_file)
 
 
 @app.callback()

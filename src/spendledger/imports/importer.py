@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import BinaryIO
@@ -134,6 +134,9 @@ def run_import(
 ) -> ImportSummary:
     """Import `stream` (seekable, binary) as `format_name` (or `auto`); `engine=None` is a dry run.
 
+    An empty `options.source` is `import-<format>`: the same file imported twice lands on
+    the same keys.
+
     Raises ImportFileError when the file as a whole cannot be read as that format.
     """
     if format_name == AUTO:
@@ -142,8 +145,10 @@ def run_import(
         found = detect(head)
     else:
         found = reader(format_name)
+    if not options.source:
+        options = replace(options, source=f"import-{found.name}")
     summary = ImportSummary(format=found.name, source=options.source, dry_run=engine is None)
-    if not options.source or len(options.source) > 100 or "|" in options.source:
+    if len(options.source) > 100 or "|" in options.source:
         raise ImportFileError("--source must be 1 to 100 characters, without '|'", field="source")
     batch: list[UsageRecord] = []
     for row in found.read(stream, options):
