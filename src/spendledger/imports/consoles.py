@@ -63,6 +63,20 @@ def _anthropic_display_name(record: UsageRecord) -> None:
         record.model = record.model.strip().lower().replace(" ", "-").replace(".", "-")
 
 
+LONG_CONTEXT = 200_000  # Anthropic's long-context threshold, per request
+
+
+def _anthropic_requests(record: UsageRecord) -> None:
+    """The usage export counts no requests, and a price tier is chosen per request: a day of
+    calls each under 200k input tokens (context_window "≤ 200k") would be priced at the
+    long-context rate as one call. It is counted as the fewest calls that fit the window,
+    marked `requests_estimated` in its tags."""
+    window = str(record.tags.get("context_window", ""))
+    if record.requests == 0 and record.tokens.input > LONG_CONTEXT and window.startswith(("≤", "<", "0-")):
+        record.requests = -(-record.tokens.input // LONG_CONTEXT)
+        record.tags["requests_estimated"] = True
+
+
 _OPENAI_TIMES = {
     "start_time_iso": "timestamp",
     "end_time_iso": "end",
@@ -148,6 +162,7 @@ ANTHROPIC_USAGE = _Kind(
         naive_utc=True,
         skip_empty=True,
         strict=False,
+        adjust=_anthropic_requests,
     ),
 )
 ANTHROPIC_COSTS = _Kind(
