@@ -25,8 +25,8 @@ from rich.progress import (
 from rich.table import Table
 
 from spendledger.cli.context import USAGE_ERROR, err, fail, open_ledger, out, print_table, settings_of
-from spendledger.imports.base import AUTO, FORMATS, ImportOptions
-from spendledger.imports.importer import Counted, ImportSummary, run_import
+from spendledger.imports.base import AUTO, FORMATS, ImportFileError, ImportOptions
+from spendledger.imports.importer import Counted, ImportSummary, parse_map, run_import
 from spendledger.pricing import Pricer
 from spendledger.records import Basis, display_money
 from spendledger.store.overrides import load_overrides
@@ -57,7 +57,11 @@ def import_file(
     Re-importing a file, or an export overlapping an earlier one, changes nothing: each
     row has a natural key (its id column, else a hash of its identifying fields).
     """
-    options = ImportOptions(source=source or "", basis=_basis(basis), mapping=_mapping(maps or []))
+    try:
+        mapping = parse_map(maps or [])
+    except ImportFileError as exc:
+        fail(f"--{exc}", code=USAGE_ERROR)
+    options = ImportOptions(source=source or "", basis=_basis(basis), mapping=mapping)
     settings = settings_of(ctx)
     size = file.stat().st_size
     with open_ledger(ctx) as engine:
@@ -86,16 +90,6 @@ def _basis(value: str | None) -> Basis | None:
     if value.lower() not in allowed:
         fail(f"--basis {value!r}: use billed, metered or manual", code=USAGE_ERROR)
     return Basis(value.lower())
-
-
-def _mapping(items: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    for item in items:
-        column, sep, field_name = item.rpartition("=")
-        if not sep or not column.strip() or not field_name.strip():
-            fail(f"--map {item!r}: write COLUMN=FIELD, e.g. --map 'Cost (USD)=cost'", code=USAGE_ERROR)
-        mapping[column.strip()] = field_name.strip()
-    return mapping
 
 
 @contextmanager

@@ -92,6 +92,17 @@ class ImportSummary:
         return sorted(self.totals.items())
 
 
+def parse_map(items: Iterable[str]) -> dict[str, str]:
+    """`COLUMN=FIELD` items (the CLI's --map, the upload form's lines) → {column: field}."""
+    mapping: dict[str, str] = {}
+    for item in items:
+        column, sep, field_name = item.strip().rpartition("=")
+        if not sep or not column.strip() or not field_name.strip():
+            raise ImportFileError(f"map {item.strip()!r}: write COLUMN=FIELD, e.g. Cost=cost", field="map")
+        mapping[column.strip()] = field_name.strip()
+    return mapping
+
+
 class Counted(io.RawIOBase):
     """A binary file that counts the bytes read from it (the progress bar's measure); wrap it
     in `io.BufferedReader` to hand it to `run_import`."""

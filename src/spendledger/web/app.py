@@ -35,6 +35,7 @@ from spendledger.web.pages import (
     channels,
     demo_data,
     explore,
+    imports_page,
     make_templates,
     overview,
     prices,
@@ -139,6 +140,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         sources,
         prices,
         tokens,
+        imports_page,
         demo_data,
     ):
         app.include_router(page.router)

@@ -25,6 +25,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/prices", "Prices", EVERYONE),
     ("/sources", "Sources", ("admin",)),
     ("/tokens", "API tokens", ("admin",)),
+    ("/imports", "Imports", ("admin",)),
 )
 
 
