@@ -18,7 +18,17 @@ from spendledger.web import create_app
 from spendledger.web.pages import NAV
 
 SHOWN = {
-    "admin": ["Overview", "Explore", "Budgets", "Alerts", "Channels", "Prices", "Sources", "API tokens", "Imports"],
+    "admin": [
+        "Overview",
+        "Explore",
+        "Budgets",
+        "Alerts",
+        "Channels",
+        "Prices",
+        "Sources",
+        "API tokens",
+        "Imports",
+    ],
     "viewer": ["Overview", "Explore", "Budgets", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Prices"],
 }

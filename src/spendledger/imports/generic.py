@@ -35,12 +35,13 @@ onto these fields, their defaults (provider, currency, basis) and their quirks.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO
 
 from spendledger.currencies import currency_problem
 from spendledger.imports.base import (
@@ -89,8 +90,6 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f", ""}
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EPOCH = re.compile(r"\d{9,10}(\.\d+)?")
-T = TypeVar("T")
-D = TypeVar("D")
 
 
 class _Bad(Exception):
@@ -158,8 +157,15 @@ def read_layout(stream: BinaryIO, options: ImportOptions, layout: Layout) -> Ite
 
 @dataclass(frozen=True)
 class _Plan:
-    fields: dict[str, tuple[int, str]]  # field → (cell index, the file's column name)
-    tags: list[tuple[int, str, str]]  # (cell index, column name, tag name)
+    """How to read a row of this file: each field's cell and parser, compiled once."""
+
+    cells: tuple[tuple[str, int, str, Callable[[str], Any]], ...]  # (field, index, column, parser)
+    defaults: dict[str, Any]  # the layout's defaults, parsed
+    columns: dict[str, str]  # field → the file's column name
+    tags: tuple[tuple[int, str, str], ...]  # (index, column, tag)
+
+    def column(self, name: str) -> str:
+        return self.columns.get(name, name)
 
 
 class _CellError(Exception):
@@ -167,6 +173,15 @@ class _CellError(Exception):
         super().__init__(reason)
         self.column = column
         self.reason = reason
+
+
+def _parsers(layout: Layout) -> dict[str, Callable[[str], Any]]:
+    instant = functools.partial(_instant, naive_utc=layout.naive_utc)
+    parsers: dict[str, Callable[[str], Any]] = dict.fromkeys((*TEXT_FIELDS, "service_tier"), _text)
+    parsers |= dict.fromkeys(COUNT_FIELDS, _count)
+    parsers |= {"timestamp": instant, "end": instant, "date": _day, "cost": _cost, "currency": _currency}
+    parsers |= {"id": _row_id, "basis": _basis, "batch": _flag}
+    return parsers
 
 
 def _plan(header: list[str], columns: list[str], layout: Layout) -> _Plan:
@@ -203,63 +218,49 @@ def _plan(header: list[str], columns: list[str], layout: Layout) -> _Plan:
             "give input_tokens (cache included) or uncached_input_tokens (cache apart), not both",
             field="uncached_input_tokens",
         )
-    return _Plan(fields, tags)
-
-
-class _Row:
-    """One row's cells by field, read on demand; a cell that cannot be read names its column."""
-
-    def __init__(self, plan: _Plan, cells: list[str], layout: Layout) -> None:
-        self.values: dict[str, str] = dict(layout.defaults)
-        self.columns: dict[str, str] = {}
-        for name, (index, column) in plan.fields.items():
-            self.columns[name] = column
-            if cell := cells[index].strip():
-                self.values[name] = cell
-
-    def column(self, name: str) -> str:
-        return self.columns.get(name, name)
-
-    def get(self, name: str, parser: Callable[[str], T], default: D) -> T | D:
-        raw = self.values.get(name)
-        if raw is None:
-            return default
-        try:
-            return parser(raw)
-        except _Bad as exc:
-            raise _CellError(self.column(name), str(exc)) from None
+    parsers = _parsers(layout)
+    return _Plan(
+        cells=tuple((name, index, column, parsers[name]) for name, (index, column) in fields.items()),
+        defaults={name: parsers[name](value) for name, value in layout.defaults.items()},
+        columns={name: column for name, (_, column) in fields.items()},
+        tags=tuple(tags),
+    )
 
 
 def _record(
     plan: _Plan, cells: list[str], layout: Layout, options: ImportOptions, basis_default: Basis
 ) -> UsageRecord | None:
-    row = _Row(plan, cells, layout)
-    counts = {name: row.get(name, _count, None) for name in COUNT_FIELDS}
-    cost = row.get("cost", _cost, None)
-    if layout.skip_empty and cost is None and all(v is None for v in counts.values()):
+    v = dict(plan.defaults)  # field → value: the row's cells over the layout's defaults
+    for name, index, column, parser in plan.cells:
+        if cell := cells[index].strip():
+            try:
+                v[name] = parser(cell)
+            except _Bad as exc:
+                raise _CellError(column, str(exc)) from None
+    cost: Decimal | None = v.get("cost")
+    if layout.skip_empty and cost is None and not any(name in v for name in COUNT_FIELDS):
         return None
-    basis = row.get("basis", _basis, basis_default)
-    start, end = _times(row, layout)
-    text = {name: row.get(name, _text, "") for name in TEXT_FIELDS}
+    basis: Basis = v.get("basis", basis_default)
+    start, end = _times(v, plan)
+    text = {name: v.get(name, "") for name in TEXT_FIELDS}
     if not text["provider"]:
-        raise _CellError(row.column("provider"), "provider is empty: name it (openai, anthropic...)")
-    tokens = _tokens(counts, row)
-    requests = counts["requests"]
+        raise _CellError(plan.column("provider"), "provider is empty: name it (openai, anthropic...)")
+    tokens = _tokens(v, plan)
+    requests: int | None = v.get("requests")
     if requests is None:
         requests = 1 if end is None else 0
-    currency = row.get("currency", _currency, "USD")
-    batch = row.get("batch", _flag, False)
-    service_tier = row.get("service_tier", _text, "") or None
-    tags = {tag: cells[index].strip() for index, _, tag in plan.tags if cells[index].strip()}
+    currency: str = v.get("currency", "USD")
+    batch: bool = v.get("batch", False)
+    service_tier: str | None = v.get("service_tier") or None
+    tags = {tag: cell for index, _, tag in plan.tags if (cell := cells[index].strip())}
     if tags and (problem := tags_problem(tags)):
         raise _CellError(plan.tags[0][1], problem)
-    row_id = row.get("id", _row_id, "")
     identity: list[object] = [start.isoformat(), end.isoformat() if end else "", *text.values()]
     identity += [service_tier or "", batch, currency, *sorted(tags.items())]
     if basis is Basis.METERED and end is None:
         identity += [requests, cost, *(getattr(tokens, f) for f in TOKEN_COLUMNS)]
     record = UsageRecord(
-        key=natural_key(options, row_id, identity),
+        key=natural_key(options, v.get("id"), identity),
         source=options.source,
         basis=basis,
         start=start,
@@ -286,21 +287,17 @@ def _record(
     return record
 
 
-def _times(row: _Row, layout: Layout) -> tuple[datetime, datetime | None]:
+def _times(v: dict[str, Any], plan: _Plan) -> tuple[datetime, datetime | None]:
     """The row's start and, for a bucket (a day, or a row with an end), its end."""
-
-    def instant(raw: str) -> datetime:
-        return _instant(raw, naive_utc=layout.naive_utc)
-
     end: datetime | None = None
     name = "timestamp"
-    start = row.get("timestamp", instant, None)
+    start: datetime | None = v.get("timestamp")
     if start is None:
         name = "date"
-        day = row.get("date", _day, None)
+        day: date | datetime | None = v.get("date")
         if day is None:
             raise _CellError(
-                row.column("timestamp" if "timestamp" in row.columns else "date"),
+                plan.column("timestamp" if "timestamp" in plan.columns else "date"),
                 "no time: write a timestamp (2026-11-20T10:00:00Z) or a date (2026-11-20)",
             )
         if isinstance(day, datetime):
@@ -308,29 +305,26 @@ def _times(row: _Row, layout: Layout) -> tuple[datetime, datetime | None]:
         else:
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             end = start + timedelta(days=1)
-    if (explicit_end := row.get("end", instant, None)) is not None:
+    if (explicit_end := v.get("end")) is not None:
         if explicit_end <= start:
-            raise _CellError(row.column("end"), "end must come after the start of the row's period")
+            raise _CellError(plan.column("end"), "end must come after the start of the row's period")
         end = explicit_end
     for field_name, value in ((name, start), ("end", end)):
         if value is not None and (problem := timestamp_problem(field_name, value)):
-            raise _CellError(row.column(field_name), problem)
+            raise _CellError(plan.column(field_name), problem)
     return start, end
 
 
-def _tokens(counts: Mapping[str, int | None], row: _Row) -> TokenCounts:
-    def n(name: str) -> int:
-        return counts[name] or 0
-
-    values = {f: n(column) for f, column in TOKEN_COLUMNS.items()}
-    if counts["uncached_input_tokens"] is not None:  # Anthropic's counting: input without the cache
-        values["input"] = n("uncached_input_tokens") + values["cached_input"]
+def _tokens(v: dict[str, Any], plan: _Plan) -> TokenCounts:
+    values = {f: v.get(column, 0) for f, column in TOKEN_COLUMNS.items()}
+    if (uncached := v.get("uncached_input_tokens")) is not None:  # Anthropic's counting: cache apart
+        values["input"] = uncached + values["cached_input"]
         values["input"] += values["cache_write_5m"] + values["cache_write_1h"] + values["audio_input"]
     tokens = TokenCounts(**values)
     try:
         tokens.validate()
     except TokenError as exc:
-        raise _CellError(row.column(exc.field), str(exc)) from None
+        raise _CellError(plan.column(exc.field), str(exc)) from None
     return tokens
 
 
