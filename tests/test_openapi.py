@@ -34,6 +34,7 @@ OPERATIONS = [
     ("GET", "/api/v1/sources"),
     ("GET", "/api/v1/budgets"),
     ("GET", "/api/v1/alerts"),
+    ("POST", "/api/v1/imports"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]

@@ -100,10 +100,22 @@ def reader(name: str) -> Reader:
     return readers[name]
 
 
+def readers() -> list[Reader]:
+    """The formats this installation has, in FORMATS' order (a format whose module is
+    absent, as in a build without it, is left out)."""
+    found: list[Reader] = []
+    for name in FORMATS:
+        try:
+            found.append(reader(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != FORMATS[name]:
+                raise
+    return found
+
+
 def detect(head: bytes) -> Reader:
     """The first format, in FORMATS' order, whose sniff recognises `head`."""
-    for name in FORMATS:
-        found = reader(name)
+    for found in readers():
         if found.sniff(head):
             return found
     raise ImportFileError(

@@ -188,11 +188,13 @@ def _plan(header: list[str], columns: list[str], layout: Layout) -> _Plan:
     fields: dict[str, tuple[int, str]] = {}
     tags: list[tuple[int, str, str]] = []
     for index, (name, column) in enumerate(zip(header, columns, strict=True)):
+        target = layout.columns.get(column)
+        if target == IGNORE:
+            continue
         if column in layout.tags:
             tags.append((index, name, layout.tags[column]))
-        target = layout.columns.get(column)
-        if target == IGNORE or (target is None and column in layout.tags):
-            continue
+            if target is None:
+                continue
         if target is None:
             if layout.strict:
                 raise ImportFileError(

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from spendledger.web.api import alerts, budgets, dimensions, events, sources, spend
+from spendledger.web.api import alerts, budgets, dimensions, events, imports, sources, spend
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(events.router)
@@ -11,5 +11,6 @@ router.include_router(dimensions.router)
 router.include_router(sources.router)
 router.include_router(budgets.router)
 router.include_router(alerts.router)
+router.include_router(imports.router)
 
 __all__ = ["router"]

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from spendledger.imports.base import AUTO, FORMATS, ImportFileError, ImportOptions, reader
+from spendledger.imports.base import AUTO, ImportFileError, ImportOptions, readers
 from spendledger.imports.importer import ImportSummary, parse_map, run_import
 from spendledger.records import Basis
 from spendledger.store import Engine
@@ -139,7 +139,7 @@ def _render(
 ) -> HTMLResponse:
     context = {
         "viewer": viewer,
-        "formats": [(name, reader(name).help) for name in FORMATS if _installed(name)],
+        "formats": [(found.name, found.help) for found in readers()],
         "auto": AUTO,
         "bases": BASES,
         "form": form or {"format": AUTO, "basis": "", "source": "", "map": ""},
@@ -154,11 +154,3 @@ def _render(
         block = template.blocks["result"](new)
         return HTMLResponse("".join(block))
     return templates.TemplateResponse(request, "imports.html", context, status_code=status_code)
-
-
-def _installed(name: str) -> bool:
-    try:
-        reader(name)
-    except ImportError:  # a format whose module this installation lacks
-        return False
-    return True
