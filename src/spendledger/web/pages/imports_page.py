@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from spendledger.imports.base import AUTO, ImportFileError, ImportOptions, readers
 from spendledger.imports.importer import ImportSummary, parse_map, run_import
 from spendledger.records import Basis
 from spendledger.store import Engine
+from spendledger.web.api.intake import after_new_data
 from spendledger.web.auth import Viewer, check_csrf, require
 from spendledger.web.deps import EngineDep, PricerDep, SettingsDep, TemplatesDep
 
@@ -70,12 +71,13 @@ def preview(
 ) -> HTMLResponse:
     """What the file would store: a dry run, nothing written."""
     check_csrf(viewer, upload.csrf_token)
-    return _run(request, templates, settings, None, pricer, viewer, upload)
+    return _run(request, templates, settings, None, pricer, viewer, upload)[0]
 
 
 @router.post("/imports", response_class=HTMLResponse)
 def store(
     request: Request,
+    background: BackgroundTasks,
     templates: TemplatesDep,
     settings: SettingsDep,
     engine: EngineDep,
@@ -83,9 +85,12 @@ def store(
     viewer: AdminViewer,
     upload: UploadDep,
 ) -> HTMLResponse:
-    """Import the file into the ledger."""
+    """Import the file into the ledger; new records evaluate the alerts, as the events API's do."""
     check_csrf(viewer, upload.csrf_token)
-    return _run(request, templates, settings, engine, pricer, viewer, upload)
+    response, summary = _run(request, templates, settings, engine, pricer, viewer, upload)
+    if summary is not None:
+        after_new_data(request, background, accepted=summary.inserted + summary.replaced)
+    return response
 
 
 def _run(
@@ -96,8 +101,8 @@ def _run(
     pricer: PricerDep,
     viewer: Viewer,
     upload: Upload,
-) -> HTMLResponse:
-    """Import (or, with no engine, preview) the upload; the summary or the file's error."""
+) -> tuple[HTMLResponse, ImportSummary | None]:
+    """Import (or, with no engine, preview) the upload: the page with its summary or error."""
     form = {
         "format": upload.format_name,
         "basis": upload.basis,
@@ -122,8 +127,8 @@ def _run(
             engine=engine,
         )
     except ImportFileError as exc:
-        return _render(request, templates, viewer, form=form, error=f"{name}: {exc}", status_code=400)
-    return _render(request, templates, viewer, form=form, summary=summary, file_name=name)
+        return _render(request, templates, viewer, form=form, error=f"{name}: {exc}", status_code=400), None
+    return _render(request, templates, viewer, form=form, summary=summary, file_name=name), summary
 
 
 def _render(
