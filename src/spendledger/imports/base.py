@@ -46,6 +46,7 @@ FORMATS: dict[str, str] = {
     "openrouter-activity": "spendledger.imports.consoles",
     "mistral": "spendledger.imports.consoles",
     "focus": "spendledger.imports.focus",
+    "focus-ai": "spendledger.imports.focus",
 }
 
 
@@ -95,22 +96,27 @@ def reader(name: str) -> Reader:
     if name not in FORMATS:
         known = ", ".join([AUTO, *FORMATS])
         raise ImportFileError(f"unknown format {name!r}; use one of {known}", field="format")
-    module = importlib.import_module(FORMATS[name])
-    readers: Mapping[str, Reader] = getattr(module, "READERS", None) or {name: module.READER}
-    return readers[name]
+    found = _load(name)
+    if found is None:
+        raise ImportFileError(f"format {name!r} is not part of this installation", field="format")
+    return found
 
 
 def readers() -> list[Reader]:
     """The formats this installation has, in FORMATS' order (a format whose module is
     absent, as in a build without it, is left out)."""
-    found: list[Reader] = []
-    for name in FORMATS:
-        try:
-            found.append(reader(name))
-        except ModuleNotFoundError as exc:
-            if exc.name != FORMATS[name]:
-                raise
-    return found
+    return [found for name in FORMATS if (found := _load(name)) is not None]
+
+
+def _load(name: str) -> Reader | None:
+    try:
+        module = importlib.import_module(FORMATS[name])
+    except ModuleNotFoundError as exc:
+        if exc.name != FORMATS[name]:
+            raise
+        return None
+    by_name: Mapping[str, Reader] = getattr(module, "READERS", None) or {name: module.READER}
+    return by_name[name]
 
 
 def detect(head: bytes) -> Reader:

@@ -42,7 +42,14 @@ MapField = Annotated[list[str], Form(alias="map", description="COLUMN=FIELD, one
 
 
 FormatName = Literal[
-    "auto", "generic", "openai-usage", "anthropic-console", "openrouter-activity", "mistral", "focus"
+    "auto",
+    "generic",
+    "openai-usage",
+    "anthropic-console",
+    "openrouter-activity",
+    "mistral",
+    "focus",
+    "focus-ai",
 ]  # FORMATS' names and auto (tests/test_api_imports.py holds them together)
 EXAMPLE = {"file": EXAMPLE_FILE, "format": "generic", "dry_run": True}
 
