@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from spendledger.imports.base import ImportFileError, ImportOptions, ImportRow, Reader
-from spendledger.imports.csvfile import normalise
+from spendledger.imports.csvfile import header_of, normalise
 from spendledger.imports.generic import FIELDS, IGNORE, Layout, read_layout
 from spendledger.records import Basis, UsageRecord
 from spendledger.sources.openai import model_of_line_item
@@ -213,21 +213,15 @@ MISTRAL = _Kind(
 )
 
 
-def _header(head: bytes) -> set[str]:
-    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    delimiter = max((",", ";", "\t"), key=first.count)
-    return {normalise(name.strip().strip('"')) for name in first.split(delimiter)}
-
-
 def _console(name: str, kinds: tuple[_Kind, ...], help_text: str) -> Reader:
     def sniff(head: bytes) -> bool:
-        columns = _header(head)
+        columns = header_of(head)
         return any(kind.marks <= columns for kind in kinds)
 
     def read(stream: BinaryIO, options: ImportOptions) -> Iterator[ImportRow]:
         head = stream.read(4096)
         stream.seek(0)
-        columns = _header(head) | {normalise(c) for c in options.mapping}
+        columns = header_of(head) | {normalise(c) for c in options.mapping}
         for kind in kinds:
             if kind.marks <= columns:
                 return read_layout(stream, options, kind.layout)

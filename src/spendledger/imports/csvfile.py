@@ -34,6 +34,13 @@ def normalise(name: str) -> str:
     return _SEPARATORS.sub("_", name.strip().lower())
 
 
+def header_of(head: bytes) -> set[str]:
+    """The normalised column names of the first line of `head` (a file's first bytes), for sniffing."""
+    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    delimiter = max(_DELIMITERS, key=first.count)
+    return {normalise(name.strip().strip('"')) for name in first.split(delimiter)}
+
+
 @dataclass
 class CsvTable:
     header: list[str]  # as written in the file

@@ -53,7 +53,7 @@ from spendledger.imports.base import (
     Rejected,
     natural_key,
 )
-from spendledger.imports.csvfile import normalise, open_csv
+from spendledger.imports.csvfile import header_of, normalise, open_csv
 from spendledger.records import (
     TOKEN_COLUMNS,
     Basis,
@@ -426,9 +426,7 @@ def _shown(raw: str) -> str:
 
 def _sniff(head: bytes) -> bool:
     """A CSV whose header names a time and a provider, and only generic fields."""
-    first = head.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
-    delimiter = max((",", ";", "\t"), key=first.count)
-    names = {normalise(n.strip().strip('"')) for n in first.split(delimiter)}
+    names = header_of(head)
     return bool(names & {"timestamp", "date"}) and "provider" in names and names <= set(FIELDS)
 
 
