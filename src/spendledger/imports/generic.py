@@ -35,6 +35,7 @@ onto these fields, their defaults (provider, currency, basis) and their quirks.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -120,16 +121,7 @@ class Layout:
                     field="map",
                 )
             columns[normalise(column)] = target
-        return Layout(
-            columns,
-            self.basis,
-            self.defaults,
-            self.tags,
-            self.naive_utc,
-            self.skip_empty,
-            self.strict,
-            self.adjust,
-        )
+        return dataclasses.replace(self, columns=columns)
 
 
 GENERIC = Layout({name: name for name in FIELDS})
