@@ -140,7 +140,7 @@ def run_import(
     pricer: Pricer,
     tz: ZoneInfo,
     engine: Engine | None,
-    on_batch: Callable[[ImportSummary], None] | None = None,
+    on_batch: Callable[[ImportSummary], None] | None = None,  # every BATCH rows read, and at the end
     now: datetime | None = None,
 ) -> ImportSummary:
     """Import `stream` (seekable, binary) as `format_name` (or `auto`); `engine=None` is a dry run.
@@ -162,19 +162,19 @@ def run_import(
     if len(options.source) > 100 or "|" in options.source:
         raise ImportFileError("--source must be 1 to 100 characters, without '|'", field="source")
     batch: list[UsageRecord] = []
-    for row in found.read(stream, options):
+    for read, row in enumerate(found.read(stream, options), 1):
         if isinstance(row, Rejected):
             summary.reject(row)
-            continue
-        record = row.record
-        canonicalise(record)
-        if record.cost is None:
-            pricer.price(record)
-        batch.append(record)
-        if len(batch) >= BATCH:
-            _flush(batch, summary, engine, tz, now)
-            if on_batch is not None:
-                on_batch(summary)
+        else:
+            record = row.record
+            canonicalise(record)
+            if record.cost is None:
+                pricer.price(record)
+            batch.append(record)
+            if len(batch) >= BATCH:
+                _flush(batch, summary, engine, tz, now)
+        if on_batch is not None and read % BATCH == 0:  # rejected rows move the bar too
+            on_batch(summary)
     _flush(batch, summary, engine, tz, now)
     if on_batch is not None:
         on_batch(summary)
