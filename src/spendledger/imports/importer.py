@@ -194,8 +194,10 @@ def _flush(
     if engine is None:
         summary.inserted += len(batch)
     else:
-        # audit: an import is stored here, one transaction a batch; the audit log (store/audit.py)
-        # records who imported which file (options.source, summary.format) and what it wrote.
+        # audit: an import is stored here, one transaction a batch: store.audit.record(conn,
+        # actor=..., action="records.import", what={"format", "source", "records"}, amount=the
+        # batch's cost per currency) in this transaction, the actor passed down from the CLI
+        # (cli_actor()), the page (the viewer's email) and the API (token:NAME).
         with engine.begin() as conn:
             written = write_records(conn, batch, tz=tz, now=now)
         summary.inserted += written.inserted
