@@ -262,3 +262,7 @@ def test_import_help_says_mistral_is_a_map_preset(cli: Cli) -> None:
     assert not mistral.documented
     assert "publishes no column list" in mistral.help
     assert "--map" in mistral.help
+
+
+def test_import_cli_help_says_mistral_is_a_map_preset(cli: Cli) -> None:
+    assert "mistral is a --map preset" in " ".join(cli("import", "--help").stdout.split())

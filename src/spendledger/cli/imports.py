@@ -31,7 +31,10 @@ from spendledger.pricing import Pricer
 from spendledger.records import Basis, display_money
 from spendledger.store.overrides import load_overrides
 
-FORMAT_HELP = f"the file's format: {', '.join([AUTO, *FORMATS])} (auto tells them by their columns)"
+FORMAT_HELP = (
+    f"the file's format: {', '.join([AUTO, *FORMATS])} (auto tells them by their columns). mistral is "
+    "a --map preset, not a known export: Mistral publishes no columns for its console CSV"
+)
 
 
 def import_file(
