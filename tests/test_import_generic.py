@@ -34,6 +34,7 @@ from import_samples import (
     thousand_rows,
     write,
 )
+from spendledger.imports.base import reader
 from spendledger.records import from_nanos
 from spendledger.store.tables import usage
 
@@ -255,9 +256,7 @@ def test_import_console_exports_keep_their_dimensions(cli: Cli, engine: Engine, 
     assert {r.tags.get("upstream_provider") for r in by_provider["openrouter"]} == {"Cerebras", "Anthropic"}
 
 
-def test_import_reader_says_mistral_is_a_map_preset(cli: Cli) -> None:
-    from spendledger.imports.base import reader
-
+def test_import_reader_says_mistral_is_a_map_preset() -> None:
     mistral = reader("mistral")
     assert not mistral.documented
     assert "publishes no column list" in mistral.help
