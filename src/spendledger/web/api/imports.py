@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, HTTPException, Request, UploadFile, status
+from pydantic import StringConstraints
 
 from spendledger.imports.base import AUTO, FORMATS, ImportFileError, ImportOptions
+from spendledger.imports.generic import FIELDS, IGNORE
 from spendledger.imports.importer import ImportSummary, parse_map, run_import
 from spendledger.records import Basis, format_money
 from spendledger.web.api.intake import after_new_data
@@ -36,9 +38,16 @@ FileField = Annotated[
     UploadFile,
     File(description="a CSV export (generic, a console's, FOCUS) or Parquet", examples=[EXAMPLE_FILE]),
 ]
-BasisField = Annotated[Literal["billed", "metered", "manual"] | None, Form(description="for rows with none")]
+BasisField = Annotated[
+    Literal["", "billed", "metered", "manual"],
+    Form(description="for rows with none; empty: the format's default"),
+]
 SourceField = Annotated[str, Form(max_length=100, description="the records' source; default import-FORMAT")]
-MapField = Annotated[list[str], Form(alias="map", description="COLUMN=FIELD, one per field")]
+MAP_PATTERN = f"^[^=]+=({'|'.join([*FIELDS, IGNORE])})$"
+MapField = Annotated[
+    list[Annotated[str, StringConstraints(pattern=MAP_PATTERN)]],
+    Form(alias="map", description="COLUMN=FIELD: read the file's COLUMN as FIELD (- leaves it out)"),
+]
 
 
 FormatName = Literal[
@@ -69,7 +78,7 @@ def post_import(
     pricer: PricerDep,
     file: FileField,
     format_name: Annotated[FormatName, Form(alias="format", description=FORMAT_HELP)] = "auto",
-    basis: BasisField = None,
+    basis: BasisField = "",
     source: SourceField = "",
     mapping: MapField = [],  # noqa: B006 (FastAPI copies a default)
     dry_run: Annotated[
