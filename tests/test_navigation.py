@@ -20,7 +20,7 @@ from spendledger.web.pages import NAV
 SHOWN = {
     "admin": [
         *("Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels", "Prices"),
-        *("Sources", "API tokens", "Data", "Audit log"),
+        *("Sources", "API tokens", "Data", "Audit log", "Imports"),
     ],
     "viewer": ["Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Entries", "Prices"],

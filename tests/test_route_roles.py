@@ -49,7 +49,12 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/api/v1/subscriptions"),
 }
 # apps send events and OTLP traces with an API token, never a session
-TOKEN_ONLY = {("POST", "/api/v1/events"), ("POST", "/v1/traces"), ("POST", "/api/v1/entries")}
+TOKEN_ONLY = {
+    ("POST", "/api/v1/events"),
+    ("POST", "/v1/traces"),
+    ("POST", "/api/v1/entries"),
+    ("POST", "/api/v1/imports"),
+}
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/static"}
 
 

@@ -28,6 +28,7 @@ from spendledger.cli.audit import audit_command
 from spendledger.cli.context import CliState
 from spendledger.cli.deletions import delete_command
 from spendledger.cli.demo import demo
+from spendledger.cli.imports import import_file
 from spendledger.cli.report import report
 from spendledger.cli.subscriptions import app as subscriptions_app
 
@@ -58,6 +59,7 @@ app.command("demo")(demo)
 app.command("anomalies")(anomalies)
 app.command("delete")(delete_command)
 app.command("audit")(audit_command)
+app.command("import")(import_file)
 
 
 @app.callback()

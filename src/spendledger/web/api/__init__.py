@@ -2,7 +2,18 @@
 
 from fastapi import APIRouter
 
-from spendledger.web.api import alerts, audit, budgets, deletions, dimensions, entries, events, sources, spend
+from spendledger.web.api import (
+    alerts,
+    audit,
+    budgets,
+    deletions,
+    dimensions,
+    entries,
+    events,
+    imports,
+    sources,
+    spend,
+)
 from spendledger.web.api import subscriptions as subscriptions_api
 
 router = APIRouter(prefix="/api/v1")
@@ -16,5 +27,6 @@ router.include_router(entries.router)
 router.include_router(deletions.router)
 router.include_router(audit.router)
 router.include_router(subscriptions_api.router)
+router.include_router(imports.router)
 
 __all__ = ["router"]

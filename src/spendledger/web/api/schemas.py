@@ -753,3 +753,62 @@ class SubscriptionResultPublic(BaseModel):
     records_removed: int
     warning: str | None = Field(description="set when a billing source covers it (it records nothing)")
     subscription: SubscriptionPublic
+
+
+# ---- POST /api/v1/imports ----------------------------------------------------------------
+
+
+class ImportRejectionPublic(BaseModel):
+    line: int = Field(description="the row's line in the file; the header is line 1")
+    column: str = Field(description="the file's column at fault; empty when the row as a whole is")
+    reason: str
+
+
+class ImportTotalPublic(BaseModel):
+    provider: str
+    month: str = Field(examples=["2026-11"])
+    currency: str
+    rows: int
+    cost: Money
+    unpriced: int = Field(description="rows of a model with no known price: stored without a cost")
+
+
+class ImportResultPublic(BaseModel):
+    """What an import stored, or a dry run would store (imports/importer.py's summary)."""
+
+    model_config = _examples(
+        {
+            "format": "generic",
+            "source": "import-generic",
+            "dry_run": False,
+            "rows": 997,
+            "inserted": 997,
+            "replaced": 0,
+            "unchanged": 0,
+            "rejected_count": 3,
+            "rejected": [
+                {"line": 102, "column": "cost", "reason": "'twelve' is not an amount: write a number"}
+            ],
+            "totals": [
+                {
+                    "provider": "openai",
+                    "month": "2026-11",
+                    "currency": "USD",
+                    "rows": 249,
+                    "cost": "311.25",
+                    "unpriced": 0,
+                }
+            ],
+        }
+    )
+
+    format: str
+    source: str
+    dry_run: bool
+    rows: int = Field(description="rows that make records")
+    inserted: int = Field(description="records new to the ledger (a dry run: every row)")
+    replaced: int = Field(description="billed or manual records whose stored figure changed")
+    unchanged: int = Field(description="rows already stored as they are")
+    rejected_count: int
+    rejected: list[ImportRejectionPublic] = Field(description="the first 1 000 rejected rows, in file order")
+    totals: list[ImportTotalPublic] = Field(description="per provider, month (ledger's zone) and currency")

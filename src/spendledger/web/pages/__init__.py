@@ -29,6 +29,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/tokens", "API tokens", ("admin",)),
     ("/data", "Data", ("admin",)),
     ("/audit", "Audit log", ("admin",)),
+    ("/imports", "Imports", ("admin",)),
 )
 
 
