@@ -367,7 +367,12 @@ def test_focus_ai_services_option_keeps_only_ai_rows(engine: Engine) -> None:
         for r in kept:
             sums[r.currency] = sums.get(r.currency, Decimal(0)) + (r.cost or Decimal(0))
         assert sums == AI_TOTALS[cloud]
-    assert focus.reader_for("ai").read is not focus.READER.read
+    ai = focus.READERS["focus-ai"]
+    with (FIXTURES / "aws.csv").open("rb") as f:
+        services = {row.record.tags["service"] for row in ai.read(f, OPTIONS) if isinstance(row, Imported)}
+    assert services == {"Amazon Bedrock", "Claude Sonnet 4.5 (Amazon Bedrock Edition)"}
+    with (FIXTURES / "aws.csv").open("rb") as f:
+        assert len(list(focus.READERS["focus"].read(f, OPTIONS))) == 7  # every row
 
 
 # ---- Parquet ---------------------------------------------------------------------------------------
@@ -403,8 +408,11 @@ def _parquet(path: Path, *, money: pa.DataType, tags_as_map: bool) -> bytes:
 
 
 def _same(record: UsageRecord) -> tuple[object, ...]:
-    return (record.key, record.start, record.end, record.provider, record.model, record.account,
-            record.project, record.user, record.cost, record.currency, record.tokens, record.tags)  # fmt: skip
+    return tuple(getattr(record, name) for name in _COMPARED)
+
+
+_COMPARED = ("key", "start", "end", "provider", "model", "account", "project", "user", "cost", "currency",
+             "tokens", "tags")  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,7 @@ def read(stream: BinaryIO, options: ImportOptions, services: Services = "all") -
 def reader_for(services: Services) -> Reader:
     """The FOCUS reader keeping every service's rows ("all") or only the AI services' ("ai")."""
     return Reader(
-        name="focus",
+        name="focus",  # one name, so both land on the same source and keys: never counted twice
         help="FOCUS 1.0-1.3 cost and usage export (Azure, AWS, Google...), CSV, CSV.gz or Parquet"
         + ("; AI services only" if services == "ai" else ""),
         sniff=sniff,
@@ -515,3 +515,5 @@ def _tags(
 
 
 READER = reader_for("all")
+# `--format focus-ai` (or the CLI's `--focus-services ai`): the AI services' rows only
+READERS = {"focus": READER, "focus-ai": reader_for("ai")}
