@@ -1,6 +1,6 @@
 """Bedrock's Cost Explorer usage types → model, region, token kind and token scale.
 
-Only `sources/aws.py` imports this. Two families bill Bedrock inference (Bedrock's
+Read by `sources/aws.py` and `imports/focus_skus.py`. Two families bill Bedrock inference (Bedrock's
 "Understanding your Cost and Usage Report data" page, and the AWS price lists):
 
 - the "Amazon Bedrock" service, one usage type per region × model × token kind:
