@@ -187,3 +187,30 @@ def test_audit_log_records_manual_entries_and_subscriptions(engine: Engine) -> N
         ("ana@example.com", "subscription.add", {"USD": Decimal("360")}),
         ("ana@example.com", "subscription.remove", {"USD": Decimal("-360")}),
     ]
+
+
+def test_audit_log_records_each_stored_import_batch(engine: Engine) -> None:
+    import io
+
+    from spendledger.imports.base import ImportOptions
+    from spendledger.imports.importer import run_import
+    from spendledger.pricing import Pricer
+
+    csv = (
+        b"date,provider,model,cost,currency\n"
+        b"2026-11-20,groq,llama-3.3-70b,1.25,USD\n2026-11-21,groq,llama-3.3-70b,2.50,USD\n"
+    )
+    utc = ZoneInfo("UTC")
+    run_import(
+        io.BytesIO(csv), format_name="generic", options=ImportOptions(), pricer=Pricer(), tz=utc,
+        engine=engine, actor="cli:ana",
+    )  # fmt: skip
+    with engine.connect() as conn:
+        (logged,) = entries(conn, tz=utc)
+    # one batch: $1.25 + $2.50 = $3.75
+    assert (logged.actor, logged.action, logged.amount) == (
+        "cli:ana",
+        "records.import",
+        {"USD": Decimal("3.75")},
+    )
+    assert logged.what == {"format": "generic", "source": "import", "records": 2}

@@ -24,7 +24,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from spendledger.cli.context import USAGE_ERROR, err, fail, open_ledger, out, print_table, settings_of
+from spendledger.cli.context import (
+    USAGE_ERROR,
+    cli_actor,
+    err,
+    fail,
+    open_ledger,
+    out,
+    print_table,
+    settings_of,
+)
 from spendledger.imports.base import AUTO, FORMATS, ImportFileError, ImportOptions
 from spendledger.imports.importer import Counted, ImportSummary, parse_map, run_import
 from spendledger.pricing import Pricer
@@ -80,6 +89,7 @@ def import_file(
                 tz=settings.tz,
                 engine=None if dry_run else engine,
                 on_batch=lambda _: advance(counted.bytes_read),
+                actor=cli_actor(),
             )
     show_summary(summary)
     if summary.rows == 0 and summary.rejected_count:

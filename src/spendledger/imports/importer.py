@@ -38,7 +38,7 @@ from spendledger.imports.base import (
 from spendledger.model_names import canonicalise
 from spendledger.pricing import Pricer
 from spendledger.records import UsageRecord
-from spendledger.store import Engine, write_records
+from spendledger.store import Engine, audit, write_records
 
 BATCH = 5000
 MAX_REJECTIONS = 1000
@@ -142,6 +142,7 @@ def run_import(
     engine: Engine | None,
     on_batch: Callable[[ImportSummary], None] | None = None,  # every BATCH rows read, and at the end
     now: datetime | None = None,
+    actor: str = "library",  # who imports, for the audit log: "cli:LOGIN", an email, "token:NAME"
 ) -> ImportSummary:
     """Import `stream` (seekable, binary) as `format_name` (or `auto`); `engine=None` is a dry run.
 
@@ -172,10 +173,10 @@ def run_import(
                 pricer.price(record)
             batch.append(record)
             if len(batch) >= BATCH:
-                _flush(batch, summary, engine, tz, now)
+                _flush(batch, summary, engine, tz, now, actor)
         if on_batch is not None and read % BATCH == 0:  # rejected rows move the bar too
             on_batch(summary)
-    _flush(batch, summary, engine, tz, now)
+    _flush(batch, summary, engine, tz, now, actor)
     if on_batch is not None:
         on_batch(summary)
     return summary
@@ -187,6 +188,7 @@ def _flush(
     engine: Engine | None,
     tz: ZoneInfo,
     now: datetime | None,
+    actor: str,
 ) -> None:
     if not batch:
         return
@@ -194,12 +196,13 @@ def _flush(
     if engine is None:
         summary.inserted += len(batch)
     else:
-        # audit: an import is stored here, one transaction a batch: store.audit.record(conn,
-        # actor=..., action="records.import", what={"format", "source", "records"}, amount=the
-        # batch's cost per currency) in this transaction, the actor passed down from the CLI
-        # (cli_actor()), the page (the viewer's email) and the API (token:NAME).
-        with engine.begin() as conn:
+        amount: dict[str, Decimal] = {}
+        for record in batch:
+            amount[record.currency] = amount.get(record.currency, Decimal(0)) + (record.cost or Decimal(0))
+        with engine.begin() as conn:  # each batch is stored, and written to the audit log, at once
             written = write_records(conn, batch, tz=tz, now=now)
+            what = {"format": summary.format, "source": summary.source, "records": len(batch)}
+            audit.record(conn, actor=actor, action="records.import", what=what, amount=amount)
         summary.inserted += written.inserted
         summary.replaced += written.replaced
         summary.unchanged += written.duplicates

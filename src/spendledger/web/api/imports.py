@@ -72,7 +72,7 @@ EXAMPLE = {"file": EXAMPLE_FILE, "format": "generic", "dry_run": True}
 def post_import(
     request: Request,
     background: BackgroundTasks,
-    _token: CurrentToken,
+    token_name: CurrentToken,
     settings: SettingsDep,
     engine: EngineDep,
     pricer: PricerDep,
@@ -97,6 +97,7 @@ def post_import(
             pricer=pricer,
             tz=settings.tz,
             engine=None if dry_run else engine,
+            actor=f"token:{token_name}",
         )
     except ImportFileError as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from None

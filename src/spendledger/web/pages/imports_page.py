@@ -125,6 +125,7 @@ def _run(
             pricer=pricer,
             tz=settings.tz,
             engine=engine,
+            actor=viewer.user.email,
         )
     except ImportFileError as exc:
         return _render(request, templates, viewer, form=form, error=f"{name}: {exc}", status_code=400), None
