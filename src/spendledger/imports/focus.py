@@ -54,6 +54,7 @@ from itertools import islice
 from typing import Any, BinaryIO, Literal
 
 from spendledger.currencies import currency_problem
+from spendledger.errors import SpendledgerError
 from spendledger.imports import focus_skus
 from spendledger.imports.base import (
     Imported,
@@ -319,8 +320,9 @@ def _mapping(value: Any) -> Any:
 # ---- one row → one record -----------------------------------------------------------------------
 
 
-class _RowError(Exception):
+class _RowError(SpendledgerError):
     def __init__(self, column: str, reason: str) -> None:
+        super().__init__(reason, field=column)
         self.column, self.reason = column, reason
 
 

@@ -45,6 +45,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
 
 from spendledger.currencies import currency_problem
+from spendledger.errors import SpendledgerError
 from spendledger.imports.base import (
     Imported,
     ImportFileError,
@@ -93,7 +94,7 @@ _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EPOCH = re.compile(r"\d{9,10}(\.\d+)?")
 
 
-class _Bad(Exception):
+class _Bad(SpendledgerError):
     """One cell that cannot be read; the message says what to write instead."""
 
 
@@ -160,9 +161,9 @@ class _Plan:
         return self.columns.get(name, name)
 
 
-class _CellError(Exception):
+class _CellError(SpendledgerError):
     def __init__(self, column: str, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(reason, field=column)
         self.column = column
         self.reason = reason
 
