@@ -267,3 +267,11 @@ def _json_call(
             "config", f"{prefix}: {status} {_error_text(response)}", endpoint=endpoint, page=page
         )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Pydantic's error location as the JSON path a reader knows: data[0].results[2].amount."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path

@@ -34,7 +34,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from spendledger.records import EARLIEST, LATEST, Basis, PricingStatus, TokenCounts, UsageRecord, as_utc
-from spendledger.sources import _aws_client
+from spendledger.sources import _aws_client, _http
 from spendledger.sources._aws_client import Credentials, TokenExpired
 from spendledger.sources._aws_payloads import CostPage, DimensionValuesPage, Group
 from spendledger.sources._aws_usage_types import (
@@ -51,14 +51,6 @@ COST_METRICS = ("UnblendedCost", "AmortizedCost", "NetUnblendedCost")
 MAX_RESTARTS = 3  # windows restarted because the data changed under the page tokens
 _DAY = timedelta(days=1)
 M = TypeVar("M", bound=BaseModel)
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as the path a reader knows: ResultsByTime[0].Groups[2].Keys."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path
 
 
 def _tokens(kind: str | None, n: int) -> TokenCounts:
@@ -248,7 +240,7 @@ class AwsConnector:
             return model.model_validate(body)
         except ValidationError as exc:
             first = exc.errors()[0]
-            path = _field_path(first["loc"]) or "the page"
+            path = _http.field_path(first["loc"]) or "the page"
             got = f"{first['msg']} (got {str(first.get('input'))[:60]!r})"
             raise self._malformed(number, path, got, endpoint) from None
 

@@ -118,14 +118,6 @@ def throttled(response: httpx.Response, *, now: Callable[[], float] = time.time)
     return None
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as a JSON path: usageItems[2].netAmount."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path
-
-
 def _days(start: datetime, end: datetime) -> list[date]:
     first, last = as_utc(start).date(), as_utc(end).date()
     return [first + timedelta(days=i) for i in range((last - first).days)]
@@ -494,7 +486,7 @@ class GitHubCopilotConnector:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = endpoint + (f" (page {page})" if page else "")
-            path = _field_path(tuple(first["loc"])) or "the page"
+            path = _http.field_path(tuple(first["loc"])) or "the page"
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             raise SourceError(
                 "malformed",

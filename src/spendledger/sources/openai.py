@@ -138,14 +138,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as the JSON path a reader knows: data[0].results[2].amount.value."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else part)
-    return path
-
-
 class OpenAIConnector:
     """Reads one OpenAI organisation's costs and usage through its admin key."""
 
@@ -376,7 +368,7 @@ class OpenAIConnector:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = f"{endpoint}" + (f" (page {page})" if page else "")
-            path = _field_path((*at, *first["loc"])) or "the page"
+            path = _http.field_path((*at, *first["loc"])) or "the page"
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             raise SourceError(
                 "malformed",

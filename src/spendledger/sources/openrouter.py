@@ -48,14 +48,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    """Pydantic's error location as a JSON path: data[3].usage."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path
-
-
 class OpenRouterConnector:
     """Reads one OpenRouter account's daily activity and credits through its management key."""
 
@@ -192,7 +184,7 @@ class OpenRouterConnector:
             first = exc.errors()[0]
             more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
             problem = f"{first['msg']} (got {str(first.get('input'))[:60]!r}){more}"
-            path = _field_path(first["loc"]) or "the page"
+            path = _http.field_path(first["loc"]) or "the page"
             raise self._malformed(endpoint, page, day, path, problem) from None
 
     def _malformed(
