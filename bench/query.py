@@ -37,13 +37,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select, text
-from sqlalchemy.engine import make_url
 
 from spendledger import queries
 from spendledger.pricing import Pricer
 from spendledger.pricing.rates import Rates
 from spendledger.records import TokenCounts, to_nanos
-from spendledger.store.engine import make_engine, normalise_url, upgrade
+from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.ledger import get_meta, rebuild_rollups, set_meta
 from spendledger.store.rows import key_hash, row_to_record
 from spendledger.store.tables import rollups, usage
@@ -461,54 +460,6 @@ def build_sqlite(path: Path, events: int) -> None:
     print(f"  rollups rebuilt in {t2 - t1:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
 
-def postgres_engine(server_url: str) -> Engine:
-    """The benchmark's own database on that server, created on first use."""
-    admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if (
-            conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DATABASE}).first()
-            is None
-        ):
-            conn.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
-    admin.dispose()
-    return make_engine(make_url(normalise_url(server_url)).set(database=PG_DATABASE).render_as_string(False))
-
-
-def build_postgres(engine: Engine, sqlite_path: Path) -> None:
-    """Copy the SQLite file's `usage` into PostgreSQL with COPY, then rebuild the rollups there."""
-    t0 = time.perf_counter()
-    src = sqlite3.connect(sqlite_path)
-    upgrade(engine)
-    columns = [c.name for c in usage.columns if c.name != "id"]
-    cols = ", ".join(f'"{c}"' for c in columns)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("TRUNCATE usage, ledger_meta, " + ", ".join(rollups))
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        bool_at = columns.index("batch")
-        times = [columns.index(c) for c in ("start", "end", "written_at")]
-        with cursor.copy(f"COPY usage ({cols}) FROM STDIN") as copy:
-            for row in src.execute(f"SELECT {cols} FROM usage ORDER BY id"):
-                values = list(row)
-                values[bool_at] = bool(values[bool_at])
-                for i in times:  # SQLite stores UTC without a zone
-                    if values[i] is not None:
-                        values[i] += "+00"
-                copy.write_row(values)
-        cursor.close()
-        t1 = time.perf_counter()
-        set_meta(conn, "timezone", UTC_ZONE.key)
-        counts = rebuild_rollups(conn, tz=UTC_ZONE)
-        set_meta(conn, "bench_build", get_sqlite_meta(sqlite_path) or "")
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
-    src.close()
-    print(
-        f"  PostgreSQL: usage copied in {t1 - t0:.0f} s, "
-        f"rollups rebuilt in {time.perf_counter() - t1:.0f} s: "
-        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-    )
-
-
 def get_sqlite_meta(path: Path) -> str | None:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -793,7 +744,16 @@ def main() -> int:
         "--postgres",
         metavar="URL",
         help="also run on this PostgreSQL server, in a database "
-        f"{PG_DATABASE} the benchmark creates and refills from the SQLite file",
+        f"{PG_DATABASE} the benchmark creates and fills with the same rows (bench/query_postgres.py)",
+    )
+    parser.add_argument(
+        "--no-sqlite",
+        dest="sqlite",
+        action="store_false",
+        help="with --postgres: build and time PostgreSQL only (no SQLite file: 100 M events)",
+    )
+    parser.add_argument(
+        "--drop", action="store_true", help="with --postgres: drop the benchmark's database at the end"
     )
     args = parser.parse_args()
     path = args.path or Path(tempfile.gettempdir()) / "spendledger-bench" / f"query-{args.events}.db"
@@ -802,30 +762,45 @@ def main() -> int:
         f"spendledger query benchmark: {args.events:,} events {FIRST_DAY}..{TODAY}, "
         f"SQLite {sqlite3.sqlite_version}"
     )
-    if args.keep and get_sqlite_meta(path) == build:
-        print(f"  reusing {path}")
-    else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        build_sqlite(path, args.events)
-    size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
-    engine = make_engine(f"sqlite:///{path}")
-    print(f"  {path} ({size / 1e9:.2f} GB): {describe(engine)}")
-    with engine.connect() as conn:
-        print("  " + check_prices(conn))
-    print("\nSQLite")
-    ok = run_queries(engine, args.runs, args.raw_runs, args.raw)
-    engine.dispose()
+    ok = True
+    if args.sqlite:
+        if args.keep and get_sqlite_meta(path) == build:
+            print(f"  reusing {path}")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            build_sqlite(path, args.events)
+        size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists())
+        engine = make_engine(f"sqlite:///{path}")
+        print(f"  {path} ({size / 1e9:.2f} GB): {describe(engine)}")
+        with engine.connect() as conn:
+            print("  " + check_prices(conn))
+        print("\nSQLite")
+        ok = run_queries(engine, args.runs, args.raw_runs, args.raw)
+        engine.dispose()
     if args.postgres:
-        pg = postgres_engine(args.postgres)
+        import query_postgres  # noqa: PLC0415 - it imports this module's builders
+
+        pg = query_postgres.postgres_engine(args.postgres, fresh=not args.keep)
         with pg.connect() as conn:
             reuse = args.keep and _pg_meta(conn) == build
         if reuse:
             print(f"\n  reusing PostgreSQL database {PG_DATABASE}")
         else:
-            build_postgres(pg, path)
+            if args.keep:  # a database of another build: start again
+                pg.dispose()
+                pg = query_postgres.postgres_engine(args.postgres, fresh=True)
+            print(f"\nbuilding PostgreSQL database {PG_DATABASE}")
+            query_postgres.build_postgres(pg, args.events)
+        with pg.connect() as conn:
+            server = conn.exec_driver_sql("SHOW server_version").scalar_one()
+            print(f"  PostgreSQL {server}: {query_postgres.sizes(pg)}")
+            print("  " + check_prices(conn))
         print(f"\nPostgreSQL ({PG_DATABASE}): {describe(pg)}")
         ok = run_queries(pg, args.runs, args.raw_runs, args.raw) and ok
         pg.dispose()
+        if args.drop:
+            query_postgres.drop_database(args.postgres)
+            print(f"  dropped {PG_DATABASE}")
     return 0 if ok else 1
 
 
