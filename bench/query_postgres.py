@@ -50,9 +50,9 @@ _COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name != "id")
 # _WINDOW, one per window.
 _WINDOW = """
 SELECT p.*, r.per_request, r.r_in, r.r_cached, r.r_write, r.r_out, r.r_reason,
-  r.source AS price_source, r.status, r.unpriced, %(seq0_{i})s + p.slot - %(first_{i})s AS seq
+  r.source AS price_source, r.status, r.unpriced, %(seq0_{i})s::bigint + p.slot - %(first_{i})s::int AS seq
 FROM g_pool p JOIN g_rate r ON r.model = p.model
-WHERE p.slot >= %(first_{i})s AND p.slot < %(first_{i})s + %(n_{i})s
+WHERE p.slot >= %(first_{i})s::int AND p.slot < %(first_{i})s::int + %(n_{i})s::int
 """
 _COST = """(e.per_request + e.r_in * (e.inp - e.cached - e.write) + e.r_cached * e.cached
   + e.r_write * e.write + e.r_out * (e.out - e.reasoning) + e.r_reason * e.reasoning)"""
@@ -74,7 +74,7 @@ SELECT %(day_start)s,
   %(next_start)s, %(day)s, %(day)s, NULL, provider || '-billing-' || account, 'billed', provider,
   account, workspace, project, '', model, '', '', NULL,
   count(*), sum(inp), sum(cached), sum(write), 0, sum(out), sum(reasoning), 0, 0,
-  sum({_COST})::bigint * (970 + (length(project) * 31 + length(model) * 17 + %(d)s * 7) %% 80) / 1000,
+  sum({_COST})::bigint * (970 + (length(project) * 31 + length(model) * 17 + %(d)s::int * 7) %% 80) / 1000,
   0, 1, 'USD', 'provider', NULL, NULL, false, NULL, NULL, NULL, %(written_at)s
 FROM ({{windows}}) e WHERE account = ANY(%(accounts)s)
 GROUP BY provider, account, workspace, project, model

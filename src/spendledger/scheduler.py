@@ -18,7 +18,7 @@ from spendledger.alerts.evaluate import evaluate, headline
 from spendledger.config import Settings
 from spendledger.ingest.subscriptions import sync_in_round
 from spendledger.secrets import load_vault
-from spendledger.store import Engine
+from spendledger.store import Engine, partitions
 from spendledger.store.alerts import AlertRow
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
@@ -47,6 +47,11 @@ def run_due(
         else:
             log.info("source %s: %d pages, %d records", name, outcome.pages, outcome.records)
         outcomes.append(outcome)
+    try:  # PostgreSQL: usage's partitions for the months ahead (nothing to do most rounds)
+        with engine.begin() as conn:
+            partitions.maintain(conn, today=now().date())
+    except Exception:
+        log.exception("making the partitions of the months ahead failed")
     try:  # seat subscriptions' records up to today, once the syncs that may cover them ran
         sync_in_round(engine, tz=settings.tz, now=now())
     except Exception:

@@ -73,11 +73,16 @@ def upsert(
     conflict_where: str = "",
     update: Mapping[str, str] | None = None,
     returning: Sequence[str] = (),
+    claim: tuple[str, str] | None = None,
 ) -> list[Any]:
     """Insert `rows`; on a conflict on `conflict` do nothing, or set `update` (column → SQL).
 
     `conflict_where` names a partial unique index by its condition (SQL), e.g.
-    "key_hash IS NOT NULL".
+    "key_hash IS NOT NULL"; an empty `conflict` does nothing on any conflict.
+
+    `claim` (PostgreSQL only), a (table, column): a row is inserted only if its value of
+    `column` could be inserted into that table's unique `column` first, i.e. no other
+    row claimed it: a key unique across the partitions of a partitioned table.
 
     In `update` expressions, `{t}` is the table and `excluded` the proposed row, e.g.
     {"cost_nanos": "{t}.cost_nanos + excluded.cost_nanos"}. With `returning`, a tuple of
@@ -89,7 +94,7 @@ def upsert(
     columns = list(rows[0].keys())
     quote = conn.dialect.identifier_preparer.quote
     table_name = quote(table.name)
-    conflict_sql = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) "
+    conflict_sql = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) " if conflict else " ON CONFLICT "
     if conflict_where:
         conflict_sql += f"WHERE {conflict_where} "
     if update:
@@ -99,7 +104,9 @@ def upsert(
         conflict_sql += "DO NOTHING"
     tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
     if conn.dialect.name == "postgresql":
-        return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning))
+        return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning), claim)
+    if claim is not None:
+        raise ValueError("claim is for PostgreSQL's partitioned tables")
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     json_cast = "::json" if conn.dialect.name == "postgresql" else ""
     placeholder = (
@@ -146,6 +153,7 @@ def _upsert_by_copy(
     columns: list[str],
     conflict_tail: str,
     returning: bool,
+    claim: tuple[str, str] | None,
 ) -> list[Any]:
     """PostgreSQL: COPY into a temporary twin of `table`, then one INSERT ... SELECT.
 
@@ -172,7 +180,15 @@ def _upsert_by_copy(
                 copy.write_row(values)
     finally:
         cursor.close()
+    head, where = "", ""
+    if claim is not None:  # claim the rows' keys, then insert the rows whose claim held
+        claims, column = quote(claim[0]), quote(claim[1])
+        head = (
+            f"WITH claimed AS (INSERT INTO {claims} ({column}) SELECT {column} FROM {stage} "
+            f"ON CONFLICT DO NOTHING RETURNING {column}) "
+        )
+        where = f" WHERE {column} IN (SELECT {column} FROM claimed)"
     result = conn.exec_driver_sql(
-        f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {stage}{conflict_tail}"
+        f"{head}INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {stage}{where}{conflict_tail}"
     )
     return [tuple(r) for r in result] if returning else []

@@ -22,7 +22,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from spendledger.config import make_private_dir
 from spendledger.errors import SpendledgerError
-from spendledger.store import ledger, rollups
+from spendledger.store import ledger, partitions, rollups
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -117,13 +117,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`).
 
     A migration that changes how rollups are keyed marks them stale; they are rebuilt
-    from the records here, in the zone the ledger counts days in.
+    from the records here, in the zone the ledger counts days in. On PostgreSQL the
+    months around today get their partitions of `usage` (partitions.maintain).
     """
     command.upgrade(alembic_config(engine), revision)
     with engine.begin() as conn:
         if ledger.get_meta(conn, "rollups_stale") is not None:
             rollups.rebuild(conn)
             ledger.delete_meta(conn, "rollups_stale")
+    with engine.begin() as conn:  # PostgreSQL: this month's partition of usage, and the next
+        partitions.maintain(conn)
 
 
 def current_revision(engine: Engine) -> str | None:

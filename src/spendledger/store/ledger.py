@@ -3,7 +3,8 @@
 - Events (metered, demo) are append-only: a record whose (start, key) is already
   stored is a duplicate and changes nothing.
 - Events (metered, demo) are append-only and stored once per key (their id), whatever
-  their timestamp: a unique 64-bit hash of the key (`key_hash`) enforces it.
+  their timestamp: a unique 64-bit hash of the key (`key_hash`) enforces it (on
+  PostgreSQL, whose `usage` is partitioned by month, through `usage_event_ids`).
 - Billed buckets and manual entries are revisable: a new version of (start, key)
   replaces the old one, and the rollups move by the difference, never by the sum.
 - A metered record with no account takes the account its project or API key is known
@@ -36,7 +37,7 @@ from spendledger.errors import SpendledgerError
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, members, rollups
 from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
-from spendledger.store.tables import MEASURES, settings_kv, usage
+from spendledger.store.tables import MEASURES, settings_kv, usage, usage_event_ids
 
 _CHUNK = 1000
 _COMPARED = tuple(c.name for c in usage.columns if c.name not in ("id", "written_at", "start", "end", "tags"))
@@ -88,14 +89,11 @@ def write_records(
 
 
 def _insert_events(conn: Connection, events: dict[str, dict[str, Any]]) -> WriteResult:
-    ids = bulk.upsert(
-        conn,
-        usage,
-        list(events.values()),
-        conflict=("key_hash",),
-        conflict_where="key_hash IS NOT NULL",
-        returning=("id",),
-    )
+    if conn.dialect.name == "postgresql":  # usage is partitioned: ids unique through usage_event_ids
+        unique: dict[str, Any] = {"conflict": (), "claim": (usage_event_ids.name, "key_hash")}
+    else:
+        unique = {"conflict": ("key_hash",), "conflict_where": "key_hash IS NOT NULL"}
+    ids = bulk.upsert(conn, usage, list(events.values()), returning=("id",), **unique)
     rollups.add_inserted(conn, [i for (i,) in ids])
     return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 

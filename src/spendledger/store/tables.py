@@ -50,6 +50,9 @@ def _measure_columns() -> list[Column[int]]:
     return [Column(name, BigInteger, nullable=False, default=0) for name in MEASURES]
 
 
+# On PostgreSQL `usage` is partitioned by month of `start` (migration 0007, partitions.py):
+# its primary key there is (id, start) and the unique index on key_hash is replaced by
+# `usage_event_ids` below; the columns, (start, key) and the other indexes are the same.
 usage = Table(
     "usage",
     metadata,
@@ -87,7 +90,7 @@ usage = Table(
     Column("written_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("start", "key", name="uq_usage_start_key"),
     Index("ix_usage_day", "day"),
-    Index(
+    Index(  # SQLite; PostgreSQL: usage_event_ids
         "uq_usage_event_id",
         "key_hash",
         unique=True,
@@ -102,6 +105,17 @@ usage = Table(
         sqlite_where=text("pricing_status = 'unpriced'"),
         postgresql_where=text("pricing_status = 'unpriced'"),
     ),
+)
+
+
+# PostgreSQL only (migration 0007, store/partitions.py): `usage` is partitioned by month
+# of `start` there, and a unique index cannot span partitions, so every stored event's
+# key_hash is claimed here first (store/bulk.py); triggers forget the ids of records
+# deleted or truncated through `usage`. SQLite keeps the unique index on usage.key_hash.
+usage_event_ids = Table(
+    "usage_event_ids",
+    metadata,
+    Column("key_hash", BigInteger, primary_key=True, autoincrement=False),
 )
 
 

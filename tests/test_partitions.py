@@ -1,0 +1,200 @@
+"""PostgreSQL's `usage` partitioned by month of `start` (migration 0007, store/partitions.py).
+
+The natural keys must hold across partitions as they do in SQLite's one table: an event
+id is stored once whatever its timestamp (even one in another month, another partition),
+a revised billed bucket replaces its earlier version (its start, hence its partition, is
+the same), a record of a month with no partition is kept (the default partition), and
+none of it changes when `maintain` moves such records into a partition of their month.
+Every test runs on both databases; the partition checks only where there are partitions.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from spendledger.queries import SpendQuery, spend
+from spendledger.records import Basis, UsageRecord
+from spendledger.store import write_records
+from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.ledger import WriteResult, delete_records, rebuild_rollups
+from spendledger.store.partitions import existing, is_partitioned, maintain
+from spendledger.store.rows import DayOf, record_to_row
+from spendledger.store.tables import usage, usage_event_ids
+from usage_records import usage_record
+
+UTC_ZONE = ZoneInfo("UTC")
+PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+NOV_20 = datetime(2026, 11, 20, 10, tzinfo=UTC)
+MAR_5_2019 = datetime(2019, 3, 5, tzinfo=UTC)  # a month no partition covers: the default one
+
+
+def _event(n: int, cost: str, at: datetime) -> UsageRecord:
+    return usage_record(key=f"api:evt-{n}", source="api", start=at, account="org-2", cost=cost)
+
+
+def _bucket(cost: str) -> UsageRecord:
+    return usage_record(
+        key="openai:org-1:cost:2019-03-05",
+        source="openai-org-1",
+        basis=Basis.BILLED,
+        start=MAR_5_2019,
+        end=MAR_5_2019 + timedelta(days=1),
+        account="org-1",
+        cost=cost,
+    )
+
+
+def _write(engine: Engine, records: list[UsageRecord]) -> tuple[int, int, int]:
+    with engine.begin() as conn:
+        result: WriteResult = write_records(conn, records, tz=UTC_ZONE)
+    return result.inserted, result.duplicates, result.replaced
+
+
+def _total(engine: Engine) -> Decimal:
+    with engine.connect() as conn:
+        report = spend(conn, SpendQuery(start=date(2019, 1, 1), end=date(2027, 1, 31), basis="all"))
+    return report.totals.get("USD", Decimal(0))
+
+
+def _partition_of(engine: Engine) -> dict[str, str]:
+    """Each record's key → the partition holding it (its table on SQLite)."""
+    with engine.connect() as conn:
+        if not is_partitioned(conn):
+            return dict.fromkeys(conn.execute(select(usage.c.key)).scalars(), "usage")
+        rows = conn.execute(text("SELECT key, tableoid::regclass::text FROM usage")).all()
+    return {key: table for key, table in rows}  # noqa: C416 - rows are Row objects
+
+
+def _event_ids(engine: Engine) -> int | None:
+    with engine.connect() as conn:
+        if not is_partitioned(conn):
+            return None
+        return int(conn.execute(select(func.count()).select_from(usage_event_ids)).scalar_one())
+
+
+def test_partitions_keep_replays_and_revisions_idempotent(engine: Engine) -> None:
+    with engine.begin() as conn:  # 2019-03 without a partition, whatever ran before in this database
+        if is_partitioned(conn):
+            conn.execute(text("DROP TABLE IF EXISTS usage_2019_03"))
+    first = [_event(1, "1.00", NOV_20), _event(2, "2.00", MAR_5_2019 + timedelta(hours=9)), _bucket("10.00")]
+    assert _write(engine, first) == (3, 0, 0)
+    # a replay, and the same ids at other timestamps: in another month, another partition
+    again = [
+        _event(1, "1.00", NOV_20),
+        _event(1, "1.00", datetime(2026, 12, 1, 9, tzinfo=UTC)),
+        _event(2, "2.00", MAR_5_2019 + timedelta(hours=9)),
+        _event(2, "2.00", NOV_20 + timedelta(days=1)),
+    ]
+    assert _write(engine, again) == (0, 4, 0)
+    assert _write(engine, [_bucket("12.00")]) == (0, 0, 1)
+    assert _total(engine) == Decimal("15.00")  # $1 + $2 + the bucket's $12, once each
+    with engine.connect() as conn:
+        partitioned = is_partitioned(conn)
+    if partitioned:  # 2019-03 has no partition: the default one keeps its two records
+        assert _partition_of(engine) == {
+            "api:evt-1": "usage_2026_11",
+            "api:evt-2": "usage_default",
+            "openai:org-1:cost:2019-03-05": "usage_default",
+        }
+        with engine.begin() as conn:
+            made = maintain(conn, today=date(2026, 11, 20))
+            assert "usage_2019_03" in made
+            around = {date(2026, 10, 1), date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)}
+            assert {date(2019, 3, 1), *around} <= existing(conn)
+        assert _partition_of(engine) == {
+            "api:evt-1": "usage_2026_11",
+            "api:evt-2": "usage_2019_03",
+            "openai:org-1:cost:2019-03-05": "usage_2019_03",
+        }
+        assert _event_ids(engine) == 2  # moving records between partitions kept their ids
+    # moved or not, the keys hold
+    assert _write(engine, again) == (0, 4, 0)
+    assert _write(engine, [_bucket("13.00")]) == (0, 0, 1)
+    assert _total(engine) == Decimal("16.00")  # $1 + $2 + $13
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(usage)).scalar_one() == 3
+    with engine.begin() as conn:  # the rollups agree with the records they are rebuilt from
+        rebuild_rollups(conn, tz=UTC_ZONE)
+    assert _total(engine) == Decimal("16.00")
+
+
+def test_partitions_forget_the_ids_of_deleted_events(engine: Engine) -> None:
+    _write(engine, [_event(1, "1.00", NOV_20), _event(2, "2.00", MAR_5_2019)])
+    with engine.begin() as conn:
+        assert delete_records(conn, source="api", start=date(2026, 11, 1)) == 1
+    # as in SQLite's one table: a deleted event's id may be stored again
+    assert _event_ids(engine) in (None, 1)
+    assert _write(engine, [_event(1, "1.00", NOV_20), _event(2, "2.00", MAR_5_2019)]) == (1, 1, 0)
+    assert _total(engine) == Decimal("3.00")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def ledger_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty ledger at revision 0006 (before the partitions), on each database."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        upgrade(engine, "0006")
+        yield engine
+        engine.dispose()
+        return
+    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"spendledger_0006_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine, "0006")
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_migration_0007_moves_the_records_into_monthly_partitions(ledger_0006: Engine) -> None:
+    with ledger_0006.begin() as conn:  # written by the code of 0006: one table
+        old_records = [_event(1, "1.00", NOV_20), _event(2, "2.00", MAR_5_2019), _bucket("10.00")]
+        if conn.dialect.name == "postgresql":
+            _insert_plain(conn, old_records)
+        else:
+            write_records(conn, old_records, tz=UTC_ZONE)
+        before = conn.execute(select(usage.c.id, usage.c.key).order_by(usage.c.id)).all()
+    upgrade(ledger_0006)
+    with ledger_0006.connect() as conn:
+        assert conn.execute(select(usage.c.id, usage.c.key).order_by(usage.c.id)).all() == before
+        if conn.dialect.name == "postgresql":
+            assert is_partitioned(conn)
+            assert {date(2019, 3, 1), date(2026, 11, 1)} <= existing(conn)
+    if _event_ids(ledger_0006) is not None:
+        assert _event_ids(ledger_0006) == 2
+        assert set(_partition_of(ledger_0006).values()) == {"usage_2019_03", "usage_2026_11"}
+    # the ids stored before the migration still hold; new records take new ids
+    assert _write(ledger_0006, [_event(1, "1.00", NOV_20 + timedelta(days=40)), _bucket("11.00")]) == (
+        0,
+        1,
+        1,
+    )
+    assert _write(ledger_0006, [_event(3, "3.00", NOV_20)]) == (1, 0, 0)
+    with ledger_0006.connect() as conn:
+        assert conn.execute(select(func.max(usage.c.id))).scalar_one() > max(i for i, _ in before)
+    assert _total(ledger_0006) == Decimal("17.00")  # $1 + $2 + $11 + $3
+
+
+def _insert_plain(conn: Connection, records: list[UsageRecord]) -> None:
+    """Rows as the unpartitioned table took them, the rollups rebuilt after them (today's
+    writer claims event ids in usage_event_ids, which 0006 has not)."""
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    conn.execute(usage.insert(), [record_to_row(r, day_of=DayOf(UTC_ZONE), written_at=now) for r in records])
+    rebuild_rollups(conn, tz=UTC_ZONE)
