@@ -753,6 +753,11 @@ def main() -> int:
         help="with --postgres: build and time PostgreSQL only (no SQLite file: 100 M events)",
     )
     parser.add_argument(
+        "--pg-database",
+        default=PG_DATABASE,
+        help=f"with --postgres: the database's name (default {PG_DATABASE})",
+    )
+    parser.add_argument(
         "--drop", action="store_true", help="with --postgres: drop the benchmark's database at the end"
     )
     args = parser.parse_args()
@@ -780,27 +785,27 @@ def main() -> int:
     if args.postgres:
         import query_postgres  # noqa: PLC0415 - it imports this module's builders
 
-        pg = query_postgres.postgres_engine(args.postgres, fresh=not args.keep)
+        pg = query_postgres.postgres_engine(args.postgres, args.pg_database, fresh=not args.keep)
         with pg.connect() as conn:
             reuse = args.keep and _pg_meta(conn) == build
         if reuse:
-            print(f"\n  reusing PostgreSQL database {PG_DATABASE}")
+            print(f"\n  reusing PostgreSQL database {args.pg_database}")
         else:
             if args.keep:  # a database of another build: start again
                 pg.dispose()
-                pg = query_postgres.postgres_engine(args.postgres, fresh=True)
-            print(f"\nbuilding PostgreSQL database {PG_DATABASE}")
+                pg = query_postgres.postgres_engine(args.postgres, args.pg_database, fresh=True)
+            print(f"\nbuilding PostgreSQL database {args.pg_database}")
             query_postgres.build_postgres(pg, args.events)
         with pg.connect() as conn:
             server = conn.exec_driver_sql("SHOW server_version").scalar_one()
             print(f"  PostgreSQL {server}: {query_postgres.sizes(pg)}")
             print("  " + check_prices(conn))
-        print(f"\nPostgreSQL ({PG_DATABASE}): {describe(pg)}")
+        print(f"\nPostgreSQL ({args.pg_database}): {describe(pg)}")
         ok = run_queries(pg, args.runs, args.raw_runs, args.raw) and ok
         pg.dispose()
         if args.drop:
-            query_postgres.drop_database(args.postgres)
-            print(f"  dropped {PG_DATABASE}")
+            query_postgres.drop_database(args.postgres, args.pg_database)
+            print(f"  dropped {args.pg_database}")
     return 0 if ok else 1
 
 

@@ -95,25 +95,23 @@ _RATE_TABLE = """CREATE TEMP TABLE g_rate (model text PRIMARY KEY, per_request b
   unpriced bigint)"""
 
 
-def postgres_engine(server_url: str, *, fresh: bool) -> Engine:
+def postgres_engine(server_url: str, name: str = PG_DATABASE, *, fresh: bool) -> Engine:
     """The benchmark's own database on that server; `fresh` drops what a run left first."""
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         if fresh:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-        exists = conn.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": PG_DATABASE}
-        ).first()
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
         if exists is None:
-            conn.exec_driver_sql(f'CREATE DATABASE "{PG_DATABASE}"')
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
     admin.dispose()
-    return make_engine(make_url(normalise_url(server_url)).set(database=PG_DATABASE).render_as_string(False))
+    return make_engine(make_url(normalise_url(server_url)).set(database=name).render_as_string(False))
 
 
-def drop_database(server_url: str) -> None:
+def drop_database(server_url: str, name: str = PG_DATABASE) -> None:
     admin = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.dispose()
 
 
@@ -160,13 +158,14 @@ def build_postgres(engine: Engine, events: int) -> None:
         from spendledger.store import partitions
 
         with engine.begin() as conn:
-            partitions.ensure(conn, FIRST_DAY, TODAY + timedelta(days=62))
+            partitions.ensure(conn, partitions.months_between(FIRST_DAY, TODAY + timedelta(days=62)))
     written_at = datetime.now(UTC)
     raw = engine.raw_connection()
     db: Any = raw.driver_connection
     cur = db.cursor()
     cur.execute("SET synchronous_commit = off")
     cur.execute("SET maintenance_work_mem = '1GB'")
+    cur.execute("SET work_mem = '256MB'")  # each day's rows sorted by number in memory
     tables = ("usage", "usage_event_ids") if partitioned else ("usage",)
     drops, creates = _indexes(cur, tables)
     for stmt in drops:
