@@ -341,12 +341,14 @@ def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], Us
             continue
         rollups.add_rows(delta, [old], sign=-1)
         rollups.add_rows(delta, [{**old, **new}])
-        updates.append({"row_id": row_id, **{f"new_{k}": v for k, v in new.items()}})
+        updates.append(
+            {"row_id": row_id, "row_start": old["start"], **{f"new_{k}": v for k, v in new.items()}}
+        )
     if updates:
         stmt = (
             update(usage)
-            .where(usage.c.id == bindparam("row_id"))
-            .values(**{k[4:]: bindparam(k) for k in updates[0] if k != "row_id"})
+            .where(*_by_id(conn))
+            .values(**{k[4:]: bindparam(k) for k in updates[0] if k.startswith("new_")})
         )
         conn.execute(stmt, updates)
         rollups.apply(conn, delta)
@@ -381,10 +383,17 @@ def redate(conn: Connection, *, tz: ZoneInfo) -> None:
         changes = []
         for row in rows:
             day = instant_of(row.start, row.end).astimezone(tz).date().isoformat()
-            changes.append({"row_id": row.id, "new_day": day})
-        conn.execute(
-            update(usage).where(usage.c.id == bindparam("row_id")).values(day=bindparam("new_day")), changes
-        )
+            changes.append({"row_id": row.id, "row_start": row.start, "new_day": day})
+        conn.execute(update(usage).where(*_by_id(conn)).values(day=bindparam("new_day")), changes)
+
+
+def _by_id(conn: Connection) -> tuple[ColumnElement[bool], ...]:
+    """A row by its id (parameter row_id); on PostgreSQL by its start too (row_start), which
+    names its partition: by id alone, every month's partition would be searched."""
+    by_id = usage.c.id == bindparam("row_id")
+    if conn.dialect.name == "postgresql":
+        return by_id, usage.c.start == bindparam("row_start")
+    return (by_id,)
 
 
 def get_meta(conn: Connection, name: str) -> str | None:
