@@ -11,6 +11,7 @@ Every test runs on both databases; the partition checks only where there are par
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -27,7 +28,7 @@ from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
 from spendledger.store.engine import make_engine, upgrade
 from spendledger.store.ledger import WriteResult, delete_records, rebuild_rollups
-from spendledger.store.partitions import existing, is_partitioned, maintain
+from spendledger.store.partitions import ensure, existing, is_partitioned, maintain
 from spendledger.store.rows import DayOf, record_to_row
 from spendledger.store.tables import usage, usage_event_ids
 from usage_records import usage_record
@@ -198,3 +199,24 @@ def _insert_plain(conn: Connection, records: list[UsageRecord]) -> None:
     now = datetime(2026, 11, 22, tzinfo=UTC)
     conn.execute(usage.insert(), [record_to_row(r, day_of=DayOf(UTC_ZONE), written_at=now) for r in records])
     rebuild_rollups(conn, tz=UTC_ZONE)
+
+
+def test_partitions_wait_for_a_long_read_no_longer_than_lock_wait(engine: Engine) -> None:
+    may_2031 = date(2031, 5, 1)
+    with engine.begin() as conn:
+        if not is_partitioned(conn):  # SQLite: one table, nothing to make
+            assert ensure(conn, [may_2031]) == []
+            return
+        conn.execute(text("DROP TABLE IF EXISTS usage_2031_05"))
+    with engine.connect() as reader:  # a long read of the records holds the default partition
+        reader.execute(select(func.count()).select_from(usage)).scalar_one()
+        with engine.begin() as conn:
+            started = time.monotonic()
+            assert ensure(conn, [may_2031]) == []  # left for the next round, not waited for
+            assert time.monotonic() - started < 30
+            assert may_2031 not in existing(conn)
+        reader.rollback()
+    with engine.begin() as conn:
+        assert ensure(conn, [may_2031]) == ["usage_2031_05"]
+        assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "0"  # the caller's, back
+        conn.execute(text("DROP TABLE usage_2031_05"))

@@ -15,16 +15,21 @@ and each scheduler round call it. SQLite keeps one table: everything here is a n
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import OperationalError
 
 DEFAULT = "usage_default"
 AHEAD = 2  # months after the current one given a partition before any record needs it
 _NAME = re.compile(r"^usage_(\d{4})_(\d{2})$")
 _LOCK = 7240519  # one process at a time creates partitions (rollups.apply holds 7240518)
+LOCK_WAIT = "5s"  # how long a new partition waits for the default one's lock
+
+log = logging.getLogger("spendledger.store.partitions")
 
 
 def partition_name(month: date) -> str:
@@ -71,7 +76,8 @@ def ensure(conn: Connection, months: Iterable[date]) -> list[str]:
     """Give each month (any day of it) a partition; returns the partitions made.
 
     Records of such a month already in the default partition move into the new one.
-    Call in a transaction of its own: creating a partition locks the default one.
+    Joining a partition locks the default one: a month whose lock does not come within
+    LOCK_WAIT (a long read of the records holds it) is left for the next call.
     """
     if not is_partitioned(conn):
         return []
@@ -79,22 +85,34 @@ def ensure(conn: Connection, months: Iterable[date]) -> list[str]:
     if not wanted - existing(conn):
         return []
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
-    return [_create(conn, month) for month in sorted(wanted - existing(conn))]  # another may have made some
+    before = conn.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+    conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": LOCK_WAIT})
+    made = []
+    try:
+        for month in sorted(wanted - existing(conn)):  # another process may have made some
+            try:
+                with conn.begin_nested():
+                    made.append(_create(conn, month))
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                log.info("partition of %s: the default partition is busy, left for the next call", month)
+                break
+    finally:
+        conn.execute(text("SELECT set_config('lock_timeout', :wait, true)"), {"wait": before})
+    return made
 
 
 def _create(conn: Connection, month: date) -> str:
+    """A table for the month, the default partition's records of that month moved into it,
+    then attached. Attaching takes a SHARE UPDATE EXCLUSIVE lock on `usage`, which reads and
+    writes do not wait for (CREATE TABLE ... PARTITION OF would take an exclusive one), and
+    an exclusive one on the default partition, while it checks that none of the month's
+    records are left there."""
     name = partition_name(month)
     low, high = _bound(month), _bound(_next_month(month))
-    caught = conn.execute(
-        text(f"SELECT 1 FROM {DEFAULT} WHERE start >= {low} AND start < {high} LIMIT 1")  # noqa: S608 - dates
-    ).first()
-    if caught is None:
-        conn.exec_driver_sql(f'CREATE TABLE "{name}" PARTITION OF usage FOR VALUES FROM ({low}) TO ({high})')
-        return name
-    # the default partition holds records of this month: out with them, into the new
-    # table, which then joins as the month's partition (a DELETE on the partition itself
-    # leaves usage_event_ids alone: the records stay, they only move)
     conn.exec_driver_sql(f'CREATE TABLE "{name}" (LIKE usage INCLUDING DEFAULTS)')
+    # a DELETE on the partition itself leaves usage_event_ids alone: the records only move
     conn.exec_driver_sql(
         f"WITH moved AS (DELETE FROM {DEFAULT} WHERE start >= {low} AND start < {high} RETURNING *) "
         f'INSERT INTO "{name}" SELECT * FROM moved'
