@@ -788,8 +788,12 @@ def main() -> int:
         pg = query_postgres.postgres_engine(args.postgres, args.pg_database, fresh=not args.keep)
         with pg.connect() as conn:
             reuse = args.keep and _pg_meta(conn) == build
+            records_in = args.keep and _pg_meta(conn, "bench_records") == build
         if reuse:
             print(f"\n  reusing PostgreSQL database {args.pg_database}")
+        elif records_in:  # a run stopped after loading the records
+            print(f"\n  reusing the records in PostgreSQL database {args.pg_database}")
+            query_postgres.finish_build(pg, args.events)
         else:
             if args.keep:  # a database of another build: start again
                 pg.dispose()
@@ -809,9 +813,9 @@ def main() -> int:
     return 0 if ok else 1
 
 
-def _pg_meta(conn: Connection) -> str | None:
+def _pg_meta(conn: Connection, name: str = "bench_build") -> str | None:
     try:
-        return get_meta(conn, "bench_build")
+        return get_meta(conn, name)
     except Exception:  # noqa: BLE001 - no ledger there yet
         conn.rollback()
         return None
