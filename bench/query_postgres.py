@@ -132,7 +132,9 @@ def _indexes(cur: Any, tables: tuple[str, ...]) -> tuple[list[str], list[str]]:
         for name, definition in cur.fetchall():
             if name not in {c for c, _ in constraints}:
                 drops.append(f'DROP INDEX "{name}"')
-                creates.append(definition)
+                # a partitioned table's index reads "ON ONLY usage": that would make the
+                # parent's index alone (invalid, its partitions without one)
+                creates.append(definition.replace(" ON ONLY ", " ON "))
     return drops, creates
 
 
