@@ -11,6 +11,7 @@ Every test runs on both databases; the partition checks only where there are par
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -220,3 +221,20 @@ def test_partitions_wait_for_a_long_read_no_longer_than_lock_wait(engine: Engine
         assert ensure(conn, [may_2031]) == ["usage_2031_05"]
         assert conn.execute(text("SHOW lock_timeout")).scalar_one() == "0"  # the caller's, back
         conn.execute(text("DROP TABLE usage_2031_05"))
+
+
+def test_partitions_two_writers_of_one_event_id_store_it_once(engine: Engine) -> None:
+    # writer A holds its transaction open; writer B sends the same id (another month's
+    # timestamp) meanwhile: B waits on A's claim, then finds the id taken
+    results: list[tuple[int, int, int]] = []
+    with engine.begin() as conn:
+        first: WriteResult = write_records(conn, [_event(7, "7.00", NOV_20)], tz=UTC_ZONE)
+        other = threading.Thread(
+            target=lambda: results.append(_write(engine, [_event(7, "7.00", MAR_5_2019)])), daemon=True
+        )
+        other.start()
+        other.join(timeout=1)  # on PostgreSQL it waits for this transaction; SQLite's writer too
+    other.join(timeout=60)
+    assert (first.inserted, results) == (1, [(0, 1, 0)])
+    assert _total(engine) == Decimal("7.00")
+    assert _event_ids(engine) in (None, 1)
