@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,7 @@ class Hints:
     auth: str = "check the key"  # what to do on 401
     permission: str = "the key lacks a permission this endpoint needs"  # on 403
     not_found: str = "check base_url (it should end in /v1)"  # on 404
+    secret: str | None = field(default=None, repr=False)  # never in a message, even if a proxy echoes it
 
 
 class Bearer(httpx.Auth):
@@ -189,6 +190,24 @@ def post_json(
 
 
 def _json_call(
+    send: Callable[[], httpx.Response],
+    hints: Hints,
+    endpoint: str,
+    page: int | None,
+    policy: RetryPolicy,
+    throttle: Throttle | None,
+) -> tuple[dict[str, Any], httpx.Response]:
+    try:
+        return _attempts(send, hints, endpoint, page, policy, throttle)
+    except SourceError as exc:  # defence in depth: an echoing proxy must not leak the key
+        secret = hints.secret
+        if secret and len(secret) > 3 and secret in str(exc):
+            message = str(exc).replace(secret, "[key]")
+            raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
+        raise
+
+
+def _attempts(
     send: Callable[[], httpx.Response],
     hints: Hints,
     endpoint: str,

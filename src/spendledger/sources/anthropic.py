@@ -85,6 +85,7 @@ class AnthropicConnector:
         self._hints = Hints(
             provider="Anthropic",
             source=config.name,
+            secret=config.key,
             auth="an Admin API key (sk-ant-admin…) is needed; an organisation admin creates one in the "
             "Claude Console under Settings → Admin keys",
             permission="this key may not read the organisation's reports; use an Admin API key "
