@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,10 +14,10 @@ from fastapi.testclient import TestClient
 from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 
 from clirun import cli_runner
+from old_ledgers import ledger_at
 from spendledger.model_names import (
     MAX_GROWN,
     PROVIDER_MODEL_TAG,
@@ -31,7 +29,7 @@ from spendledger.pricing import PriceOverride, Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import TAGS_MAX_BYTES, TokenCounts
 from spendledger.repricing import reprice
-from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.engine import upgrade
 from spendledger.store.ledger import get_meta
 from spendledger.store.tables import MEASURES, budgets, usage
 from test_explore_page import table
@@ -322,32 +320,11 @@ def test_model_names_compare_one_models_cost_across_its_routes(
     ]
 
 
-PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def ledger_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty ledger at revision 0002 (before the ledger's model names), on each database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0002")
+    with ledger_at("0002", request, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0002_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine, "0002")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _stored(key: str, provider: str, model: str, cost: str, tags: dict[str, Any] | None) -> dict[str, Any]:
