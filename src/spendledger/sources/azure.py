@@ -196,6 +196,7 @@ class AzureConnector:
             not_found=f"check the scope option (/{self._scope}) and base_url (default {DEFAULT_BASE_URL})",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy, throttle=throttle_wait)
 
     def endpoints(self) -> list[str]:
         return ["costs"]
@@ -342,17 +343,7 @@ class AzureConnector:
         endpoint: str,
         number: int | None,
     ) -> dict[str, Any]:
-        return _http.post_json(
-            self._client,
-            url,
-            query,
-            params=params,
-            hints=self._hints,
-            endpoint=endpoint,
-            page=number,
-            policy=self._policy,
-            throttle=throttle_wait,
-        )
+        return self._api.post(url, query, params, endpoint=endpoint, page=number)
 
 
 def _relative(link: str, where: Where) -> str:

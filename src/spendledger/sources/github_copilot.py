@@ -200,6 +200,7 @@ class GitHubCopilotConnector:
             "owner administers it, and base_url (https://api.github.com)",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy, throttle=throttled)
         self._roster: list[str] | None = None  # the seat holders' logins, listed once
         self._active: dict[tuple[str, int, int], list[str]] = {}  # (endpoint, year, month) → logins
 
@@ -462,16 +463,7 @@ class GitHubCopilotConnector:
     def _request(
         self, path: str, params: Query | None, endpoint: str, page: int | None
     ) -> tuple[dict[str, Any], httpx.Response]:
-        return _http.get_response(
-            self._client,
-            path,
-            params=params,
-            hints=self._hints,
-            endpoint=endpoint,
-            page=page,
-            policy=self._policy,
-            throttle=throttled,
-        )
+        return self._api.get_response(path, params, endpoint=endpoint, page=page)
 
     def _parse(self, model: type[M], body: object, endpoint: str, page: int | None) -> M:
         """Validate `body`; a mismatch names the endpoint, the page and the field path."""

@@ -164,6 +164,7 @@ class OpenAIConnector:
             "with read permission on Usage under Organization settings → Admin keys",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy)
         self._projects: dict[str, str] | None = None  # id → name, loaded on first use
         self._keys: dict[str, str] = {}  # API key id → name
 
@@ -343,15 +344,7 @@ class OpenAIConnector:
     def _get(
         self, path: str, params: list[tuple[str, str | int]], endpoint: str, page: int | None = None
     ) -> dict[str, Any]:
-        return _http.get_json(
-            self._client,
-            path,
-            params=params,
-            hints=self._hints,
-            endpoint=endpoint,
-            page=page,
-            policy=self._policy,
-        )
+        return self._api.get(path, params, endpoint=endpoint, page=page)
 
     def _parse(
         self, model: type[M], body: object, endpoint: str, page: int | None, at: tuple[str | int, ...] = ()

@@ -75,6 +75,7 @@ class OpenRouterConnector:
             not_found="check base_url (it should end in /api/v1)",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy)
 
     def endpoints(self) -> list[str]:
         return [ENDPOINT]
@@ -158,15 +159,7 @@ class OpenRouterConnector:
     def _get(
         self, path: str, params: dict[str, str], endpoint: str, page: int | None = None
     ) -> dict[str, Any]:
-        return _http.get_json(
-            self._client,
-            path,
-            params=params,
-            hints=self._hints,
-            endpoint=endpoint,
-            page=page,
-            policy=self._policy,
-        )
+        return self._api.get(path, params, endpoint=endpoint, page=page)
 
     def _parse(
         self, model: type[M], body: object, endpoint: str, page: int | None, day: date | None = None
