@@ -1,0 +1,304 @@
+"""A period's report as a PDF (A4), drawn with ReportLab: text, tables and a vector chart.
+
+Why ReportLab (README "Monthly report"): it lays out flowing tables across pages and draws
+charts as vector shapes in pure Python, embeds a TrueType font it ships (Bitstream Vera,
+subset, so the PDF reads the same on every machine with no font of the system's and no
+network), writes the text with a Unicode map (copy, search and the tests read it back),
+and its footprint is the smallest of the candidates (see the README for the figures).
+
+Money is shown as on every page (`display_money`: cents, or two significant digits below a
+cent); the chart's bar heights are the only floats, and only for drawing.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import reportlab
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.legends import Legend
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus.flowables import Flowable
+
+from spendledger.exports.report_figures import BASIS_WORDS, Breakdown, ReportFigures, percent
+from spendledger.records import display_money, shown_amount
+
+FONT, BOLD = "SpendledgerSans", "SpendledgerSans-Bold"
+WIDTH = A4[0] - 36 * mm  # the text block between the margins
+INK, MUTED, RULE, SHADE = colors.HexColor("#1f2328"), colors.HexColor("#59636e"), colors.HexColor("#d0d7de"), colors.HexColor("#f3f4f6")  # fmt: skip
+SERIES = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#9c755f"]
+LABELS = {"provider": "Provider", "account": "Account", "project": "Project", "model": "Model", "user": "User"}
+PLURAL = {"provider": "providers", "account": "accounts", "project": "projects", "model": "models", "user": "users"}
+
+
+@cache
+def _fonts() -> None:
+    """Register ReportLab's own Bitstream Vera (embedded as a subset): once per process."""
+    folder = Path(reportlab.__file__).parent / "fonts"
+    pdfmetrics.registerFont(TTFont(FONT, str(folder / "Vera.ttf")))
+    pdfmetrics.registerFont(TTFont(BOLD, str(folder / "VeraBd.ttf")))
+    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
+
+
+def _style(size: float, *, bold: bool = False, colour: Any = INK, **kw: Any) -> ParagraphStyle:
+    return ParagraphStyle(
+        f"s{size}{bold}", fontName=BOLD if bold else FONT, fontSize=size, leading=size * 1.3, textColor=colour, **kw
+    )
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_pdf(figures: ReportFigures) -> bytes:
+    """The report as PDF bytes: summary, daily chart, breakdowns, budgets, anomalies,
+    reconciliation and the basis of the figures."""
+    _fonts()
+    buffer = io.BytesIO()
+    title = f"Spend report — {figures.period.label}"
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=title,
+        author="spendledger",
+        subject=f"LLM spend, {figures.period.start} to {figures.through}",
+        creator="spendledger",
+    )
+    story: list[Flowable] = [Paragraph(_esc(title), _style(17, bold=True)), Spacer(1, 2 * mm)]
+    story.append(Paragraph(_esc(_subtitle(figures)), _style(8.5, colour=MUTED)))
+    story += [Spacer(1, 4 * mm), *_summary(figures)]
+    story += _section("Daily spend by provider", _chart(figures), "best available basis, per local day")
+    for breakdown in figures.breakdowns:
+        story += _section(
+            f"Spend by {breakdown.dimension}", _breakdown_table(breakdown, figures), _top_note(breakdown)
+        )
+    story += _budgets(figures)
+    story += _anomalies(figures)
+    story += _reconciliation(figures)
+    story += _basis_notes(figures)
+
+    def footer(canvas: Any, document: Any) -> None:
+        canvas.saveState()
+        canvas.setFont(FONT, 7.5)
+        canvas.setFillColor(MUTED)
+        canvas.drawString(18 * mm, 9 * mm, f"spendledger · {title}")
+        canvas.drawRightString(A4[0] - 18 * mm, 9 * mm, f"page {document.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    return buffer.getvalue()
+
+
+def _subtitle(f: ReportFigures) -> str:
+    days = f"{f.period.start:%-d %b %Y} – {f.through:%-d %b %Y}"
+    if not f.complete:
+        days += f" (to date; the {f.period.kind} ends {f.period.end:%-d %b})"
+    scope = " ".join(f"{dim}={','.join(values)}" for dim, values in f.scope.items()) or "all spend"
+    return (
+        f"{days} · days in {f.timezone} · figures in {f.currency} · scope: {scope} · "
+        f"generated {f.generated_at:%Y-%m-%d %H:%M %Z}"
+    )
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return display_money(amount, currency)
+
+
+def _signed(amount: Decimal, currency: str) -> str:
+    return ("+" if amount > 0 else "") + money(amount, currency)
+
+
+def _pct(value: Decimal | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{'+' if signed and value > 0 else ''}{value} %"
+
+
+def _summary(f: ReportFigures) -> list[Flowable]:
+    cur = f.currency
+    compared = f.compared.label if f.compared.days == f.period.previous.days else (
+        f"{f.compared.start:%-d %b} – {f.compared.end:%-d %b %Y} (as many days)"
+    )
+    change = (
+        f"{_signed(f.change, cur)} ({_pct(f.change_pct, signed=True)})"
+        if f.previous_total
+        else f"{_signed(f.change, cur)} (nothing spent before)"
+    )
+    rows = [
+        ["Total spend", money(f.total, cur)],
+        [f"Previous: {compared}", money(f.previous_total, cur)],
+        ["Change", change],
+        ["Basis of the total", " · ".join(f"{b} {money(v, cur)}" for b, v in f.bases.items()) or "no spend"],
+        ["Requests", f"{f.requests:,}"],
+        ["Tokens (input + output)", f"{f.tokens:,}"],
+    ]
+    if f.unpriced_requests:
+        rows.append(["Unpriced requests (no cost yet)", f"{f.unpriced_requests:,}"])
+    for other, amount in f.other_currencies.items():
+        rows.append([f"Also spent in {other}", f"{money(amount, other)} (not converted, not in these figures)"])
+    table = Table(
+        [[Paragraph(_esc(k), _style(9, colour=MUTED)), Paragraph(_esc(v), _style(9, bold=i == 0))] for i, (k, v) in enumerate(rows)],  # fmt: skip
+        colWidths=[55 * mm, WIDTH - 55 * mm],
+    )
+    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    return [table]
+
+
+def _section(heading: str, body: Flowable | list[Flowable], note: str = "") -> list[Flowable]:
+    parts: list[Flowable] = [Paragraph(_esc(heading), _style(11.5, bold=True, spaceBefore=5 * mm, spaceAfter=1 * mm))]
+    if note:
+        parts.append(Paragraph(_esc(note), _style(7.5, colour=MUTED, spaceAfter=1.5 * mm)))
+    items = body if isinstance(body, list) else [body]
+    return [KeepTogether([*parts, *items[:1]]), *items[1:]]
+
+
+def _chart(f: ReportFigures) -> Flowable:
+    height = 62 * mm
+    drawing = Drawing(WIDTH, height)
+    if not f.daily or not any(v for series in f.daily.values() for v in series):
+        drawing.add(String(0, height / 2, "No spend in this period.", fontName=FONT, fontSize=9, fillColor=MUTED))
+        return drawing
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 16 * mm, 14 * mm, WIDTH - 18 * mm, height - 18 * mm
+    chart.data = [[float(shown_amount(v)) for v in series] for series in f.daily.values()]
+    chart.categoryAxis.style = "stacked"
+    step = 1 if len(f.days) <= 10 else 3
+    chart.categoryAxis.categoryNames = [
+        (f"{d:%-d %b}" if len(f.days) <= 10 else f"{d.day}") if i % step == 0 else "" for i, d in enumerate(f.days)
+    ]
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = FONT
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 6.5
+    chart.categoryAxis.strokeColor = chart.valueAxis.strokeColor = RULE
+    chart.valueAxis.valueMin = 0
+    chart.valueAxis.labelTextFormat = lambda v: display_money(Decimal(str(v)).quantize(Decimal(1)), f.currency)
+    chart.valueAxis.gridStrokeColor = RULE
+    chart.valueAxis.visibleGrid = True
+    chart.barSpacing = 0.6
+    chart.groupSpacing = 1.5
+    for i, _ in enumerate(f.daily):
+        chart.bars[i].fillColor = colors.HexColor(SERIES[i % len(SERIES)])
+        chart.bars[i].strokeColor = None
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = 16 * mm, 3 * mm
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.fontName, legend.fontSize = FONT, 7
+    legend.dx = legend.dy = 6
+    legend.deltax = 60
+    legend.colorNamePairs = [(colors.HexColor(SERIES[i % len(SERIES)]), name) for i, name in enumerate(f.daily)]
+    drawing.add(legend)
+    return drawing
+
+
+def _top_note(b: Breakdown) -> str:
+    count = len(b.top) + (b.rest.count if b.rest else 0)
+    shown = f"the top {len(b.top)} of {count} {PLURAL[b.dimension]}" if b.rest else f"all {count} {PLURAL[b.dimension]}"
+    return f"{shown}; best available basis; the previous column is the same days' spend before"
+
+
+def _grid(rows: Sequence[Sequence[str]], widths: Sequence[float], *, numeric: Sequence[int], total: bool = False) -> Table:
+    """A table: a header row, rows of text (long names wrap), numbers aligned right."""
+    head, cell = _style(7.5, bold=True, colour=MUTED), _style(8)
+    right_head, right = _style(7.5, bold=True, colour=MUTED, alignment=TA_RIGHT), _style(8, alignment=TA_RIGHT)
+    data = [
+        [Paragraph(_esc(text), (right_head if j in numeric else head) if i == 0 else (right if j in numeric else cell)) for j, text in enumerate(row)]  # fmt: skip
+        for i, row in enumerate(rows)
+    ]
+    table = Table(data, colWidths=list(widths), repeatRows=1)
+    style = [
+        ("LINEBELOW", (0, 0), (-1, 0), 0.6, RULE),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+    ]
+    if total:
+        style.append(("BACKGROUND", (0, -1), (-1, -1), SHADE))
+    table.setStyle(TableStyle(style))
+    return table
+
+
+def _breakdown_table(b: Breakdown, f: ReportFigures) -> Flowable | list[Flowable]:
+    if not b.top:
+        return Paragraph("No spend in this period.", _style(8.5, colour=MUTED))
+    cur = f.currency
+    rows = [[LABELS[b.dimension], "Spend", "Share", "Previous", "Change", "Basis"]]
+    for line in [*b.top, *([b.rest] if b.rest else [])]:
+        rows.append([
+            line.name, money(line.cost, cur), _pct(percent(line.cost, f.total)), money(line.previous, cur),
+            _signed(line.change, cur), " + ".join(line.bases),
+        ])  # fmt: skip
+    rows.append(["Total", money(f.total, cur), _pct(percent(f.total, f.total)), money(f.previous_total, cur), _signed(f.change, cur), " + ".join(f.bases)])  # fmt: skip
+    widths = [WIDTH - 126 * mm, 26 * mm, 18 * mm, 26 * mm, 26 * mm, 30 * mm]
+    return _grid(rows, widths, numeric=(1, 2, 3, 4), total=True)
+
+
+def _budgets(f: ReportFigures) -> list[Flowable]:
+    if f.budgets is None:
+        return []
+    if not f.budgets:
+        return _section("Budgets", Paragraph("No budgets are set.", _style(8.5, colour=MUTED)))
+    rows = [["Budget", "Window", "Spent", "Amount", "Used", "How it ended"]]
+    for b in f.budgets:
+        rows.append([f"{b.name} ({b.scope}, {b.period})", b.window, money(b.spent, b.currency), money(b.amount, b.currency), f"{b.percent} %", b.outcome])  # fmt: skip
+    widths = [WIDTH - 132 * mm, 34 * mm, 22 * mm, 22 * mm, 18 * mm, 36 * mm]
+    return _section("Budgets", _grid(rows, widths, numeric=(2, 3, 4)), "each budget on its own basis and scope, over its windows in the period")  # fmt: skip
+
+
+def _anomalies(f: ReportFigures) -> list[Flowable]:
+    note = "days whose spend jumped against the usual for that weekday (as `spendledger anomalies` finds them)"
+    if not f.anomalies:
+        return _section("Anomalies", Paragraph("No anomalies in this period.", _style(8.5, colour=MUTED)), note)
+    rows = [["Day", "Subject", "Spent", "Usual", "Driver and likely cause"]]
+    for a in f.anomalies:
+        rows.append([a.day.isoformat(), a.subject, money(a.spent, a.currency), money(a.usual, a.currency), a.note])
+    widths = [22 * mm, 38 * mm, 22 * mm, 22 * mm, WIDTH - 104 * mm]
+    return _section("Anomalies", _grid(rows, widths, numeric=(2, 3)), note)
+
+
+def _reconciliation(f: ReportFigures) -> list[Flowable]:
+    note = (
+        "the providers' bills beside your metered estimate of the same days (metered counted whole, "
+        "even where a bill covers it); coverage is metered as a share of billed"
+    )
+    if not f.reconciliation:
+        return _section("Reconciliation", Paragraph("No billed or metered spend in this period.", _style(8.5, colour=MUTED)), note)  # fmt: skip
+    cur = f.currency
+    rows = [["Provider", "Billed", "Metered", "Coverage", "Gap (billed − metered)"]]
+    for line in f.reconciliation:
+        rows.append([line.provider, money(line.billed, cur), money(line.metered, cur), _pct(line.coverage), _signed(line.gap, cur)])  # fmt: skip
+    widths = [WIDTH - 120 * mm, 28 * mm, 28 * mm, 24 * mm, 40 * mm]
+    return _section("Reconciliation", _grid(rows, widths, numeric=(1, 2, 3, 4)), note)
+
+
+def _basis_notes(f: ReportFigures) -> list[Flowable]:
+    lines = [
+        "Every spend figure above is on the best available basis: for each provider account and UTC day, "
+        "the billed figure wins where a billing sync covers it and the metered estimate fills the rest; "
+        "manual entries always count. Nothing is counted twice. Each row names the bases it is made of:"
+    ]
+    lines += [f"<b>{basis}</b>: {_esc(BASIS_WORDS[basis])}" for basis in BASIS_WORDS]
+    lines.append(
+        "Budgets count their own basis and scope; anomalies compare a day with the same weekday of the "
+        "four weeks before; the reconciliation counts billed and metered whole, side by side."
+    )
+    body = [Paragraph(text if i else _esc(text), _style(8, spaceAfter=1 * mm)) for i, text in enumerate(lines)]
+    return _section("The basis of the figures", body)
