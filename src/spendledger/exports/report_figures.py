@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from spendledger.exports.periods import Period
+from spendledger.exports.periods import Period, period_of
 from spendledger.queries import Granularity, QueryError, SpendQuery, SpendReport, restrict, spend
 from spendledger.records import Basis
 from spendledger.store import Connection
@@ -317,3 +317,27 @@ def _breakdown(dim: str, now: SpendReport, then: SpendReport, currency: str, top
     lines = [line([v], v if v is not None else "(none)") for v in ranked[:top]]
     rest = ranked[top:]
     return Breakdown(dim, lines, line(rest, f"the other {len(rest)}") if rest else None)
+
+
+@dataclass(frozen=True)
+class PeriodSpend:
+    period: Period
+    totals: dict[str, Decimal]  # per currency (best available), up to today
+
+
+def recent_periods(
+    conn: Connection, *, kind: str, today: date, count: int, scope: Mapping[str, Sequence[str]]
+) -> list[PeriodSpend]:
+    """The `count` months or weeks up to the current one, newest first, each with its spend."""
+    periods = [period_of(kind, today)]
+    while len(periods) < count:
+        periods.append(periods[-1].previous)
+    granularity = Granularity.MONTH if kind == "month" else Granularity.WEEK
+    query = report_query(periods[-1].start, today, scope=scope, currency=None, granularity=granularity)
+    totals: dict[str, dict[str, Decimal]] = {}
+    for row in spend(conn, query).rows:
+        if row.period:
+            found = totals.setdefault(row.period, {})
+            found[row.currency] = found.get(row.currency, Decimal(0)) + row.cost
+    key = (lambda p: p.key) if kind == "month" else (lambda p: p.start.isoformat())
+    return [PeriodSpend(p, dict(sorted(totals.get(key(p), {}).items()))) for p in periods]
