@@ -53,7 +53,9 @@ app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
 # `report` reads spend (its own options); `report monthly|weekly` writes a period's PDF
-report_app = typer.Typer(invoke_without_command=True, help="Spend as a table, CSV or JSON; or a period's PDF report.")
+report_app = typer.Typer(
+    invoke_without_command=True, help="Spend as a table, CSV or JSON; or a period's PDF report."
+)
 report_app.callback()(report)
 report_app.command("monthly")(report_pdf.monthly)
 report_app.command("weekly")(report_pdf.weekly)

@@ -9,7 +9,7 @@ reconciliation summary and the basis of each figure.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +25,9 @@ CurrencyOption = Annotated[
 ]
 OutputOption = Annotated[
     str | None,
-    typer.Option("-o", "--output", help="The PDF file to write (default: spendledger-PERIOD.pdf; - for stdout)."),
+    typer.Option(
+        "-o", "--output", help="The PDF file to write (default: spendledger-PERIOD.pdf; - for stdout)."
+    ),
 ]
 
 

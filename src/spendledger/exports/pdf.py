@@ -38,10 +38,27 @@ from spendledger.records import display_money, shown_amount
 
 FONT, BOLD = "SpendledgerSans", "SpendledgerSans-Bold"
 WIDTH = A4[0] - 36 * mm  # the text block between the margins
-INK, MUTED, RULE, SHADE = colors.HexColor("#1f2328"), colors.HexColor("#59636e"), colors.HexColor("#d0d7de"), colors.HexColor("#f3f4f6")  # fmt: skip
+INK, MUTED, RULE, SHADE = (
+    colors.HexColor("#1f2328"),
+    colors.HexColor("#59636e"),
+    colors.HexColor("#d0d7de"),
+    colors.HexColor("#f3f4f6"),
+)
 SERIES = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#9c755f"]
-LABELS = {"provider": "Provider", "account": "Account", "project": "Project", "model": "Model", "user": "User"}
-PLURAL = {"provider": "providers", "account": "accounts", "project": "projects", "model": "models", "user": "users"}
+LABELS = {
+    "provider": "Provider",
+    "account": "Account",
+    "project": "Project",
+    "model": "Model",
+    "user": "User",
+}
+PLURAL = {
+    "provider": "providers",
+    "account": "accounts",
+    "project": "projects",
+    "model": "models",
+    "user": "users",
+}
 
 
 @cache
@@ -55,7 +72,12 @@ def _fonts() -> None:
 
 def _style(size: float, *, bold: bool = False, colour: Any = INK, **kw: Any) -> ParagraphStyle:
     return ParagraphStyle(
-        f"s{size}{bold}", fontName=BOLD if bold else FONT, fontSize=size, leading=size * 1.3, textColor=colour, **kw
+        f"s{size}{bold}",
+        fontName=BOLD if bold else FONT,
+        fontSize=size,
+        leading=size * 1.3,
+        textColor=colour,
+        **kw,
     )
 
 
@@ -133,8 +155,10 @@ def _pct(value: Decimal | None, *, signed: bool = False) -> str:
 
 def _summary(f: ReportFigures) -> list[Flowable]:
     cur = f.currency
-    compared = f.compared.label if f.compared.days == f.period.previous.days else (
-        f"{f.compared.start:%-d %b} – {f.compared.end:%-d %b %Y} (as many days)"
+    compared = (
+        f.compared.label
+        if f.compared.days == f.period.previous.days
+        else (f"{f.compared.start:%-d %b} – {f.compared.end:%-d %b %Y} (as many days)")
     )
     change = (
         f"{_signed(f.change, cur)} ({_pct(f.change_pct, signed=True)})"
@@ -152,17 +176,26 @@ def _summary(f: ReportFigures) -> list[Flowable]:
     if f.unpriced_requests:
         rows.append(["Unpriced requests (no cost yet)", f"{f.unpriced_requests:,}"])
     for other, amount in f.other_currencies.items():
-        rows.append([f"Also spent in {other}", f"{money(amount, other)} (not converted, not in these figures)"])
+        rows.append(
+            [f"Also spent in {other}", f"{money(amount, other)} (not converted, not in these figures)"]
+        )
     table = Table(
-        [[Paragraph(_esc(k), _style(9, colour=MUTED)), Paragraph(_esc(v), _style(9, bold=i == 0))] for i, (k, v) in enumerate(rows)],  # fmt: skip
+        [
+            [Paragraph(_esc(k), _style(9, colour=MUTED)), Paragraph(_esc(v), _style(9, bold=i == 0))]
+            for i, (k, v) in enumerate(rows)
+        ],
         colWidths=[55 * mm, WIDTH - 55 * mm],
     )
-    table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    table.setStyle(
+        TableStyle([("LINEBELOW", (0, 0), (-1, -1), 0.3, RULE), ("VALIGN", (0, 0), (-1, -1), "TOP")])
+    )
     return [table]
 
 
 def _section(heading: str, body: Flowable | list[Flowable], note: str = "") -> list[Flowable]:
-    parts: list[Flowable] = [Paragraph(_esc(heading), _style(11.5, bold=True, spaceBefore=5 * mm, spaceAfter=1 * mm))]
+    parts: list[Flowable] = [
+        Paragraph(_esc(heading), _style(11.5, bold=True, spaceBefore=5 * mm, spaceAfter=1 * mm))
+    ]
     if note:
         parts.append(Paragraph(_esc(note), _style(7.5, colour=MUTED, spaceAfter=1.5 * mm)))
     items = body if isinstance(body, list) else [body]
@@ -173,7 +206,9 @@ def _chart(f: ReportFigures) -> Flowable:
     height = 62 * mm
     drawing = Drawing(WIDTH, height)
     if not f.daily or not any(v for series in f.daily.values() for v in series):
-        drawing.add(String(0, height / 2, "No spend in this period.", fontName=FONT, fontSize=9, fillColor=MUTED))
+        drawing.add(
+            String(0, height / 2, "No spend in this period.", fontName=FONT, fontSize=9, fillColor=MUTED)
+        )
         return drawing
     chart = VerticalBarChart()
     chart.x, chart.y, chart.width, chart.height = 16 * mm, 14 * mm, WIDTH - 18 * mm, height - 18 * mm
@@ -181,13 +216,16 @@ def _chart(f: ReportFigures) -> Flowable:
     chart.categoryAxis.style = "stacked"
     step = 1 if len(f.days) <= 10 else 3
     chart.categoryAxis.categoryNames = [
-        (f"{d:%-d %b}" if len(f.days) <= 10 else f"{d.day}") if i % step == 0 else "" for i, d in enumerate(f.days)
+        (f"{d:%-d %b}" if len(f.days) <= 10 else f"{d.day}") if i % step == 0 else ""
+        for i, d in enumerate(f.days)
     ]
     chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 6.5
     chart.categoryAxis.strokeColor = chart.valueAxis.strokeColor = RULE
     chart.valueAxis.valueMin = 0
-    chart.valueAxis.labelTextFormat = lambda v: display_money(Decimal(str(v)).quantize(Decimal(1)), f.currency)
+    chart.valueAxis.labelTextFormat = lambda v: display_money(
+        Decimal(str(v)).quantize(Decimal(1)), f.currency
+    )
     chart.valueAxis.gridStrokeColor = RULE
     chart.valueAxis.visibleGrid = True
     chart.barSpacing = 0.6
@@ -203,23 +241,40 @@ def _chart(f: ReportFigures) -> Flowable:
     legend.fontName, legend.fontSize = FONT, 7
     legend.dx = legend.dy = 6
     legend.deltax = 60
-    legend.colorNamePairs = [(colors.HexColor(SERIES[i % len(SERIES)]), name) for i, name in enumerate(f.daily)]
+    legend.colorNamePairs = [
+        (colors.HexColor(SERIES[i % len(SERIES)]), name) for i, name in enumerate(f.daily)
+    ]
     drawing.add(legend)
     return drawing
 
 
 def _top_note(b: Breakdown) -> str:
     count = len(b.top) + (b.rest.count if b.rest else 0)
-    shown = f"the top {len(b.top)} of {count} {PLURAL[b.dimension]}" if b.rest else f"all {count} {PLURAL[b.dimension]}"
+    shown = (
+        f"the top {len(b.top)} of {count} {PLURAL[b.dimension]}"
+        if b.rest
+        else f"all {count} {PLURAL[b.dimension]}"
+    )
     return f"{shown}; best available basis; the previous column is the same days' spend before"
 
 
-def _grid(rows: Sequence[Sequence[str]], widths: Sequence[float], *, numeric: Sequence[int], total: bool = False) -> Table:
+def _grid(
+    rows: Sequence[Sequence[str]], widths: Sequence[float], *, numeric: Sequence[int], total: bool = False
+) -> Table:
     """A table: a header row, rows of text (long names wrap), numbers aligned right."""
     head, cell = _style(7.5, bold=True, colour=MUTED), _style(8)
-    right_head, right = _style(7.5, bold=True, colour=MUTED, alignment=TA_RIGHT), _style(8, alignment=TA_RIGHT)
+    right_head, right = (
+        _style(7.5, bold=True, colour=MUTED, alignment=TA_RIGHT),
+        _style(8, alignment=TA_RIGHT),
+    )
     data = [
-        [Paragraph(_esc(text), (right_head if j in numeric else head) if i == 0 else (right if j in numeric else cell)) for j, text in enumerate(row)]  # fmt: skip
+        [
+            Paragraph(
+                _esc(text),
+                (right_head if j in numeric else head) if i == 0 else (right if j in numeric else cell),
+            )
+            for j, text in enumerate(row)
+        ]
         for i, row in enumerate(rows)
     ]
     table = Table(data, colWidths=list(widths), repeatRows=1)
@@ -242,11 +297,26 @@ def _breakdown_table(b: Breakdown, f: ReportFigures) -> Flowable | list[Flowable
     cur = f.currency
     rows = [[LABELS[b.dimension], "Spend", "Share", "Previous", "Change", "Basis"]]
     for line in [*b.top, *([b.rest] if b.rest else [])]:
-        rows.append([
-            line.name, money(line.cost, cur), _pct(percent(line.cost, f.total)), money(line.previous, cur),
-            _signed(line.change, cur), " + ".join(line.bases),
-        ])  # fmt: skip
-    rows.append(["Total", money(f.total, cur), _pct(percent(f.total, f.total)), money(f.previous_total, cur), _signed(f.change, cur), " + ".join(f.bases)])  # fmt: skip
+        rows.append(
+            [
+                line.name,
+                money(line.cost, cur),
+                _pct(percent(line.cost, f.total)),
+                money(line.previous, cur),
+                _signed(line.change, cur),
+                " + ".join(line.bases),
+            ]
+        )
+    rows.append(
+        [
+            "Total",
+            money(f.total, cur),
+            _pct(percent(f.total, f.total)),
+            money(f.previous_total, cur),
+            _signed(f.change, cur),
+            " + ".join(f.bases),
+        ]
+    )
     widths = [WIDTH - 126 * mm, 26 * mm, 18 * mm, 26 * mm, 26 * mm, 30 * mm]
     return _grid(rows, widths, numeric=(1, 2, 3, 4), total=True)
 
@@ -258,18 +328,37 @@ def _budgets(f: ReportFigures) -> list[Flowable]:
         return _section("Budgets", Paragraph("No budgets are set.", _style(8.5, colour=MUTED)))
     rows = [["Budget", "Window", "Spent", "Amount", "Used", "How it ended"]]
     for b in f.budgets:
-        rows.append([f"{b.name} ({b.scope}, {b.period})", b.window, money(b.spent, b.currency), money(b.amount, b.currency), f"{b.percent} %", b.outcome])  # fmt: skip
+        rows.append(
+            [
+                f"{b.name} ({b.scope}, {b.period})",
+                b.window,
+                money(b.spent, b.currency),
+                money(b.amount, b.currency),
+                f"{b.percent} %",
+                b.outcome,
+            ]
+        )
     widths = [WIDTH - 132 * mm, 34 * mm, 22 * mm, 22 * mm, 18 * mm, 36 * mm]
-    return _section("Budgets", _grid(rows, widths, numeric=(2, 3, 4)), "each budget on its own basis and scope, over its windows in the period")  # fmt: skip
+    return _section(
+        "Budgets",
+        _grid(rows, widths, numeric=(2, 3, 4)),
+        "each budget on its own basis and scope, over its windows in the period",
+    )
 
 
 def _anomalies(f: ReportFigures) -> list[Flowable]:
-    note = "days whose spend jumped against the usual for that weekday (as `spendledger anomalies` finds them)"
+    note = (
+        "days whose spend jumped against the usual for that weekday (as `spendledger anomalies` finds them)"
+    )
     if not f.anomalies:
-        return _section("Anomalies", Paragraph("No anomalies in this period.", _style(8.5, colour=MUTED)), note)
+        return _section(
+            "Anomalies", Paragraph("No anomalies in this period.", _style(8.5, colour=MUTED)), note
+        )
     rows = [["Day", "Subject", "Spent", "Usual", "Driver and likely cause"]]
     for a in f.anomalies:
-        rows.append([a.day.isoformat(), a.subject, money(a.spent, a.currency), money(a.usual, a.currency), a.note])
+        rows.append(
+            [a.day.isoformat(), a.subject, money(a.spent, a.currency), money(a.usual, a.currency), a.note]
+        )
     widths = [22 * mm, 38 * mm, 22 * mm, 22 * mm, WIDTH - 104 * mm]
     return _section("Anomalies", _grid(rows, widths, numeric=(2, 3)), note)
 
@@ -280,11 +369,23 @@ def _reconciliation(f: ReportFigures) -> list[Flowable]:
         "even where a bill covers it); coverage is metered as a share of billed"
     )
     if not f.reconciliation:
-        return _section("Reconciliation", Paragraph("No billed or metered spend in this period.", _style(8.5, colour=MUTED)), note)  # fmt: skip
+        return _section(
+            "Reconciliation",
+            Paragraph("No billed or metered spend in this period.", _style(8.5, colour=MUTED)),
+            note,
+        )
     cur = f.currency
     rows = [["Provider", "Billed", "Metered", "Coverage", "Gap (billed − metered)"]]
     for line in f.reconciliation:
-        rows.append([line.provider, money(line.billed, cur), money(line.metered, cur), _pct(line.coverage), _signed(line.gap, cur)])  # fmt: skip
+        rows.append(
+            [
+                line.provider,
+                money(line.billed, cur),
+                money(line.metered, cur),
+                _pct(line.coverage),
+                _signed(line.gap, cur),
+            ]
+        )
     widths = [WIDTH - 120 * mm, 28 * mm, 28 * mm, 24 * mm, 40 * mm]
     return _section("Reconciliation", _grid(rows, widths, numeric=(1, 2, 3, 4)), note)
 
@@ -297,8 +398,11 @@ def _basis_notes(f: ReportFigures) -> list[Flowable]:
     ]
     lines += [f"<b>{basis}</b>: {_esc(BASIS_WORDS[basis])}" for basis in BASIS_WORDS]
     lines.append(
-        "Budgets count their own basis and scope; anomalies compare a day with the same weekday of the "
-        "four weeks before; the reconciliation counts billed and metered whole, side by side."
+        ("Each budget counts its own basis and scope; " if f.budgets is not None else "")
+        + "anomalies compare a day with the same weekday of the four weeks before; the reconciliation "
+        "counts billed and metered whole, side by side."
     )
-    body = [Paragraph(text if i else _esc(text), _style(8, spaceAfter=1 * mm)) for i, text in enumerate(lines)]
+    body = [
+        Paragraph(text if i else _esc(text), _style(8, spaceAfter=1 * mm)) for i, text in enumerate(lines)
+    ]
     return _section("The basis of the figures", body)

@@ -94,5 +94,7 @@ def parse_period(key: str, *, kind: str | None = None) -> Period:
 
 def _within(param: str, period: Period) -> Period:
     if period.start < FIRST_DAY or period.end > LAST_DAY:
-        raise QueryError(param, f"{period.key} is outside the days the ledger holds ({FIRST_DAY:%Y} to {LAST_DAY:%Y})")
+        raise QueryError(
+            param, f"{period.key} is outside the days the ledger holds ({FIRST_DAY:%Y} to {LAST_DAY:%Y})"
+        )
     return period

@@ -202,7 +202,9 @@ def spend_figures(
     before = period.previous
     compared = before  # a whole period against the whole one before; a current one against as many days
     if through < period.end:
-        compared = replace(before, end=min(before.end, before.start + timedelta(days=(through - period.start).days)))
+        compared = replace(
+            before, end=min(before.end, before.start + timedelta(days=(through - period.start).days))
+        )
 
     def query(
         start: date, end: date, by: tuple[str, ...] = (), granularity: Granularity = Granularity.TOTAL
@@ -233,7 +235,9 @@ def spend_figures(
         timezone=timezone,
         generated_at=generated_at,
     )
-    figures.daily = _daily(conn, query(period.start, through, by=("provider",), granularity=Granularity.DAY), figures)
+    figures.daily = _daily(
+        conn, query(period.start, through, by=("provider",), granularity=Granularity.DAY), figures
+    )
     for dim in BREAKDOWNS:
         now = spend(conn, query(period.start, through, by=(dim, "basis")))
         then = spend(conn, query(compared.start, compared.end, by=(dim,)))
@@ -339,5 +343,8 @@ def recent_periods(
         if row.period:
             found = totals.setdefault(row.period, {})
             found[row.currency] = found.get(row.currency, Decimal(0)) + row.cost
-    key = (lambda p: p.key) if kind == "month" else (lambda p: p.start.isoformat())
-    return [PeriodSpend(p, dict(sorted(totals.get(key(p), {}).items()))) for p in periods]
+    # the rows' period: "2026-11" for a month, the Monday's date for a week
+    keys = [p.key if kind == "month" else p.start.isoformat() for p in periods]
+    return [
+        PeriodSpend(p, dict(sorted(totals.get(k, {}).items()))) for p, k in zip(periods, keys, strict=True)
+    ]

@@ -57,7 +57,9 @@ def period_report(
     )
     if with_budgets and not scope:
         figures.budgets = [
-            line for budget in list_budgets(conn) if (line := budget_line(conn, budget, period, figures.through))
+            line
+            for budget in list_budgets(conn)
+            if (line := budget_line(conn, budget, period, figures.through))
         ]
     last_whole_day = min(figures.through, today - timedelta(days=1))
     figures.anomalies, figures.anomalies_left_out = _anomalies(conn, period.start, last_whole_day, scope)
@@ -77,7 +79,10 @@ def budget_line(conn: Connection, budget: BudgetRow, period: Period, through: da
     judged = [(w, budget_spent(conn, budget, w.start, min(w.end, through))) for w in windows]
     over = [(w, spent) for w, spent in judged if spent > budget.amount]
     window, spent = max(judged, key=lambda ws: ws[1])
-    money = lambda amount: display_money(amount, budget.currency)  # noqa: E731
+
+    def money(amount: Decimal) -> str:
+        return display_money(amount, budget.currency)
+
     running = windows[-1].end > through
     if len(windows) == 1:
         when = f"{window.start:%-d %b} – {window.end:%-d %b %Y}"
@@ -133,7 +138,9 @@ def _anomalies(
     while day <= last:
         for incident in incidents(find_anomalies(conn, day=day, scope=scope)):
             lead = incident.lead
-            found.append(AnomalyLine(day, lead.label, lead.spent, lead.usual, lead.currency, incident.explanation()))
+            found.append(
+                AnomalyLine(day, lead.label, lead.spent, lead.usual, lead.currency, incident.explanation())
+            )
         day += timedelta(days=1)
     kept = sorted(found, key=lambda a: -(a.spent - a.usual))[:MAX_ANOMALIES]
     return sorted(kept, key=lambda a: (a.day, -(a.spent - a.usual))), len(found) - len(kept)
