@@ -17,6 +17,7 @@ from spendledger.cli import (
     budgets,
     channels,
     db,
+    digests,
     entries,
     prices,
     report_pdf,
@@ -49,6 +50,7 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
+app.add_typer(digests.app, name="digests")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
