@@ -15,7 +15,7 @@ from rich.text import Text
 
 from spendledger.cli.context import cli_actor, err, open_ledger, out, print_table, settings_of, user_errors
 from spendledger.exports.periods import last_complete, parse_period
-from spendledger.reports.digests import PERIOD_OF, send_digest_now, send_time
+from spendledger.reports.digests import PERIOD_OF, latest_period, send_digest_now, send_time
 from spendledger.secrets import load_vault
 from spendledger.store.audit import record
 from spendledger.store.digests import KINDS, DigestError, add_digest, list_digests, list_sends, remove_digest
@@ -58,7 +58,8 @@ def remove(
     """Stop sending the KIND digest to the channels named (or to every channel)."""
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
         removed = []
-        for channel in channels or [None]:
+        named: list[str | None] = list(channels) if channels else [None]
+        for channel in named:
             for digest in remove_digest(conn, kind=kind, channel=channel):
                 what = {"kind": digest.kind, "channel": digest.channel}
                 record(conn, actor=cli_actor(), action="digest.remove", what=what)
@@ -70,7 +71,7 @@ def remove(
 def list_(ctx: typer.Context) -> None:
     """The digests, the next period each sends and when, and the last sends."""
     settings = settings_of(ctx)
-    today = datetime.now(settings.tz).date()
+    now = datetime.now(UTC)
     with open_ledger(ctx) as engine, engine.connect() as conn:
         digests = list_digests(conn)
         sends = list_sends(conn, limit=20)
@@ -79,11 +80,11 @@ def list_(ctx: typer.Context) -> None:
     else:
         table = Table("Digest", "Channel", "Next", "Due from")
         for d in digests:
-            period = last_complete(PERIOD_OF[d.kind], today)
+            period = latest_period(d.kind, now=now, settings=settings)
+            went = any(s.kind == d.kind and s.period == period.key and s.channel == d.channel for s in sends)
+            if went or d.created_at >= send_time(period, settings):
+                period = period.next  # that one went out (or came before the digest): the next
             due = send_time(period, settings)
-            if any(s.kind == d.kind and s.period == period.key and s.channel == d.channel for s in sends):
-                period = period.next  # this one went out: the next is its period's
-                due = send_time(period, settings)
             table.add_row(d.kind, d.channel, period.key, f"{due:%Y-%m-%d %H:%M %Z}")
         print_table(table)
     if sends:

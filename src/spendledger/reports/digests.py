@@ -3,9 +3,9 @@ for it, once per period and channel, however many processes run the scheduler.
 
 - When: the weekly digest of an ISO week from the Monday after it, the monthly digest of a
   month from the 1st after it, each from SEND_FROM (local time, so the night's billing syncs
-  have brought the last day in). Only the last whole period is ever due: a scheduler that
-  was down for longer does not send a backlog. A digest added after that moment starts with
-  the next period.
+  have brought the last day in). Only the latest period whose time has come is due: a
+  scheduler that was down for longer does not send a backlog. A digest added after that
+  time starts with the next period.
 - Once: each (kind, period, channel) is claimed before sending, a `digest_sends` row stored
   with ON CONFLICT DO NOTHING and committed alone, as alert deliveries are
   (alerts/delivery.py); only the process whose insert stored it sends. At most once: a
@@ -60,16 +60,20 @@ def send_time(period: Period, settings: Settings) -> datetime:
     return datetime.combine(period.end + timedelta(days=1), SEND_FROM, settings.tz)
 
 
+def latest_period(kind: str, *, now: datetime, settings: Settings) -> Period:
+    """The latest period of a `kind` digest whose send time has come by `now`."""
+    period = last_complete(PERIOD_OF[kind], now.astimezone(settings.tz).date())
+    return period if send_time(period, settings) <= now else period.previous
+
+
 def due_digests(
     digests: list[DigestRow], *, now: datetime, settings: Settings
 ) -> list[tuple[DigestRow, Period]]:
     """The digests due at `now`, each with its period (sent or not: the claim decides)."""
-    today = now.astimezone(settings.tz).date()
     due = []
     for digest in digests:
-        period = last_complete(PERIOD_OF[digest.kind], today)
-        starts = send_time(period, settings)
-        if starts <= now and digest.created_at < starts:
+        period = latest_period(digest.kind, now=now, settings=settings)
+        if digest.created_at < send_time(period, settings):
             due.append((digest, period))
     return due
 
