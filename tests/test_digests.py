@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 from apprise.plugins.slack import NotifySlack
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from clirun import Cli, cli_runner
@@ -29,8 +32,8 @@ from spendledger.scheduler import run_due
 from spendledger.secrets import load_vault
 from spendledger.store import make_engine
 from spendledger.store.audit import entries
-from spendledger.store.channels import add_channel
-from spendledger.store.digests import DigestRow, add_digest, list_sends
+from spendledger.store.channels import UnknownChannelError, add_channel, list_channels, remove_channel
+from spendledger.store.digests import DigestError, DigestRow, add_digest, list_digests, list_sends
 
 DASHBOARD = "https://ledger.example.com"
 ADDED = datetime(2026, 11, 1, tzinfo=UTC)
@@ -302,10 +305,28 @@ def test_digests_cli_add_list_remove_are_audited(
 def test_removing_a_channel_removes_its_digests(engine: Engine, settings: Settings) -> None:
     _channels(engine, settings, ops="json://127.0.0.1:9/hook")
     _digests(engine, ("weekly", "ops"), ("monthly", "ops"))
-    from spendledger.store.channels import remove_channel
-    from spendledger.store.digests import list_digests
-
     with engine.begin() as conn:
         remove_channel(conn, "ops")
     with engine.connect() as conn:
         assert list_digests(conn) == []
+
+
+@hypothesis_settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["weekly", "monthly"]) | st.text(max_size=12), channel=st.text(max_size=40))
+def test_add_digest_takes_any_kind_and_channel_and_names_the_problem(
+    engine: Engine, settings: Settings, kind: str, channel: str
+) -> None:
+    with engine.begin() as conn:
+        if not list_channels(conn):
+            add_channel(conn, name="ops", url="sealed", url_hint="json://…", now=ADDED)
+    try:
+        with engine.begin() as conn:
+            added = add_digest(conn, kind=kind, channel=channel, now=ADDED)
+    except DigestError as exc:
+        assert kind not in ("weekly", "monthly") and "is not a digest; use one of weekly, monthly" in str(exc)
+    except UnknownChannelError as exc:
+        assert channel != "ops" and "see `spendledger channels list`" in str(exc)
+    else:
+        assert (kind, channel) in (("weekly", "ops"), ("monthly", "ops")) and (
+            added is None or added.kind == kind
+        )

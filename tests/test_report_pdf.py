@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -188,3 +189,20 @@ def test_parse_period_takes_any_text_and_names_the_problem(key: str) -> None:
         assert exc.param == "period" and str(exc)
     else:
         assert parse_period(period.key) == period and period.start <= period.end
+
+
+@hypothesis_settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.text(max_size=24) | st.from_regex(r"(19|20|21)[0-9]{2}-W?[0-9]{2}", fullmatch=True),
+    currency=st.none() | st.text(max_size=8),
+)
+def test_download_answers_any_period_and_currency_without_a_server_error(
+    admin_client: TestClient, key: str, currency: str | None
+) -> None:
+    params = {} if currency is None else {"currency": currency}
+    answer = admin_client.get(f"/reports/{quote(key, safe='')}.pdf", params=params)
+    assert answer.status_code in (200, 400, 404), (key, currency, answer.status_code, answer.text[:200])
+    if answer.status_code == 400:
+        assert answer.json()["param"] in ("period", "currency"), answer.text

@@ -28,12 +28,21 @@ def _ledger(engine: Engine, last: date, before: date) -> None:
     before: $100.00 metered. Change +$90.50, 90.50 / 100.00 = +90.5 %."""
     at = [datetime(d.year, d.month, d.day, 12, tzinfo=UTC) for d in (last, before)]
     records = [
-        usage_record(key="b", basis=Basis.BILLED, start=at[0] - timedelta(hours=12), end=at[0] + timedelta(hours=12),
-                     account="acme", requests=0, cost="120.00"),
+        usage_record(
+            key="b",
+            basis=Basis.BILLED,
+            start=at[0] - timedelta(hours=12),
+            end=at[0] + timedelta(hours=12),
+            account="acme",
+            requests=0,
+            cost="120.00",
+        ),
         usage_record(key="m", provider="anthropic", start=at[0], cost="30.50"),
-        usage_record(key="e", source="manual", basis=Basis.MANUAL, provider="mistral", start=at[0], cost="40.00"),
+        usage_record(
+            key="e", source="manual", basis=Basis.MANUAL, provider="mistral", start=at[0], cost="40.00"
+        ),
         usage_record(key="old", provider="anthropic", start=at[1], cost="100.00"),
-    ]  # fmt: skip
+    ]
     with engine.begin() as conn:
         write_records(conn, records, tz=ZoneInfo("UTC"))
 

@@ -359,6 +359,8 @@ def _anomalies(f: ReportFigures) -> list[Flowable]:
         rows.append(
             [a.day.isoformat(), a.subject, money(a.spent, a.currency), money(a.usual, a.currency), a.note]
         )
+    if f.anomalies_left_out:
+        note += f"; the {len(f.anomalies)} largest jumps, {f.anomalies_left_out} smaller ones not listed"
     widths = [22 * mm, 38 * mm, 22 * mm, 22 * mm, WIDTH - 104 * mm]
     return _section("Anomalies", _grid(rows, widths, numeric=(2, 3)), note)
 
