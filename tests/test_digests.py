@@ -330,3 +330,24 @@ def test_add_digest_takes_any_kind_and_channel_and_names_the_problem(
         assert (kind, channel) in (("weekly", "ops"), ("monthly", "ops")) and (
             added is None or added.kind == kind
         )
+
+
+def test_digests_send_now_outside_the_schedule(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hook: Webhook
+) -> None:
+    load_report_ledger(engine)
+    cli: Cli = cli_runner(db_url, tmp_path, monkeypatch, SPENDLEDGER_TIMEZONE="UTC")
+    cli("channels", "add", "ops", hook.url())
+    sent = cli("digests", "send", "monthly", "--channel", "ops", "--period", "2026-11")
+    assert "Sent the monthly digest 2026-11 to 'ops'." in sent.stdout
+    (post,) = hook.received
+    assert post["title"] == "spendledger monthly digest — November 2026"
+    assert post["message"].startswith("Spend: $348.75")
+    with engine.connect() as conn:
+        assert list_sends(conn) == []  # outside the log: the scheduled one still goes out
+    bad = cli("digests", "send", "monthly", "--channel", "ops", "--period", "2026-W47", ok=False)
+    assert bad.exit_code == 2 and "is not a month" in bad.output
+    down = cli("channels", "add", "down", "json://127.0.0.1:9/x")
+    assert down.exit_code == 0
+    failed = cli("digests", "send", "weekly", "--channel", "down", ok=False)
+    assert failed.exit_code == 1 and "to 'down' failed" in failed.output

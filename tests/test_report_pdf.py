@@ -6,6 +6,7 @@ CLI and the dashboard's download, on SQLite and PostgreSQL; members get their ow
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
@@ -22,9 +23,11 @@ from logins import add_user, login
 from pdf_text import pdf_text
 from report_ledger import MEMBER, NOVEMBER_TOTAL, OCTOBER_TOTAL, load_report_ledger
 from spendledger.config import Settings
+from spendledger.exports.pdf import render_pdf
 from spendledger.exports.periods import parse_period
 from spendledger.queries import QueryError
 from spendledger.records import display_money
+from spendledger.reports.period_report import period_report
 from spendledger.web import create_app
 
 
@@ -206,3 +209,22 @@ def test_download_answers_any_period_and_currency_without_a_server_error(
     assert answer.status_code in (200, 400, 404), (key, currency, answer.status_code, answer.text[:200])
     if answer.status_code == 400:
         assert answer.json()["param"] in ("period", "month", "week", "currency"), answer.text
+
+
+def test_a_month_still_running_is_compared_with_as_many_days_before(ledger: Engine) -> None:
+    with ledger.connect() as conn:
+        figures = period_report(
+            conn,
+            period=parse_period("2026-11"),
+            today=date(2026, 11, 20),
+            timezone="UTC",
+            now=datetime(2026, 11, 20, 12, tzinfo=UTC),
+        )
+    text = pdf_text(render_pdf(figures))
+    # Nov 1–20: 120.00 + 80.25 + 30.50 + 78.00 = $308.75 (the Nov 30 invoice not yet);
+    # Oct 1–20: 150.00 + 50.00 = $200.00; +$108.75, 108.75 / 200 = 54.375 % → +54.4 %
+    assert "1 Nov 2026 – 20 Nov 2026 (to date; the month ends 30 Nov)" in text
+    assert "Total spend $308.75 Previous: 1 Oct – 20 Oct 2026 (as many days) $200.00" in text
+    assert "Change +$108.75 (+54.4 %)" in text
+    # the weekly budget's week of Nov 16–22 is still running on the 20th
+    assert "4 weeks, 26 Oct – 22 Nov 2026 $120.00 $100.00 120.0 % 1 of 4 weeks over" in text

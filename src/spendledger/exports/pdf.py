@@ -109,7 +109,9 @@ def render_pdf(figures: ReportFigures) -> bytes:
     story += _section("Daily spend by provider", _chart(figures), "best available basis, per local day")
     for breakdown in figures.breakdowns:
         story += _section(
-            f"Spend by {breakdown.dimension}", _breakdown_table(breakdown, figures), _top_note(breakdown)
+            f"Spend by {breakdown.dimension}",
+            _breakdown_table(breakdown, figures),
+            _top_note(breakdown, figures),
         )
     story += _budgets(figures)
     story += _anomalies(figures)
@@ -155,11 +157,7 @@ def _pct(value: Decimal | None, *, signed: bool = False) -> str:
 
 def _summary(f: ReportFigures) -> list[Flowable]:
     cur = f.currency
-    compared = (
-        f.compared.label
-        if f.compared.days == f.period.previous.days
-        else (f"{f.compared.start:%-d %b} – {f.compared.end:%-d %b %Y} (as many days)")
-    )
+    compared = _compared(f)
     change = (
         f"{_signed(f.change, cur)} ({_pct(f.change_pct, signed=True)})"
         if f.previous_total
@@ -248,14 +246,18 @@ def _chart(f: ReportFigures) -> Flowable:
     return drawing
 
 
-def _top_note(b: Breakdown) -> str:
+def _top_note(b: Breakdown, f: ReportFigures) -> str:
     count = len(b.top) + (b.rest.count if b.rest else 0)
-    shown = (
-        f"the top {len(b.top)} of {count} {PLURAL[b.dimension]}"
-        if b.rest
-        else f"all {count} {PLURAL[b.dimension]}"
-    )
-    return f"{shown}; best available basis; the previous column is the same days' spend before"
+    plural = PLURAL[b.dimension]
+    shown = f"the top {len(b.top)} of {count} {plural}" if b.rest else f"all {count} {plural}"
+    return f"{shown}; best available basis; previous: {_compared(f)}"
+
+
+def _compared(f: ReportFigures) -> str:
+    """The days the figures are compared with: "October 2026", or "1 Oct – 3 Oct 2026 (as many days)"."""
+    if f.compared.days == f.period.previous.days:
+        return f.compared.label
+    return f"{f.compared.start:%-d %b} – {f.compared.end:%-d %b %Y} (as many days)"
 
 
 def _grid(
