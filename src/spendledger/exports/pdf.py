@@ -15,36 +15,21 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import reportlab
-from reportlab.graphics.charts.barcharts import VerticalBarChart
-from reportlab.graphics.charts.legends import Legend
-from reportlab.graphics.shapes import Drawing, String
-from reportlab.lib import colors
 from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import Flowable
 
+from spendledger.exports.pdf_chart import daily_chart
+from spendledger.exports.pdf_style import BOLD, FONT, INK, MUTED, RULE, SHADE, register_fonts
 from spendledger.exports.report_figures import BASIS_WORDS, Breakdown, ReportFigures, percent
-from spendledger.records import display_money, shown_amount
+from spendledger.records import display_money
 
-FONT, BOLD = "SpendledgerSans", "SpendledgerSans-Bold"
 WIDTH = A4[0] - 36 * mm  # the text block between the margins
-INK, MUTED, RULE, SHADE = (
-    colors.HexColor("#1f2328"),
-    colors.HexColor("#59636e"),
-    colors.HexColor("#d0d7de"),
-    colors.HexColor("#f3f4f6"),
-)
-SERIES = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#9c755f"]
 LABELS = {
     "provider": "Provider",
     "account": "Account",
@@ -59,15 +44,6 @@ PLURAL = {
     "model": "models",
     "user": "users",
 }
-
-
-@cache
-def _fonts() -> None:
-    """Register ReportLab's own Bitstream Vera (embedded as a subset): once per process."""
-    folder = Path(reportlab.__file__).parent / "fonts"
-    pdfmetrics.registerFont(TTFont(FONT, str(folder / "Vera.ttf")))
-    pdfmetrics.registerFont(TTFont(BOLD, str(folder / "VeraBd.ttf")))
-    pdfmetrics.registerFontFamily(FONT, normal=FONT, bold=BOLD, italic=FONT, boldItalic=BOLD)
 
 
 def _style(size: float, *, bold: bool = False, colour: Any = INK, **kw: Any) -> ParagraphStyle:
@@ -88,7 +64,7 @@ def _esc(text: str) -> str:
 def render_pdf(figures: ReportFigures) -> bytes:
     """The report as PDF bytes: summary, daily chart, breakdowns, budgets, anomalies,
     reconciliation and the basis of the figures."""
-    _fonts()
+    register_fonts()
     buffer = io.BytesIO()
     title = f"Spend report — {figures.period.label}"
     doc = SimpleDocTemplate(
@@ -106,7 +82,9 @@ def render_pdf(figures: ReportFigures) -> bytes:
     story: list[Flowable] = [Paragraph(_esc(title), _style(17, bold=True)), Spacer(1, 2 * mm)]
     story.append(Paragraph(_esc(_subtitle(figures)), _style(8.5, colour=MUTED)))
     story += [Spacer(1, 4 * mm), *_summary(figures)]
-    story += _section("Daily spend by provider", _chart(figures), "best available basis, per local day")
+    story += _section(
+        "Daily spend by provider", daily_chart(figures, width=WIDTH), "best available basis, per local day"
+    )
     for breakdown in figures.breakdowns:
         story += _section(
             f"Spend by {breakdown.dimension}",
@@ -198,52 +176,6 @@ def _section(heading: str, body: Flowable | list[Flowable], note: str = "") -> l
         parts.append(Paragraph(_esc(note), _style(7.5, colour=MUTED, spaceAfter=1.5 * mm)))
     items = body if isinstance(body, list) else [body]
     return [KeepTogether([*parts, *items[:1]]), *items[1:]]
-
-
-def _chart(f: ReportFigures) -> Flowable:
-    height = 62 * mm
-    drawing = Drawing(WIDTH, height)
-    if not f.daily or not any(v for series in f.daily.values() for v in series):
-        drawing.add(
-            String(0, height / 2, "No spend in this period.", fontName=FONT, fontSize=9, fillColor=MUTED)
-        )
-        return drawing
-    chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 16 * mm, 14 * mm, WIDTH - 18 * mm, height - 18 * mm
-    chart.data = [[float(shown_amount(v)) for v in series] for series in f.daily.values()]
-    chart.categoryAxis.style = "stacked"
-    step = 1 if len(f.days) <= 10 else 3
-    chart.categoryAxis.categoryNames = [
-        (f"{d:%-d %b}" if len(f.days) <= 10 else f"{d.day}") if i % step == 0 else ""
-        for i, d in enumerate(f.days)
-    ]
-    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = FONT
-    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 6.5
-    chart.categoryAxis.strokeColor = chart.valueAxis.strokeColor = RULE
-    chart.valueAxis.valueMin = 0
-    chart.valueAxis.labelTextFormat = lambda v: display_money(
-        Decimal(str(v)).quantize(Decimal(1)), f.currency
-    )
-    chart.valueAxis.gridStrokeColor = RULE
-    chart.valueAxis.visibleGrid = True
-    chart.barSpacing = 0.6
-    chart.groupSpacing = 1.5
-    for i, _ in enumerate(f.daily):
-        chart.bars[i].fillColor = colors.HexColor(SERIES[i % len(SERIES)])
-        chart.bars[i].strokeColor = None
-    drawing.add(chart)
-    legend = Legend()
-    legend.x, legend.y = 16 * mm, 3 * mm
-    legend.alignment = "right"
-    legend.columnMaximum = 1
-    legend.fontName, legend.fontSize = FONT, 7
-    legend.dx = legend.dy = 6
-    legend.deltax = 60
-    legend.colorNamePairs = [
-        (colors.HexColor(SERIES[i % len(SERIES)]), name) for i, name in enumerate(f.daily)
-    ]
-    drawing.add(legend)
-    return drawing
 
 
 def _top_note(b: Breakdown, f: ReportFigures) -> str:
