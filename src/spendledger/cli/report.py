@@ -47,7 +47,10 @@ def report(
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
 ) -> None:
-    """Spend over a period, grouped and filtered (default: the last 30 days, in total)."""
+    """Spend over a period, grouped and filtered (default: the last 30 days, in total).
+    `report monthly` and `report weekly` write a period's PDF report instead."""
+    if ctx.invoked_subcommand is not None:
+        return  # the options above are this command's; `monthly` and `weekly` have their own
     settings = settings_of(ctx)
     with user_errors():
         query = build_query(

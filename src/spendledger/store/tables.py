@@ -462,3 +462,32 @@ subscription_seats = Table(
     Column("seats", Integer, nullable=False),
     UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
 )
+
+# A scheduled digest (reports/digests.py): a weekly or monthly summary sent to a channel;
+# removing the channel removes its digests.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # weekly | monthly
+    Column("channel", String(DIM), ForeignKey("channels.name", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "channel", name="uq_digests_kind_channel"),
+)
+
+# A digest sent (or not) for a period ("2026-11", "2026-W47") to a channel: claimed once,
+# before sending, as `deliveries` are for alerts; kept when the channel goes (the log).
+digest_sends = Table(
+    "digest_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("channel", String(DIM), nullable=False),
+    Column("status", String(16), nullable=False),  # sending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("kind", "period", "channel", name="uq_digest_sends_once"),
+)

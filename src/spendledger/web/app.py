@@ -43,6 +43,7 @@ from spendledger.web.pages import (
     overview,
     prices,
     refused,
+    reports_page,
     sources,
     subscriptions_page,
     tokens,
@@ -137,6 +138,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(account.router)
     for page in (
         explore,
+        reports_page,
         budgets_page,
         entries_page,
         subscriptions_page,

@@ -19,6 +19,7 @@ EVERYONE = ("admin", "viewer", "member")
 NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/", "Overview", EVERYONE),
     ("/explore", "Explore", EVERYONE),
+    ("/reports", "Reports", EVERYONE),
     ("/budgets", "Budgets", ("admin", "viewer")),
     ("/entries", "Entries", EVERYONE),
     ("/subscriptions", "Subscriptions", ("admin", "viewer")),

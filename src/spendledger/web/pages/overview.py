@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from spendledger import queries
 from spendledger.alerts.budgets import window_of
 from spendledger.alerts.forecast import Forecast, forecast_spend
+from spendledger.exports.periods import period_of
 from spendledger.records import Basis, shown_amount
 from spendledger.store import Connection
 from spendledger.store.sources import list_sources
@@ -90,5 +91,6 @@ def overview_page(
         "sources": sources,
         "viewer": viewer,
         "tz": settings.tz,
+        "report_month": period_of("month", today).previous,  # the last whole month, for its PDF
     }
     return templates.TemplateResponse(request, "overview.html", context)
