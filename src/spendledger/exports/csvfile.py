@@ -50,6 +50,9 @@ def _line(cells: Iterable[str]) -> str:
 
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
     """The CSV text (header first, `\\n` line ends) of `rows`; text cells made safe."""
-    lines = [_line(safe_text(name) for name in header)]
-    lines.extend(_line(_cell(value) for value in row) for row in rows)
-    return "".join(lines)
+    return "".join([csv_line(header), *(csv_line(row) for row in rows)])
+
+
+def csv_line(row: Iterable[Cell]) -> str:
+    """One CSV line (a header or a row, ending in `\\n`) for writers that stream; text cells made safe."""
+    return _line(_cell(value) for value in row)
