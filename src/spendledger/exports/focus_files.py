@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from spendledger.charges import charges
@@ -64,7 +64,7 @@ def export_focus(
     query: SpendQuery,
     *,
     tz: ZoneInfo,
-    out: BinaryIO,
+    out: IO[bytes],
     version: str = "1.2",
     fmt: str = "csv",
 ) -> FocusSummary:
@@ -92,7 +92,7 @@ def _counted(rows: Iterable[Row], summary: FocusSummary) -> Iterator[Row]:
         yield row
 
 
-def _write_csv(rows: Iterable[Row], kinds: dict[str, Kind], out: BinaryIO) -> None:
+def _write_csv(rows: Iterable[Row], kinds: dict[str, Kind], out: IO[bytes]) -> None:
     names = list(kinds)
     out.write(csv_line(names).encode())
     batch: list[str] = []
@@ -113,7 +113,7 @@ def _cell(value: Any, kind: Kind) -> Cell:
     return cell
 
 
-def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: BinaryIO) -> None:
+def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: IO[bytes]) -> None:
     import pyarrow as pa  # only when a Parquet export is asked for
     import pyarrow.parquet as pq
 
@@ -121,7 +121,7 @@ def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: BinaryIO) -
         Kind.STRING: pa.string(),
         Kind.JSON: pa.string(),
         Kind.DECIMAL: pa.decimal128(38, 9),
-        Kind.DATETIME: pa.timestamp("s", tz="UTC"),
+        Kind.DATETIME: pa.timestamp("ms", tz="UTC"),  # Parquet keeps no seconds unit
         Kind.INTEGER: pa.int64(),
     }
     schema = pa.schema([pa.field(name, types[kind]) for name, kind in kinds.items()])
