@@ -159,17 +159,37 @@ def test_focus_vertex_claude_names_anthropic_and_google_cloud() -> None:
     assert (nova["ServiceProviderName"], nova["HostProviderName"]) == ("Amazon Web Services",) * 2
 
 
-def test_focus_purchase_credit_and_unpriced_rows() -> None:
+def test_focus_subscription_credit_and_unpriced_rows() -> None:
     rows = _csv_rows(_export_records())
     h = next(r for r in rows if r["SkuId"] == "team")
-    assert (h["ChargeCategory"], h["ChargeFrequency"], h["BilledCost"]) == ("Purchase", "Recurring", "125.00")
-    assert (h["PricingQuantity"], h["PricingUnit"], h["ConsumedQuantity"]) == ("5.00", "Seats", "")
+    assert (h["ChargeCategory"], h["ChargeFrequency"], h["BilledCost"]) == ("Usage", "Recurring", "125.00")
+    assert h["EffectiveCost"] == "125.00"  # a seat's cost shows nowhere else
+    assert (h["PricingQuantity"], h["PricingUnit"], h["ConsumedQuantity"], h["ConsumedUnit"]) == (
+        "5.00",
+        "Seats",
+        "5.00",
+        "Seats",
+    )
     assert h["ChargeDescription"] == "team on OpenAI API, entered by hand"
     i = next(r for r in rows if r["ProviderName"] == "Anthropic")
     assert (i["ChargeCategory"], i["ChargeFrequency"], i["BilledCost"]) == ("Credit", "One-Time", "-10.00")
     assert (i["PricingQuantity"], i["ConsumedQuantity"], i["SkuId"]) == ("", "", "Other")
     j = next(r for r in rows if r["x_Model"] == "gpt-unknown-9")
     assert (j["BilledCost"], j["x_UnpricedRequests"], j["ConsumedQuantity"]) == ("0.00", "1", "20.00")
+
+
+def test_focus_imported_purchase_keeps_its_category_with_no_effective_cost() -> None:
+    """A FOCUS file's Purchase (an upfront commitment: its effective cost is on the charges
+    it covers) comes back a Purchase, BilledCost 120.00, EffectiveCost 0."""
+    charge = _charge(cost=Decimal("120.00"), basis="billed", tags={"charge_category": "Purchase"})
+    row = focus_row(charge, version="1.2", tz=UTC_ZONE)
+    assert (row["ChargeCategory"], row["ChargeFrequency"]) == ("Purchase", "One-Time")
+    assert (row["BilledCost"], row["EffectiveCost"], row["ListCost"]) == (
+        Decimal("120.00"),
+        0,
+        Decimal("120.00"),
+    )
+    assert (row["PricingQuantity"], row["PricingUnit"], row["ConsumedQuantity"]) == (1, "Charges", None)
 
 
 def test_focus_charge_periods_are_local_days_written_in_utc() -> None:

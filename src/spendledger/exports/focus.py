@@ -12,14 +12,17 @@ dimension and their tags. The charge period is that day, [local midnight, next l
 midnight) written in UTC; the billing period is its local month. Money stays in the
 currency it was recorded in (BillingCurrency per row). The ledger records no discounts,
 commitments or list prices apart from what was paid, so BilledCost, EffectiveCost,
-ListCost and ContractedCost are the same figure: the charge's cost.
+ListCost and ContractedCost are the same figure: the charge's cost (but for a purchase).
 
-- ChargeCategory: "Usage"; a seat subscription's charge is a "Purchase" (Recurring); a
-  negative amount (a refund, a seat reduction) is a "Credit"; an imported FOCUS row keeps
-  the category it came with.
+- ChargeCategory: "Usage" (Usage-Based); a negative amount (a refund, a seat reduction)
+  is a "Credit" (One-Time); an imported FOCUS row keeps the category it came with. A seat
+  subscription's charge is Usage of its seats, Recurring: FOCUS keeps "Purchase" for what
+  is bought to cover later charges, whose EffectiveCost is 0 on the purchase and shows
+  on those charges instead, while a seat's cost shows nowhere else. So only an imported
+  purchase is a "Purchase" here, with EffectiveCost 0 as in the file it came from.
 - Quantities: tokens (input + output) as ConsumedQuantity in Tokens and as
   PricingQuantity in 1000000 Tokens; a charge without tokens counts its requests, or its
-  charges (a bill's money line item, a manual entry); a purchase counts its seats.
+  charges (a bill's money line item, a manual entry); a subscription counts its seats.
 - SkuId: the model (else the bill's line item, the subscription's plan, or "Other").
 - Tags: the records' own tags (nested objects flattened to `a.b` keys, lists as JSON
   text, as FOCUS's key-value format wants) with the ledger's workspace, project,
@@ -104,11 +107,11 @@ def focus_row(charge: Charge, *, version: str, tz: ZoneInfo) -> Row:
         "ChargeCategory": category,
         "ChargeClass": None,
         "ChargeDescription": f"{sku} on {service}, {BASIS_WORDS.get(c.basis, c.basis)}",
-        "ChargeFrequency": {"Usage": "Usage-Based", "Purchase": "Recurring"}.get(category, "One-Time"),
+        "ChargeFrequency": _frequency(c, category),
         "ChargePeriodStart": _utc(c.day, tz),
         "ChargePeriodEnd": _utc(c.day + timedelta(days=1), tz),
         "ContractedCost": c.cost,
-        "EffectiveCost": c.cost,
+        "EffectiveCost": Decimal(0) if category == "Purchase" else c.cost,
         "InvoiceId": None,  # the ledger knows no invoice ids
         "InvoiceIssuerName": route,
         "ListCost": c.cost,
@@ -156,27 +159,29 @@ def _flat(tags: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _category(c: Charge) -> str:
     imported = c.tags.get("charge_category")  # a FOCUS import keeps the row's own
-    if isinstance(imported, str) and imported in CATEGORIES:
-        category = imported
-    elif c.basis == "manual" and "subscription" in c.tags:
-        category = "Purchase"
-    else:
-        category = "Usage"
+    category = imported if isinstance(imported, str) and imported in CATEGORIES else "Usage"
     return "Credit" if c.cost < 0 and category in ("Usage", "Purchase") else category
 
 
+def _subscription(c: Charge) -> bool:
+    """A seat subscription's charge (ingest/subscriptions.py writes them)."""
+    return c.basis == "manual" and "subscription" in c.tags
+
+
+def _frequency(c: Charge, category: str) -> str:
+    if category == "Usage":
+        return "Recurring" if _subscription(c) else "Usage-Based"
+    return "One-Time"
+
+
 def _quantities(c: Charge, category: str) -> Row:
-    tokens = c.tokens.input + c.tokens.output
     none: Row = {"ConsumedQuantity": None, "ConsumedUnit": None, "PricingQuantity": None, "PricingUnit": None}
     if category == "Purchase":
-        seats = c.tags.get("seats")
-        count = seats if isinstance(seats, int) and not isinstance(seats, bool) and seats > 0 else None
-        return none | {
-            "PricingQuantity": Decimal(count or c.records),
-            "PricingUnit": "Seats" if count else "Charges",
-        }
+        return none | {"PricingQuantity": Decimal(c.records), "PricingUnit": "Charges"}
     if category != "Usage":
         return none
+    tokens = c.tokens.input + c.tokens.output
+    seats = c.tags.get("seats")
     if tokens:
         return {
             "ConsumedQuantity": Decimal(tokens),
@@ -184,11 +189,17 @@ def _quantities(c: Charge, category: str) -> Row:
             "PricingQuantity": Decimal(tokens) / TOKENS_PER_PRICING_UNIT,
             "PricingUnit": f"{TOKENS_PER_PRICING_UNIT} Tokens",
         }
-    count, unit = (c.requests, "Requests") if c.requests else (c.records, "Charges")
+    if _subscription(c) and isinstance(seats, int) and not isinstance(seats, bool) and seats > 0:
+        count, unit = seats, "Seats"
+    elif c.requests:
+        count, unit = c.requests, "Requests"
+    else:
+        count, unit = c.records, "Charges"
+    quantity = Decimal(count)
     return {
-        "ConsumedQuantity": Decimal(count),
+        "ConsumedQuantity": quantity,
         "ConsumedUnit": unit,
-        "PricingQuantity": Decimal(count),
+        "PricingQuantity": quantity,
         "PricingUnit": unit,
     }
 
