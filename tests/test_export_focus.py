@@ -342,6 +342,24 @@ def test_focus_cli_refuses_bad_options_with_what_to_send(
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=30)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_focus_cli_garbage_options_end_in_a_message_never_a_traceback(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli = cli_runner(db_url, tmp_path, monkeypatch)
+
+    @settings(max_examples=40, deadline=None)
+    @given(start=_TEXT, version=_TEXT, fmt=_TEXT, basis=_TEXT, filt=_TEXT, name=_TEXT)
+    def run(start: str, version: str, fmt: str, basis: str, filt: str, name: str) -> None:
+        args = ["--from", start, "--version", version, "--format", fmt, "--basis", basis, "--filter", filt]
+        result = cli("export", "focus", *args, "-o", name or "f.csv", ok=False)
+        assert result.exit_code in (0, 1, 2), result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert "Traceback" not in result.output
+
+    run()
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(start=_TEXT, version=_TEXT, fmt=_TEXT, basis=_TEXT, filt=_TEXT)
 def test_focus_api_garbage_parameters_are_answered_never_a_server_error(

@@ -53,9 +53,15 @@ def focus(
             basis=basis,
         )
     folder = output.parent
-    if not folder.is_dir():
-        fail(f"-o: the folder {folder} does not exist; create it or write elsewhere", code=USAGE_ERROR)
-    handle, scratch = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=folder)
+    if "\x00" in str(output) or not folder.is_dir():
+        fail(f"-o: the folder {folder!s:.80} does not exist; create it or write elsewhere", code=USAGE_ERROR)
+    try:
+        handle, scratch = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        fail(
+            f"-o: cannot write in {folder} ({exc.strerror}); choose a folder you may write in",
+            code=USAGE_ERROR,
+        )
     try:
         with open_ledger(ctx) as engine, engine.connect() as conn, os.fdopen(handle, "wb") as out:
             summary = export_focus(conn, query, tz=settings.tz, out=out, version=version, fmt=fmt)
