@@ -13,6 +13,7 @@ unquoted when lines end in `\n` and so splits the row in every reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
@@ -31,17 +32,20 @@ def safe_text(value: str) -> str:
 def _cell(value: Cell) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):  # the common case first: exports write ~10^6 cells
+        return safe_text(value)
     if isinstance(value, Decimal):
         return format_money(value)
-    if isinstance(value, int):
-        return str(value)
-    return safe_text(value)
+    return str(value)
 
 
 def _quoted(text: str) -> str:
-    if any(c in text for c in ',"\r\n'):
+    if _QUOTE_WHEN.search(text):
         return '"' + text.replace('"', '""') + '"'
     return text
+
+
+_QUOTE_WHEN = re.compile('[,"\r\n]')
 
 
 def _line(cells: Iterable[str]) -> str:

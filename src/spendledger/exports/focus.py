@@ -45,6 +45,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -212,6 +213,7 @@ def _text_tag(tags: dict[str, Any], *names: str) -> str:
     return ""
 
 
+@lru_cache(maxsize=1024)  # each day of an export, asked for by each of its charges
 def _utc(day: date, tz: ZoneInfo) -> datetime:
     """Local midnight of `day` as a UTC instant."""
     return datetime.combine(day, time(), tz).astimezone(UTC)

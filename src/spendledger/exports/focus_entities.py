@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from spendledger.model_names import PROVIDER_MODEL_TAG
@@ -108,10 +109,8 @@ def service_name(provider: str, tags: dict[str, Any]) -> str:
 
 def maker(provider: str, model: str, tags: dict[str, Any]) -> str:
     """The ledger name of the model's maker: the route itself when unknown or the same entity."""
-    found = _vendor(tags.get(PROVIDER_MODEL_TAG)) or _family(model)
-    if not found or found == provider or (provider, found) in _SAME_ENTITY:
-        return provider
-    return found
+    provider_model = tags.get(PROVIDER_MODEL_TAG)
+    return _maker(provider, model, provider_model if isinstance(provider_model, str) else "")
 
 
 def maker_name(provider: str, model: str, tags: dict[str, Any]) -> str:
@@ -122,8 +121,16 @@ def maker_name(provider: str, model: str, tags: dict[str, Any]) -> str:
     return MAKERS.get(found) or route_name(found)
 
 
-def _vendor(provider_model: Any) -> str:
-    if not isinstance(provider_model, str):
+@lru_cache(maxsize=4096)  # an export asks once per charge; a ledger holds a few hundred models
+def _maker(provider: str, model: str, provider_model: str) -> str:
+    found = _vendor(provider_model) or _family(model)
+    if not found or found == provider or (provider, found) in _SAME_ENTITY:
+        return provider
+    return found
+
+
+def _vendor(provider_model: str) -> str:
+    if not provider_model:
         return ""
     text = provider_model.strip().lower()
     if "/" in text:  # openrouter's and vertex's vendor/model
