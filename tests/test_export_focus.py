@@ -25,13 +25,17 @@ from sqlalchemy import Engine
 
 from clirun import cli_runner
 from focus_ledger import BEST_BY_PROVIDER, BEST_TOTALS, UTC_ZONE, focus_records, load_focus_ledger
+from logins import add_user, login
 from spendledger.charges import Charge, charges
+from spendledger.config import Settings
 from spendledger.exports.focus import focus_row, focus_rows
 from spendledger.exports.focus_columns import columns
 from spendledger.exports.focus_files import export_focus
 from spendledger.queries import QueryError, SpendQuery, spend
 from spendledger.records import TokenCounts
 from spendledger.store import make_engine, upgrade, write_records
+from spendledger.store.users import grant
+from spendledger.web import create_app
 
 NOVEMBER = SpendQuery(start=date(2026, 11, 1), end=date(2026, 11, 30))
 
@@ -245,6 +249,33 @@ def test_focus_parquet_is_typed_and_equal_to_the_csv(engine: Engine, tmp_path: P
     assert sorted(table["Tags"].to_pylist(), key=str) == sorted(
         (r["Tags"] or None for r in csv_rows), key=str
     )
+
+
+def test_focus_parquet_is_written_a_row_group_at_a_time(engine: Engine, tmp_path: Path) -> None:
+    load_focus_ledger(engine)
+    path = tmp_path / "groups.parquet"
+    path.write_bytes(_export(engine, fmt="parquet", row_group=4))
+    parquet = pq.ParquetFile(path)
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [4, 4, 1]
+    whole = tmp_path / "whole.parquet"
+    whole.write_bytes(_export(engine, fmt="parquet"))
+    assert parquet.read().equals(pq.read_table(whole))
+
+
+def test_focus_api_member_downloads_only_their_scope(engine: Engine, settings: Settings) -> None:
+    """A member granted project web gets A and C (1.50 + 0.25 = 1.75), nothing else; asking
+    for another project is refused."""
+    load_focus_ledger(engine)
+    add_user(engine, "bob@example.com", "member password!", "member")
+    with engine.begin() as conn:
+        grant(conn, "bob@example.com", dimension="project", value="web")
+    with TestClient(create_app(settings)) as client:
+        assert login(client, "bob@example.com", "member password!").status_code == 303
+        params = {"from": "2026-11-01", "to": "2026-11-30"}
+        rows = _csv_rows(client.get("/api/v1/exports/focus", params=params).content)
+        assert sorted(r["BilledCost"] for r in rows) == ["0.25", "1.50"]
+        other = client.get("/api/v1/exports/focus", params={**params, "filter": "project:other"})
+        assert other.status_code == 403
 
 
 def test_focus_empty_export_has_its_columns(engine: Engine, tmp_path: Path) -> None:

@@ -67,13 +67,14 @@ def export_focus(
     out: IO[bytes],
     version: str = "1.2",
     fmt: str = "csv",
+    row_group: int = ROW_GROUP,
 ) -> FocusSummary:
     """Write the FOCUS `version` export of `query` (its days, filters and basis) to `out`."""
     version, form = check_options(version, fmt)
     summary = FocusSummary(version=version, format=str(form))
     rows = _counted(focus_rows(charges(conn, query), version=version, tz=tz), summary)
     if form is FocusFormat.PARQUET:
-        _write_parquet(rows, columns(version), out)
+        _write_parquet(rows, columns(version), out, row_group)
     else:
         _write_csv(rows, columns(version), out)
     return summary
@@ -113,7 +114,7 @@ def _cell(value: Any, kind: Kind) -> Cell:
     return cell
 
 
-def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: IO[bytes]) -> None:
+def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: IO[bytes], row_group: int) -> None:
     import pyarrow as pa  # only when a Parquet export is asked for
     import pyarrow.parquet as pq
 
@@ -132,7 +133,7 @@ def _write_parquet(rows: Iterable[Row], kinds: dict[str, Kind], out: IO[bytes]) 
             for name, values in batch.items():
                 values.append(row[name])
             count += 1
-            if count >= ROW_GROUP:
+            if count >= row_group:
                 writer.write_table(pa.Table.from_pydict(batch, schema=schema))
                 batch, count, written = {name: [] for name in kinds}, 0, True
         if count or not written:  # an empty export still has its columns
