@@ -31,6 +31,8 @@ from spendledger.config import Settings
 from spendledger.exports.focus import focus_row, focus_rows
 from spendledger.exports.focus_columns import columns
 from spendledger.exports.focus_files import export_focus
+from spendledger.imports import focus as focus_reader
+from spendledger.imports.base import ImportOptions, Rejected
 from spendledger.queries import QueryError, SpendQuery, spend
 from spendledger.records import TokenCounts
 from spendledger.store import make_engine, upgrade, write_records
@@ -330,6 +332,26 @@ def test_focus_round_trip_through_import_keeps_every_figure(
         assert report(again) == report(engine)
     finally:
         again.dispose()
+
+
+def test_focus_reader_rejects_a_bad_count_in_its_own_columns_naming_it() -> None:
+    data = _export_records().decode()
+    header, first, *rest = data.splitlines()
+    names = header.split(",")
+    cells = next(csv.reader([first]))
+    broken = {**dict(zip(names, cells, strict=True))}
+    bad_count = {**broken, "x_InputTokens": "lots"}
+    bad_subset = {**broken, "x_InputTokens": "5", "x_CachedInputTokens": "9"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, names, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([bad_count, bad_subset])
+    rows = list(focus_reader.read(io.BytesIO(out.getvalue().encode()), ImportOptions(source="t")))
+    assert [(r.line, r.column) for r in rows if isinstance(r, Rejected)] == [
+        (2, "x_InputTokens"),
+        (3, "x_CachedInputTokens"),
+    ]
+    assert "'lots' is not a count: write a whole number from 0" in rows[0].reason  # type: ignore[union-attr]
 
 
 # ---- the CLI and the API ----------------------------------------------------------------------------

@@ -60,7 +60,6 @@ from typing import Any, BinaryIO, Literal
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
-from spendledger.exports.focus_columns import TOKEN_COLUMN_OF
 from spendledger.exports.focus_entities import PROVIDER_BY_NAME
 from spendledger.imports import focus_skus
 from spendledger.imports.base import (
@@ -77,7 +76,6 @@ from spendledger.records import (
     Basis,
     PricingStatus,
     TokenCounts,
-    TokenError,
     UsageRecord,
     tags_problem,
     timestamp_problem,
@@ -111,12 +109,9 @@ IDENTITY = (
     "x_skumeterid", "x_skumetername", "x_resourcegroupname", "x_skudescription",  # Azure, Google
 )  # fmt: skip
 _TAGS_AT = IDENTITY.index("tags")
-# a spendledger export's own columns: the ledger's model, requests and tokens by kind
-OWN_MODEL, OWN_REQUESTS = "x_model", "x_requests"
-OWN_TOKENS = {kind: column.lower() for kind, column in TOKEN_COLUMN_OF.items()}
 _READ = frozenset(
     (*REQUIRED, *PROVIDER_COLUMNS, *IDENTITY, "subaccountname", "billingaccountname", "servicecategory",
-     "consumedquantity", "x_skumetercategory", OWN_MODEL, OWN_REQUESTS, *OWN_TOKENS.values())
+     "consumedquantity", "x_skumetercategory", *focus_skus.OWN_COLUMNS)
 )  # fmt: skip
 CLOUDS = PROVIDER_BY_NAME | {  # the clouds' names in their FOCUS exports → the ledger's provider names
     "microsoft": "azure", "microsoft azure": "azure", "microsoft corporation": "azure", "azure": "azure",
@@ -365,9 +360,12 @@ def _record(row: _Row, options: ImportOptions, basis: Basis) -> UsageRecord:
     tokens = TokenCounts()
     quantity = _decimal(row, "consumedquantity") if v.get("consumedquantity") else None
     requests, model = 0, found.model
-    if OWN_TOKENS["input"] in row.names:  # spendledger's own export: its exact figures
-        tokens, requests = _own_tokens(row), _count(row, OWN_REQUESTS)
-        model = v.get(OWN_MODEL) or model
+    if focus_skus.OWN_TOKENS["input"] in row.names:  # spendledger's own export: its exact figures
+        try:
+            tokens, requests = focus_skus.own_figures(v)
+        except SpendledgerError as exc:
+            raise _RowError(exc.field or "x_inputtokens", str(exc)) from None
+        model = v.get(focus_skus.OWN_MODEL) or model
     elif category.lower() in _TOKENS_ON and not v.get("chargeclass"):
         try:
             tokens = focus_skus.token_counts(found, quantity, v.get("consumedunit", ""))
@@ -424,30 +422,6 @@ def provider_of(values: Mapping[str, str]) -> str:
 
 def _provider(name: str) -> str:
     return CLOUDS.get(name.strip().lower()) or canonical_provider(name)[:DIM]
-
-
-def _count(row: _Row, column: str) -> int:
-    """A whole number from 0 to MAX_TOKENS in one of spendledger's own count columns."""
-    text = row.values.get(column, "")
-    try:
-        value = int(text) if text else 0
-    except ValueError:
-        value = -1
-    if not 0 <= value < focus_skus.MAX_TOKENS:
-        shown = text if len(text) <= 20 else text[:17] + "..."
-        raise _RowError(column, f"{shown!r} is not a count: write a whole number from 0, such as 1200")
-    return value
-
-
-def _own_tokens(row: _Row) -> TokenCounts:
-    tokens = TokenCounts(**{kind: _count(row, column) for kind, column in OWN_TOKENS.items()})
-    try:
-        tokens.validate()
-    except TokenError as exc:
-        raise _RowError(
-            OWN_TOKENS.get(exc.field.removesuffix("_tokens"), "x_inputtokens"), str(exc)
-        ) from None
-    return tokens
 
 
 def _cost(row: _Row) -> Decimal:
