@@ -19,6 +19,7 @@ from spendledger.cli import (
     db,
     digests,
     entries,
+    exports,
     prices,
     report_pdf,
     sources,
@@ -62,6 +63,7 @@ report_app.callback()(report)
 report_app.command("monthly")(report_pdf.monthly)
 report_app.command("weekly")(report_pdf.weekly)
 app.add_typer(report_app, name="report")
+app.add_typer(exports.app, name="export")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

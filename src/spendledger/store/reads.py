@@ -149,18 +149,23 @@ def _statement(question: SpendQuestion, table: Table, start: date, end: date) ->
     if period_col is not None:
         group_cols.insert(0, period_col.label("period"))
     group_cols.append(table.c.currency.label("cur"))
-    conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
-    for dim, wanted in question.filters.items():
-        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
-        conditions.append(table.c[dim].in_(values) if values else false())
-    basis_cond = _basis_condition(table, question.basis)
-    if basis_cond is not None:
-        conditions.append(basis_cond)
     return (
         select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
-        .where(and_(*conditions))
+        .where(and_(*conditions(question, table, start, end)))
         .group_by(*group_cols)
     )
+
+
+def conditions(question: SpendQuestion, table: Table, start: date, end: date) -> list[ColumnElement[bool]]:
+    """The days, filters and basis of `question` on `table`, as WHERE conditions."""
+    found: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
+    for dim, wanted in question.filters.items():
+        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
+        found.append(table.c[dim].in_(values) if values else false())
+    basis_cond = _basis_condition(table, question.basis)
+    if basis_cond is not None:
+        found.append(basis_cond)
+    return found
 
 
 @dataclass(frozen=True)

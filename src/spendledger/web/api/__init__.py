@@ -10,6 +10,7 @@ from spendledger.web.api import (
     dimensions,
     entries,
     events,
+    exports,
     imports,
     sources,
     spend,
@@ -28,5 +29,6 @@ router.include_router(deletions.router)
 router.include_router(audit.router)
 router.include_router(subscriptions_api.router)
 router.include_router(imports.router)
+router.include_router(exports.router)
 
 __all__ = ["router"]
