@@ -19,6 +19,7 @@ from spendledger.cli import (
     db,
     entries,
     prices,
+    reconcile,
     sources,
     tokens,
     users,
@@ -51,6 +52,7 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(reconcile.app, name="reconcile")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

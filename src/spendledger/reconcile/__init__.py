@@ -18,25 +18,24 @@ from spendledger.reconcile.closing import (
 from spendledger.reconcile.figures import (
     CATEGORIES,
     CATEGORY_LABELS,
+    CATEGORY_SHORT,
     DEFAULT_BY,
     DIMS,
     ProviderSummary,
-    ReconcileError,
     ReconcileQuery,
     Reconciliation,
     ReconRow,
-    Tolerance,
     build_reconcile_query,
-    month_range,
-    parse_tolerance,
     reconcile,
     reconcile_summary,
 )
 from spendledger.reconcile.line_items import KIND_LABELS, KINDS, line_item_kind
+from spendledger.reconcile.params import ReconcileError, Tolerance, month_range, parse_tolerance
 
 __all__ = [
     "CATEGORIES",
     "CATEGORY_LABELS",
+    "CATEGORY_SHORT",
     "DEFAULT_BY",
     "DIMS",
     "KINDS",

@@ -15,7 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from spendledger.reconcile.figures import ReconcileError, ReconcileQuery, Tolerance, month_range, reconcile
+from spendledger.reconcile.figures import ReconcileQuery, reconcile
+from spendledger.reconcile.params import ReconcileError, Tolerance, month_range
 from spendledger.records import format_money
 from spendledger.store import Connection
 from spendledger.store import reconcile as store

@@ -25,17 +25,16 @@ built, so every sum is exact; each row's categories add up to its gap to the nan
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import date
+from decimal import Decimal
 
-from spendledger.errors import SpendledgerError
 from spendledger.pricing import Pricer
 from spendledger.queries import QueryError, build_query
 from spendledger.reconcile.line_items import KINDS, line_item_kind
+from spendledger.reconcile.params import Tolerance, month_range
 from spendledger.records import PricingStatus, UsageRecord, from_nanos, to_nanos
 from spendledger.store import Connection
 from spendledger.store import reconcile as store
@@ -59,62 +58,22 @@ CATEGORY_LABELS: dict[str, str] = {
     "unbilled": "metered, not billed yet",
     "unexplained": "unexplained",
 }
+CATEGORY_SHORT: dict[str, str] = {  # in tables
+    "missed": "missed calls",
+    "outside": "outside synced accounts",
+    "priced": "priced differently",
+    "non_token": "non-token items",
+    "rounding": "rounding",
+    "unbilled": "not billed yet",
+    "unexplained": "unexplained",
+}
 DIMS: tuple[str, ...] = ("provider", "account", "workspace", "project", "model")
 DEFAULT_BY: tuple[str, ...] = ("provider", "account")
 HALF_CENT = 5_000_000  # nano-units: how far a line rounded to the cent can move
 _EXTRA = ("workspace", "project", "model")  # the dimensions a cell splits by when asked
 
 
-class ReconcileError(SpendledgerError, ValueError):
-    """A reconciliation request the caller got wrong; `field` names the parameter."""
-
-    def __init__(self, param: str, message: str) -> None:
-        super().__init__(f"{param}: {message}", field=param)
-        self.param = param
-
-
 # ---- the question ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far billed and metered may differ on a row before it is flagged: `percent` of
-    the bill or `amount`, whichever is larger."""
-
-    percent: Decimal = Decimal(1)
-    amount: Decimal = Decimal("0.01")
-
-    def allows(self, gap: Decimal, billed: Decimal) -> bool:
-        return abs(gap) <= max(self.amount, abs(billed) * self.percent / 100)
-
-    def __str__(self) -> str:
-        return f"{self.percent.normalize():f}%,{self.amount.normalize():f}"
-
-
-_TOLERANCE_PART = re.compile(r"\s*([0-9]{1,12}(?:\.[0-9]{1,9})?)\s*(%?)\s*")
-
-
-def parse_tolerance(text: str) -> Tolerance:
-    """ "2%" (of the bill), "0.50" (money), or both, "2%,0.50" (the larger wins)."""
-    percent, amount = Decimal(0), Decimal(0)
-    parts = text.split(",")
-    for part in parts:
-        found = _TOLERANCE_PART.fullmatch(part)
-        if found is None or len(parts) > 2:
-            shown = text if len(text) <= 40 else text[:37] + "..."
-            raise ReconcileError(
-                "tolerance",
-                f"{shown!r} is not a tolerance; give a percent of the bill, an amount, or both: 1%,0.01",
-            )
-        try:
-            value = Decimal(found.group(1))
-        except InvalidOperation:  # pragma: no cover - the pattern admits decimals only
-            raise ReconcileError("tolerance", f"{part!r} is not a number") from None
-        if found.group(2):
-            percent = value
-        else:
-            amount = value
-    return Tolerance(percent=percent, amount=amount)
 
 
 @dataclass(frozen=True)
@@ -415,23 +374,6 @@ def _providers(
             )
         )
     return summaries
-
-
-def month_range(month: str | date) -> tuple[date, date]:
-    """The first and last UTC day of a month given as "YYYY-MM" (or any day of it)."""
-    if isinstance(month, date):
-        first = month.replace(day=1)
-    else:
-        text = month.strip()
-        try:
-            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", text):
-                raise ValueError(text)
-            first = date.fromisoformat(f"{text}-01")
-        except ValueError:
-            shown = text if len(text) <= 20 else text[:17] + "..."
-            raise ReconcileError("month", f"{shown!r} is not a month; give YYYY-MM, e.g. 2026-11") from None
-    after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return first, after - timedelta(days=1)
 
 
 def reconcile_summary(
