@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spendledger.local_servers import Servers, parse_servers
+from spendledger.reconcile_params import parse_tolerance
 
 SETTINGS_FILE = "spendledger.env"
 PREFIX = "SPENDLEDGER_"
@@ -84,8 +85,6 @@ class Settings(BaseSettings):
     @field_validator("reconcile_tolerance")
     @classmethod
     def _tolerance(cls, value: str) -> str:
-        from spendledger.reconcile.params import parse_tolerance  # loaded when the setting is given
-
         parse_tolerance(value)  # a ReconcileError is a ValueError: pydantic names the setting
         return value
 

@@ -30,7 +30,7 @@ from spendledger.reconcile.figures import (
     reconcile_summary,
 )
 from spendledger.reconcile.line_items import KIND_LABELS, KINDS, line_item_kind
-from spendledger.reconcile.params import ReconcileError, Tolerance, month_range, parse_tolerance
+from spendledger.reconcile_params import ReconcileError, Tolerance, month_range, parse_tolerance
 
 __all__ = [
     "CATEGORIES",

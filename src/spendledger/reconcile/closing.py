@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from spendledger.reconcile.figures import ReconcileQuery, reconcile
-from spendledger.reconcile.params import ReconcileError, Tolerance, month_range
+from spendledger.reconcile_params import ReconcileError, Tolerance, month_range
 from spendledger.records import format_money
 from spendledger.store import Connection
 from spendledger.store import reconcile as store

@@ -34,7 +34,7 @@ from decimal import Decimal
 from spendledger.pricing import Pricer
 from spendledger.queries import QueryError, build_query
 from spendledger.reconcile.line_items import KINDS, line_item_kind
-from spendledger.reconcile.params import Tolerance, month_range
+from spendledger.reconcile_params import Tolerance, month_range
 from spendledger.records import PricingStatus, UsageRecord, from_nanos, to_nanos
 from spendledger.store import Connection
 from spendledger.store import reconcile as store

@@ -1,6 +1,7 @@
 """What a reconciliation is asked with: a month, a tolerance; and the error a bad one raises.
 
-Apart from the figures so that settings (config.py) can check a tolerance without loading them.
+Apart from reconcile/ (which reads the ledger) so that settings (config.py) can check a
+tolerance; it imports nothing of ours but the errors' base class.
 """
 
 from __future__ import annotations
