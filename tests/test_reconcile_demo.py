@@ -53,7 +53,12 @@ def _line(r: UsageRecord) -> str:
 
 
 def _is_token_line(r: UsageRecord) -> bool:
-    return r.basis is Basis.BILLED and bool(r.cost) and r.tags.get("cost_type", "tokens") == "tokens" and bool(r.model)
+    return (
+        r.basis is Basis.BILLED
+        and bool(r.cost)
+        and r.tags.get("cost_type", "tokens") == "tokens"
+        and bool(r.model)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +84,13 @@ def test_reconcile_demo_finds_every_injected_gap(loaded: Engine, demo: list[Usag
     # 1. missed: the platform's tracker was down on Oct 14; the bill has that day's calls
     down = missed_day(END).isoformat()
     assert down == "2026-10-14"
-    missed = _cost([r for r in billed if r.account == PLATFORM and _is_token_line(r) and r.start.date().isoformat() == down])
+    missed = _cost(
+        [
+            r
+            for r in billed
+            if r.account == PLATFORM and _is_token_line(r) and r.start.date().isoformat() == down
+        ]
+    )
     assert missed > 0 and openai.gaps["missed"] == missed
     assert rows[(down, PLATFORM)].gaps["missed"] == missed
     assert [day for (day, _), r in rows.items() if "missed" in r.gaps] == [down]  # that day alone
@@ -161,8 +172,16 @@ def test_reconcile_demo_totals_agree_with_the_billed_basis(loaded: Engine) -> No
 
     with loaded.connect() as conn:
         found = reconcile(conn, OCTOBER)
-        billed = spend(conn, SpendQuery(start=OCTOBER.start, end=OCTOBER.end, by=("provider",), basis="billed"))
-        metered = spend(conn, SpendQuery(start=OCTOBER.start, end=OCTOBER.end, by=("provider",), basis="metered"))
-    assert {p.provider: p.billed for p in found.providers} == {r.dims["provider"]: r.cost for r in billed.rows}
-    assert {p.provider: p.metered for p in found.providers} == {r.dims["provider"]: r.cost for r in metered.rows}
+        billed = spend(
+            conn, SpendQuery(start=OCTOBER.start, end=OCTOBER.end, by=("provider",), basis="billed")
+        )
+        metered = spend(
+            conn, SpendQuery(start=OCTOBER.start, end=OCTOBER.end, by=("provider",), basis="metered")
+        )
+    assert {p.provider: p.billed for p in found.providers} == {
+        r.dims["provider"]: r.cost for r in billed.rows
+    }
+    assert {p.provider: p.metered for p in found.providers} == {
+        r.dims["provider"]: r.cost for r in metered.rows
+    }
     assert timedelta(days=DAYS) > END - OCTOBER.start  # October lies inside the demo
