@@ -19,10 +19,29 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels", "Prices"),
+        *(
+            "Overview",
+            "Explore",
+            "Budgets",
+            "Entries",
+            "Subscriptions",
+            "Alerts",
+            "Reconciliation",
+            "Channels",
+        ),
+        "Prices",
         *("Sources", "API tokens", "Data", "Audit log", "Imports"),
     ],
-    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
+    "viewer": [
+        "Overview",
+        "Explore",
+        "Budgets",
+        "Entries",
+        "Subscriptions",
+        "Alerts",
+        "Reconciliation",
+        "Prices",
+    ],
     "member": ["Overview", "Explore", "Entries", "Prices"],
 }
 

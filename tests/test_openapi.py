@@ -42,6 +42,7 @@ OPERATIONS = [
     ("GET", "/api/v1/subscriptions"),
     ("POST", "/api/v1/subscriptions"),
     ("POST", "/api/v1/imports"),
+    ("GET", "/api/v1/reconcile"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]

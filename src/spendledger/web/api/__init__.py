@@ -11,6 +11,7 @@ from spendledger.web.api import (
     entries,
     events,
     imports,
+    reconcile,
     sources,
     spend,
 )
@@ -28,5 +29,6 @@ router.include_router(deletions.router)
 router.include_router(audit.router)
 router.include_router(subscriptions_api.router)
 router.include_router(imports.router)
+router.include_router(reconcile.router)
 
 __all__ = ["router"]

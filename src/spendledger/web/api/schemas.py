@@ -812,3 +812,74 @@ class ImportResultPublic(BaseModel):
     rejected_count: int
     rejected: list[ImportRejectionPublic] = Field(description="the first 1 000 rejected rows, in file order")
     totals: list[ImportTotalPublic] = Field(description="per provider, month (ledger's zone) and currency")
+
+
+class ReconcileFiguresPublic(BaseModel):
+    currency: str
+    billed: str
+    metered: str = Field(description="the metering's estimate, priced from the catalogue")
+    coverage_pct: str | None = Field(description="metered as a percentage of billed; null: nothing billed")
+    gap: str = Field(description="billed − metered; `gaps` add up to it exactly")
+    gaps: dict[str, str] = Field(
+        description="the gap by category: missed, outside, priced, non_token, rounding, unbilled, "
+        "unexplained (only the non-zero ones)"
+    )
+    non_token: dict[str, str] = Field(
+        description="the non_token category by kind: web_search, file_search, storage, fine_tuning, "
+        "code_execution, seats, other"
+    )
+
+
+class ReconcileRowPublic(ReconcileFiguresPublic):
+    day: str = Field(description="a UTC day: providers bill by them")
+    provider: str | None = None
+    account: str | None = None
+    workspace: str | None = None
+    project: str | None = None
+    model: str | None = None
+    flagged: bool = Field(description="the gap is outside the tolerance")
+
+
+class ReconcileProviderPublic(ReconcileFiguresPublic):
+    provider: str
+    days: int = Field(description="UTC days with a bill or metering")
+    flagged_days: list[str] = Field(description="the days whose provider total is outside the tolerance")
+
+
+class ReconcileAdjustmentPublic(BaseModel):
+    day: str
+    provider: str
+    account: str
+    currency: str
+    billed_then: str
+    billed_now: str
+    metered_then: str
+    metered_now: str
+
+
+class ReconcileClosedPublic(BaseModel):
+    month: str
+    closed_at: datetime
+    closed_by: str
+    late_adjustments: list[ReconcileAdjustmentPublic] = Field(
+        description="changes to the month's records since it was closed, per day, provider and account"
+    )
+
+
+class ReconcileTolerancePublic(BaseModel):
+    percent: str
+    amount: str
+
+
+class ReconcilePublic(BaseModel):
+    """Billed beside metered per UTC day and the `by` dimensions, the gap explained by
+    category, a summary per provider, and the closed months the period touches."""
+
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    days: str = Field(description="always UTC")
+    by: list[str]
+    tolerance: ReconcileTolerancePublic
+    providers: list[ReconcileProviderPublic]
+    rows: list[ReconcileRowPublic]
+    closed_months: list[ReconcileClosedPublic]
