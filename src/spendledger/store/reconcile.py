@@ -125,7 +125,7 @@ def add_closed_month(
         month=month, closed_at=(now or datetime.now(UTC)), closed_by=closed_by, figures=figures
     )
     stmt = stmt.on_conflict_do_nothing(index_elements=["month"])  # type: ignore[attr-defined]
-    return bool(conn.execute(stmt).rowcount)
+    return conn.execute(stmt.returning(reconcile_closed_months.c.month)).first() is not None
 
 
 def remove_closed_month(conn: Connection, month: str) -> bool:
