@@ -13,6 +13,9 @@ from decimal import Decimal, InvalidOperation
 
 from spendledger.errors import SpendledgerError
 
+# the years a month may be in: those holding a record's day in any zone (records.EARLIEST..LATEST)
+FIRST_YEAR, LAST_YEAR = 1999, 2100
+
 
 class ReconcileError(SpendledgerError, ValueError):
     """A reconciliation request the caller got wrong; `field` names the parameter."""
@@ -76,5 +79,9 @@ def month_range(month: str | date) -> tuple[date, date]:
         except ValueError:
             shown = text if len(text) <= 20 else text[:17] + "..."
             raise ReconcileError("month", f"{shown!r} is not a month; give YYYY-MM, e.g. 2026-11") from None
+    if not FIRST_YEAR <= first.year <= LAST_YEAR:
+        raise ReconcileError(
+            "month", f"{first:%Y-%m} holds no record: the ledger keeps {FIRST_YEAR} to {LAST_YEAR}"
+        )
     after = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, after - timedelta(days=1)
