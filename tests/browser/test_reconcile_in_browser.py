@@ -54,7 +54,7 @@ def test_browser_reconcile_shows_coverage_and_closes_last_month(
     page.get_by_role("button", name=f"Close {month}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Closed {month}.")
     assert asked and "later changes show as late adjustments" in asked[0]
-    expect(page.get_by_role("region", name="Months")).to_contain_text(f"closed")
+    expect(page.get_by_role("region", name="Months")).to_contain_text("closed")
     expect(page.get_by_role("button", name="Reopen")).to_be_visible()
     expect(page).to_have_url(
         re.compile(r"/reconcile\?.*by=provider%2Caccount%2Cmodel")
