@@ -17,7 +17,9 @@ import typer
 from rich.table import Table
 
 from spendledger.cli.context import (
+    USAGE_ERROR,
     cli_actor,
+    fail,
     open_ledger,
     out,
     print_table,
@@ -35,6 +37,7 @@ from spendledger.reconcile import (
     DIMS,
     KIND_LABELS,
     ClosedMonth,
+    ReconcileError,
     Reconciliation,
     ReconRow,
     build_reconcile_query,
@@ -72,7 +75,10 @@ def show(
         query = build_reconcile_query(
             today=today_in(settings), start=start, end=end, period=period, by=by or ()
         )
+    try:
         limits = parse_tolerance(tolerance or settings.reconcile_tolerance)
+    except ReconcileError as exc:  # a bad option, as a bad date is
+        fail(str(exc), code=USAGE_ERROR)
     with open_ledger(ctx) as engine, engine.connect() as conn:
         found = reconcile(conn, query, tolerance=limits)
         closed = closed_months(conn, start=query.start, end=query.end)
