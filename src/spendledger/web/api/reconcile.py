@@ -19,7 +19,7 @@ from spendledger.exports.reconcile import csv_filename, reconciliation_to_csv, r
 from spendledger.queries import PRESETS
 from spendledger.web.api.schemas import ErrorPublic, ReconcilePublic
 from spendledger.web.auth import Reader, api_require
-from spendledger.web.deps import EngineDep, SettingsDep
+from spendledger.web.deps import EngineDep, PricerDep, SettingsDep
 
 router = APIRouter(tags=["reconciliation"])
 
@@ -39,6 +39,7 @@ ViewerReader = Annotated[Reader, api_require("admin", "viewer")]
 def get_reconcile(
     settings: SettingsDep,
     engine: EngineDep,
+    pricer: PricerDep,
     _reader: ViewerReader,
     start: Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")] = None,
     end: Annotated[str | None, Query(alias="to", description="last UTC day, included")] = None,
@@ -61,7 +62,7 @@ def get_reconcile(
     except recon.ReconcileError as exc:
         raise HTTPException(400, detail=str(exc)) from None
     with engine.connect() as conn:
-        found = recon.reconcile(conn, query, tolerance=limits)
+        found = recon.reconcile(conn, query, tolerance=limits, pricer=pricer)
         closed = recon.closed_months(conn, start=query.start, end=query.end)
     if flagged:
         found.rows = [r for r in found.rows if r.flagged]

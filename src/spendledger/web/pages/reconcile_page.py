@@ -22,9 +22,10 @@ from fastapi.responses import HTMLResponse
 
 from spendledger import reconcile as recon
 from spendledger.errors import SpendledgerError
+from spendledger.pricing import Pricer
 from spendledger.queries import PRESETS
 from spendledger.web.auth import Viewer, check_csrf, require
-from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.deps import EngineDep, PricerDep, SettingsDep, TemplatesDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -67,6 +68,7 @@ def reconcile_page(
     templates: TemplatesDep,
     engine: EngineDep,
     settings: SettingsDep,
+    pricer: PricerDep,
     viewer: ReaderViewer,
     start: Annotated[str, Query(alias="from")] = "",
     end: Annotated[str, Query(alias="to")] = "",
@@ -76,7 +78,7 @@ def reconcile_page(
     flagged: bool = False,
 ) -> HTMLResponse:
     asked = Asked(start.strip(), end.strip(), period.strip(), by.strip(), tolerance.strip(), flagged)
-    return _render(request, templates, engine, settings, viewer, asked)
+    return _render(request, templates, engine, settings, pricer, viewer, asked)
 
 
 @router.post("/reconcile/close", response_class=HTMLResponse)
@@ -85,6 +87,7 @@ def close(
     templates: TemplatesDep,
     engine: EngineDep,
     settings: SettingsDep,
+    pricer: PricerDep,
     viewer: AdminViewer,
     month: Annotated[str, Form()] = "",
     csrf_token: Annotated[str | None, Form()] = None,
@@ -101,9 +104,11 @@ def close(
         with engine.begin() as conn:
             done = recon.close_month(conn, month, actor=viewer.user.email, today=datetime.now(UTC).date())
     except SpendledgerError as exc:
-        return _render(request, templates, engine, settings, viewer, asked, error=str(exc), status_code=400)
+        return _render(
+            request, templates, engine, settings, pricer, viewer, asked, error=str(exc), status_code=400
+        )
     notice = f"Closed {month.strip()}." if done else f"{month.strip()} was closed already."
-    return _render(request, templates, engine, settings, viewer, asked, notice=notice)
+    return _render(request, templates, engine, settings, pricer, viewer, asked, notice=notice)
 
 
 @router.post("/reconcile/reopen", response_class=HTMLResponse)
@@ -112,6 +117,7 @@ def reopen(
     templates: TemplatesDep,
     engine: EngineDep,
     settings: SettingsDep,
+    pricer: PricerDep,
     viewer: AdminViewer,
     month: Annotated[str, Form()] = "",
     csrf_token: Annotated[str | None, Form()] = None,
@@ -128,9 +134,11 @@ def reopen(
         with engine.begin() as conn:
             done = recon.reopen_month(conn, month, actor=viewer.user.email)
     except SpendledgerError as exc:
-        return _render(request, templates, engine, settings, viewer, asked, error=str(exc), status_code=400)
+        return _render(
+            request, templates, engine, settings, pricer, viewer, asked, error=str(exc), status_code=400
+        )
     notice = f"Reopened {month.strip()}." if done else f"{month.strip()} was not closed."
-    return _render(request, templates, engine, settings, viewer, asked, notice=notice)
+    return _render(request, templates, engine, settings, pricer, viewer, asked, notice=notice)
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -146,6 +154,7 @@ def _render(
     templates: TemplatesDep,
     engine: EngineDep,
     settings: SettingsDep,
+    pricer: Pricer,
     viewer: Viewer,
     asked: Asked,
     *,
@@ -166,7 +175,7 @@ def _render(
         error, status_code = str(exc), 400
     else:
         with engine.connect() as conn:
-            found = recon.reconcile(conn, query, tolerance=limits)
+            found = recon.reconcile(conn, query, tolerance=limits, pricer=pricer)
             closed = {m.month: m for m in recon.closed_months(conn, start=query.start, end=query.end)}
         if asked.flagged:
             found.rows = [r for r in found.rows if r.flagged]
