@@ -875,6 +875,69 @@ class ReconcilePublic(BaseModel):
     """Billed beside metered per UTC day and the `by` dimensions, the gap explained by
     category, a summary per provider, and the closed months the period touches."""
 
+    model_config = _examples(
+        {
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "days": "UTC",
+            "by": ["provider", "account"],
+            "tolerance": {"percent": "1", "amount": "0.01"},
+            "providers": [
+                {
+                    "provider": "openai",
+                    "currency": "USD",
+                    "billed": "7.96",
+                    "metered": "7.40025865",
+                    "coverage_pct": "93.0",
+                    "gap": "0.55974135",
+                    "gaps": {
+                        "missed": "0.70",
+                        "priced": "-1.40",
+                        "non_token": "1.25",
+                        "rounding": "0.00974135",
+                    },
+                    "non_token": {"web_search": "1.25"},
+                    "days": 4,
+                    "flagged_days": ["2026-11-02", "2026-11-03", "2026-11-04"],
+                }
+            ],
+            "rows": [
+                {
+                    "day": "2026-11-03",
+                    "provider": "openai",
+                    "account": "Edugami",
+                    "currency": "USD",
+                    "billed": "0.70",
+                    "metered": "0.00",
+                    "coverage_pct": "0.0",
+                    "gap": "0.70",
+                    "gaps": {"missed": "0.70"},
+                    "non_token": {},
+                    "flagged": True,
+                }
+            ],
+            "closed_months": [
+                {
+                    "month": "2026-10",
+                    "closed_at": "2026-11-05T09:00:00Z",
+                    "closed_by": "admin@example.com",
+                    "late_adjustments": [
+                        {
+                            "day": "2026-10-30",
+                            "provider": "openai",
+                            "account": "Edugami",
+                            "currency": "USD",
+                            "billed_then": "5.60",
+                            "billed_now": "5.80",
+                            "metered_then": "7.00",
+                            "metered_now": "7.00",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
     from_: Annotated[str, Field(alias="from")]
     to: str
     days: str = Field(description="always UTC")
