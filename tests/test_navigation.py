@@ -19,11 +19,14 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels"),
-        "Prices",
+        *("Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts"),
+        *("Reconciliation", "Channels", "Prices"),
         *("Sources", "API tokens", "Data", "Audit log", "Imports"),
     ],
-    "viewer": ["Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
+    "viewer": [
+        *("Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts"),
+        *("Reconciliation", "Prices"),
+    ],
     "member": ["Overview", "Explore", "Reports", "Entries", "Prices"],
 }
 

@@ -43,6 +43,7 @@ OPERATIONS = [
     ("POST", "/api/v1/subscriptions"),
     ("POST", "/api/v1/imports"),
     ("GET", "/api/v1/exports/focus"),
+    ("GET", "/api/v1/reconcile"),
     ("POST", "/v1/traces"),
     ("GET", "/healthz"),
 ]
@@ -75,6 +76,7 @@ def test_openapi_read_endpoints_answer_with_an_example(client: TestClient) -> No
         "/api/v1/entries",
         "/api/v1/audit",
         "/api/v1/subscriptions",
+        "/api/v1/reconcile",
     ):
         ref = doc["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]

@@ -49,6 +49,8 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/api/v1/alerts"),
     ("GET", "/subscriptions"),
     ("GET", "/api/v1/subscriptions"),
+    ("GET", "/reconcile"),  # a bill is not split by project or user: no member's scope
+    ("GET", "/api/v1/reconcile"),
 }
 # apps send events and OTLP traces with an API token, never a session
 TOKEN_ONLY = {

@@ -22,6 +22,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spendledger.local_servers import Servers, parse_servers
+from spendledger.reconcile_params import parse_tolerance
 
 SETTINGS_FILE = "spendledger.env"
 PREFIX = "SPENDLEDGER_"
@@ -56,6 +57,9 @@ class Settings(BaseSettings):
     # self-hosted inference servers by address, "host[:port]=provider,..." (local_servers.py):
     # an OTLP span calling one is priced as that server's (self-hosted), not its client's
     local_servers: str = ""
+    # how far a reconciliation row's metered estimate may be from its bill before it is
+    # flagged: a percent of the bill, an amount, or both ("1%,0.01": the larger wins)
+    reconcile_tolerance: str = "1%,0.01"
 
     @field_validator(
         "otlp_user_attributes",
@@ -76,6 +80,12 @@ class Settings(BaseSettings):
         _, problems = parse_servers(value)
         if problems:
             raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("reconcile_tolerance")
+    @classmethod
+    def _tolerance(cls, value: str) -> str:
+        parse_tolerance(value)  # a ReconcileError is a ValueError: pydantic names the setting
         return value
 
     @property

@@ -73,8 +73,8 @@ def test_offline_docs_render_the_operations(page: Page, live_server: str) -> Non
     expect(operations.filter(has_text="/api/v1/events")).to_contain_text("POST")
     expect(operations.filter(has_text="/api/v1/spend")).to_contain_text("GET")
     # events, spend, dimensions, sources, budgets, alerts, entries (GET, POST), deletions,
-    # audit, subscriptions (GET, POST), imports, the FOCUS export, OTLP traces, health
-    expect(operations).to_have_count(16)
+    # audit, subscriptions (GET, POST), imports, the FOCUS export, reconcile, OTLP traces, health
+    expect(operations).to_have_count(17)
 
     # ReDoc's own script ran, read the document and drew its operations (it stops at the
     # first reference it cannot resolve, as it did at `#/$defs/EventIn`)

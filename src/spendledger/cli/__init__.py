@@ -22,6 +22,7 @@ from spendledger.cli import (
     exports,
     prices,
     report_pdf,
+    reconcile,
     sources,
     tokens,
     users,
@@ -64,6 +65,7 @@ report_app.command("monthly")(report_pdf.monthly)
 report_app.command("weekly")(report_pdf.weekly)
 app.add_typer(report_app, name="report")
 app.add_typer(exports.app, name="export")
+app.add_typer(reconcile.app, name="reconcile")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

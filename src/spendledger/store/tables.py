@@ -94,6 +94,14 @@ usage = Table(
         sqlite_where=text("key_hash IS NOT NULL"),
         postgresql_where=text("key_hash IS NOT NULL"),
     ),
+    # small: only the billed records, by their UTC day (the reconciliation's billed side,
+    # reconcile/: a month's bill read without walking its metered events)
+    Index(
+        "ix_usage_billed_day",
+        "utc_day",
+        sqlite_where=text("basis = 'billed'"),
+        postgresql_where=text("basis = 'billed'"),
+    ),
     # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
     Index(
         "ix_usage_unpriced",
@@ -490,4 +498,17 @@ digest_sends = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("kind", "period", "channel", name="uq_digest_sends_once"),
+)
+
+# A month the reconciliation closed (reconcile/closing.py): an admin accepted its billed and
+# metered figures; later changes to the month's records are shown against the figures kept
+# here. `figures` holds, per UTC day, provider, account and currency, the billed and metered
+# money as exact decimal strings: [{"day": ..., "provider": ..., "billed": "12.50", ...}].
+reconcile_closed_months = Table(
+    "reconcile_closed_months",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, of UTC days (the providers' bills)
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(320), nullable=False),  # an email, "cli:LOGIN" or "token:NAME"
+    Column("figures", JSON, nullable=False),
 )

@@ -42,6 +42,7 @@ from spendledger.web.pages import (
     make_templates,
     overview,
     prices,
+    reconcile_page,
     refused,
     reports_page,
     sources,
@@ -152,6 +153,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         demo_data,
         data_page,
         audit_page,
+        reconcile_page,
     ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)

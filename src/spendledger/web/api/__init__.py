@@ -12,6 +12,7 @@ from spendledger.web.api import (
     events,
     exports,
     imports,
+    reconcile,
     sources,
     spend,
 )
@@ -30,5 +31,6 @@ router.include_router(audit.router)
 router.include_router(subscriptions_api.router)
 router.include_router(imports.router)
 router.include_router(exports.router)
+router.include_router(reconcile.router)
 
 __all__ = ["router"]

@@ -812,3 +812,137 @@ class ImportResultPublic(BaseModel):
     rejected_count: int
     rejected: list[ImportRejectionPublic] = Field(description="the first 1 000 rejected rows, in file order")
     totals: list[ImportTotalPublic] = Field(description="per provider, month (ledger's zone) and currency")
+
+
+class ReconcileFiguresPublic(BaseModel):
+    currency: str
+    billed: str
+    metered: str = Field(description="the metering's estimate, priced from the catalogue")
+    coverage_pct: str | None = Field(description="metered as a percentage of billed; null: nothing billed")
+    gap: str = Field(description="billed − metered; `gaps` add up to it exactly")
+    gaps: dict[str, str] = Field(
+        description="the gap by category: missed, outside, priced, non_token, rounding, unbilled, "
+        "unexplained (only the non-zero ones)"
+    )
+    non_token: dict[str, str] = Field(
+        description="the non_token category by kind: web_search, file_search, storage, fine_tuning, "
+        "code_execution, seats, other"
+    )
+
+
+class ReconcileRowPublic(ReconcileFiguresPublic):
+    day: str = Field(description="a UTC day: providers bill by them")
+    provider: str | None = None
+    account: str | None = None
+    workspace: str | None = None
+    project: str | None = None
+    model: str | None = None
+    flagged: bool = Field(description="the gap is outside the tolerance")
+
+
+class ReconcileProviderPublic(ReconcileFiguresPublic):
+    provider: str
+    days: int = Field(description="UTC days with a bill or metering")
+    flagged_days: list[str] = Field(description="the days whose provider total is outside the tolerance")
+
+
+class ReconcileAdjustmentPublic(BaseModel):
+    day: str
+    provider: str
+    account: str
+    currency: str
+    billed_then: str
+    billed_now: str
+    metered_then: str
+    metered_now: str
+
+
+class ReconcileClosedPublic(BaseModel):
+    month: str
+    closed_at: datetime
+    closed_by: str
+    late_adjustments: list[ReconcileAdjustmentPublic] = Field(
+        description="changes to the month's records since it was closed, per day, provider and account"
+    )
+
+
+class ReconcileTolerancePublic(BaseModel):
+    percent: str
+    amount: str
+
+
+class ReconcilePublic(BaseModel):
+    """Billed beside metered per UTC day and the `by` dimensions, the gap explained by
+    category, a summary per provider, and the closed months the period touches."""
+
+    model_config = _examples(
+        {
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "days": "UTC",
+            "by": ["provider", "account"],
+            "tolerance": {"percent": "1", "amount": "0.01"},
+            "providers": [
+                {
+                    "provider": "openai",
+                    "currency": "USD",
+                    "billed": "7.96",
+                    "metered": "7.40025865",
+                    "coverage_pct": "93.0",
+                    "gap": "0.55974135",
+                    "gaps": {
+                        "missed": "0.70",
+                        "priced": "-1.40",
+                        "non_token": "1.25",
+                        "rounding": "0.00974135",
+                    },
+                    "non_token": {"web_search": "1.25"},
+                    "days": 4,
+                    "flagged_days": ["2026-11-02", "2026-11-03", "2026-11-04"],
+                }
+            ],
+            "rows": [
+                {
+                    "day": "2026-11-03",
+                    "provider": "openai",
+                    "account": "Edugami",
+                    "currency": "USD",
+                    "billed": "0.70",
+                    "metered": "0.00",
+                    "coverage_pct": "0.0",
+                    "gap": "0.70",
+                    "gaps": {"missed": "0.70"},
+                    "non_token": {},
+                    "flagged": True,
+                }
+            ],
+            "closed_months": [
+                {
+                    "month": "2026-10",
+                    "closed_at": "2026-11-05T09:00:00Z",
+                    "closed_by": "admin@example.com",
+                    "late_adjustments": [
+                        {
+                            "day": "2026-10-30",
+                            "provider": "openai",
+                            "account": "Edugami",
+                            "currency": "USD",
+                            "billed_then": "5.60",
+                            "billed_now": "5.80",
+                            "metered_then": "7.00",
+                            "metered_now": "7.00",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    days: str = Field(description="always UTC")
+    by: list[str]
+    tolerance: ReconcileTolerancePublic
+    providers: list[ReconcileProviderPublic]
+    rows: list[ReconcileRowPublic]
+    closed_months: list[ReconcileClosedPublic]

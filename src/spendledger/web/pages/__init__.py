@@ -24,6 +24,7 @@ NAV: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("/entries", "Entries", EVERYONE),
     ("/subscriptions", "Subscriptions", ("admin", "viewer")),
     ("/alerts", "Alerts", ("admin", "viewer")),
+    ("/reconcile", "Reconciliation", ("admin", "viewer")),
     ("/channels", "Channels", ("admin",)),
     ("/prices", "Prices", EVERYONE),
     ("/sources", "Sources", ("admin",)),
