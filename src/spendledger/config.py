@@ -24,6 +24,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from spendledger.local_servers import Servers, parse_servers
 
 SETTINGS_FILE = "spendledger.env"
+# the ECB's euro reference rates of the latest working day (SPENDLEDGER_FX_URL's default)
+ECB_DAILY_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
 PREFIX = "SPENDLEDGER_"
 
 # A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
@@ -56,6 +58,14 @@ class Settings(BaseSettings):
     # self-hosted inference servers by address, "host[:port]=provider,..." (local_servers.py):
     # an OTLP span calling one is priced as that server's (self-hosted), not its client's
     local_servers: str = ""
+    # the display currency of pages, reports and the API when they name none (None: each
+    # amount as charged); converted with the rate table (`spendledger fx`)
+    currency: str | None = None
+    # where `spendledger fx update` fetches the ECB's euro reference rates; with
+    # fx_daily_update the scheduler fetches them daily (off by default: no call leaves
+    # the server unless asked)
+    fx_url: str = ECB_DAILY_URL
+    fx_daily_update: bool = False
 
     @field_validator(
         "otlp_user_attributes",
@@ -69,6 +79,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _display_currency(cls, value: str | None) -> str | None:
+        code = (value or "").strip()
+        if not code:
+            return None
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):  # ISO 4217: checked where used
+            raise ValueError(f"{code[:20]!r} is not a currency code: use one such as EUR, USD or CHF")
+        return code.upper()
 
     @field_validator("local_servers")
     @classmethod

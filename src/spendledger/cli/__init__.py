@@ -18,6 +18,7 @@ from spendledger.cli import (
     channels,
     db,
     entries,
+    fx,
     prices,
     sources,
     tokens,
@@ -51,6 +52,7 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(fx.app, name="fx")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

@@ -462,3 +462,18 @@ subscription_seats = Table(
     Column("seats", Integer, nullable=False),
     UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
 )
+
+# Dated exchange rates the user controls (fx/rates.py): on `day`, 1 `base` = `rate` units
+# of `currency`. The rate is its exact decimal text (never a float); `source` says where it
+# came from ("ecb", "file:NAME", "manual"); a manual rate is never replaced by an import.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("day", String(10), nullable=False),
+    Column("base", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("source", String(DIM), nullable=False),
+    PrimaryKeyConstraint("day", "base", "currency", name="pk_fx_rates"),
+    Index("ix_fx_rates_currency_day", "currency", "day"),
+)

@@ -57,6 +57,14 @@ class SpendRowPublic(BaseModel):
     unpriced_requests: int
 
 
+class UnconvertedPublic(BaseModel):
+    """An amount the display currency could not take: no rate on its day or any day before."""
+
+    day: str
+    currency: str
+    amount: str
+
+
 class SpendPublic(BaseModel):
     """A spend report: money as exact decimal strings in `currency`; with several
     currencies `currency` and `total` are null, `totals` has one per currency and `note`
@@ -73,6 +81,8 @@ class SpendPublic(BaseModel):
     rows: list[SpendRowPublic]
     totals: dict[str, str] | None = None
     note: str | None = None
+    # with a display currency (`currency=`): what had no rate for its day, left as charged
+    unconverted: list[UnconvertedPublic] | None = None
 
 
 class ErrorPublic(BaseModel):

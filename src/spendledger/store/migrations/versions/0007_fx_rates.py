@@ -1,0 +1,37 @@
+"""exchange rates
+
+- fx_rates: dated exchange rates (1 base = rate units of currency on day), exact decimal
+  text, with their source; the display currency converts with them (fx/rates.py).
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "fx_rates",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("base", sa.String(length=3), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("rate", sa.String(length=40), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("day", "base", "currency", name="pk_fx_rates"),
+    )
+    op.create_index("ix_fx_rates_currency_day", "fx_rates", ["currency", "day"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_fx_rates_currency_day", table_name="fx_rates")
+    op.drop_table("fx_rates")
