@@ -110,11 +110,13 @@ class SpendReport:
 
     @property
     def currency(self) -> str | None:
-        """The report's one currency (USD when empty); None when it holds several, which
-        are never added up: each has its own total in `totals`."""
+        """The report's one currency (USD, or the display currency, when empty); None when it
+        holds several, which are never added up: each has its own total in `totals`."""
+        if self.query.currency is not None:  # converted: its own, unless some had no rate
+            return None if set(self.totals) - {self.query.currency} else self.query.currency
         if len(self.totals) > 1:
             return None
-        return next(iter(self.totals), self.query.currency or "USD")
+        return next(iter(self.totals), "USD")
 
     @property
     def total(self) -> Decimal | None:

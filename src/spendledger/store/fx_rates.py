@@ -213,15 +213,18 @@ def claim_update(conn: Connection, *, seen: str | None, state: UpdateState) -> b
     """Store `state` if the stored one is still `seen` (compare-and-set): True when this
     process took the download, False when another took it first."""
     value = _state_text(state)
+    # RETURNING tells whether a row was written (psycopg's rowcount of an upsert may be -1)
     if seen is None:
         stmt = dialect_insert(conn, settings_kv).values(name=UPDATE_META, value=value)
-        return conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"])).rowcount == 1  # type: ignore[attr-defined]
+        stmt = stmt.on_conflict_do_nothing(index_elements=["name"])  # type: ignore[attr-defined]
+        return conn.execute(stmt.returning(settings_kv.c.name)).first() is not None
     stmt2 = (
         update(settings_kv)
         .where(settings_kv.c.name == UPDATE_META, settings_kv.c.value == seen)
         .values(value=value)
+        .returning(settings_kv.c.name)
     )
-    return conn.execute(stmt2).rowcount == 1
+    return conn.execute(stmt2).first() is not None
 
 
 def set_update_state(conn: Connection, state: UpdateState) -> None:
