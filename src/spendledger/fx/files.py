@@ -29,7 +29,7 @@ from datetime import date
 from xml.parsers import expat
 
 from spendledger.errors import SpendledgerError
-from spendledger.fx.rates import ECB_BASE, Rate, RateError, make_rate, parse_day
+from spendledger.fx.rates import ECB_BASE, Rate, RateError, make_rate, parse_day, parse_rate
 
 MAX_UNZIPPED = 64 * 1024 * 1024  # eurofxref-hist.xml is ~8 MiB; more is not an ECB file
 _XML_CHUNK = 64 * 1024
@@ -183,7 +183,10 @@ def _read_ecb_csv(
         for wanted, text in zip(usable[1:], values[1:], strict=True):
             if wanted is None or text.upper() in _NO_RATE:
                 continue
-            yield _checked(line, wanted, day.isoformat(), wanted, text, ECB_BASE, source)
+            try:  # the day and the column's currency are checked once; each cell's rate here
+                yield Rate(day, ECB_BASE, wanted, parse_rate(text), source)
+            except RateError as exc:
+                yield RateRejected(line, wanted, str(exc))
 
 
 def _read_generic_csv(

@@ -82,12 +82,13 @@ class Rate:
 def parse_rate(text: str) -> Decimal:
     """A rate from its text ("1.0705", "171.94"): a plain decimal number above 0, exact."""
     value = text.strip()
-    if not _RATE.fullmatch(value) or not Decimal(value):
+    rate = Decimal(value) if _RATE.fullmatch(value) else None
+    if not rate:
         shown = value if len(value) <= 24 else value[:21] + "..."
         raise RateError(
             "rate", f"{shown!r} is not a rate: write a number above 0 with a dot for decimals, e.g. 1.0705"
         )
-    return Decimal(value)
+    return rate
 
 
 def parse_day(text: str) -> date:

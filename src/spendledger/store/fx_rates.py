@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from spendledger.fx.rates import Rate
 from spendledger.store.rows import dialect_insert
@@ -47,24 +47,29 @@ def _rate(row: Any) -> Rate:
 
 def write_rates(conn: Connection, rates: Iterable[Rate]) -> RateWrite:
     """Store `rates` (the last of a key wins within them); see the module's rules."""
-    wanted = {r.key: r for r in rates}
+    wanted = {(r.day.isoformat(), r.base, r.currency): r for r in rates}
     if not wanted:
         return RateWrite()
-    existing: dict[tuple[date, str, str], Rate] = {}
-    keys = list(wanted)
-    for i in range(0, len(keys), _BATCH):
-        chunk = [(d.isoformat(), b, c) for d, b, c in keys[i : i + _BATCH]]
-        stmt = select(fx_rates).where(tuple_(fx_rates.c.day, fx_rates.c.base, fx_rates.c.currency).in_(chunk))
-        existing.update((r.key, r) for r in map(_rate, conn.execute(stmt)))
+    days = [d for d, _, _ in wanted]
+    stmt = select(
+        fx_rates.c.day, fx_rates.c.base, fx_rates.c.currency, fx_rates.c.rate, fx_rates.c.source
+    ).where(
+        fx_rates.c.currency.in_(sorted({c for _, _, c in wanted})),  # one range read, not a read per rate
+        fx_rates.c.day >= min(days),
+        fx_rates.c.day <= max(days),
+    )
+    existing = {(d, b, c): (r, s) for d, b, c, r, s in conn.execute(stmt) if (d, b, c) in wanted}
     new, changed, unchanged, kept = [], [], 0, 0
     for key, rate in wanted.items():
-        old = existing.get(key)
-        if old is None:
+        if key not in existing:
             new.append(rate)
-        elif old.source == MANUAL and rate.source != MANUAL:
-            kept += old.rate != rate.rate
-            unchanged += old.rate == rate.rate
-        elif old.rate == rate.rate and (old.source == rate.source or rate.source != MANUAL):
+            continue
+        text, source = existing[key]
+        same = Decimal(text) == rate.rate
+        if source == MANUAL and rate.source != MANUAL:
+            kept += not same
+            unchanged += same
+        elif same and (source == rate.source or rate.source != MANUAL):
             unchanged += 1
         else:
             changed.append(rate)
