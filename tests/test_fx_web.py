@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
+from spendledger.alerts.budgets import create_budget
 from spendledger.config import Settings
 from spendledger.imports.fx_rates import import_rates
 from spendledger.store import write_records
@@ -127,3 +129,15 @@ def test_fx_overview_selector(admin: TestClient) -> None:
     assert '<option value="CHF" selected>CHF</option>' in page
     wrong = html.unescape(admin.get("/", params={"currency": "JPY"}).text)
     assert "no exchange rates for JPY" in wrong and '<option value="original" selected>' in wrong
+
+
+def test_fx_budget_card_counts_converted_spend_and_names_the_rest(admin: TestClient, seeded: Engine) -> None:
+    with seeded.begin() as conn:
+        window = {"period": "custom", "start": "2026-10-01", "end": "2026-12-31"}
+        create_budget(
+            conn, name="eu", amount="500", currency="EUR", now=datetime(2026, 10, 1, tzinfo=UTC), **window
+        )
+    page = html.unescape(admin.get("/budgets").text)
+    # USD 80 + 50 + 20, €10, CHF 5 / 0.96 = 5.208333333: €165.21 of €500; Oct 30's $7 has no rate
+    assert '€165.21</span> of <span class="amount">€500.00</span> spent (33.0 %)' in page
+    assert "Not counted: $7.00" in page and "no exchange rate into EUR" in page
