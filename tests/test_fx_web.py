@@ -141,3 +141,13 @@ def test_fx_budget_card_counts_converted_spend_and_names_the_rest(admin: TestCli
     # USD 80 + 50 + 20, €10, CHF 5 / 0.96 = 5.208333333: €165.21 of €500; Oct 30's $7 has no rate
     assert '€165.21</span> of <span class="amount">€500.00</span> spent (33.0 %)' in page
     assert "Not counted: $7.00" in page and "no exchange rate into EUR" in page
+
+
+def test_fx_api_budgets_name_what_they_could_not_convert(client: TestClient, seeded: Engine) -> None:
+    with seeded.begin() as conn:
+        window = {"period": "custom", "start": "2026-10-01", "end": "2026-12-31"}
+        create_budget(
+            conn, name="eu", amount="500", currency="EUR", now=datetime(2026, 10, 1, tzinfo=UTC), **window
+        )
+    (budget,) = client.get("/api/v1/budgets").json()["budgets"]
+    assert (budget["spent"], budget["unconverted"]) == ("165.208333333", {"USD": "7.00"})

@@ -249,6 +249,11 @@ class BudgetPublic(BaseModel):
     status: str = Field(description="over, heading_over, on_track, not_started or ended")
     forecast: ForecastPublic | None = Field(description="the window-end projection; null outside the window")
     past: list[PastWindowPublic] = Field(description="the windows before, most recent first")
+    unconverted: dict[str, Money] = Field(
+        default_factory=dict,
+        description="per currency, spend in the window on days with no exchange rate into the "
+        "budget's currency: not in `spent`",
+    )
 
 
 class BudgetsPublic(BaseModel):
