@@ -145,8 +145,9 @@ def test_fx_counts_and_tokens_survive_conversion(engine: Engine) -> None:
         import_rates(conn, RATES, name="rates.csv")
         report = spend(conn, SpendQuery(start=NOVEMBER[0], end=NOVEMBER[1], currency="EUR"))
     (row,) = report.rows
-    # 1 / 1.25 + 1 / 1.20 + 1 / 1.20 = 0.8 + 0.833333333 + 0.833333333 (each day to the nano-unit)
-    assert (row.cost, row.requests, row.input_tokens) == (Decimal("2.466666666"), 6, 30)
+    # 1 / 1.25 + 1 / 1.20 + 1 / 1.20 = 0.8 + 0.8333... + 0.8333... = 2.4666..., rounded once
+    # (rounding each day first would give 0.8 + 0.833333333 × 2 = 2.466666666)
+    assert (row.cost, row.requests, row.input_tokens) == (Decimal("2.466666667"), 6, 30)
 
 
 def test_fx_budget_in_chf_counts_usd_and_eur_spend(ledger: Engine) -> None:

@@ -30,7 +30,7 @@ from decimal import Decimal
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
-from spendledger.fx.rates import RateBook
+from spendledger.fx.rates import RateBook, round_nanos
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store import Connection, reads
 from spendledger.store.fx_rates import rate_currencies, rates_for
@@ -328,12 +328,14 @@ def _spend_converted(conn: Connection, query: SpendQuery, target: str) -> SpendR
         key = (period, *row.dims.values(), currency)
         found = merged.get(key)
         merged[key] = _added(found, row, period, currency, row.cost if cost is None else cost)
+    totals: dict[str, Decimal] = {}
+    for row in merged.values():
+        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.cost
+        row.cost = round_nanos(row.cost)
+    totals = {c: round_nanos(v) for c, v in totals.items()}  # exact sums, rounded once
     rows = sorted(
         merged.values(), key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values()))
     )
-    totals: dict[str, Decimal] = {}
-    for row in rows:
-        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.cost
     unconverted = [Unconverted(day, cur, amount) for (day, cur), amount in sorted(missing.items())]
     return SpendReport(query=query, rows=rows, totals=totals, table=as_charged.table, unconverted=unconverted)
 

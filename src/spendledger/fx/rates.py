@@ -12,9 +12,10 @@ currencies and a day, how many units of one make one of the other:
   (EUR first on a tie): a fresh cross rate beats a stale direct one;
 - no rate on or before the day: no answer (None), never 1 and never 0. The caller flags it.
 
-Rates are exact `Decimal`s, parsed from their text, never through float. A converted
-amount is rounded half-even to the nano-unit, the ledger's own precision; display rounds
-to the cent later (records.display_money).
+Rates are exact `Decimal`s, parsed from their text, never through float. Converted
+amounts are kept to 40 significant digits and summed; a sum is rounded half-even to the
+nano-unit, the ledger's own precision (`round_nanos`), so a total does not depend on how a
+report groups it; display rounds to the cent later (records.display_money).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ ECB_BASE = "EUR"
 FIRST_DAY = date(1999, 1, 1)
 LAST_DAY = date(2100, 12, 31)
 NANO = Decimal("1e-9")
+
+
+def round_nanos(amount: Decimal) -> Decimal:
+    """A converted sum rounded half-even to the nano-unit."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        return amount.quantize(NANO, ROUND_HALF_EVEN)
+
+
 _RATE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ECB_DAY = re.compile(r"([0-9]{1,2}) ([A-Za-z]+) ([0-9]{4})")  # the daily CSV's "28 June 2024"
@@ -166,7 +176,8 @@ class RateBook:
             return found[1] / found[0]
 
     def convert(self, amount: Decimal, source: str, target: str, day: date) -> Decimal | None:
-        """`amount` of `source` in `target` at `day`'s rate, to the nano-unit; None without a rate."""
+        """`amount` of `source` in `target` at `day`'s rate (to 40 significant digits: round
+        sums, not their parts, with `round_nanos`); None without a rate."""
         if source == target:
             return amount
         found = self._pair(source, target, day)
@@ -174,7 +185,7 @@ class RateBook:
             return None
         with localcontext() as ctx:
             ctx.prec = 40
-            return (amount * found[1] / found[0]).quantize(NANO, ROUND_HALF_EVEN)
+            return amount * found[1] / found[0]
 
     def _pair(self, source: str, target: str, day: date) -> tuple[Decimal, Decimal] | None:
         """(rate of source, rate of target) against the base that answers freshest."""

@@ -474,6 +474,6 @@ fx_rates = Table(
     Column("currency", String(3), nullable=False),
     Column("rate", String(40), nullable=False),
     Column("source", String(DIM), nullable=False),
-    PrimaryKeyConstraint("day", "base", "currency", name="pk_fx_rates"),
+    PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
     Index("ix_fx_rates_currency_day", "currency", "day"),
 )

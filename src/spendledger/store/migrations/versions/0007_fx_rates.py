@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("rate", sa.String(length=40), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("day", "base", "currency", name="pk_fx_rates"),
+        sa.PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
     )
     op.create_index("ix_fx_rates_currency_day", "fx_rates", ["currency", "day"])
 
