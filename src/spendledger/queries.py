@@ -354,20 +354,18 @@ def _period_of(day: date, granularity: Granularity) -> str | None:
 def _added(
     into: SpendRow | None, row: SpendRow, period: str | None, currency: str, cost: Decimal
 ) -> SpendRow:
-    """`row`'s counts with `cost`, added to `into` (a new row when None)."""
+    """`row`'s counts with `cost`, added to `into` (a new row when None; `into` is changed)."""
     if into is None:
         return replace(row, period=period, currency=currency, cost=cost, dims=dict(row.dims))
-    return replace(
-        into,
-        cost=into.cost + cost,
-        requests=into.requests + row.requests,
-        input_tokens=into.input_tokens + row.input_tokens,
-        cached_input_tokens=into.cached_input_tokens + row.cached_input_tokens,
-        cache_write_tokens=into.cache_write_tokens + row.cache_write_tokens,
-        output_tokens=into.output_tokens + row.output_tokens,
-        reasoning_tokens=into.reasoning_tokens + row.reasoning_tokens,
-        unpriced_requests=into.unpriced_requests + row.unpriced_requests,
-    )
+    into.cost += cost
+    into.requests += row.requests
+    into.input_tokens += row.input_tokens
+    into.cached_input_tokens += row.cached_input_tokens
+    into.cache_write_tokens += row.cache_write_tokens
+    into.output_tokens += row.output_tokens
+    into.reasoning_tokens += row.reasoning_tokens
+    into.unpriced_requests += row.unpriced_requests
+    return into
 
 
 def display_currencies(conn: Connection) -> list[str]:

@@ -151,6 +151,7 @@ class RateBook:
         }
         bases = {base for base, _ in series}
         self._bases = sorted(bases, key=lambda b: (b != ECB_BASE, b))
+        self._pairs: dict[tuple[str, str, date], tuple[Decimal, Decimal] | None] = {}
 
     def known(self, currency: str) -> bool:
         """Whether any rate names `currency`, as its base or its currency."""
@@ -189,6 +190,12 @@ class RateBook:
 
     def _pair(self, source: str, target: str, day: date) -> tuple[Decimal, Decimal] | None:
         """(rate of source, rate of target) against the base that answers freshest."""
+        key = (source, target, day)
+        if key not in self._pairs:  # a report converts many rows of one day
+            self._pairs[key] = self._find_pair(source, target, day)
+        return self._pairs[key]
+
+    def _find_pair(self, source: str, target: str, day: date) -> tuple[Decimal, Decimal] | None:
         best: tuple[date, Decimal, Decimal] | None = None
         for base in self._bases:
             a = self.rate_on(base, source, day)
