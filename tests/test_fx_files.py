@@ -296,3 +296,16 @@ def test_fx_parse_day_takes_iso_and_the_ecb_daily_form() -> None:
     for bad in ("28/06/2024", "2024-6-28", "31 June 2024", "3000-01-01"):
         with pytest.raises(RateError):
             parse_day(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(day=CELL, currency=CELL, rate=CELL, base=CELL)
+def test_fx_make_rate_takes_any_text_or_names_the_field(
+    day: str, currency: str, rate: str, base: str
+) -> None:
+    try:
+        made = make_rate(day, currency, rate, base=base, source="manual")
+    except RateError as exc:
+        assert exc.field in ("date", "currency", "rate", "base") and exc.message
+    else:
+        assert made.rate > 0 and made.base != made.currency

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
@@ -151,3 +154,22 @@ def test_fx_api_budgets_name_what_they_could_not_convert(client: TestClient, see
         )
     (budget,) = client.get("/api/v1/budgets").json()["budgets"]
     assert (budget["spent"], budget["unconverted"]) == ("165.208333333", {"USD": "7.00"})
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_fx_api_currency_garbage_is_a_400_never_a_500(client: TestClient, seeded: Engine) -> None:
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        value=st.one_of(
+            st.text(max_size=12), st.sampled_from(["usd", "Eur", "original", "ORIGINAL", " chf ", "€"])
+        )
+    )
+    def check(value: str) -> None:
+        response = client.get("/api/v1/spend", params={**NOVEMBER, "currency": value})
+        assert response.status_code in (200, 400), (value, response.text)
+        if response.status_code == 400:
+            assert response.json()["param"] == "currency"
+
+    check()
