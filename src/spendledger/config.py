@@ -25,6 +25,8 @@ from spendledger.local_servers import Servers, parse_servers
 from spendledger.reconcile_params import parse_tolerance
 
 SETTINGS_FILE = "spendledger.env"
+# the ECB's euro reference rates of the latest working day (SPENDLEDGER_FX_URL's default)
+ECB_DAILY_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
 PREFIX = "SPENDLEDGER_"
 
 # A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
@@ -60,6 +62,14 @@ class Settings(BaseSettings):
     # how far a reconciliation row's metered estimate may be from its bill before it is
     # flagged: a percent of the bill, an amount, or both ("1%,0.01": the larger wins)
     reconcile_tolerance: str = "1%,0.01"
+    # the display currency of pages, reports and the API when they name none (None: each
+    # amount as charged); converted with the rate table (`spendledger fx`)
+    currency: str | None = None
+    # where `spendledger fx update` fetches the ECB's euro reference rates; with
+    # fx_daily_update the scheduler fetches them daily (off by default: no call leaves
+    # the server unless asked)
+    fx_url: str = ECB_DAILY_URL
+    fx_daily_update: bool = False
 
     @field_validator(
         "otlp_user_attributes",
@@ -73,6 +83,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _display_currency(cls, value: str | None) -> str | None:
+        code = (value or "").strip()
+        if not code:
+            return None
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):  # ISO 4217: checked where used
+            raise ValueError(f"{code[:20]!r} is not a currency code: use one such as EUR, USD or CHF")
+        return code.upper()
 
     @field_validator("local_servers")
     @classmethod

@@ -20,6 +20,7 @@ from spendledger.cli import (
     digests,
     entries,
     exports,
+    fx,
     prices,
     reconcile,
     report_pdf,
@@ -66,6 +67,7 @@ report_app.command("weekly")(report_pdf.weekly)
 app.add_typer(report_app, name="report")
 app.add_typer(exports.app, name="export")
 app.add_typer(reconcile.app, name="reconcile")
+app.add_typer(fx.app, name="fx")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

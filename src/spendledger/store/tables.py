@@ -512,3 +512,18 @@ reconcile_closed_months = Table(
     Column("closed_by", String(320), nullable=False),  # an email, "cli:LOGIN" or "token:NAME"
     Column("figures", JSON, nullable=False),
 )
+
+# Dated exchange rates the user controls (fx/rates.py): on `day`, 1 `base` = `rate` units
+# of `currency`. The rate is its exact decimal text (never a float); `source` says where it
+# came from ("ecb", "file:NAME", "manual"); a manual rate is never replaced by an import.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("day", String(10), nullable=False),
+    Column("base", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("source", String(DIM), nullable=False),
+    PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
+    Index("ix_fx_rates_currency_day", "currency", "day"),
+)

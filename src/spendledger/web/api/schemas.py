@@ -57,6 +57,14 @@ class SpendRowPublic(BaseModel):
     unpriced_requests: int
 
 
+class UnconvertedPublic(BaseModel):
+    """An amount the display currency could not take: no rate on its day or any day before."""
+
+    day: str
+    currency: str
+    amount: str
+
+
 class SpendPublic(BaseModel):
     """A spend report: money as exact decimal strings in `currency`; with several
     currencies `currency` and `total` are null, `totals` has one per currency and `note`
@@ -73,6 +81,8 @@ class SpendPublic(BaseModel):
     rows: list[SpendRowPublic]
     totals: dict[str, str] | None = None
     note: str | None = None
+    # with a display currency (`currency=`): what had no rate for its day, left as charged
+    unconverted: list[UnconvertedPublic] | None = None
 
 
 class ErrorPublic(BaseModel):
@@ -239,6 +249,11 @@ class BudgetPublic(BaseModel):
     status: str = Field(description="over, heading_over, on_track, not_started or ended")
     forecast: ForecastPublic | None = Field(description="the window-end projection; null outside the window")
     past: list[PastWindowPublic] = Field(description="the windows before, most recent first")
+    unconverted: dict[str, Money] = Field(
+        default_factory=dict,
+        description="per currency, spend in the window on days with no exchange rate into the "
+        "budget's currency: not in `spent`",
+    )
 
 
 class BudgetsPublic(BaseModel):

@@ -1,7 +1,7 @@
 """GET /explore: the cost explorer, one `queries.spend` call drawn as charts and a table.
 
 The view's whole state is the URL's query string, in the JSON API's own parameter names
-(from, to, period, by, filter=DIM:VALUE, granularity, basis), parsed by the same
+(from, to, period, by, filter=DIM:VALUE, granularity, basis, currency), parsed by the same
 `queries.build_query`: a bookmark reopens the view, and the export links
 (`/api/v1/spend?<the same string>&format=csv|json`) return exactly the rows shown. A
 member sees their scope only, in the figures and in the values the filters offer. An
@@ -35,7 +35,7 @@ from spendledger.web.pages.projection import Projection, project, with_cone
 
 router = APIRouter(include_in_schema=False)
 
-API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis")
+API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis", "currency")
 # a bare /explore: a summary that reads at a glance (a row and a slice per provider, the
 # month's projection); "Over time" adds the daily chart and a row per day
 DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "total"))
@@ -130,16 +130,21 @@ def explore_page(
     today = datetime.now(settings.tz).date()
     context: dict[str, Any] = {"viewer": viewer, "query_string": urlencode(params, safe=":,")}
     query: SpendQuery | None = None
-    try:
-        query = scoped(parse_query(params, today=today), viewer.user)
-    except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
-        context["error"] = str(exc)
     with engine.connect() as conn:
+        try:
+            query = scoped(parse_query(params, today=today, currency=settings.currency), viewer.user)
+            query = queries.check_display_currency(conn, query)
+        except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
+            context["error"], query = str(exc), None
         if query is not None:
             context["results"] = explore(conn, query, today=today, preset=dict(params).get("period"))
         if not partial:
             options = cached_filter_options(request, conn, query, scope) if query else {}
             context["form"] = form_state(params, options)
+            chosen = dict(params).get("currency") or settings.currency or queries.ORIGINAL
+            original = chosen.lower() == queries.ORIGINAL
+            context["form"]["currency"] = queries.ORIGINAL if original else chosen.upper()
+            context["form"]["currencies"] = queries.display_currencies(conn)
     return render(request, templates, context, partial=partial, status=400 if query is None else 200)
 
 
@@ -149,8 +154,9 @@ def view_params(query_params: QueryParams) -> list[tuple[str, str]]:
     return items or list(DEFAULT_VIEW)
 
 
-def parse_query(params: Sequence[tuple[str, str]], *, today: date) -> SpendQuery:
-    """The query of the parameters, as the API parses them (a repeated single value: the last)."""
+def parse_query(params: Sequence[tuple[str, str]], *, today: date, currency: str | None = None) -> SpendQuery:
+    """The query of the parameters, as the API parses them (a repeated single value: the last);
+    `currency` is the display currency when the parameters name none (SPENDLEDGER_CURRENCY)."""
     last = dict(params)
     query = queries.build_query(
         today=today,
@@ -161,6 +167,7 @@ def parse_query(params: Sequence[tuple[str, str]], *, today: date) -> SpendQuery
         filters=[v for k, v in params if k == "filter"],
         granularity=last.get("granularity", "total"),
         basis=last.get("basis", "best"),
+        currency=last.get("currency", currency),
     )
     if len(query.by) > 2:
         raise queries.QueryError(
