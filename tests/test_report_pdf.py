@@ -118,11 +118,22 @@ def test_report_weekly_pdf_covers_an_iso_week(ledger: Engine, cli: Cli, tmp_path
     assert "Total spend $200.25" in text and "Change +$200.25 (nothing spent before)" in text
 
 
-def test_report_monthly_refuses_another_currency_until_rates_exist(ledger: Engine, cli: Cli) -> None:
+def test_report_monthly_in_another_currency_converts_at_the_rates(
+    ledger: Engine, cli: Cli, client: TestClient, tmp_path: Path
+) -> None:
     refused = cli("report", "monthly", "--month", "2026-11", "--currency", "EUR", ok=False)
-    assert refused.exit_code == 2
-    assert "2026-11's spend is in USD; showing it in EUR needs exchange rates" in refused.output
+    assert refused.exit_code == 2 and "no exchange rates for EUR" in refused.output
     assert cli("report", "monthly", "--month", "2026-11", "--currency", "usd", "-o", "x.pdf").exit_code == 0
+
+    cli("fx", "set", "2026-10-01", "USD", "1.25")  # 1 EUR = 1.25 USD from Oct 1 (every later day takes it)
+    cli("report", "monthly", "--month", "2026-11", "--currency", "EUR", "-o", "eur.pdf")
+    text = pdf_text((tmp_path / "eur.pdf").read_bytes())
+    api = client.get("/api/v1/spend", params={"from": "2026-11-01", "to": "2026-11-30", "currency": "EUR"})
+    assert Decimal(api.json()["total"]) == Decimal("279.00")  # $348.75 / 1.25
+    # October: $200.00 / 1.25 = €160.00; change €119.00, 119 / 160 = 74.375 % → +74.4 %
+    assert f"Total spend {display_money(Decimal('279.00'), 'EUR')}" in text
+    assert f"Change +{display_money(Decimal('119.00'), 'EUR')} (+74.4 %)" in text
+    assert "figures in EUR" in text
     bad = cli("report", "monthly", "--month", "2026-13", ok=False)
     assert bad.exit_code == 2 and "'2026-13' is not a month: write YYYY-MM, e.g. 2026-11" in bad.output
     future = cli("report", "monthly", "--month", "2099-01", ok=False)

@@ -18,7 +18,16 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from spendledger.exports.periods import Period, period_of
-from spendledger.queries import Granularity, QueryError, SpendQuery, SpendReport, restrict, spend
+from spendledger.queries import (
+    Granularity,
+    QueryError,
+    SpendQuery,
+    SpendReport,
+    check_display_currency,
+    parse_display_currency,
+    restrict,
+    spend,
+)
 from spendledger.records import Basis
 from spendledger.store import Connection
 
@@ -155,29 +164,25 @@ def report_query(
     basis: str = "best",
 ) -> SpendQuery:
     """The one place a report builds its spend queries: within the reader's scope, in the
-    display currency asked for (None: the ledger's own)."""
-    # fx: pass currency to SpendQuery (display-currency conversion; until then `check_currency`
-    # refuses any currency but the ledger's own, so `currency` changes no figure here)
-    query = SpendQuery(start=start, end=end, by=by, granularity=granularity, basis=basis)
+    display currency asked for (None: as charged), each day converted at its own rate."""
+    query = SpendQuery(start=start, end=end, by=by, granularity=granularity, basis=basis, currency=currency)
     return restrict(query, scope)
 
 
-def check_currency(wanted: str | None, report: SpendReport, period: Period) -> str:
-    """The report's currency: the period's leading one; a display currency other than that is
-    refused until exchange rates can convert it."""
-    leading = report.leading_currency
-    if wanted is None:
-        return leading
-    code = wanted.strip().upper()
-    if len(code) != 3 or not code.isalpha():
-        raise ReportError("currency", f"{wanted!r} is not a currency code (e.g. USD, EUR)")
-    if code != leading:
-        raise ReportError(
-            "currency",
-            f"{period.key}'s spend is in {leading}; showing it in {code} needs exchange rates, which "
-            f"this ledger cannot apply yet: leave the currency out or ask for {leading}",
-        )
+def check_currency(conn: Connection, wanted: str | None) -> str | None:
+    """The display currency asked for (None: as charged): an ISO 4217 code that the rate
+    table names or the ledger holds spend in, else a ReportError on `currency`."""
+    try:
+        code = parse_display_currency(wanted)
+        check_display_currency(conn, SpendQuery(start=date.min, end=date.max, currency=code))
+    except QueryError as exc:
+        raise ReportError("currency", str(exc).removeprefix("currency: ")) from None
     return code
+
+
+def leading_currency(wanted: str | None, report: SpendReport) -> str:
+    """The report's currency: the display currency, else the period's leading one."""
+    return wanted or report.leading_currency
 
 
 def spend_figures(
@@ -198,6 +203,7 @@ def spend_figures(
     """
     if period.start > today:
         raise ReportError(period.kind, f"{period.key} has not started yet (today is {today.isoformat()})")
+    currency = check_currency(conn, currency)
     through = min(period.end, today)
     before = period.previous
     compared = before  # a whole period against the whole one before; a current one against as many days
@@ -212,7 +218,7 @@ def spend_figures(
         return report_query(start, end, scope=scope, currency=currency, by=by, granularity=granularity)
 
     by_basis = spend(conn, query(period.start, through, by=("basis",)))
-    leading = check_currency(currency, by_basis, period)
+    leading = leading_currency(currency, by_basis)
     rows = [r for r in by_basis.rows if r.currency == leading]
     previous = spend(conn, query(compared.start, compared.end))
     figures = ReportFigures(
