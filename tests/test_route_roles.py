@@ -35,6 +35,7 @@ OPEN_TO_ALL = {
     ("POST", "/setup"),
     ("GET", "/api/v1/spend"),
     ("GET", "/api/v1/dimensions/{dim}"),  # within the caller's scope, as /api/v1/spend
+    ("GET", "/api/v1/exports/focus"),  # within the caller's scope, as /api/v1/spend
     ("GET", "/entries"),  # manual entries, within the caller's scope
     ("GET", "/reports"),  # the PDF reports, within the caller's scope (members: no budgets)
     ("GET", "/reports/{key}.pdf"),
