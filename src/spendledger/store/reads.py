@@ -23,6 +23,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
+from spendledger.store import mapped
 from spendledger.store.rollups import covered_sql
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
 
@@ -50,9 +51,11 @@ class SpendQuestion:
 Sums = dict[tuple[Any, ...], list[int]]
 
 
-def choose_table(question: SpendQuestion) -> Table:
-    """The smallest daily rollup holding every dimension the question filters or groups by."""
-    needed = {*question.by, *question.filters} - {"basis", "currency"}
+def choose_table(question: SpendQuestion, maps: mapped.Maps = mapped.NO_MAPS) -> Table:
+    """The smallest daily rollup holding every column the question filters or groups by
+    (an aliased or mapped dimension's expression may read more than its own, mapped.py)."""
+    needed = {c for d in (*question.by, *question.filters) for c in mapped.columns_of(d, maps)}
+    needed -= {"basis", "currency"}
     for name, dims in GRAINS.items():
         if needed <= set(dims):
             return rollups[name]
@@ -60,13 +63,18 @@ def choose_table(question: SpendQuestion) -> Table:
 
 
 def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
-    """The summed measures of `question` per (period, group, currency), and the table read."""
-    table = choose_table(question)
+    """The summed measures of `question` per (period, group, currency), and the table read.
+
+    Dimensions are read as reports name them: aliases, teams and tags applied (mapped.py).
+    """
+    dims = (*question.by, *question.filters)
+    maps = mapped.load_maps(conn) if mapped.needs_maps(dims) else mapped.NO_MAPS
+    table = choose_table(question, maps)
     merged: Sums = {}
     width = len(question.by) + 1  # the group-by columns and the currency
     timed = question.granularity != "total"
     for segment in segments(question, table):
-        for row in conn.execute(_statement(question, *segment)):  # period?, dims..., currency, sums...
+        for row in conn.execute(_statement(question, *segment, maps)):  # period?, dims..., currency, sums...
             key = tuple(row[: width + 1]) if timed else (None, *row[:width])
             measures = row[width + 1 :] if timed else row[width:]
             acc = merged.get(key)
@@ -137,7 +145,7 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
     return not_covered
 
 
-def _statement(question: SpendQuestion, table: Table, start: date, end: date) -> Any:
+def _statement(question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps) -> Any:
     period_col: Any = None
     if question.granularity == "day":
         period_col = table.c.day
@@ -145,14 +153,14 @@ def _statement(question: SpendQuestion, table: Table, start: date, end: date) ->
         period_col = WeekStart(table.c.day)
     elif question.granularity == "month":
         period_col = func.substr(table.c.day, 1, 7)
-    group_cols: list[Any] = [table.c[d] for d in question.by]
+    group_cols: list[Any] = [mapped.expression(table, d, maps) for d in question.by]
     if period_col is not None:
         group_cols.insert(0, period_col.label("period"))
     group_cols.append(table.c.currency.label("cur"))
     conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
     for dim, wanted in question.filters.items():
         values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
-        conditions.append(table.c[dim].in_(values) if values else false())
+        conditions.append(mapped.expression(table, dim, maps).in_(values) if values else false())
     basis_cond = _basis_condition(table, question.basis)
     if basis_cond is not None:
         conditions.append(basis_cond)
