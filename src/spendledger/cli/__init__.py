@@ -13,6 +13,8 @@ import typer
 from spendledger.cli import (
     agents,
     alerts,
+    aliases,
+    allocate,
     balances,
     budgets,
     channels,
@@ -51,10 +53,14 @@ app.add_typer(channels.app, name="channels")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
+app.add_typer(aliases.app, name="aliases")
+app.add_typer(aliases.teams_app, name="teams")
+app.add_typer(allocate.app, name="allocate")
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)
 app.command("report")(report)
+app.command("showback")(allocate.showback_command)
 app.command("demo")(demo)
 app.command("anomalies")(anomalies)
 app.command("delete")(delete_command)

@@ -277,3 +277,12 @@ def remove_team(conn: Connection, *, project: str, actor: str) -> TeamOf:
 def list_teams(conn: Connection) -> list[TeamOf]:
     rows = conn.execute(select(project_teams).order_by(project_teams.c.team, project_teams.c.project))
     return [TeamOf(r.project, r.team, r.created_at) for r in rows]
+
+
+def account_of_source(conn: Connection, source: str) -> str:
+    """The account a billing source's records carry: its `account` option, else its name
+    (every source type names its account so), for `aliases add --source`."""
+    from spendledger.store.sources import get_source
+
+    found = get_source(conn, source.strip())
+    return found.options.get("account") or found.name
