@@ -19,10 +19,10 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels", "Prices"),
-        *("Sources", "API tokens", "Data", "Audit log", "Imports"),
+        *("Overview", "Explore", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts", "Channels"),
+        *("Prices", "Sources", "Allocation", "API tokens", "Data", "Audit log", "Imports"),
     ],
-    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
+    "viewer": ["Overview", "Explore", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts", "Prices"],
     "member": ["Overview", "Explore", "Entries", "Prices"],
 }
 

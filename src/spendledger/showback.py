@@ -124,7 +124,9 @@ def showback(conn: Connection, query: SpendQuery) -> Showback:
     for pool in pools:
         if not pool.allocated:
             unallocated[pool.currency] = unallocated.get(pool.currency, Decimal(0)) + pool.amount
-    return Showback(query, _rows(direct, pools, base.leading_currency), pools, unallocated, base.totals, base.table)
+    return Showback(
+        query, _rows(direct, pools, base.leading_currency), pools, unallocated, base.totals, base.table
+    )
 
 
 def _pool_amounts(conn: Connection, query: SpendQuery, dim: str, what: str) -> dict[str, Decimal]:
@@ -158,13 +160,17 @@ def _split(pool: Pool, direct: Mapping[tuple[str, str], Decimal]) -> Pool:
     return pool
 
 
-def _rows(direct: Mapping[tuple[str, str], Decimal], pools: Sequence[Pool], leading: str) -> list[ShowbackRow]:
+def _rows(
+    direct: Mapping[tuple[str, str], Decimal], pools: Sequence[Pool], leading: str
+) -> list[ShowbackRow]:
     rows: dict[tuple[str, str], ShowbackRow] = {
         key: ShowbackRow(key[0], key[1], cost, Decimal(0)) for key, cost in direct.items()
     }
     for pool in pools:
         for group, share in pool.shares.items():
-            row = rows.setdefault((group, pool.currency), ShowbackRow(group, pool.currency, Decimal(0), Decimal(0)))
+            row = rows.setdefault(
+                (group, pool.currency), ShowbackRow(group, pool.currency, Decimal(0), Decimal(0))
+            )
             row.shared += share
     ranked: dict[str, Decimal] = {}
     for row in rows.values():

@@ -30,7 +30,9 @@ from spendledger.store.aliases import (
 app = typer.Typer(
     help="Aliases: one name in reports for what the sources name differently.", no_args_is_help=True
 )
-teams_app = typer.Typer(help="Teams: which team each project belongs to (the `team` dimension).", no_args_is_help=True)
+teams_app = typer.Typer(
+    help="Teams: which team each project belongs to (the `team` dimension).", no_args_is_help=True
+)
 
 
 class Format(enum.StrEnum):
@@ -49,7 +51,17 @@ FoundIn = Annotated[
 ]
 
 
-def _alias(ctx: typer.Context, dimension: str, name: str, canonical: str, *, provider: str, account: str, source: str | None, found_in: str) -> Alias:  # fmt: skip
+def _alias(
+    ctx: typer.Context,
+    dimension: str,
+    name: str,
+    canonical: str,
+    *,
+    provider: str,
+    account: str,
+    source: str | None,
+    found_in: str,
+) -> Alias:
     if source is not None:
         with open_ledger(ctx) as engine, engine.connect() as conn, user_errors():
             account = account_of_source(conn, source)
@@ -102,7 +114,14 @@ def remove(
         key = int(dimension.strip())
     else:
         key = _alias(
-            ctx, dimension, name or "", "", provider=provider, account=account, source=source, found_in=found_in
+            ctx,
+            dimension,
+            name or "",
+            "",
+            provider=provider,
+            account=account,
+            source=source,
+            found_in=found_in,
         )
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
         gone = remove_alias(conn, key, actor=cli_actor())
@@ -132,11 +151,15 @@ def list_(
         typer.echo(json.dumps(rows, indent=2))
         return
     if not found:
-        out().print('No aliases yet: `spendledger aliases add project "Support bot" support-bot --provider openai`.')
+        out().print(
+            'No aliases yet: `spendledger aliases add project "Support bot" support-bot --provider openai`.'
+        )
         return
     table = Table("Id", "Dimension", "Name", "Found in", "Provider", "Account", "Reported as")
     for a in found:
-        table.add_row(str(a.id), a.dimension, a.name, a.field, a.provider or "any", a.account or "any", a.canonical)
+        table.add_row(
+            str(a.id), a.dimension, a.name, a.field, a.provider or "any", a.account or "any", a.canonical
+        )
     print_table(table)
 
 
@@ -150,7 +173,11 @@ def team_set(
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
         _, outcome = set_team(conn, project=project, team=team, actor=cli_actor())
     words = {"added": "Project {p!r} is in team {t!r}.", "changed": "Project {p!r} moved to team {t!r}."}
-    out().print(words.get(outcome, "Unchanged: project {p!r} was in team {t!r} already.").format(p=project.strip(), t=team.strip()))
+    out().print(
+        words.get(outcome, "Unchanged: project {p!r} was in team {t!r} already.").format(
+            p=project.strip(), t=team.strip()
+        )
+    )
 
 
 @teams_app.command("remove")

@@ -16,14 +16,32 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from spendledger.cli.context import cli_actor, open_ledger, out, print_table, settings_of, today_in, user_errors
+from spendledger.cli.context import (
+    cli_actor,
+    open_ledger,
+    out,
+    print_table,
+    settings_of,
+    today_in,
+    user_errors,
+)
 from spendledger.cli.report import money
 from spendledger.queries import BASES, PRESETS, build_query
 from spendledger.showback import UNALLOCATED, Showback, showback, showback_to_csv, showback_to_dict
-from spendledger.store.allocation import POOLS, RULE_DIMENSIONS, SPLITS, AllocationRule, add_rule, list_rules, remove_rule
+from spendledger.store.allocation import (
+    POOLS,
+    RULE_DIMENSIONS,
+    SPLITS,
+    AllocationRule,
+    add_rule,
+    list_rules,
+    remove_rule,
+)
 
 app = typer.Typer(help="Shared costs: how each pool is split in the showback.", no_args_is_help=True)
-rules_app = typer.Typer(help="Allocation rules: a pool, the groups it is split among, and how.", no_args_is_help=True)
+rules_app = typer.Typer(
+    help="Allocation rules: a pool, the groups it is split among, and how.", no_args_is_help=True
+)
 app.add_typer(rules_app, name="rule")
 
 
@@ -39,7 +57,9 @@ def rule_add(
     name: str,
     what: Annotated[str, typer.Option(help=f"The pool: {'|'.join(POOLS)}.")],
     by: Annotated[str, typer.Option(help=f"The groups: {'|'.join(RULE_DIMENSIONS)}.")],
-    split: Annotated[str, typer.Option(help=f"{'|'.join(SPLITS)} (in proportion to each group's own spend).")] = "proportional",
+    split: Annotated[
+        str, typer.Option(help=f"{'|'.join(SPLITS)} (in proportion to each group's own spend).")
+    ] = "proportional",
 ) -> None:
     """Split a shared pool among the groups of a showback by a rule."""
     with open_ledger(ctx) as engine, user_errors(), engine.begin() as conn:
@@ -62,7 +82,10 @@ def rule_list(ctx: typer.Context) -> None:
     with open_ledger(ctx) as engine, engine.connect() as conn:
         found = list_rules(conn)
     if not found:
-        out().print("No rules yet: `spendledger allocate rule add NAME --what unattributed --by team --split proportional`.")
+        out().print(
+            "No rules yet: `spendledger allocate rule add NAME --what unattributed --by team "
+            "--split proportional`."
+        )
         return
     table = Table("Name", "Pool", "By", "Split")
     for r in found:
@@ -86,7 +109,13 @@ def showback_command(
     settings = settings_of(ctx)
     with user_errors():
         query = build_query(
-            today=today_in(settings), start=start, end=end, period=period, by=[by], filters=filters or (), basis=basis
+            today=today_in(settings),
+            start=start,
+            end=end,
+            period=period,
+            by=[by],
+            filters=filters or (),
+            basis=basis,
         )
     with open_ledger(ctx) as engine, engine.connect() as conn, user_errors():
         result = showback(conn, query)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
 
 from spendledger.errors import SpendledgerError
 from spendledger.store import audit
@@ -65,7 +65,9 @@ class Alias:
         """The alias in words, as messages and the audit log name it."""
         where = f"{self.field} {self.name!r}"
         scope = "".join(
-            f" of {label} {value!r}" for label, value in (("provider", self.provider), ("account", self.account)) if value
+            f" of {label} {value!r}"
+            for label, value in (("provider", self.provider), ("account", self.account))
+            if value
         )
         return f"{where}{scope} → {self.dimension} {self.canonical!r}"
 
@@ -85,7 +87,9 @@ def text(field: str, value: str, *, required: bool = True) -> str:
     if len(cleaned) > DIM:
         raise AliasError(f"{field}: at most {DIM} characters, not {len(cleaned)}", field=field)
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
-        raise AliasError(f"{field}: contains a control character (a NUL, a tab or a line break); remove it", field=field)
+        raise AliasError(
+            f"{field}: contains a control character (a NUL, a tab or a line break); remove it", field=field
+        )
     return cleaned
 
 
@@ -102,9 +106,13 @@ def checked(alias: Alias, *, with_canonical: bool = True) -> Alias:
         found_in = alias.dimension
     elif found_in not in FOUND_IN.get(alias.dimension, ()):
         allowed = ", ".join((alias.dimension, *FOUND_IN.get(alias.dimension, ())))
-        raise AliasError(f"from: a {alias.dimension} name is found in {allowed}, not {found_in!r}", field="from")
+        raise AliasError(
+            f"from: a {alias.dimension} name is found in {allowed}, not {found_in!r}", field="from"
+        )
     if alias.account.strip() and alias.dimension == "account":
-        raise AliasError("account: an account alias is narrowed by --provider, not by --account", field="account")
+        raise AliasError(
+            "account: an account alias is narrowed by --provider, not by --account", field="account"
+        )
     cleaned = Alias(
         dimension=alias.dimension,
         name=text("name", alias.name),
@@ -114,11 +122,15 @@ def checked(alias: Alias, *, with_canonical: bool = True) -> Alias:
         account=text("account", alias.account, required=False),
     )
     if with_canonical and cleaned.name == cleaned.canonical and found_in == alias.dimension:
-        raise AliasError(f"canonical: {cleaned.name!r} is already its own name; give another name", field="canonical")
+        raise AliasError(
+            f"canonical: {cleaned.name!r} is already its own name; give another name", field="canonical"
+        )
     return cleaned
 
 
-def add_alias(conn: Connection, alias: Alias, *, actor: str, now: datetime | None = None) -> tuple[Alias, str]:
+def add_alias(
+    conn: Connection, alias: Alias, *, actor: str, now: datetime | None = None
+) -> tuple[Alias, str]:
     """Store an alias; returns it as stored and `added` or `unchanged`. Raises AliasError."""
     alias = checked(alias)
     same = _key_is(alias)
@@ -146,7 +158,9 @@ def add_alias(conn: Connection, alias: Alias, *, actor: str, now: datetime | Non
         )
     if alias.found_in == own:
         targets = conn.execute(
-            select(aliases.c.name).where(aliases.c.dimension == own, aliases.c.canonical == alias.name).limit(1)
+            select(aliases.c.name)
+            .where(aliases.c.dimension == own, aliases.c.canonical == alias.name)
+            .limit(1)
         ).first()
         if targets is not None:
             raise AliasError(
@@ -179,7 +193,9 @@ def remove_alias(conn: Connection, alias: Alias | int, *, actor: str) -> Alias:
     else:
         alias = checked(alias, with_canonical=False)
         row = conn.execute(select(aliases).where(_key_is(alias))).first()
-        missing = f"no alias for {alias.field} {alias.name!r} with that scope: `spendledger aliases list` shows them"
+        missing = (
+            f"no alias for {alias.field} {alias.name!r} in that scope: `spendledger aliases list` shows them"
+        )
     if row is None:
         raise AliasError(missing, field="name")
     stored = _alias_of(row)
@@ -195,7 +211,7 @@ def list_aliases(conn: Connection) -> list[Alias]:
     return [_alias_of(r) for r in rows]
 
 
-def _key_is(alias: Alias) -> object:
+def _key_is(alias: Alias) -> ColumnElement[bool]:
     return and_(
         aliases.c.dimension == alias.dimension,
         aliases.c.found_in == alias.field,
@@ -268,7 +284,9 @@ def remove_team(conn: Connection, *, project: str, actor: str) -> TeamOf:
     project = text("project", project)
     found = conn.execute(select(project_teams).where(project_teams.c.project == project)).first()
     if found is None:
-        raise AliasError(f"project {project!r} is in no team: `spendledger teams list` shows them", field="project")
+        raise AliasError(
+            f"project {project!r} is in no team: `spendledger teams list` shows them", field="project"
+        )
     conn.execute(delete(project_teams).where(project_teams.c.project == project))
     audit.record(conn, actor=actor, action="team.remove", what={"project": project, "team": found.team})
     return TeamOf(project, found.team, found.created_at)

@@ -30,6 +30,7 @@ from spendledger.web.pages import (
     STATIC,
     account,
     alerts_page,
+    allocation_page,
     audit_page,
     balance_alerts,
     budgets_page,
@@ -43,6 +44,7 @@ from spendledger.web.pages import (
     overview,
     prices,
     refused,
+    showback_page,
     sources,
     subscriptions_page,
     tokens,
@@ -150,6 +152,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         demo_data,
         data_page,
         audit_page,
+        showback_page,
+        allocation_page,
     ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)

@@ -56,14 +56,25 @@ def _rollup_user(name: str, *, daily: bool, customer: bool) -> None:
         sqlite_with_rowid=False,
     )
     if daily:
-        op.create_index(f"ix_{name}_basis_day", name, ["basis", "utc_day", "provider", "account"], unique=False)
+        op.create_index(
+            f"ix_{name}_basis_day", name, ["basis", "utc_day", "provider", "account"], unique=False
+        )
 
 
 def _rekey(*, customer: bool) -> None:
     """Recreate rollup_user (and its monthly twin) with or without the customer in the key,
     keeping their sums: with it, each row as it is under customer ''; without, summed."""
     for name, daily in (("rollup_user", True), ("rollup_user_month", False)):
-        keep = ["day", *(["utc_day"] if daily else []), "provider", "account", "user", "basis", "covered", "currency"]
+        keep = [
+            "day",
+            *(["utc_day"] if daily else []),
+            "provider",
+            "account",
+            "user",
+            "basis",
+            "covered",
+            "currency",
+        ]
         cols = ", ".join(f'"{c}"' for c in keep)
         sums = ", ".join(f'sum("{m}")' if not customer else f'"{m}"' for m in _MEASURES)
         measures = ", ".join(f'"{m}"' for m in _MEASURES)
