@@ -90,6 +90,13 @@ def text(field: str, value: str, *, required: bool = True) -> str:
         raise AliasError(
             f"{field}: contains a control character (a NUL, a tab or a line break); remove it", field=field
         )
+    if not cleaned.isascii():
+        try:
+            cleaned.encode("utf-8")
+        except UnicodeEncodeError:
+            raise AliasError(
+                f"{field}: holds half of a UTF-16 surrogate pair; send whole characters", field=field
+            ) from None
     return cleaned
 
 
@@ -118,7 +125,7 @@ def checked(alias: Alias, *, with_canonical: bool = True) -> Alias:
         name=text("name", alias.name),
         canonical=text("canonical", alias.canonical) if with_canonical else "",
         found_in=found_in,
-        provider=text("provider", alias.provider, required=False).lower(),
+        provider=text("provider", alias.provider.lower(), required=False),
         account=text("account", alias.account, required=False),
     )
     if with_canonical and cleaned.name == cleaned.canonical and found_in == alias.dimension:

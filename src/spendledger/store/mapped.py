@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from spendledger.store.aliases import ALIAS_DIMENSIONS, Alias, list_aliases
-from spendledger.store.tables import project_teams
+from spendledger.store.tables import project_teams, usage
 
 TEAM = "team"
 TAG_PREFIX = "tag:"
@@ -70,6 +70,14 @@ def load_maps(conn: Connection) -> Maps:
 
     teams = {r.project: r.team for r in conn.execute(select(project_teams.c.project, project_teams.c.team))}
     return Maps({d: tuple(sorted(found, key=specificity)) for d, found in by_dim.items()}, teams)
+
+
+def recent_tag_keys(conn: Connection, *, records: int = 1000) -> list[str]:
+    """The tag keys of the latest records (a `tag:KEY` dimension each), sorted: what a
+    group-by can offer without reading every record's tags."""
+    rows = conn.execute(select(usage.c.tags).order_by(usage.c.id.desc()).limit(records))
+    keys = {k for (tags,) in rows if isinstance(tags, dict) for k in tags if TAG_KEY.fullmatch(k)}
+    return sorted(keys, key=str.lower)
 
 
 def columns_of(dim: str, maps: Maps) -> set[str]:
