@@ -159,7 +159,8 @@ def build_query(
         name, found, value = rest.partition(sep)
         name = TAG_PREFIX + name if tag else name
         if not found:
-            raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+            form = "tag:KEY:VALUE (e.g. tag:team:search)" if tag else "DIM=VALUE (e.g. provider=openai)"
+            raise QueryError("filter", f"{raw!r} is not {form}")
         if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
             raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
