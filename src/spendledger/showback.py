@@ -134,7 +134,8 @@ def _pool_amounts(conn: Connection, query: SpendQuery, dim: str, what: str) -> d
     wanted = query.filters.get(dim)
     if wanted is not None and not any(v in _NONE for v in wanted if v is not NOTHING):
         return {}  # the query reads named groups only: nothing shared in it
-    narrower: dict[str, tuple[str, ...]] = {"source": (SUBSCRIPTIONS_SOURCE,)}
+    # each read through a partial index of usage (manual, billed): never the metered events
+    narrower: dict[str, tuple[str, ...]] = {"basis": ("manual",), "source": (SUBSCRIPTIONS_SOURCE,)}
     if what == "non-token":
         narrower = {"basis": ("billed",), "model": ("",)}
     filters = dict(query.filters) | {dim: ("",)}

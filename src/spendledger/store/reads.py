@@ -8,7 +8,7 @@ whole months inside the period (`segments`), and from `usage` only when no rollu
 the dimensions. Every table it reads has the same measure columns.
 
 "Best available" is decided once, in rollups.py: rollups carry `covered` (a metered row
-a billed one covers), and a read of `usage` applies the same rule through `covered_sql`.
+a billed one covers), and a read of `usage` applies the same rule through `covered_days`.
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, false, func, literal, select
+from sqlalchemy import Connection, Select, String, Table, and_, false, func, literal, select, tuple_, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from spendledger.store import mapped
-from spendledger.store.rollups import covered_sql
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
 
 # the measures a report sums (tables.MEASURES less the audio split and record counts)
@@ -140,9 +139,27 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
         return table.c.basis == basis
     if table is not usage:
         return table.c.covered == 0  # rollups mark the metered rows billed ones cover
-    billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
-    not_covered: ColumnElement[bool] = ~covered_sql(table, billed)
-    return not_covered
+    covered = tuple_(usage.c.utc_day, usage.c.provider, usage.c.account).in_(covered_days())
+    return (usage.c.basis != "metered") | ~covered
+
+
+def covered_days() -> Select[Any]:
+    """The (UTC day, provider, account) a bill covers, `rollups.covered_sql`'s rule as one
+    set: a metered record is covered when its triple is in it. A record of an account is
+    covered by a bill of that account; one of no account ('') when its provider has
+    exactly one billed account that day. Read once per question (the billed days are
+    few), where a test per record cost ~3 µs each (bench/allocation.py, tag questions)."""
+    billed = rollups["rollup_provider"]
+    own = select(billed.c.utc_day, billed.c.provider, billed.c.account).where(
+        billed.c.basis == "billed", billed.c.account != ""
+    )
+    only = (
+        select(billed.c.utc_day, billed.c.provider, literal("").label("account"))
+        .where(billed.c.basis == "billed")
+        .group_by(billed.c.utc_day, billed.c.provider)
+        .having(func.count(billed.c.account.distinct()) == 1)
+    )
+    return union(own, only)  # type: ignore[return-value]
 
 
 def _statement(question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps) -> Any:
@@ -160,7 +177,11 @@ def _statement(question: SpendQuestion, table: Table, start: date, end: date, ma
     conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
     for dim, wanted in question.filters.items():
         values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
-        conditions.append(mapped.expression(table, dim, maps).in_(values) if values else false())
+        column = mapped.expression(table, dim, maps)
+        # one value as `=`: SQLite then uses a partial index on it (`basis = 'manual'`)
+        conditions.append(
+            column == values[0] if len(values) == 1 else column.in_(values) if values else false()
+        )
     basis_cond = _basis_condition(table, question.basis)
     if basis_cond is not None:
         conditions.append(basis_cond)

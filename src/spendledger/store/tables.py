@@ -95,6 +95,21 @@ usage = Table(
         sqlite_where=text("key_hash IS NOT NULL"),
         postgresql_where=text("key_hash IS NOT NULL"),
     ),
+    # small: the manual and the billed records by day, which the showback's shared pools
+    # read (seat subscriptions, non-token line items) without walking the metered events;
+    # events never enter them, so they cost ingest nothing (0007)
+    Index(
+        "ix_usage_manual_day",
+        "day",
+        sqlite_where=text("basis = 'manual'"),
+        postgresql_where=text("basis = 'manual'"),
+    ),
+    Index(
+        "ix_usage_billed_day",
+        "day",
+        sqlite_where=text("basis = 'billed'"),
+        postgresql_where=text("basis = 'billed'"),
+    ),
     # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
     Index(
         "ix_usage_unpriced",
