@@ -99,7 +99,7 @@ def test_browser_allocation_then_showback_and_its_csv(page: Page, live_server: s
 
     page.set_viewport_size({"width": 390, "height": 844})
     page.reload()
-    frame = page.locator(".table-scroll")
+    frame = page.locator(".table-scroll").first
     assert frame.evaluate(
         "e => e.scrollWidth <= e.clientWidth + 1 || getComputedStyle(e).overflowX === 'auto'"
     )
