@@ -77,11 +77,18 @@ def records(n: int, seed: int = 11) -> list[UsageRecord]:
         for key, source, basis in pools:
             out.append(
                 UsageRecord(
-                    key=f"{key}{day}", source=source, basis=basis, start=start, end=start + timedelta(days=1),
-                    provider="openai" if basis is Basis.MANUAL else "cohere", account="org-main", requests=0,
-                    cost=Decimal("12.50"), pricing_status=PricingStatus.PROVIDER,
+                    key=f"{key}{day}",
+                    source=source,
+                    basis=basis,
+                    start=start,
+                    end=start + timedelta(days=1),
+                    provider="openai" if basis is Basis.MANUAL else "cohere",
+                    account="org-main",
+                    requests=0,
+                    cost=Decimal("12.50"),
+                    pricing_status=PricingStatus.PROVIDER,
                 )
-            )  # fmt: skip
+            )
     out.sort(key=lambda r: r.start)  # events arrive in time order, as a tracker sends them
     return out
 

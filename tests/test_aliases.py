@@ -146,7 +146,9 @@ def test_alias_narrowed_to_a_provider_leaves_the_others(engine: Engine) -> None:
     assert [v.value for v in values.values] == ["support-bot", None, "search", "Support bot"]  # by spend
 
 
-def test_alias_every_rendering_agrees(engine: Engine, client: TestClient, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_alias_every_rendering_agrees(
+    engine: Engine, client: TestClient, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_ledger(engine)
     with engine.begin() as conn:
         add_alias(conn, SUPPORT_BOT, actor="test")
@@ -155,8 +157,21 @@ def test_alias_every_rendering_agrees(engine: Engine, client: TestClient, db_url
     api = client.get("/api/v1/spend", params=params).json()
     csv_text = client.get("/api/v1/spend", params={**params, "format": "csv"}).text
     run = cli_runner(db_url, tmp_path, monkeypatch)
-    cli = json.loads(run("report", "--from", "2026-11-01", "--to", "2026-11-30", "--by", "project",
-                         "--filter", "project=support-bot", "--format", "json").stdout)  # fmt: skip
+    cli = json.loads(
+        run(
+            "report",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--by",
+            "project",
+            "--filter",
+            "project=support-bot",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert api["total"] == cli["total"] == "78.50"  # 40 + 25 + 10 + 3.50
     assert api["rows"] == cli["rows"]
     assert csv_text.splitlines()[1].split(",")[:4] == ["support-bot", "", "USD", "78.50"]
@@ -217,9 +232,16 @@ def test_alias_cli_add_by_source_list_remove(
     )
     listed = json.loads(run("aliases", "list", "--format", "json").stdout)
     assert listed == [
-        {"id": 1, "dimension": "project", "from": "project", "name": "Support bot",
-         "canonical": "support-bot", "provider": "openai", "account": None},
-    ]  # fmt: skip
+        {
+            "id": 1,
+            "dimension": "project",
+            "from": "project",
+            "name": "Support bot",
+            "canonical": "support-bot",
+            "provider": "openai",
+            "account": None,
+        },
+    ]
     bad = run("aliases", "add", "basis", "a", "b", ok=False)
     assert bad.exit_code == 1 and "cannot have aliases" in bad.stderr
     assert (
@@ -237,8 +259,15 @@ def test_alias_api_add_list_remove_and_refuse(client: TestClient) -> None:
     assert added.status_code == 200 and added.json()["outcome"] == "added"
     assert client.post("/api/v1/aliases", json=body).json()["outcome"] == "unchanged"
     (alias,) = client.get("/api/v1/aliases").json()["aliases"]
-    assert alias == {"id": 1, "dimension": "project", "from": "project", "name": "Support bot",
-                     "canonical": "support-bot", "provider": "openai", "account": None}  # fmt: skip
+    assert alias == {
+        "id": 1,
+        "dimension": "project",
+        "from": "project",
+        "name": "Support bot",
+        "canonical": "support-bot",
+        "provider": "openai",
+        "account": None,
+    }
     refused = client.post("/api/v1/aliases", json={**body, "dimension": "currency"})
     assert refused.status_code == 400 and "cannot have aliases" in refused.json()["detail"]
     assert client.delete("/api/v1/aliases/1").json()["outcome"] == "removed"
@@ -275,8 +304,12 @@ def test_alias_garbage_is_stored_or_refused_by_name(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(body=st.dictionaries(st.sampled_from(["dimension", "name", "canonical", "provider", "account", "from", "x"]),
-                            st.one_of(st.text(max_size=220), st.integers(), st.none(), st.booleans())))  # fmt: skip
+@given(
+    body=st.dictionaries(
+        st.sampled_from(["dimension", "name", "canonical", "provider", "account", "from", "x"]),
+        st.one_of(st.text(max_size=220), st.integers(), st.none(), st.booleans()),
+    )
+)
 def test_alias_api_garbage_is_a_4xx(client: TestClient, body: dict[str, object]) -> None:
     answer = client.post("/api/v1/aliases", json=body)
     assert answer.status_code in (200, 400, 422), (body, answer.text)

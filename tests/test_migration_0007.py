@@ -58,9 +58,14 @@ def _by_user(engine: Engine) -> dict[str | None, str]:
 
 def test_migration_0007_keeps_the_user_rollups_both_ways(own_ledger: Engine) -> None:
     records = [
-        usage_record(key=f"api:{i}", start=datetime(2026, 11, 1 + i % 20, 9, tzinfo=UTC), user=f"u{i % 3}", cost=f"{i}.25")
+        usage_record(
+            key=f"api:{i}",
+            start=datetime(2026, 11, 1 + i % 20, 9, tzinfo=UTC),
+            user=f"u{i % 3}",
+            cost=f"{i}.25",
+        )
         for i in range(30)
-    ]  # fmt: skip
+    ]
     with own_ledger.begin() as conn:
         write_records(conn, records, tz=ZoneInfo("UTC"))
     before = _by_user(own_ledger)

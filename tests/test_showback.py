@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from clirun import cli_runner
 from logins import add_user, login
 from spendledger.config import Settings
-from spendledger.queries import SpendQuery, spend
+from spendledger.queries import SpendQuery
 from spendledger.records import Basis
 from spendledger.showback import showback, showback_to_csv, split
 from spendledger.store import write_records
@@ -169,7 +169,11 @@ def test_showback_without_rules_leaves_the_shared_spend_unallocated(engine: Engi
 def test_showback_even_split_over_three_teams_to_the_nano(engine: Engine) -> None:
     write_ledger(engine)
     with engine.begin() as conn:
-        write_records(conn, [usage_record(key="api:w1", start=_at(6), provider="mistral", project="web", cost="1")], tz=UTC_ZONE)  # fmt: skip
+        write_records(
+            conn,
+            [usage_record(key="api:w1", start=_at(6), provider="mistral", project="web", cost="1")],
+            tz=UTC_ZONE,
+        )
         set_team(conn, project="web", team="web", actor="test")
         add_rule(conn, AllocationRule("leftovers", "unattributed", "team", "even"), actor="test")
         result = showback(conn, NOVEMBER)
@@ -224,7 +228,13 @@ def test_showback_every_rendering_agrees(
         ).stdout
     )
     assert api == cli
-    assert api["rows"][0] == {"group": "search", "currency": "USD", "direct": "150.00", "shared": "97.50", "total": "247.50"}  # fmt: skip
+    assert api["rows"][0] == {
+        "group": "search",
+        "currency": "USD",
+        "direct": "150.00",
+        "shared": "97.50",
+        "total": "247.50",
+    }
     spent = client.get("/api/v1/spend", params={"from": "2026-11-01", "to": "2026-11-30"}).json()
     assert api["totals"] == spent["totals"] == {"USD": "340.00"}
     csv_text = client.get("/api/v1/showback", params={**params, "format": "csv"}).text
@@ -241,8 +251,8 @@ def test_showback_page_shows_the_table_and_links_its_csv(engine: Engine, admin_c
     page = admin_client.get("/showback", params={"by": "team", "from": "2026-11-01", "to": "2026-11-30"})
     assert page.status_code == 200
     assert (
-        '<th scope="row">search</th><td class="num">$150.00</td><td class="num">$97.50</td><td class="num">$247.50</td>'
-        in page.text
+        '<th scope="row">search</th><td class="num">$150.00</td>'
+        '<td class="num">$97.50</td><td class="num">$247.50</td>' in page.text
     )
     assert 'data-total="USD">$340.00<' in page.text
     assert "/api/v1/showback?by=team&amp;from=2026-11-01&amp;to=2026-11-30&amp;format=csv" in page.text
@@ -258,7 +268,9 @@ def test_showback_members_are_refused(settings: Settings, engine: Engine) -> Non
         assert member.get("/api/v1/showback").status_code == 403
 
 
-def test_showback_report_by_team_reads_the_project_teams(db_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_showback_report_by_team_reads_the_project_teams(
+    db_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_ledger(engine)
     run = cli_runner(db_url, tmp_path, monkeypatch)
     out = json.loads(
@@ -271,7 +283,9 @@ def test_showback_report_by_team_reads_the_project_teams(db_url: str, engine: En
     ]
 
 
-def test_allocation_rules_cli_and_audit(db_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_allocation_rules_cli_and_audit(
+    db_url: str, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = cli_runner(db_url, tmp_path, monkeypatch)
     assert (
         "Added rule 'seats': subscriptions split by team, even."
@@ -302,7 +316,16 @@ def test_allocation_rules_cli_and_audit(db_url: str, engine: Engine, tmp_path: P
 def test_allocation_page_adds_an_alias_a_team_and_a_rule(engine: Engine, admin_client: TestClient) -> None:
     page = admin_client.get("/allocation")
     csrf = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    added = admin_client.post("/allocation/aliases", data={"dimension": "project", "name": "Support bot", "canonical": "support-bot", "provider": "openai", "csrf_token": csrf})  # fmt: skip
+    added = admin_client.post(
+        "/allocation/aliases",
+        data={
+            "dimension": "project",
+            "name": "Support bot",
+            "canonical": "support-bot",
+            "provider": "openai",
+            "csrf_token": csrf,
+        },
+    )
     assert (
         "Added: project &#39;Support bot&#39; of provider &#39;openai&#39; → project &#39;support-bot&#39;."
         in added.text
@@ -311,7 +334,10 @@ def test_allocation_page_adds_an_alias_a_team_and_a_rule(engine: Engine, admin_c
         "/allocation/teams", data={"project": "support-bot", "team": "support", "csrf_token": csrf}
     )
     assert "Added: project &#39;support-bot&#39; in team &#39;support&#39;." in team.text
-    rule = admin_client.post("/allocation/rules", data={"name": "leftovers", "what": "unattributed", "by": "team", "split": "even", "csrf_token": csrf})  # fmt: skip
+    rule = admin_client.post(
+        "/allocation/rules",
+        data={"name": "leftovers", "what": "unattributed", "by": "team", "split": "even", "csrf_token": csrf},
+    )
     assert "Added: rule &#39;leftovers&#39;, unattributed split by team, even." in rule.text
     refused = admin_client.post("/allocation/rules", data={"name": "x", "what": "nope", "csrf_token": csrf})
     assert refused.status_code == 400 and "what: &#39;nope&#39; is not one of" in refused.text
@@ -327,7 +353,17 @@ _PARAM = st.one_of(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(by=_PARAM, filter_=st.lists(st.one_of(st.text(max_size=30), st.sampled_from(["tag:team:x", "team:none", "tag:a b:c", "customer=acme", "project="])), max_size=3), period=st.one_of(st.none(), st.sampled_from(["last-month", "0d", "7d", "x"])))  # fmt: skip
+@given(
+    by=_PARAM,
+    filter_=st.lists(
+        st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(["tag:team:x", "team:none", "tag:a b:c", "customer=acme", "project="]),
+        ),
+        max_size=3,
+    ),
+    period=st.one_of(st.none(), st.sampled_from(["last-month", "0d", "7d", "x"])),
+)
 def test_showback_api_garbage_is_a_4xx(
     client: TestClient, by: str, filter_: list[str], period: str | None
 ) -> None:

@@ -65,9 +65,20 @@ def test_tag_dimensions_on_the_cli_and_the_explorer(
 ) -> None:
     run = cli_runner(db_url, tmp_path, monkeypatch)
     out = json.loads(
-        run("report", "--from", "2026-11-01", "--to", "2026-11-30", "--by", "tag:team", "--filter",
-            "tag:team=search", "--format", "json").stdout
-    )  # fmt: skip
+        run(
+            "report",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-30",
+            "--by",
+            "tag:team",
+            "--filter",
+            "tag:team=search",
+            "--format",
+            "json",
+        ).stdout
+    )
     assert (out["total"], [r["tag:team"] for r in out["rows"]]) == ("7.00", ["search"])
     page = admin_client.get("/explore", params={**NOVEMBER, "by": "tag:team", "filter": "customer:acme"})
     assert page.status_code == 200
@@ -125,7 +136,7 @@ _DIM = st.one_of(
             st.text(max_size=30), st.builds("tag:{}:{}".format, st.text(max_size=8), st.text(max_size=8))
         ),
         max_size=3,
-    ),  # fmt: skip
+    ),
 )
 def test_tag_garbage_in_by_and_filter_is_a_200_or_a_400(
     sent: TestClient, by: list[str], filters: list[str]
