@@ -19,12 +19,12 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts"),
-        *("Reconciliation", "Channels", "Prices"),
-        *("Sources", "API tokens", "Data", "Audit log", "Imports"),
+        *("Overview", "Explore", "Reports", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts"),
+        *("Reconciliation", "Channels", "Prices", "Sources", "Allocation"),
+        *("API tokens", "Data", "Audit log", "Imports"),
     ],
     "viewer": [
-        *("Overview", "Explore", "Reports", "Budgets", "Entries", "Subscriptions", "Alerts"),
+        *("Overview", "Explore", "Reports", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts"),
         *("Reconciliation", "Prices"),
     ],
     "member": ["Overview", "Explore", "Reports", "Entries", "Prices"],

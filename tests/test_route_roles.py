@@ -52,6 +52,9 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/api/v1/subscriptions"),
     ("GET", "/reconcile"),  # a bill is not split by project or user: no member's scope
     ("GET", "/api/v1/reconcile"),
+    ("GET", "/showback"),  # the showback's pools span every scope
+    ("GET", "/api/v1/showback"),
+    ("GET", "/api/v1/aliases"),
 }
 # apps send events and OTLP traces with an API token, never a session
 TOKEN_ONLY = {

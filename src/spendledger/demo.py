@@ -107,6 +107,15 @@ _FEATURE_TOKENS: dict[str, tuple[int, int]] = {
     "translate": (1200, 1300),
 }
 
+# The customers (tenants) the customer-facing products serve, each user one customer's
+# (`report --by customer`, the showback); the internal projects serve none. The sandbox
+# and the evals run in staging (`report --by tag:env`).
+_CUSTOMER_FACING = frozenset(
+    {"Tutor", "Quiz generator", "Grading", "Story engine", "Translations", "Search assistant"}
+)
+_CUSTOMERS = ("northwind-school", "lakeside-academy", "acme-learning")
+_STAGING = frozenset({"Sandbox", "Evals"})
+
 # Share of input read from the prompt cache, by provider (Claude Code caches heavily).
 _CACHED_SHARE: dict[str, float] = {"openai": 0.3, "anthropic": 0.5, "google": 0.15, "mistral": 0.0}
 
@@ -377,6 +386,8 @@ def _record(rng: random.Random, stream: _Stream, n: int, requests: int, start: d
         api_key_id=project.api_key_id,
         user=stream.user,
         feature=stream.feature,
+        customer=_CUSTOMERS[USERS.index(stream.user) % 3] if project.project in _CUSTOMER_FACING else "",
+        tags={"env": "staging" if project.project in _STAGING else "prod"},
         requests=requests,
         tokens=TokenCounts(
             input=input_tokens,

@@ -35,6 +35,7 @@ from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store import Connection, reads
 from spendledger.store.fx_rates import rate_currencies, rates_for
 from spendledger.store.ledger import get_meta
+from spendledger.store.mapped import TAG_KEY, TAG_KEY_RULE, TAG_PREFIX, TEAM
 from spendledger.store.reads import NOTHING as NOTHING
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
@@ -47,6 +48,9 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"([0-9]{1,9})d")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
 ORIGINAL = "original"  # the `currency` parameter's value for "no conversion"
+# What a query may group and filter by: the records' dimensions, `team` (a project's
+# team) and `tag:KEY` (a tag's value); store/mapped.py reads them.
+QUERY_DIMENSIONS: tuple[str, ...] = (*DIMENSIONS[:-2], TEAM, *DIMENSIONS[-2:])
 
 
 class QueryError(SpendledgerError, ValueError):
@@ -179,10 +183,14 @@ def build_query(
     dims = _parse_dims("by", [d for part in by for d in part.split(",") if d.strip()])
     parsed: dict[str, list[str]] = {}
     for raw in filters:
-        sep = "=" if "=" in raw else ":"
-        name, found, value = raw.partition(sep)
+        tag = raw.lstrip().startswith(TAG_PREFIX)  # tag:KEY:VALUE (or tag:KEY=VALUE)
+        rest = raw.lstrip()[len(TAG_PREFIX) :] if tag else raw
+        sep = "=" if "=" in rest else ":"
+        name, found, value = rest.partition(sep)
+        name = TAG_PREFIX + name if tag else name
         if not found:
-            raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+            form = "tag:KEY:VALUE (e.g. tag:team:search)" if tag else "DIM=VALUE (e.g. provider=openai)"
+            raise QueryError("filter", f"{raw!r} is not {form}")
         if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
             raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
@@ -233,11 +241,19 @@ def _parse_date(param: str, value: str | date) -> date:
 def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
     out = []
     for name in names:
-        name = name.strip().replace("-", "_")
-        if name == "key":
-            name = "api_key_id"
-        if name not in DIMENSIONS:
-            raise QueryError(param, f"unknown dimension {name!r}; use one of {', '.join(DIMENSIONS)}")
+        name = name.strip()
+        if name.startswith(TAG_PREFIX):
+            if not TAG_KEY.fullmatch(name[len(TAG_PREFIX) :]):
+                shown = name if len(name) <= 40 else name[:37] + "..."
+                raise QueryError(param, f"{shown!r}: give {TAG_KEY_RULE}")
+        else:
+            name = name.replace("-", "_")
+            if name == "key":
+                name = "api_key_id"
+            if name not in QUERY_DIMENSIONS:
+                raise QueryError(
+                    param, f"unknown dimension {name!r}; use one of {', '.join(QUERY_DIMENSIONS)} or tag:KEY"
+                )
         if name not in out:
             out.append(name)
     return out

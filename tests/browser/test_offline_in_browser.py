@@ -20,6 +20,7 @@ from spendledger.web import create_app
 # GET pages with a path parameter, opened with a value, plus the explorer's other views
 MORE_PAGES = (
     "/explore?by=project&by=model&granularity=day",
+    "/showback?by=customer&period=30d",
     "/prices?model=gpt-4o-mini",
     "/data/confirm?provider=openai&basis=demo",  # the confirmation states a scope (none: a 400)
 )
@@ -73,8 +74,9 @@ def test_offline_docs_render_the_operations(page: Page, live_server: str) -> Non
     expect(operations.filter(has_text="/api/v1/events")).to_contain_text("POST")
     expect(operations.filter(has_text="/api/v1/spend")).to_contain_text("GET")
     # events, spend, dimensions, sources, budgets, alerts, entries (GET, POST), deletions,
-    # audit, subscriptions (GET, POST), imports, the FOCUS export, reconcile, OTLP traces, health
-    expect(operations).to_have_count(17)
+    # audit, subscriptions (GET, POST), imports, the FOCUS export, reconcile, showback,
+    # aliases (GET, POST, DELETE), OTLP traces, health
+    expect(operations).to_have_count(21)
 
     # ReDoc's own script ran, read the document and drew its operations (it stops at the
     # first reference it cannot resolve, as it did at `#/$defs/EventIn`)

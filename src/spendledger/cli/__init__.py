@@ -13,6 +13,8 @@ import typer
 from spendledger.cli import (
     agents,
     alerts,
+    aliases,
+    allocate,
     balances,
     budgets,
     channels,
@@ -68,6 +70,10 @@ app.add_typer(report_app, name="report")
 app.add_typer(exports.app, name="export")
 app.add_typer(reconcile.app, name="reconcile")
 app.add_typer(fx.app, name="fx")
+app.add_typer(aliases.app, name="aliases")
+app.add_typer(aliases.teams_app, name="teams")
+app.add_typer(allocate.app, name="allocate")
+app.command("showback")(allocate.showback_command)
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)

@@ -20,13 +20,14 @@ from spendledger.exports.spend import report_to_csv, report_to_dict
 from spendledger.queries import (
     BASES,
     PRESETS,
+    QUERY_DIMENSIONS,
     SpendReport,
     SpendRow,
     build_query,
     check_display_currency,
     spend,
 )
-from spendledger.records import DIMENSIONS, display_money
+from spendledger.records import display_money
 
 BASIS_NOTES: dict[str, str] = {
     "best": "best available (billed where a billing sync covers the day, else metered; manual and demo)",
@@ -46,7 +47,7 @@ def report(
     end: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
     period: Annotated[str | None, typer.Option(help=f"Instead of dates: {'|'.join(PRESETS)}.")] = None,
     by: Annotated[
-        list[str] | None, typer.Option(help=f"Group by DIM,... of: {', '.join(DIMENSIONS)}.")
+        list[str] | None, typer.Option(help=f"Group by DIM,... of: {', '.join(QUERY_DIMENSIONS)}, tag:KEY.")
     ] = None,
     granularity: Annotated[str, typer.Option(help="day|week|month|total.")] = "total",
     basis: Annotated[str, typer.Option(help=f"{'|'.join(BASES)}.")] = "best",

@@ -74,6 +74,7 @@ usage = Table(
     Column("model", String(DIM), nullable=False, default=""),
     Column("user", String(DIM), nullable=False, default=""),
     Column("feature", String(DIM), nullable=False, default=""),
+    Column("customer", String(DIM), nullable=False, default=""),
     Column("tags", JSON, nullable=True),
     *_measure_columns(),
     Column("currency", String(3), nullable=False, default="USD"),
@@ -102,6 +103,21 @@ usage = Table(
         sqlite_where=text("basis = 'billed'"),
         postgresql_where=text("basis = 'billed'"),
     ),
+    # small: the manual and the billed records by local day, which the showback's shared
+    # pools read (seat subscriptions, non-token line items) without walking the metered
+    # events; events never enter them, so they cost ingest nothing (0010)
+    Index(
+        "ix_usage_manual_day",
+        "day",
+        sqlite_where=text("basis = 'manual'"),
+        postgresql_where=text("basis = 'manual'"),
+    ),
+    Index(
+        "ix_usage_billed_local_day",
+        "day",
+        sqlite_where=text("basis = 'billed'"),
+        postgresql_where=text("basis = 'billed'"),
+    ),
     # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
     Index(
         "ix_usage_unpriced",
@@ -121,7 +137,9 @@ GRAINS: dict[str, tuple[str, ...]] = {
     # ~10x fewer rows here than in rollup_model (bench/query.py: 2-year queries)
     "rollup_provider": ("provider", "account"),
     "rollup_model": ("provider", "account", "workspace", "project", "model"),
-    "rollup_user": ("provider", "account", "user"),
+    # a customer (tenant) holds its users: keyed by both, the grain is hardly larger than by
+    # user alone, and customer queries need no table of their own (0007)
+    "rollup_user": ("provider", "account", "user", "customer"),
     "rollup_feature": ("provider", "account", "feature"),
     "rollup_key": ("provider", "account", "workspace", "project", "api_key_id"),
 }
@@ -471,6 +489,7 @@ subscription_seats = Table(
     UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
 )
 
+<<<<<<< HEAD
 # A scheduled digest (reports/digests.py): a weekly or monthly summary sent to a channel;
 # removing the channel removes its digests.
 digests = Table(
@@ -526,4 +545,51 @@ fx_rates = Table(
     Column("source", String(DIM), nullable=False),
     PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
     Index("ix_fx_rates_currency_day", "currency", "day"),
+=======
+
+# The names one thing has in different sources (store/aliases.py), read as one name at
+# query time (store/mapped.py): "Support bot" in the OpenAI bills and "support-bot" in
+# the tracker's calls are one project. `dimension` is where the one name (`canonical`)
+# is reported; `found_in` the record field `name` is read from: the dimension itself,
+# or `workspace` for a project (a workspace's records that have no project). `provider`
+# and `account` narrow an alias to one provider or account ('' matches any).
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dimension", String(16), nullable=False),
+    Column("found_in", String(16), nullable=False),
+    Column("provider", String(DIM), nullable=False, default=""),
+    Column("account", String(DIM), nullable=False, default=""),
+    Column("name", String(DIM), nullable=False),
+    Column("canonical", String(DIM), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dimension", "found_in", "provider", "account", "name", name="uq_aliases_name"),
+)
+
+# The team a project belongs to: the `team` dimension (store/mapped.py), read at query
+# time from the project as reports name it (after its aliases).
+project_teams = Table(
+    "project_teams",
+    metadata,
+    Column("project", String(DIM), primary_key=True),
+    Column("team", String(DIM), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# How a shared cost is split among the groups of a showback (spendledger/showback.py):
+# `what` is the pool (subscriptions | non-token | unattributed), `by` the dimension of
+# the groups (team | project | customer), `split` even | proportional. One rule per
+# pool and dimension.
+allocation_rules = Table(
+    "allocation_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("what", String(16), nullable=False),
+    Column("by", String(16), nullable=False),
+    Column("split", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("what", "by", name="uq_allocation_rules_pool"),
+>>>>>>> alloc
 )

@@ -30,6 +30,7 @@ from spendledger.web.pages import (
     STATIC,
     account,
     alerts_page,
+    allocation_page,
     audit_page,
     balance_alerts,
     budgets_page,
@@ -45,6 +46,7 @@ from spendledger.web.pages import (
     reconcile_page,
     refused,
     reports_page,
+    showback_page,
     sources,
     subscriptions_page,
     tokens,
@@ -154,6 +156,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         data_page,
         audit_page,
         reconcile_page,
+        showback_page,
+        allocation_page,
     ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)

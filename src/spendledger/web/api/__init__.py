@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from spendledger.web.api import (
     alerts,
+    allocation,
     audit,
     budgets,
     deletions,
@@ -32,5 +33,6 @@ router.include_router(subscriptions_api.router)
 router.include_router(imports.router)
 router.include_router(exports.router)
 router.include_router(reconcile.router)
+router.include_router(allocation.router)
 
 __all__ = ["router"]

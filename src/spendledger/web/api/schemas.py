@@ -948,6 +948,134 @@ class ReconcilePublic(BaseModel):
                             "metered_now": "7.00",
                         }
                     ],
+# ---- allocation: /api/v1/aliases and /api/v1/showback ------------------------------------------
+
+
+class AliasIn(BaseModel):
+    """An alias: `name` (found in the records' `from` field, the dimension itself by
+    default) is reported as `canonical` in `dimension`; `provider` and `account` narrow it
+    to those records. Adding it again changes nothing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dimension": "project",
+                    "name": "Support bot",
+                    "canonical": "support-bot",
+                    "provider": "openai",
+                }
+            ]
+        },
+        populate_by_name=True,
+        extra="forbid",
+    )
+
+    dimension: str = Field(
+        description="account, workspace, project, api_key_id, model, user, feature or customer"
+    )
+    name: str = Field(max_length=1000, description="the name as a source has it")
+    canonical: str = Field(max_length=1000, description="the name reports give it")
+    provider: str = Field("", max_length=1000, description="only this provider's records ('' any)")
+    account: str = Field("", max_length=1000, description="only this account's records ('' any)")
+    from_: Annotated[
+        str, Field(alias="from", max_length=100, description="workspace: a project named by a workspace")
+    ] = ""
+
+
+class AliasPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    dimension: str
+    from_: Annotated[str, Field(alias="from", description="the record field `name` is found in")]
+    name: str
+    canonical: str
+    provider: str | None = Field(description="null: any provider")
+    account: str | None = Field(description="null: any account")
+
+
+class AliasesPublic(BaseModel):
+    """Every alias, by dimension and canonical name; each applies to every figure read."""
+
+    model_config = _examples(
+        {
+            "aliases": [
+                {
+                    "id": 1,
+                    "dimension": "project",
+                    "from": "project",
+                    "name": "Support bot",
+                    "canonical": "support-bot",
+                    "provider": "openai",
+                    "account": None,
+                }
+            ]
+        }
+    )
+
+    aliases: list[AliasPublic]
+
+
+class AliasOutcomePublic(BaseModel):
+    outcome: str = Field(description="added, unchanged or removed")
+    alias: AliasPublic
+
+
+class ShowbackRowPublic(BaseModel):
+    group: str
+    currency: str
+    direct: Money
+    shared: Money = Field(description="its shares of the shared pools")
+    total: Money
+
+
+class PoolPublic(BaseModel):
+    what: str = Field(description="subscriptions, non-token or unattributed")
+    rule: str
+    split: str = Field(description="even or proportional")
+    currency: str
+    amount: Money
+    shares: dict[str, str] = Field(description="group → share; empty: no group to share with (unallocated)")
+
+
+class ShowbackPublic(BaseModel):
+    """What each team, project or customer cost: direct spend and shares of the shared
+    costs split by the allocation rules; per currency, `totals` equal /api/v1/spend's."""
+
+    model_config = _examples(
+        {
+            "dimension": "team",
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "basis": "best",
+            "filters": {},
+            "totals": {"USD": "400.00"},
+            "rows": [
+                {
+                    "group": "search",
+                    "currency": "USD",
+                    "direct": "225.00",
+                    "shared": "75.00",
+                    "total": "300.00",
+                },
+                {
+                    "group": "support",
+                    "currency": "USD",
+                    "direct": "75.00",
+                    "shared": "25.00",
+                    "total": "100.00",
+                },
+            ],
+            "unallocated": {},
+            "pools": [
+                {
+                    "what": "unattributed",
+                    "rule": "leftovers",
+                    "split": "proportional",
+                    "currency": "USD",
+                    "amount": "100.00",
+                    "shares": {"search": "75.00", "support": "25.00"},
                 }
             ],
         }
@@ -961,3 +1089,12 @@ class ReconcilePublic(BaseModel):
     providers: list[ReconcileProviderPublic]
     rows: list[ReconcileRowPublic]
     closed_months: list[ReconcileClosedPublic]
+    dimension: str
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    basis: str
+    filters: dict[str, list[str]]
+    totals: PerCurrency
+    rows: list[ShowbackRowPublic]
+    unallocated: PerCurrency = Field(description="shared spend no rule split, per currency")
+    pools: list[PoolPublic]
