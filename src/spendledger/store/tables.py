@@ -489,7 +489,6 @@ subscription_seats = Table(
     UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
 )
 
-<<<<<<< HEAD
 # A scheduled digest (reports/digests.py): a weekly or monthly summary sent to a channel;
 # removing the channel removes its digests.
 digests = Table(
@@ -545,7 +544,7 @@ fx_rates = Table(
     Column("source", String(DIM), nullable=False),
     PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
     Index("ix_fx_rates_currency_day", "currency", "day"),
-=======
+)
 
 # The names one thing has in different sources (store/aliases.py), read as one name at
 # query time (store/mapped.py): "Support bot" in the OpenAI bills and "support-bot" in
@@ -591,5 +590,4 @@ allocation_rules = Table(
     Column("split", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("what", "by", name="uq_allocation_rules_pool"),
->>>>>>> alloc
 )

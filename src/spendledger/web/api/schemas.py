@@ -948,6 +948,21 @@ class ReconcilePublic(BaseModel):
                             "metered_now": "7.00",
                         }
                     ],
+                }
+            ],
+        }
+    )
+
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    days: str = Field(description="always UTC")
+    by: list[str]
+    tolerance: ReconcileTolerancePublic
+    providers: list[ReconcileProviderPublic]
+    rows: list[ReconcileRowPublic]
+    closed_months: list[ReconcileClosedPublic]
+
+
 # ---- allocation: /api/v1/aliases and /api/v1/showback ------------------------------------------
 
 
@@ -1081,14 +1096,6 @@ class ShowbackPublic(BaseModel):
         }
     )
 
-    from_: Annotated[str, Field(alias="from")]
-    to: str
-    days: str = Field(description="always UTC")
-    by: list[str]
-    tolerance: ReconcileTolerancePublic
-    providers: list[ReconcileProviderPublic]
-    rows: list[ReconcileRowPublic]
-    closed_months: list[ReconcileClosedPublic]
     dimension: str
     from_: Annotated[str, Field(alias="from")]
     to: str
