@@ -95,14 +95,18 @@ def _rekey(*, customer: bool) -> None:
         op.execute(f'DROP TABLE "_old_{name}"')
 
 
+# by local day (0008's ix_usage_billed_day is the billed records by UTC day)
+_DAY_INDEXES = {"manual": "ix_usage_manual_day", "billed": "ix_usage_billed_local_day"}
+
+
 def upgrade() -> None:
     # a server default fills the stored rows in place (no table rewrite on SQLite); the
     # writers always give the column a value
     op.add_column("usage", sa.Column("customer", sa.String(length=200), nullable=False, server_default=""))
     _rekey(customer=True)
-    for basis in ("manual", "billed"):  # the showback's pools read these records by day
+    for basis, name in _DAY_INDEXES.items():  # the showback's pools read these records by day
         where = sa.text(f"basis = '{basis}'")
-        op.create_index(f"ix_usage_{basis}_day", "usage", ["day"], sqlite_where=where, postgresql_where=where)
+        op.create_index(name, "usage", ["day"], sqlite_where=where, postgresql_where=where)
     op.create_table(
         "aliases",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -142,7 +146,7 @@ def downgrade() -> None:
     op.drop_table("project_teams")
     op.drop_table("aliases")
     _rekey(customer=False)
-    for basis in ("manual", "billed"):
-        op.drop_index(f"ix_usage_{basis}_day", table_name="usage")
+    for name in _DAY_INDEXES.values():
+        op.drop_index(name, table_name="usage")
     with op.batch_alter_table("usage", schema=None) as batch_op:
         batch_op.drop_column("customer")
