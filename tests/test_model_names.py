@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given
@@ -340,8 +341,7 @@ def _stored(key: str, provider: str, model: str, cost: str, tags: dict[str, Any]
 
 
 def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_0002: Engine) -> None:
-    with ledger_0002.begin() as conn:
-        conn.execute(usage.insert(), [
+    rows = [
             _stored("api:e1", "anthropic", "claude-sonnet-4-5-20250929", "1.00", None),
             _stored("api:e2", "aws", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "2.00", {"env": "prod"}),
             _stored("api:e3", "openai", "gpt-4o-mini", "0.50", None),
@@ -350,7 +350,12 @@ def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_00
                     {PROVIDER_MODEL_TAG: "mine"}),
             # OpenTelemetry's spelling of Bedrock: the ledger's provider name is aws
             _stored("api:e5", "aws.bedrock", "gpt-4o-mini", "0.25", None),
-        ])  # fmt: skip
+    ]  # fmt: skip
+    with ledger_0002.begin() as conn:
+        # the columns of revision 0002 only (today's table has more, e.g. customer)
+        conn.execute(
+            sa.table("usage", *(sa.column(name, usage.c[name].type) for name in rows[0])).insert(), rows
+        )
         conn.execute(budgets.insert().values(
             name="sonnet",
             scope={"model": ["claude-sonnet-4-5-20250929", SONNET], "provider": ["bedrock", "aws"]},

@@ -117,9 +117,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`).
 
     A migration that changes how rollups are keyed marks them stale; they are rebuilt
-    from the records here, in the zone the ledger counts days in.
+    from the records here, in the zone the ledger counts days in, once the schema is at
+    its head (the rebuild writes today's rollup layout; an upgrade to an earlier revision
+    leaves the mark for the next one).
     """
-    command.upgrade(alembic_config(engine), revision)
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(engine)
+    command.upgrade(config, revision)
+    if current_revision(engine) != ScriptDirectory.from_config(config).get_current_head():
+        return
     with engine.begin() as conn:
         if ledger.get_meta(conn, "rollups_stale") is not None:
             rollups.rebuild(conn)
