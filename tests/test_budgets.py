@@ -198,13 +198,16 @@ def test_budget_status_reads_its_basis(ledger: Engine, basis: str, spent: Decima
         assert budget_status(conn, get_budget(conn, basis), today=TODAY).spent == spent
 
 
-def test_budget_status_counts_only_its_currency(ledger: Engine) -> None:
+def test_budget_status_without_rates_counts_its_currency_and_flags_the_rest(ledger: Engine) -> None:
     _add(ledger, "eur", "100", currency="eur", period="quarterly")
     with ledger.connect() as conn:
         status = budget_status(conn, get_budget(conn, "eur"), today=TODAY)
     assert status.budget.currency == "EUR"
     assert status.window == Window(date(2026, 10, 1), date(2026, 12, 31))
-    assert status.spent == Decimal("40")  # the manual €40; USD records are not converted
+    assert status.spent == Decimal("40")  # the manual €40; no rate converts the USD records...
+    # ... so they are named beside it (best basis, Oct 1..Nov 20): Oct 15 $30, Nov 3 billed $120
+    # (its metered $100.25 covered), Nov 10 $50.50, Nov 12 $200.125
+    assert status.unconverted == {"USD": Decimal("400.625")}
     assert status.resets_in == 42  # Nov 20..30 (11) + December (31)
 
 

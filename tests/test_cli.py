@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 
 from clirun import Cli, cli_runner
 from spendledger.cli import app
+from spendledger.demo_bill import LABS, SOURCES
 from spendledger.pricing import Pricer
-from spendledger.records import TokenCounts, as_utc, cents, from_nanos
+from spendledger.records import TokenCounts, cents, from_nanos, instant_of
 from spendledger.store import write_records
 from spendledger.store.tables import rollups, usage
 from spendledger.store.tokens import verify_token
@@ -53,16 +54,22 @@ def _local_today() -> date:
 
 
 def _expected_by_provider(engine: Engine, first: date, last: date) -> dict[str, int]:
-    """Nano-units per provider of the records whose local day (from `start`) is in [first, last]."""
+    """Nano-units per provider of the records that count (best available) whose local day
+    (from the record's instant: an event's time, a bucket's midpoint) is in [first, last].
+
+    The demo's bill covers every day of its accounts (demo_bill.py), so their metered
+    records do not count; the metering of the account no bill covers (LABS) does."""
     zone = ZoneInfo(ZONE)
     sums: dict[str, int] = {}
+    counts = (usage.c.basis != "metered") | (usage.c.account == LABS)
+    columns = (usage.c.start, usage.c.end, usage.c.provider, usage.c.cost_nanos)
     with engine.connect() as conn:
-        for row in conn.execute(select(usage.c.start, usage.c.provider, usage.c.cost_nanos)):
-            if first <= as_utc(row.start).astimezone(zone).date() <= last:
+        for row in conn.execute(select(*columns).where(counts)):
+            if first <= instant_of(row.start, row.end).astimezone(zone).date() <= last:
                 sums[row.provider] = sums.get(row.provider, 0) + row.cost_nanos
         by_sql = conn.execute(
             select(func.sum(usage.c.cost_nanos)).where(
-                usage.c.day >= first.isoformat(), usage.c.day <= last.isoformat()
+                counts, usage.c.day >= first.isoformat(), usage.c.day <= last.isoformat()
             )
         ).scalar_one()
     assert by_sql == sum(sums.values())  # the stored local day agrees with the recomputed one
@@ -123,7 +130,8 @@ def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine
     assert refused.exit_code == 1 and "holds real records" in refused.stderr and "--force" in refused.stderr
     cli("demo", "--days", "7", "--force")
     with engine.connect() as conn:
-        demo_rows = conn.execute(select(func.count()).where(usage.c.basis == "demo")).scalar_one()
+        demo = (usage.c.basis == "demo") | usage.c.source.in_(SOURCES)  # its calls, its bill and metering
+        demo_rows = conn.execute(select(func.count()).where(demo)).scalar_one()
     assert demo_rows > 500
 
     cleared = cli("demo", "--clear")
@@ -314,14 +322,16 @@ def test_cli_report_by_day_and_filter(cli: Any, engine: Engine) -> None:
             "--filter", "provider=anthropic", "--by", "workspace", "--format", "json",
         ).stdout
     )  # fmt: skip
-    assert {r["workspace"] for r in report["rows"]} == {"Default workspace", "Claude Code"}
+    assert {r["workspace"] for r in report["rows"]} == {"Default workspace", "Claude Code", "Platform"}
     assert {r["period"] for r in report["rows"]} == {
         (today - timedelta(days=i)).isoformat() for i in range(3)
     }
     with engine.connect() as conn:
         expected = conn.execute(
             select(func.sum(usage.c.cost_nanos)).where(
-                usage.c.provider == "anthropic", usage.c.day >= (today - timedelta(days=2)).isoformat()
+                usage.c.provider == "anthropic",
+                usage.c.basis != "metered",  # the demo's bill covers its Anthropic metering
+                usage.c.day >= (today - timedelta(days=2)).isoformat(),
             )
         ).scalar_one()
     assert Decimal(report["total"]) == from_nanos(expected)

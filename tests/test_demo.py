@@ -24,6 +24,7 @@ from spendledger.demo import (
     has_demo,
     load_demo,
 )
+from spendledger.demo_bill import LABS, bill_records
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, from_nanos, to_nanos
@@ -173,17 +174,27 @@ def test_demo_budget_is_past_80_percent_and_raises_its_alerts(engine: Engine) ->
 
 def test_demo_load_writes_exactly_what_it_reports(engine: Engine) -> None:
     result = load_demo(engine, tz=TOKYO, end=END, days=30)
-    expected = demo_records(tz=TOKYO, end=END, days=30)
-    assert result.records == len(expected)
-    assert result.total_cost == from_nanos(sum(to_nanos(r.cost) for r in expected if r.cost))
+    calls = demo_records(tz=TOKYO, end=END, days=30)
+    bill = bill_records(end=END, days=30)
+    assert result.records == len(calls) + len(bill)
+    # what counts: every call, the bill, and the metering of the account no bill covers
+    # (the bill covers the other accounts' metering on every day of it)
+    counting = [*calls, *(r for r in bill if r.basis is not Basis.METERED or r.account == LABS)]
+    assert result.total_cost == from_nanos(sum(to_nanos(r.cost) for r in counting if r.cost))
     with engine.connect() as conn:
         keys = set(conn.execute(select(usage.c.key)).scalars())
-        stored = conn.execute(select(func.sum(usage.c.cost_nanos))).scalar_one()
-        report = spend(conn, SpendQuery(start=END - timedelta(days=29), end=END, basis="demo"))
+        stored = conn.execute(
+            select(func.sum(usage.c.cost_nanos)).where(usage.c.basis == "demo")
+        ).scalar_one()
+        calls_report = spend(conn, SpendQuery(start=END - timedelta(days=29), end=END, basis="demo"))
+        report = spend(conn, SpendQuery(start=END - timedelta(days=29), end=END))
         assert has_demo(conn)
-    assert keys == {r.key for r in expected}
-    assert from_nanos(stored) == result.total_cost == report.total
-    # loading again changes nothing: demo records are append-only events
+    assert keys == {r.key for r in calls} | {r.key for r in bill}
+    assert (
+        from_nanos(stored) == calls_report.total == from_nanos(sum(to_nanos(r.cost) for r in calls if r.cost))
+    )
+    assert report.total == result.total_cost
+    # loading again changes nothing: calls are append-only events, the bill's buckets the same
     assert load_demo(engine, tz=TOKYO, end=END, days=30).records == 0
 
 

@@ -39,7 +39,9 @@ def test_ingest_event_sdk_dict_keys_are_event_fields() -> None:
         request_id="req_1",
         service_tier="flex",
         cost="0.01",
-        attribution=Attribution(project="p", account="a", user="u", feature="f", tags={"k": "v"}),
+        attribution=Attribution(
+            project="p", account="a", user="u", feature="f", customer="c", tags={"k": "v"}
+        ),
     )
     assert set(FIELDS) - set(event) == {"workspace", "api_key_id"}  # the SDK leaves these to the server
     assert set(event) <= set(FIELDS)

@@ -3,8 +3,6 @@ accounts filled in, the rollups rebuilt with the new coverage rule."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -12,39 +10,19 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
 
+from old_ledgers import ledger_at
 from spendledger.queries import SpendQuery, spend
-from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.engine import upgrade
 from spendledger.store.ledger import get_meta
 from spendledger.store.tables import MEASURES, usage
-
-PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def old_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty ledger at revision 0001, on each database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0001")
+    with ledger_at("0001", request, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0001_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine, "0001")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _row(key: str, start: str, basis: str, cost: str, **dims: str) -> dict[str, object]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -12,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from genai_prices.data_snapshot import get_snapshot
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 
 from clirun import cli_runner
+from old_ledgers import ledger_at
 from spendledger.model_names import (
     MAX_GROWN,
     PROVIDER_MODEL_TAG,
@@ -31,7 +30,7 @@ from spendledger.pricing import PriceOverride, Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import TAGS_MAX_BYTES, TokenCounts
 from spendledger.repricing import reprice
-from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.engine import upgrade
 from spendledger.store.ledger import get_meta
 from spendledger.store.tables import MEASURES, budgets, usage
 from test_explore_page import table
@@ -322,32 +321,11 @@ def test_model_names_compare_one_models_cost_across_its_routes(
     ]
 
 
-PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def ledger_0002(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty ledger at revision 0002 (before the ledger's model names), on each database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0002")
+    with ledger_at("0002", request, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0002_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine, "0002")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _stored(key: str, provider: str, model: str, cost: str, tags: dict[str, Any] | None) -> dict[str, Any]:
@@ -363,8 +341,7 @@ def _stored(key: str, provider: str, model: str, cost: str, tags: dict[str, Any]
 
 
 def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_0002: Engine) -> None:
-    with ledger_0002.begin() as conn:
-        conn.execute(usage.insert(), [
+    rows = [
             _stored("api:e1", "anthropic", "claude-sonnet-4-5-20250929", "1.00", None),
             _stored("api:e2", "aws", "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "2.00", {"env": "prod"}),
             _stored("api:e3", "openai", "gpt-4o-mini", "0.50", None),
@@ -373,7 +350,12 @@ def test_migration_0004_renames_stored_models_and_rebuilds_the_rollups(ledger_00
                     {PROVIDER_MODEL_TAG: "mine"}),
             # OpenTelemetry's spelling of Bedrock: the ledger's provider name is aws
             _stored("api:e5", "aws.bedrock", "gpt-4o-mini", "0.25", None),
-        ])  # fmt: skip
+    ]  # fmt: skip
+    with ledger_0002.begin() as conn:
+        # the columns of revision 0002 only (today's table has more, e.g. customer)
+        conn.execute(
+            sa.table("usage", *(sa.column(name, usage.c[name].type) for name in rows[0])).insert(), rows
+        )
         conn.execute(budgets.insert().values(
             name="sonnet",
             scope={"model": ["claude-sonnet-4-5-20250929", SONNET], "provider": ["bedrock", "aws"]},

@@ -19,11 +19,15 @@ from spendledger.web.pages import NAV
 
 SHOWN = {
     "admin": [
-        *("Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Channels", "Prices"),
-        *("Sources", "API tokens", "Data", "Audit log", "Imports"),
+        *("Overview", "Explore", "Reports", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts"),
+        *("Reconciliation", "Channels", "Prices", "Sources", "Allocation"),
+        *("API tokens", "Data", "Audit log", "Imports"),
     ],
-    "viewer": ["Overview", "Explore", "Budgets", "Entries", "Subscriptions", "Alerts", "Prices"],
-    "member": ["Overview", "Explore", "Entries", "Prices"],
+    "viewer": [
+        *("Overview", "Explore", "Reports", "Budgets", "Showback", "Entries", "Subscriptions", "Alerts"),
+        *("Reconciliation", "Prices"),
+    ],
+    "member": ["Overview", "Explore", "Reports", "Entries", "Prices"],
 }
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's `usage` partitioned by month of `start` (migration 0007, store/partitions.py).
+"""PostgreSQL's `usage` partitioned by month of `start` (migration 0011, store/partitions.py).
 
 The natural keys must hold across partitions as they do in SQLite's one table: an event
 id is stored once whatever its timestamp (even one in another month, another partition),
@@ -21,13 +21,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select, text
+from alembic import command
+from sqlalchemy import Connection, Engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
-from spendledger.store.engine import make_engine, upgrade
+from spendledger.store.engine import alembic_config, make_engine, upgrade
 from spendledger.store.ledger import WriteResult, delete_records, rebuild_rollups
 from spendledger.store.partitions import ensure, existing, is_partitioned, maintain
 from spendledger.store.rows import DayOf, record_to_row
@@ -141,22 +142,22 @@ def test_partitions_forget_the_ids_of_deleted_events(engine: Engine) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def ledger_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """An empty ledger at revision 0006 (before the partitions), on each database."""
+def ledger_0010(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty ledger at revision 0010 (before the partitions), on each database."""
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0006")
+        upgrade(engine, "0010")
         yield engine
         engine.dispose()
         return
     request.getfixturevalue("postgres_database")  # fails under CI when the server is away
     admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0006_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"spendledger_0010_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
     try:
-        upgrade(engine, "0006")
+        upgrade(engine, "0010")
         yield engine
     finally:
         engine.dispose()
@@ -165,38 +166,60 @@ def ledger_0006(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engi
         admin.dispose()
 
 
-def test_migration_0007_moves_the_records_into_monthly_partitions(ledger_0006: Engine) -> None:
-    with ledger_0006.begin() as conn:  # written by the code of 0006: one table
+def test_migration_0011_moves_the_records_into_monthly_partitions(ledger_0010: Engine) -> None:
+    with ledger_0010.begin() as conn:  # written by the code of 0010: one table
         old_records = [_event(1, "1.00", NOV_20), _event(2, "2.00", MAR_5_2019), _bucket("10.00")]
         if conn.dialect.name == "postgresql":
             _insert_plain(conn, old_records)
         else:
             write_records(conn, old_records, tz=UTC_ZONE)
         before = conn.execute(select(usage.c.id, usage.c.key).order_by(usage.c.id)).all()
-    upgrade(ledger_0006)
-    with ledger_0006.connect() as conn:
+    upgrade(ledger_0010)
+    with ledger_0010.connect() as conn:
         assert conn.execute(select(usage.c.id, usage.c.key).order_by(usage.c.id)).all() == before
         if conn.dialect.name == "postgresql":
             assert is_partitioned(conn)
             assert {date(2019, 3, 1), date(2026, 11, 1)} <= existing(conn)
-    if _event_ids(ledger_0006) is not None:
-        assert _event_ids(ledger_0006) == 2
-        assert set(_partition_of(ledger_0006).values()) == {"usage_2019_03", "usage_2026_11"}
+    if _event_ids(ledger_0010) is not None:
+        assert _event_ids(ledger_0010) == 2
+        assert set(_partition_of(ledger_0010).values()) == {"usage_2019_03", "usage_2026_11"}
     # the ids stored before the migration still hold; new records take new ids
-    assert _write(ledger_0006, [_event(1, "1.00", NOV_20 + timedelta(days=40)), _bucket("11.00")]) == (
+    assert _write(ledger_0010, [_event(1, "1.00", NOV_20 + timedelta(days=40)), _bucket("11.00")]) == (
         0,
         1,
         1,
     )
-    assert _write(ledger_0006, [_event(3, "3.00", NOV_20)]) == (1, 0, 0)
-    with ledger_0006.connect() as conn:
+    assert _write(ledger_0010, [_event(3, "3.00", NOV_20)]) == (1, 0, 0)
+    with ledger_0010.connect() as conn:
         assert conn.execute(select(func.max(usage.c.id))).scalar_one() > max(i for i, _ in before)
-    assert _total(ledger_0006) == Decimal("17.00")  # $1 + $2 + $11 + $3
+    assert _total(ledger_0010) == Decimal("17.00")  # $1 + $2 + $11 + $3
+    # the indexes declared on usage (0008's and 0010's partial ones too) survive, both ways
+    declared = {i.name for i in usage.indexes}
+    assert _index_names(ledger_0010) == declared - {"uq_usage_event_id"} if _event_ids(ledger_0010) else declared
+    command.downgrade(alembic_config(ledger_0010), "0010")
+    with ledger_0010.connect() as conn:
+        assert not is_partitioned(conn)
+        assert conn.execute(select(func.count()).select_from(usage)).scalar_one() == 4
+    assert _index_names(ledger_0010) == declared
+    assert _total(ledger_0010) == Decimal("17.00")
+
+
+def _index_names(engine: Engine) -> set[str]:
+    """usage's indexes other than those backing its primary key and (start, key)."""
+    with engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("usage")}
+        if conn.dialect.name == "postgresql":  # a partitioned table's too
+            names = set(
+                conn.execute(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'usage' AND schemaname = current_schema()")
+                ).scalars()
+            )
+    return {n for n in names if n and n not in ("usage_pkey", "uq_usage_start_key")}
 
 
 def _insert_plain(conn: Connection, records: list[UsageRecord]) -> None:
     """Rows as the unpartitioned table took them, the rollups rebuilt after them (today's
-    writer claims event ids in usage_event_ids, which 0006 has not)."""
+    writer claims event ids in usage_event_ids, which 0010 has not)."""
     now = datetime(2026, 11, 22, tzinfo=UTC)
     conn.execute(usage.insert(), [record_to_row(r, day_of=DayOf(UTC_ZONE), written_at=now) for r in records])
     rebuild_rollups(conn, tz=UTC_ZONE)

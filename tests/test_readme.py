@@ -133,3 +133,42 @@ def test_readme_snippets_after_make_run_use_the_served_ledger(
     assert not (home / ".local" / "share" / "spendledger").exists()
     if not db_url.startswith("postgresql"):
         assert settings.resolved_database_url == f"sqlite:///{repo / 'data' / 'spendledger.db'}"
+
+
+def test_readme_allocation_commands_work_on_the_demo_data(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Allocation and showback" commands, typed after `make run` (its demo data; here
+    two months of it), succeed and show what the section says."""
+    repo, home, bin_dir = tmp_path / "repo", tmp_path / "home", tmp_path / "bin"
+    repo.mkdir()
+    home.mkdir()
+    shim(bin_dir)
+    env = user_env(home, bin_dir)
+    subprocess.run(
+        ["make", "-s", "-f", str(ROOT / "Makefile"), "spendledger.env"], cwd=repo, env=env, check=True
+    )
+    if db_url.startswith("postgresql"):
+        with (repo / "spendledger.env").open("a") as f:
+            f.write(f"SPENDLEDGER_DATABASE_URL={db_url}\n")
+    subprocess.run(
+        ["spendledger", "demo", "--days", "35"], cwd=repo, env=env, check=True, capture_output=True
+    )
+    typed = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", readme_snippet("## Allocation and showback")],
+        cwd=repo,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert typed.returncode == 0, typed.stderr
+    out = typed.stdout
+    assert (
+        "Added alias 1: workspace 'Default workspace' of provider 'anthropic' → project 'assistant'." in out
+    )
+    assert "Project 'assistant' is in team 'research'." in out
+    assert "Added rule 'leftovers': unattributed split by team, proportional." in out
+    assert "Showback by team" in out and "unattributed" in out
+    assert "customer,currency,direct,shared,total" in out and "acme-learning,USD," in out
+    assert "Spend " in out and "prod" in out

@@ -35,7 +35,10 @@ OPEN_TO_ALL = {
     ("POST", "/setup"),
     ("GET", "/api/v1/spend"),
     ("GET", "/api/v1/dimensions/{dim}"),  # within the caller's scope, as /api/v1/spend
+    ("GET", "/api/v1/exports/focus"),  # within the caller's scope, as /api/v1/spend
     ("GET", "/entries"),  # manual entries, within the caller's scope
+    ("GET", "/reports"),  # the PDF reports, within the caller's scope (members: no budgets)
+    ("GET", "/reports/{key}.pdf"),
     ("GET", "/api/v1/entries"),
     ("GET", "/healthz"),
 }
@@ -47,6 +50,11 @@ VIEWERS_TOO: set[tuple[str, str]] = {
     ("GET", "/api/v1/alerts"),
     ("GET", "/subscriptions"),
     ("GET", "/api/v1/subscriptions"),
+    ("GET", "/reconcile"),  # a bill is not split by project or user: no member's scope
+    ("GET", "/api/v1/reconcile"),
+    ("GET", "/showback"),  # the showback's pools span every scope
+    ("GET", "/api/v1/showback"),
+    ("GET", "/api/v1/aliases"),
 }
 # apps send events and OTLP traces with an API token, never a session
 TOKEN_ONLY = {

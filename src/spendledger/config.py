@@ -22,8 +22,11 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spendledger.local_servers import Servers, parse_servers
+from spendledger.reconcile_params import parse_tolerance
 
 SETTINGS_FILE = "spendledger.env"
+# the ECB's euro reference rates of the latest working day (SPENDLEDGER_FX_URL's default)
+ECB_DAILY_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
 PREFIX = "SPENDLEDGER_"
 
 # A comma-separated list in the environment ("user.id,enduser.id"), a tuple in Python.
@@ -56,6 +59,17 @@ class Settings(BaseSettings):
     # self-hosted inference servers by address, "host[:port]=provider,..." (local_servers.py):
     # an OTLP span calling one is priced as that server's (self-hosted), not its client's
     local_servers: str = ""
+    # how far a reconciliation row's metered estimate may be from its bill before it is
+    # flagged: a percent of the bill, an amount, or both ("1%,0.01": the larger wins)
+    reconcile_tolerance: str = "1%,0.01"
+    # the display currency of pages, reports and the API when they name none (None: each
+    # amount as charged); converted with the rate table (`spendledger fx`)
+    currency: str | None = None
+    # where `spendledger fx update` fetches the ECB's euro reference rates; with
+    # fx_daily_update the scheduler fetches them daily (off by default: no call leaves
+    # the server unless asked)
+    fx_url: str = ECB_DAILY_URL
+    fx_daily_update: bool = False
 
     @field_validator(
         "otlp_user_attributes",
@@ -70,12 +84,28 @@ class Settings(BaseSettings):
             return tuple(name.strip() for name in value.split(",") if name.strip())
         return value
 
+    @field_validator("currency")
+    @classmethod
+    def _display_currency(cls, value: str | None) -> str | None:
+        code = (value or "").strip()
+        if not code:
+            return None
+        if not (len(code) == 3 and code.isascii() and code.isalpha()):  # ISO 4217: checked where used
+            raise ValueError(f"{code[:20]!r} is not a currency code: use one such as EUR, USD or CHF")
+        return code.upper()
+
     @field_validator("local_servers")
     @classmethod
     def _server_map(cls, value: str) -> str:
         _, problems = parse_servers(value)
         if problems:
             raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("reconcile_tolerance")
+    @classmethod
+    def _tolerance(cls, value: str) -> str:
+        parse_tolerance(value)  # a ReconcileError is a ValueError: pydantic names the setting
         return value
 
     @property

@@ -11,7 +11,10 @@ one user's usage of one model jumps 6-10x. Each record aggregates a day of calls
 (org, project, model, user, feature), so 180 days is ~50 k records, not millions.
 
 Demo data must never pass for real data: records have basis "demo", which every report
-labels, and every account is named `demo-…`, a name no real organisation has. A monthly
+labels, and every account is named `demo-…`, a name no real organisation has. Beside
+them, demo_bill.py adds a bill and its metering for three more `demo-…` accounts (basis
+billed and metered, sources `demo-billing` and `demo-tracker`), which differ in known
+ways for the reconciliation to find. A monthly
 budget on the demo's OpenAI organisations (`DEMO_BUDGET`), set so this month's spend
 has just passed 80 % of it, gives /budgets and /alerts something to show. `clear_demo`
 removes the records, that budget and its alerts, and nothing else.
@@ -27,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from spendledger.demo_bill import LABS, SOURCES, bill_records
 from spendledger.pricing import Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.queries import has_demo as demo_in_rollups  # one indexed look-up
@@ -102,6 +106,15 @@ _FEATURE_TOKENS: dict[str, tuple[int, int]] = {
     "extract": (2800, 500),
     "translate": (1200, 1300),
 }
+
+# The customers (tenants) the customer-facing products serve, each user one customer's
+# (`report --by customer`, the showback); the internal projects serve none. The sandbox
+# and the evals run in staging (`report --by tag:env`).
+_CUSTOMER_FACING = frozenset(
+    {"Tutor", "Quiz generator", "Grading", "Story engine", "Translations", "Search assistant"}
+)
+_CUSTOMERS = ("northwind-school", "lakeside-academy", "acme-learning")
+_STAGING = frozenset({"Sandbox", "Evals"})
 
 # Share of input read from the prompt cache, by provider (Claude Code caches heavily).
 _CACHED_SHARE: dict[str, float] = {"openai": 0.3, "anthropic": 0.5, "google": 0.15, "mistral": 0.0}
@@ -215,8 +228,9 @@ def load_demo(
     seed: int = 7,
     progress: Progress | None = None,
 ) -> DemoResult:
-    """Write the demo ledger in batches, one transaction each; returns what was written."""
-    records = demo_records(tz=tz, end=end, days=days, seed=seed)
+    """Write the demo ledger (its calls, then its bill and metering: demo_bill.py) in
+    batches, one transaction each; returns what was written."""
+    records = demo_records(tz=tz, end=end, days=days, seed=seed) + bill_records(end=end, days=days, seed=seed)
     total_nanos = 0
     written = 0
     if progress:
@@ -226,12 +240,18 @@ def load_demo(
         with engine.begin() as conn:
             result = write_records(conn, batch, tz=tz)
         written += result.inserted
-        total_nanos += sum(to_nanos(r.cost) for r in batch if r.cost is not None)
+        total_nanos += sum(to_nanos(r.cost) for r in batch if r.cost is not None and counted(r))
         if progress:
             progress(i + len(batch), len(records))
     with engine.begin() as conn:
         budget = add_demo_budget(conn, end=end)
     return DemoResult(records=written, total_cost=from_nanos(total_nanos), budget=budget)
+
+
+def counted(record: UsageRecord) -> bool:
+    """Whether a demo record counts in a best-available total: all but the metering of the
+    accounts the demo's bill covers (every day of them)."""
+    return record.basis is not Basis.METERED or record.account == LABS
 
 
 def add_demo_budget(conn: Connection, *, end: date, now: datetime | None = None) -> BudgetRow | None:
@@ -253,7 +273,8 @@ def clear_demo(engine: Engine) -> int:
         if any(b.name == DEMO_BUDGET for b in list_budgets(conn)):
             remove_budget(conn, DEMO_BUDGET)
         delete_alerts(conn, budget=DEMO_BUDGET)
-        return delete_records(conn, basis=str(Basis.DEMO))
+        removed = delete_records(conn, basis=str(Basis.DEMO))
+        return removed + sum(delete_records(conn, source=source) for source in SOURCES)
 
 
 def demo_state(conn: Connection) -> str:
@@ -270,7 +291,7 @@ def has_demo(conn: Connection) -> bool:
 
 def has_other_data(conn: Connection) -> bool:
     """True when the ledger holds real (non-demo) records the demo would mix with."""
-    return any_record(conn, other_than=str(Basis.DEMO))
+    return any_record(conn, other_than=str(Basis.DEMO), sources_other_than=SOURCES)
 
 
 def _streams(rng: random.Random, days: int) -> list[_Stream]:
@@ -365,6 +386,8 @@ def _record(rng: random.Random, stream: _Stream, n: int, requests: int, start: d
         api_key_id=project.api_key_id,
         user=stream.user,
         feature=stream.feature,
+        customer=_CUSTOMERS[USERS.index(stream.user) % 3] if project.project in _CUSTOMER_FACING else "",
+        tags={"env": "staging" if project.project in _STAGING else "prod"},
         requests=requests,
         tokens=TokenCounts(
             input=input_tokens,

@@ -9,6 +9,13 @@ only when none does).
 "Best available" basis: for each provider account and day, billed figures win where a
 billed record exists and metered ones fill the rest; manual and demo figures always
 count. Which metered records a bill covers is decided in one place, store/rollups.py.
+
+Display currency (`SpendQuery.currency`): every amount is converted here, and only here,
+at the rate of its own day (fx/rates.py: that day's, else the last before it). Sums are
+read per day and currency, converted, then added up into weeks, months or the total, so a
+month is the sum of its converted days, never a month's total at one rate. An amount
+whose day has no usable rate stays in its own currency, in its own row and total, and is
+listed in `SpendReport.unconverted`: flagged, never dropped, never counted as zero.
 """
 
 from __future__ import annotations
@@ -21,10 +28,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
+from spendledger.fx.rates import RateBook, round_nanos
 from spendledger.records import DIMENSIONS, as_utc, from_nanos
 from spendledger.store import Connection, reads
+from spendledger.store.fx_rates import rate_currencies, rates_for
 from spendledger.store.ledger import get_meta
+from spendledger.store.mapped import TAG_KEY, TAG_KEY_RULE, TAG_PREFIX, TEAM
 from spendledger.store.reads import NOTHING as NOTHING
 
 PRESETS: tuple[str, ...] = ("7d", "30d", "90d", "mtd", "last-month", "ytd")
@@ -36,6 +47,10 @@ LAST_DAY = date(2100, 12, 31)
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DAYS = re.compile(r"([0-9]{1,9})d")
 BASES: tuple[str, ...] = ("best", "all", "billed", "metered", "manual", "demo")
+ORIGINAL = "original"  # the `currency` parameter's value for "no conversion"
+# What a query may group and filter by: the records' dimensions, `team` (a project's
+# team) and `tag:KEY` (a tag's value); store/mapped.py reads them.
+QUERY_DIMENSIONS: tuple[str, ...] = (*DIMENSIONS[:-2], TEAM, *DIMENSIONS[-2:])
 
 
 class QueryError(SpendledgerError, ValueError):
@@ -61,6 +76,7 @@ class SpendQuery:
     filters: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     granularity: Granularity = Granularity.TOTAL
     basis: str = "best"
+    currency: str | None = None  # display currency: every amount converted into it; None: as charged
 
 
 @dataclass
@@ -78,17 +94,30 @@ class SpendRow:
     unpriced_requests: int
 
 
+@dataclass(frozen=True)
+class Unconverted:
+    """An amount a display currency could not take: no rate for its day or any day before."""
+
+    day: date
+    currency: str
+    amount: Decimal
+
+
 @dataclass
 class SpendReport:
     query: SpendQuery
     rows: list[SpendRow]
     totals: dict[str, Decimal]  # per currency
     table: str  # the rollup (or `usage`) that answered
+    # with a display currency: the days whose amounts had no rate, left in their currency
+    unconverted: list[Unconverted] = field(default_factory=list)
 
     @property
     def currency(self) -> str | None:
-        """The report's one currency (USD when empty); None when it holds several, which
-        are never added up: each has its own total in `totals`."""
+        """The report's one currency (USD, or the display currency, when empty); None when it
+        holds several, which are never added up: each has its own total in `totals`."""
+        if self.query.currency is not None:  # converted: its own, unless some had no rate
+            return None if set(self.totals) - {self.query.currency} else self.query.currency
         if len(self.totals) > 1:
             return None
         return next(iter(self.totals), "USD")
@@ -100,7 +129,10 @@ class SpendReport:
 
     @property
     def leading_currency(self) -> str:
-        """The currency with the largest total: the one a chart draws, the others beside it."""
+        """The currency with the largest total (the display currency, when the query has one):
+        the one a chart draws, the others beside it."""
+        if self.query.currency:
+            return self.query.currency
         return max(sorted(self.totals), key=lambda c: self.totals[c]) if self.totals else "USD"
 
 
@@ -131,11 +163,13 @@ def build_query(
     filters: Sequence[str] = (),
     granularity: str = "total",
     basis: str = "best",
+    currency: str | None = None,
 ) -> SpendQuery:
     """Parse and validate the parameters the CLI and the API share (same names, same errors).
 
     `filters` are "DIM=VALUE" or "DIM:VALUE"; repeating a dimension ORs its values.
-    Without dates or a period, the query covers the last 30 days.
+    Without dates or a period, the query covers the last 30 days. `currency` is an ISO
+    4217 code to show every amount in, or `original` (or nothing) for none.
     """
     if period:
         p_start, p_end = period_range(period, today=today)
@@ -149,10 +183,14 @@ def build_query(
     dims = _parse_dims("by", [d for part in by for d in part.split(",") if d.strip()])
     parsed: dict[str, list[str]] = {}
     for raw in filters:
-        sep = "=" if "=" in raw else ":"
-        name, found, value = raw.partition(sep)
+        tag = raw.lstrip().startswith(TAG_PREFIX)  # tag:KEY:VALUE (or tag:KEY=VALUE)
+        rest = raw.lstrip()[len(TAG_PREFIX) :] if tag else raw
+        sep = "=" if "=" in rest else ":"
+        name, found, value = rest.partition(sep)
+        name = TAG_PREFIX + name if tag else name
         if not found:
-            raise QueryError("filter", f"{raw!r} is not DIM=VALUE (e.g. provider=openai)")
+            form = "tag:KEY:VALUE (e.g. tag:team:search)" if tag else "DIM=VALUE (e.g. provider=openai)"
+            raise QueryError("filter", f"{raw!r} is not {form}")
         if "\x00" in raw:  # no dimension holds one, and PostgreSQL refuses it in a query
             raise QueryError("filter", f"{raw!r} contains a NUL character; remove it")
         (name,) = _parse_dims("filter", [name])
@@ -172,7 +210,19 @@ def build_query(
         filters={k: tuple(v) for k, v in parsed.items()},
         granularity=gran,
         basis=basis,
+        currency=parse_display_currency(currency),
     )
+
+
+def parse_display_currency(value: str | None) -> str | None:
+    """A display currency parameter: None (or "", "original") for none, else an ISO 4217 code."""
+    code = (value or "").strip()
+    if not code or code.lower() == ORIGINAL:
+        return None
+    problem = currency_problem(code)
+    if problem:
+        raise QueryError("currency", f"{problem}, or {ORIGINAL} for the amounts as charged")
+    return code.upper()
 
 
 def _parse_date(param: str, value: str | date) -> date:
@@ -191,11 +241,19 @@ def _parse_date(param: str, value: str | date) -> date:
 def _parse_dims(param: str, names: Sequence[str]) -> list[str]:
     out = []
     for name in names:
-        name = name.strip().replace("-", "_")
-        if name == "key":
-            name = "api_key_id"
-        if name not in DIMENSIONS:
-            raise QueryError(param, f"unknown dimension {name!r}; use one of {', '.join(DIMENSIONS)}")
+        name = name.strip()
+        if name.startswith(TAG_PREFIX):
+            if not TAG_KEY.fullmatch(name[len(TAG_PREFIX) :]):
+                shown = name if len(name) <= 40 else name[:37] + "..."
+                raise QueryError(param, f"{shown!r}: give {TAG_KEY_RULE}")
+        else:
+            name = name.replace("-", "_")
+            if name == "key":
+                name = "api_key_id"
+            if name not in QUERY_DIMENSIONS:
+                raise QueryError(
+                    param, f"unknown dimension {name!r}; use one of {', '.join(QUERY_DIMENSIONS)} or tag:KEY"
+                )
         if name not in out:
             out.append(name)
     return out
@@ -225,7 +283,13 @@ def question(query: SpendQuery) -> reads.SpendQuestion:
 
 
 def spend(conn: Connection, query: SpendQuery) -> SpendReport:
-    """Totals and rows for `query`, exact to the nano-unit."""
+    """Totals and rows for `query`, exact to the nano-unit (converted: see the module's doc)."""
+    if query.currency is None:
+        return _spend_as_charged(conn, query)
+    return _spend_converted(conn, query, query.currency)
+
+
+def _spend_as_charged(conn: Connection, query: SpendQuery) -> SpendReport:
     table, merged = reads.spend_sums(conn, question(query))
     rows: list[SpendRow] = []
     totals: dict[str, Decimal] = {}
@@ -251,6 +315,95 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
         )
     rows.sort(key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values())))
     return SpendReport(query=query, rows=rows, totals=totals, table=table)
+
+
+def _spend_converted(conn: Connection, query: SpendQuery, target: str) -> SpendReport:
+    """`query` with every amount in `target`: the rows already in it as they are, the others
+    read per day, converted at the day's rate and added into their period's row."""
+    as_charged = _spend_as_charged(conn, query)
+    foreign = sorted(c for c in as_charged.totals if c != target)
+    if not foreign:
+        return replace(as_charged, query=query)
+    daily = _spend_as_charged(
+        conn,
+        replace(query, granularity=Granularity.DAY, filters={**query.filters, "currency": tuple(foreign)}),
+    )
+    book = RateBook(rates_for(conn, [*foreign, target], query.start, query.end))
+    merged: dict[tuple[object, ...], SpendRow] = {}
+    for row in as_charged.rows:
+        if row.currency == target:
+            merged[(row.period, *row.dims.values(), target)] = row
+    missing: dict[tuple[date, str], Decimal] = {}
+    for row in daily.rows:
+        day = date.fromisoformat(row.period or "")
+        cost = book.convert(row.cost, row.currency, target, day) if row.cost else Decimal(0)
+        currency = row.currency if cost is None else target
+        if cost is None:
+            missing[(day, row.currency)] = missing.get((day, row.currency), Decimal(0)) + row.cost
+        period = _period_of(day, query.granularity)
+        key = (period, *row.dims.values(), currency)
+        found = merged.get(key)
+        merged[key] = _added(found, row, period, currency, row.cost if cost is None else cost)
+    totals: dict[str, Decimal] = {}
+    for row in merged.values():
+        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.cost
+        row.cost = round_nanos(row.cost)
+    totals = {c: round_nanos(v) for c, v in totals.items()}  # exact sums, rounded once
+    rows = sorted(
+        merged.values(), key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values()))
+    )
+    unconverted = [Unconverted(day, cur, amount) for (day, cur), amount in sorted(missing.items())]
+    return SpendReport(query=query, rows=rows, totals=totals, table=as_charged.table, unconverted=unconverted)
+
+
+def _period_of(day: date, granularity: Granularity) -> str | None:
+    """The period label a day falls in, as the store labels them (weeks by their Monday)."""
+    if granularity is Granularity.DAY:
+        return day.isoformat()
+    if granularity is Granularity.WEEK:
+        return (day - timedelta(days=day.weekday())).isoformat()
+    if granularity is Granularity.MONTH:
+        return day.isoformat()[:7]
+    return None
+
+
+def _added(
+    into: SpendRow | None, row: SpendRow, period: str | None, currency: str, cost: Decimal
+) -> SpendRow:
+    """`row`'s counts with `cost`, added to `into` (a new row when None; `into` is changed)."""
+    if into is None:
+        return replace(row, period=period, currency=currency, cost=cost, dims=dict(row.dims))
+    into.cost += cost
+    into.requests += row.requests
+    into.input_tokens += row.input_tokens
+    into.cached_input_tokens += row.cached_input_tokens
+    into.cache_write_tokens += row.cache_write_tokens
+    into.output_tokens += row.output_tokens
+    into.reasoning_tokens += row.reasoning_tokens
+    into.unpriced_requests += row.unpriced_requests
+    return into
+
+
+def display_currencies(conn: Connection) -> list[str]:
+    """The currencies a report can be shown in: every one the rate table names, and those
+    the ledger holds spend in (shown as they are)."""
+    held = _spend_as_charged(conn, SpendQuery(start=FIRST_DAY, end=LAST_DAY, by=("currency",), basis="all"))
+    return sorted(rate_currencies(conn) | set(held.totals))
+
+
+def check_display_currency(conn: Connection, query: SpendQuery) -> SpendQuery:
+    """`query`, or a QueryError on `currency` when no rate names its display currency and the
+    ledger holds no spend in it (every amount would stay unconverted)."""
+    if query.currency is None:
+        return query
+    known = display_currencies(conn)
+    if query.currency not in known:
+        raise QueryError(
+            "currency",
+            f"no exchange rates for {query.currency}: import them (spendledger fx import FILE, or "
+            f"spendledger fx update), or use {', '.join([*known, ORIGINAL])}",
+        )
+    return query
 
 
 @dataclass
@@ -335,12 +488,23 @@ class Overview:
     kpis: Kpis | None = None
     daily: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # provider → day → cost (30 d)
     top: dict[str, list[tuple[str, Decimal]]] = field(default_factory=dict)  # project/model/user → top 5
+    # the display currency every figure was converted into (None: the leading one, as charged);
+    # `other_currencies` then holds what had no rate for its day
+    display_currency: str | None = None
 
 
-def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]] | None = None) -> Overview:
-    """The first page's figures: this month, the last 30 days and today, by provider."""
+def overview(
+    conn: Connection,
+    *,
+    today: date,
+    scope: Mapping[str, Sequence[str]] | None = None,
+    currency: str | None = None,
+) -> Overview:
+    """The first page's figures: this month, the last 30 days and today, by provider;
+    with a display `currency`, every figure converted into it."""
     windows: dict[str, tuple[Decimal, list[ProviderFigure]]] = {}
-    currency = "USD"
+    display = currency
+    currency = display or "USD"
     others: dict[str, Decimal] = {}
     has_demo = False
     month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
@@ -350,7 +514,10 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
         "Today": (today, today),
     }.items():
         report = spend(
-            conn, restrict(SpendQuery(start=start, end=end, by=("provider", "basis")), scope or {})
+            conn,
+            restrict(
+                SpendQuery(start=start, end=end, by=("provider", "basis"), currency=display), scope or {}
+            ),
         )
         if label == "This month":
             # the month's leading currency is the page's; the others are named beside it
@@ -376,6 +543,7 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
         last_write_at=last_write_at(conn),
         has_demo=has_demo,
         other_currencies=others,
+        display_currency=display,
     )
     _add_trends(conn, result, scope or {})
     return result
@@ -384,11 +552,16 @@ def overview(conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]
 def _add_trends(conn: Connection, result: Overview, scope: Mapping[str, Sequence[str]]) -> None:
     """KPIs, the daily series by provider and the top lists, all over the last 30 days."""
     today, currency = result.today, result.currency
+    display = result.display_currency
     start, end = period_range("30d", today=today)
     before = spend(
-        conn, restrict(SpendQuery(start=start - timedelta(days=30), end=start - timedelta(days=1)), scope)
+        conn,
+        restrict(
+            SpendQuery(start=start - timedelta(days=30), end=start - timedelta(days=1), currency=display),
+            scope,
+        ),
     )
-    last = spend(conn, restrict(SpendQuery(start=start, end=end), scope))
+    last = spend(conn, restrict(SpendQuery(start=start, end=end, currency=display), scope))
     rows = [r for r in last.rows if r.currency == currency]
     result.kpis = Kpis(
         month_to_date=result.windows["This month"][0],
@@ -400,13 +573,17 @@ def _add_trends(conn: Connection, result: Overview, scope: Mapping[str, Sequence
         unpriced_requests_30=sum(r.unpriced_requests for r in rows),
     )
     series = spend(
-        conn, restrict(SpendQuery(start=start, end=end, by=("provider",), granularity=Granularity.DAY), scope)
+        conn,
+        restrict(
+            SpendQuery(start=start, end=end, by=("provider",), granularity=Granularity.DAY, currency=display),
+            scope,
+        ),
     )
     for row in series.rows:
         if row.currency == currency and row.period:
             result.daily.setdefault(row.dims["provider"] or "unknown", {})[row.period] = row.cost
     for dim in ("project", "model", "user"):
-        ranked = spend(conn, restrict(SpendQuery(start=start, end=end, by=(dim,)), scope))
+        ranked = spend(conn, restrict(SpendQuery(start=start, end=end, by=(dim,), currency=display), scope))
         top = [(r.dims[dim] or "(none)", r.cost) for r in ranked.rows if r.currency == currency and r.cost]
         result.top[dim] = sorted(top, key=lambda t: -t[1])[:5]
 
@@ -446,7 +623,7 @@ def dimension_values(conn: Connection, query: SpendQuery) -> DimensionReport:
     (dim,) = query.by
     query = replace(query, granularity=Granularity.TOTAL)
     period = spend(conn, query)
-    known = spend(conn, replace(query, start=FIRST_DAY, end=LAST_DAY, basis="all"))
+    known = spend(conn, replace(query, start=FIRST_DAY, end=LAST_DAY, basis="all", currency=None))
     found: dict[str | None, DimensionValue] = {
         row.dims[dim]: DimensionValue(row.dims[dim], {}, 0, 0) for row in known.rows
     }

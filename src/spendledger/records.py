@@ -55,6 +55,7 @@ DIMENSIONS: tuple[str, ...] = (
     "model",
     "user",
     "feature",
+    "customer",  # the tenant an app's call served (the tracker's and the events API's `customer`)
     "basis",
     "currency",
 )
@@ -198,6 +199,7 @@ class UsageRecord:
     api_key_id: str = ""
     user: str = ""
     feature: str = ""
+    customer: str = ""  # the customer (tenant) a metered call served; '' for billing buckets
     tags: dict[str, Any] = field(default_factory=dict)
     requests: int = 1
     tokens: TokenCounts = field(default_factory=TokenCounts)

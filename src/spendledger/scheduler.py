@@ -3,7 +3,10 @@
 `serve` runs it in a background thread, `spendledger worker` on its own. Any number of
 them may run against one database: a source is due when its last run started at least
 `interval_minutes` ago, and `sync.sync_source` takes the source's lease before it runs,
-so a due source is synced by exactly one of them.
+so a due source is synced by exactly one of them. After the syncs, each round evaluates
+the alerts and sends the notifications and the weekly and monthly digests due (each claimed
+once across processes). With SPENDLEDGER_FX_DAILY_UPDATE, each round also downloads the
+ECB's exchange rates when they are due (imports/fx_rates.py).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from datetime import UTC, datetime
 from spendledger.alerts.delivery import notify_pending
 from spendledger.alerts.evaluate import evaluate, headline
 from spendledger.config import Settings
+from spendledger.imports.fx_rates import update_in_round
 from spendledger.ingest.subscriptions import sync_in_round
+from spendledger.reports.digests import send_due_digests
 from spendledger.secrets import load_vault
 from spendledger.store import Engine, partitions
 from spendledger.store.alerts import AlertRow
@@ -56,7 +61,16 @@ def run_due(
         sync_in_round(engine, tz=settings.tz, now=now())
     except Exception:
         log.exception("writing the seat subscriptions' records failed")
+    if settings.fx_daily_update:  # the ECB's rates, twice a day (a failure is logged and kept)
+        try:
+            update_in_round(engine, url=settings.fx_url, now=now())
+        except Exception:
+            log.exception("updating the exchange rates failed")
     evaluate_and_notify(engine, settings, at=now())  # on what the syncs brought
+    try:  # the weekly and monthly digests due, each claimed once across processes
+        send_due_digests(engine, settings, now=now())
+    except Exception:
+        log.exception("sending the digests failed")
     return outcomes
 
 

@@ -181,7 +181,7 @@ def test_browser_member_cannot_open_admin_pages_nor_see_others_spend(
     expect(pages_nav.get_by_role("link", name="Sources")).to_have_count(0)
     expect(pages_nav.get_by_role("link", name="API tokens")).to_have_count(0)
     expect(pages_nav.get_by_role("link")).to_have_text(
-        ["Overview", "Explore", "Entries", "Prices"]
+        ["Overview", "Explore", "Reports", "Entries", "Prices"]
     )  # their role's pages
     overview = page.locator("main").inner_text()
     assert not re.search(r"\$(?!0\.00\b)\d[\d,]*\.\d\d", overview), overview  # only $0.00, if any

@@ -3,9 +3,13 @@ the charts draw, and the export gives the figures shown."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from playwright.sync_api import Page, expect
@@ -81,3 +85,23 @@ def test_browser_explore_opens_on_a_summary_and_its_time_chart_is_full_width(
     bars, results = page.locator("#explore-bars").bounding_box(), page.locator("#results").bounding_box()
     assert bars and results and bars["width"] >= results["width"] - 1  # the page's whole width
     page.screenshot(path=str(SCREENSHOTS / "explore-by-day-1280.png"), full_page=True)
+
+
+def test_browser_explore_downloads_the_focus_file_of_the_period(
+    page: Page, live_server: str, engine: Engine, tmp_path: Path
+) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    load_demo(engine, tz=ZoneInfo("UTC"), end=datetime.now(UTC).date(), days=3)
+    log_in(page, live_server)
+    page.goto(f"{live_server}/explore?period=7d&filter=provider:openai")
+    expect(page.locator("#results table")).to_be_visible()
+    shown = page.locator("#results tfoot").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="FOCUS 1.2").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name.startswith("focus-1.2-") and path.suffix == ".csv"
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert rows and {r["ProviderName"] for r in rows} == {"OpenAI"}  # the explorer's filter
+    total = sum(Decimal(r["BilledCost"]) for r in rows)
+    assert f"{total.quantize(Decimal('0.01')):,}" in shown  # the figure the table shows

@@ -20,10 +20,12 @@ from spendledger.web import create_app
 # GET pages with a path parameter, opened with a value, plus the explorer's other views
 MORE_PAGES = (
     "/explore?by=project&by=model&granularity=day",
+    "/showback?by=customer&period=30d",
     "/prices?model=gpt-4o-mini",
     "/data/confirm?provider=openai&basis=demo",  # the confirmation states a scope (none: a 400)
 )
 NEEDS_PARAMETERS = {"/data/confirm"}
+DOWNLOADS = {"/api/v1/exports/focus"}  # answers a file (Content-Disposition: attachment), not a page
 
 
 def every_page(settings: Settings) -> list[str]:
@@ -39,7 +41,7 @@ def every_page(settings: Settings) -> list[str]:
     paths |= {
         r.path for r in app.routes if "GET" in (getattr(r, "methods", None) or ()) and "{" not in r.path
     }
-    return sorted(paths - NEEDS_PARAMETERS) + list(MORE_PAGES)
+    return sorted(paths - NEEDS_PARAMETERS - DOWNLOADS) + list(MORE_PAGES)
 
 
 def test_offline_every_page_loads_only_from_the_server(
@@ -72,8 +74,9 @@ def test_offline_docs_render_the_operations(page: Page, live_server: str) -> Non
     expect(operations.filter(has_text="/api/v1/events")).to_contain_text("POST")
     expect(operations.filter(has_text="/api/v1/spend")).to_contain_text("GET")
     # events, spend, dimensions, sources, budgets, alerts, entries (GET, POST), deletions,
-    # audit, subscriptions (GET, POST), imports, OTLP traces, health
-    expect(operations).to_have_count(15)
+    # audit, subscriptions (GET, POST), imports, the FOCUS export, reconcile, showback,
+    # aliases (GET, POST, DELETE), OTLP traces, health
+    expect(operations).to_have_count(21)
 
     # ReDoc's own script ran, read the document and drew its operations (it stops at the
     # first reference it cannot resolve, as it did at `#/$defs/EventIn`)

@@ -1,12 +1,14 @@
 """Budgets: what a spending limit has used in its current window, and in the windows before.
 
 A budget reads its spend through `queries.spend` (the same figures as every report) with
-its scope as the query's filters and its basis. Windows are calendar-aligned local days
-of the configured zone, both ends included: monthly = the calendar month, weekly =
-Monday to Sunday, daily = the day, quarterly = the calendar quarter (Jan, Apr, Jul,
-Oct), custom = its own range (which never resets). Records carry their local day
-already (store/ledger.py), so a window is a plain date range here; the zone matters
-only for which day "today" is (`local_day`).
+its scope as the query's filters, its basis, and its currency as the display currency:
+spend in every currency counts, converted at its day's rate; what has no rate for its
+day is not counted and is shown beside the figure (`BudgetStatus.unconverted`).
+Windows are calendar-aligned local days of the configured zone, both ends included:
+monthly = the calendar month, weekly = Monday to Sunday, daily = the day, quarterly =
+the calendar quarter (Jan, Apr, Jul, Oct), custom = its own range (which never resets).
+Records carry their local day already (store/ledger.py), so a window is a plain date
+range here; the zone matters only for which day "today" is (`local_day`).
 
 Money is Decimal throughout; an amount is parsed from its string, never through float.
 """
@@ -226,6 +228,9 @@ class BudgetStatus:
     resets_in: int | None  # days until the next window starts; None: a custom window never resets
     crossed: tuple[int, ...]  # the thresholds spent has reached
     past: list[PastWindow] = field(default_factory=list)  # most recent first
+    # spend in the window on days with no rate into the budget's currency, per currency:
+    # not in `spent` (it cannot be), and shown beside it
+    unconverted: dict[str, Decimal] = field(default_factory=dict)
 
     @property
     def over(self) -> bool:
@@ -238,11 +243,24 @@ def budget_window(budget: BudgetRow, day: date) -> Window:
 
 
 def budget_spent(conn: Connection, budget: BudgetRow, start: date, end: date) -> Decimal:
-    """The budget's spend from `start` to `end` (local days, included), exact."""
+    """The budget's spend from `start` to `end` (local days, included), exact: every
+    currency's spend converted into the budget's at its day's rate."""
+    return budget_spend(conn, budget, start, end)[0]
+
+
+def budget_spend(
+    conn: Connection, budget: BudgetRow, start: date, end: date
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """`budget_spent`, and per currency the spend on days with no rate into the budget's
+    currency (not counted, flagged)."""
     if end < start:
-        return Decimal(0)
-    query = SpendQuery(start=start, end=end, basis=budget.basis, filters=_scope(budget.scope))
-    return spend(conn, query).totals.get(budget.currency, Decimal(0))
+        return Decimal(0), {}
+    query = SpendQuery(
+        start=start, end=end, basis=budget.basis, filters=_scope(budget.scope), currency=budget.currency
+    )
+    report = spend(conn, query)
+    others = {c: v for c, v in sorted(report.totals.items()) if c != budget.currency}
+    return report.totals.get(budget.currency, Decimal(0)), others
 
 
 def budget_status(
@@ -250,7 +268,7 @@ def budget_status(
 ) -> BudgetStatus:
     """The current window's figures and the last `history` windows' (none for custom)."""
     window = budget_window(budget, today)
-    spent = budget_spent(conn, budget, window.start, min(window.end, today))
+    spent, unconverted = budget_spend(conn, budget, window.start, min(window.end, today))
     past: list[PastWindow] = []
     if budget.period != "custom":
         earlier = window
@@ -268,6 +286,7 @@ def budget_status(
         resets_in=None if budget.period == "custom" else (window.end - today).days + 1,
         crossed=tuple(t for t in budget.thresholds if spent * 100 >= budget.amount * t),
         past=past,
+        unconverted=unconverted,
     )
 
 

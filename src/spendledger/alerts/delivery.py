@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 
 from spendledger.alerts.evaluate import describe, headline, severity
 from spendledger.alerts.links import alert_explore_path
-from spendledger.alerts.transport import send
+from spendledger.alerts.transport import Attachment, send
 from spendledger.secrets import Vault
 from spendledger.store import Connection, Engine
 from spendledger.store.alerts import AlertRow, get_alert
@@ -85,6 +85,7 @@ def send_with_retries(
     body: str,
     *,
     level: str = "info",
+    attach: Attachment | None = None,
     retries: int = 3,
     backoff: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
@@ -96,7 +97,7 @@ def send_with_retries(
         if attempt:
             sleep(backoff * 2 ** (attempt - 1))
         try:
-            send(url, title, body, level=level)
+            send(url, title, body, level=level, attach=attach)
         except Exception as exc:  # noqa: BLE001 - any failure of a channel is logged, never raised
             error = str(exc) or exc.__class__.__name__
             continue

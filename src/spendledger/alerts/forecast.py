@@ -60,11 +60,13 @@ def daily_series(
     scope: Mapping[str, Sequence[str]] | None = None,
     basis: str = "best",
     currency: str | None = None,
+    convert: bool = True,
 ) -> dict[date, Decimal]:
     """Daily cost from `start` to `end` (inclusive), every day present (0 when nothing was spent).
 
-    `filters` as in `SpendQuery`, `scope` as in `restrict`; one currency: `currency`, or
-    the one most is spent in.
+    `filters` as in `SpendQuery`, `scope` as in `restrict`; in `currency` (every currency's
+    spend converted at its day's rate; with `convert` False, that currency's spend alone),
+    or without one in the currency most is spent in, as charged.
     """
     query = SpendQuery(
         start=start,
@@ -72,6 +74,7 @@ def daily_series(
         filters={k: tuple(v) for k, v in (filters or {}).items()},
         granularity=Granularity.DAY,
         basis=basis,
+        currency=currency if convert else None,
     )
     report = spend(conn, restrict(query, scope or {}))
     wanted = currency or report.leading_currency
@@ -126,6 +129,7 @@ def forecast_spend(
     scope: Mapping[str, Sequence[str]] | None = None,
     basis: str = "best",
     currency: str | None = None,
+    convert: bool = True,
 ) -> Forecast | None:
     """The ledger's period-end total from `start` to `end` as seen on `today`, with its band;
     None when today is outside the period.
@@ -144,6 +148,7 @@ def forecast_spend(
         scope=scope,
         basis=basis,
         currency=currency,
+        convert=convert,
     )
     return forecast_period(series, start=start, end=end, today=today)
 

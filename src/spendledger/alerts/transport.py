@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it loads its email plugin
@@ -23,6 +24,7 @@ if sys.version_info < (3, 13):  # Apprise imports imghdr (deprecated) when it lo
         import imghdr  # noqa: F401
 
 import apprise  # noqa: E402 - after the shim above
+import apprise.attachment.memory  # noqa: E402 - an attachment from bytes (a digest's PDF)
 
 from spendledger.errors import SpendledgerError  # noqa: E402
 
@@ -71,15 +73,34 @@ def check_url(url: str) -> None:
     )
 
 
-def send(url: str, title: str, body: str, *, level: str = "info") -> None:
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a message (by email): its name, bytes and MIME type."""
+
+    name: str
+    content: bytes
+    mimetype: str
+
+
+def is_email(url: str) -> bool:
+    """Whether a channel's URL sends email (Apprise's mailto:// and mailtos://)."""
+    return url.strip().lower().startswith(("mailto://", "mailtos://"))
+
+
+def send(url: str, title: str, body: str, *, level: str = "info", attach: Attachment | None = None) -> None:
     """Send one message to `url` (one attempt) with Apprise's notify type `level` (info,
-    warning, failure); NotifyError with Apprise's reason if it fails."""
+    warning, failure), with `attach` when given; NotifyError with Apprise's reason if it fails."""
     sender = _apprise(apprise_url(url))
     if sender is None:
         raise NotifyError("not a URL Apprise can send to")
     notify_type = _apprise_lib.NotifyType(level)
+    files = None
+    if attach is not None:
+        files = _apprise_lib.AppriseAttachment()
+        memory = _apprise_lib.attachment.memory.AttachMemory
+        files.add(memory(content=attach.content, name=attach.name, mimetype=attach.mimetype))
     with _apprise_lib.LogCapture(level=logging.WARNING) as captured:
-        ok = bool(sender.notify(title=title, body=body, notify_type=notify_type))
+        ok = bool(sender.notify(title=title, body=body, notify_type=notify_type, attach=files))
     if not ok:
         lines = [line.strip() for line in str(captured.getvalue()).splitlines() if line.strip()]
         reason = lines[-1].split(" - ", 2)[-1] if lines else "Apprise reported a failure"

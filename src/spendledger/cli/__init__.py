@@ -13,12 +13,19 @@ import typer
 from spendledger.cli import (
     agents,
     alerts,
+    aliases,
+    allocate,
     balances,
     budgets,
     channels,
     db,
+    digests,
     entries,
+    exports,
+    fx,
     prices,
+    reconcile,
+    report_pdf,
     sources,
     tokens,
     users,
@@ -48,13 +55,28 @@ app.add_typer(budgets.app, name="budgets")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(balances.app, name="balances")
 app.add_typer(channels.app, name="channels")
+app.add_typer(digests.app, name="digests")
 app.add_typer(entries.app, name="entries")
 app.add_typer(agents.app, name="agents")
 app.add_typer(subscriptions_app, name="subscriptions")
+# `report` reads spend (its own options); `report monthly|weekly` writes a period's PDF
+report_app = typer.Typer(
+    invoke_without_command=True, help="Spend as a table, CSV or JSON; or a period's PDF report."
+)
+report_app.callback()(report)
+report_app.command("monthly")(report_pdf.monthly)
+report_app.command("weekly")(report_pdf.weekly)
+app.add_typer(report_app, name="report")
+app.add_typer(exports.app, name="export")
+app.add_typer(reconcile.app, name="reconcile")
+app.add_typer(fx.app, name="fx")
+app.add_typer(aliases.app, name="aliases")
+app.add_typer(aliases.teams_app, name="teams")
+app.add_typer(allocate.app, name="allocate")
+app.command("showback")(allocate.showback_command)
 app.command("sync")(sources.sync)
 app.command("serve")(db.serve)
 app.command("worker")(db.worker)
-app.command("report")(report)
 app.command("demo")(demo)
 app.command("anomalies")(anomalies)
 app.command("delete")(delete_command)

@@ -44,7 +44,8 @@ def add(
     name: str,
     amount: Annotated[str, typer.Option("--amount", help="The limit per window, e.g. 500 or 1250.50.")],
     currency: Annotated[
-        str, typer.Option(help="The amount's currency; spend in others is not counted.")
+        str,
+        typer.Option(help="The amount's currency; spend in others counts, converted at its day's rate."),
     ] = "USD",
     period: Annotated[
         str, typer.Option(help=f"{'|'.join(PERIODS)}; calendar windows in the configured zone.")
@@ -128,6 +129,13 @@ def show(ctx: typer.Context, name: str) -> None:
     console.print(f"Channels: {', '.join(b.channels) or 'none'}")
     console.print(f"Current window: {w.start} → {w.end} ({_days(w.days)}, both included), today {today}")
     console.print(f"Spent: {money(s.spent)} {b.currency} ({s.percent} % of {money(b.amount)})")
+    if s.unconverted:
+        others = ", ".join(f"{money(v)} {c}" for c, v in s.unconverted.items())
+        console.print(
+            f"Not counted: {others} on days with no exchange rate into {b.currency} "
+            "(spendledger fx import FILE, or fx update)",
+            style="yellow",
+        )
     left = f"{money(s.left)} {b.currency}" if s.left >= 0 else f"none, over by {money(-s.left)} {b.currency}"
     console.print(f"Left: {left}")
     console.print(f"Resets: {_resets(s, long=True)}")

@@ -15,10 +15,19 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from spendledger.cli.context import open_ledger, print_table, settings_of, today_in, user_errors
+from spendledger.cli.context import err, open_ledger, print_table, settings_of, today_in, user_errors
 from spendledger.exports.spend import report_to_csv, report_to_dict
-from spendledger.queries import BASES, PRESETS, SpendReport, SpendRow, build_query, spend
-from spendledger.records import DIMENSIONS, display_money
+from spendledger.queries import (
+    BASES,
+    PRESETS,
+    QUERY_DIMENSIONS,
+    SpendReport,
+    SpendRow,
+    build_query,
+    check_display_currency,
+    spend,
+)
+from spendledger.records import display_money
 
 BASIS_NOTES: dict[str, str] = {
     "best": "best available (billed where a billing sync covers the day, else metered; manual and demo)",
@@ -38,16 +47,26 @@ def report(
     end: Annotated[str | None, typer.Option("--to", help="Last day, included.")] = None,
     period: Annotated[str | None, typer.Option(help=f"Instead of dates: {'|'.join(PRESETS)}.")] = None,
     by: Annotated[
-        list[str] | None, typer.Option(help=f"Group by DIM,... of: {', '.join(DIMENSIONS)}.")
+        list[str] | None, typer.Option(help=f"Group by DIM,... of: {', '.join(QUERY_DIMENSIONS)}, tag:KEY.")
     ] = None,
     granularity: Annotated[str, typer.Option(help="day|week|month|total.")] = "total",
     basis: Annotated[str, typer.Option(help=f"{'|'.join(BASES)}.")] = "best",
     filters: Annotated[
         list[str] | None, typer.Option("--filter", help="DIM=VALUE; repeat to add (same DIM: any of).")
     ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            help="Show every amount in this currency (ISO 4217), at its day's rate; original: as "
+            "charged. Default: SPENDLEDGER_CURRENCY."
+        ),
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table, csv or json.")] = Format.TABLE,
 ) -> None:
-    """Spend over a period, grouped and filtered (default: the last 30 days, in total)."""
+    """Spend over a period, grouped and filtered (default: the last 30 days, in total).
+    `report monthly` and `report weekly` write a period's PDF report instead."""
+    if ctx.invoked_subcommand is not None:
+        return  # the options above are this command's; `monthly` and `weekly` have their own
     settings = settings_of(ctx)
     with user_errors():
         query = build_query(
@@ -59,15 +78,26 @@ def report(
             filters=filters or (),
             granularity=granularity,
             basis=basis,
+            currency=settings.currency if currency is None else currency,
         )
-    with open_ledger(ctx) as engine, engine.connect() as conn:
-        result = spend(conn, query)
+    with open_ledger(ctx) as engine, engine.connect() as conn, user_errors():
+        result = spend(conn, check_display_currency(conn, query))
     if fmt is Format.JSON:
         typer.echo(json.dumps(report_to_dict(result), indent=2))
     elif fmt is Format.CSV:
         typer.echo(report_to_csv(result), nl=False)
     else:
         print_table(render_table(result))
+        if result.unconverted:
+            days = sorted({u.day for u in result.unconverted})
+            target = query.currency
+            others = ", ".join(f"{money(v)} {c}" for c, v in sorted(result.totals.items()) if c != target)
+            err().print(
+                f"No exchange rate into {target} on or before {len(days)} days ({days[0]} … {days[-1]}): "
+                f"{others} shown as charged, not in the {target} total; "
+                "import rates with `spendledger fx import FILE` or `spendledger fx update`.",
+                style="yellow",
+            )
 
 
 def render_table(report: SpendReport) -> Table:
@@ -76,9 +106,10 @@ def render_table(report: SpendReport) -> Table:
     multi_currency = len(report.totals) > 1
     periods = q.granularity != "total"
     show_unpriced = any(r.unpriced_requests for r in report.rows)
+    converted = f" · in {q.currency}, each day at its rate" if q.currency else ""
     table = Table(
         title=f"Spend {q.start} → {q.end}",
-        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}"
+        caption=f"basis: {BASIS_NOTES.get(q.basis, q.basis)} · read from {report.table}{converted}"
         + (" · several currencies: a total per currency, not converted" if multi_currency else ""),
     )
     labels = ([str(q.granularity).capitalize()] if periods else []) + [

@@ -58,7 +58,18 @@ def report_to_dict(report: SpendReport) -> dict[str, Any]:
         "totals": {c: format_money(v) for c, v in sorted(report.totals.items())},
         "rows": [row_to_dict(r) for r in report.rows],
     }
-    if report.currency is None:
+    if q.currency is not None:
+        out["unconverted"] = [
+            {"day": u.day.isoformat(), "currency": u.currency, "amount": format_money(u.amount)}
+            for u in report.unconverted
+        ]
+    if report.unconverted:
+        days = len({u.day for u in report.unconverted})
+        out["note"] = (
+            f"{days} days had no exchange rate into {q.currency} on or before them: their amounts stay "
+            "in their own currency, in `totals` and in `unconverted`; import rates with `spendledger fx`"
+        )
+    elif report.currency is None:
         out["note"] = "several currencies: no single total, one per currency in `totals` (not converted)"
     return out
 

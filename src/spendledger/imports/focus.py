@@ -12,15 +12,20 @@ The mapping (standards.md, provider-apis-2026.md §3):
   them; the basis is billed unless the importer's options name another;
 - bucket: [ChargePeriodStart, ChargePeriodEnd) in UTC (a time without zone is UTC, as
   FOCUS requires; BigQuery's "2026-11-01 00:00:00 UTC" is read too);
-- provider: the route that sold it, `ServiceProviderName` (1.3) else `ProviderName`
-  (1.0–1.2), else `HostProviderName`, `PublisherName`, `InvoiceIssuerName`; the three
-  clouds under the ledger's names (Microsoft → azure, AWS → aws, Google Cloud → google),
+- provider: the route that sold it: the host when it is the invoice issuer too (1.3:
+  Claude bought on Bedrock, whose service provider is Anthropic, is aws, as the AWS
+  connector names it), else `ServiceProviderName` (1.3) else `ProviderName` (1.0–1.2),
+  else `HostProviderName`, `PublisherName`, `InvoiceIssuerName`; the clouds and the
+  providers FOCUS names by display name under the ledger's names (Microsoft → azure,
+  AWS → aws, Google Cloud → google, Mistral AI → mistral: exports/focus_entities.py),
   any other name as `model_names.canonical_provider` spells it;
 - account: `SubAccountName` (else `SubAccountId`, else the billing account); project:
   `ResourceName` (else the last part of `ResourceId`); workspace: Azure's resource group
-  (`x_ResourceGroupName`); user, feature and a project named in `Tags` win, as the
-  Google connector reads labels;
+  (`x_ResourceGroupName`); user, feature, workspace, api_key_id and a project named in
+  `Tags` win, as the Google connector reads labels;
 - model and tokens: from the clouds' SKU names (focus_skus.py), tokens only on usage rows;
+  a spendledger export's own columns (exports/focus_columns.py: `x_Model`, `x_Requests`
+  and a column per token kind) give them exactly when the file has them;
 - tags: charge category and class, service, billing and sub-account ids, resource id,
   SKU ids, region, publisher, the consumed quantity, and the row's `Tags` under `labels`.
 
@@ -55,6 +60,7 @@ from typing import Any, BinaryIO, Literal
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
+from spendledger.exports.focus_entities import PROVIDER_BY_NAME
 from spendledger.imports import focus_skus
 from spendledger.imports.base import (
     Imported,
@@ -105,9 +111,9 @@ IDENTITY = (
 _TAGS_AT = IDENTITY.index("tags")
 _READ = frozenset(
     (*REQUIRED, *PROVIDER_COLUMNS, *IDENTITY, "subaccountname", "billingaccountname", "servicecategory",
-     "consumedquantity", "x_skumetercategory")
+     "consumedquantity", "x_skumetercategory", *focus_skus.OWN_COLUMNS)
 )  # fmt: skip
-CLOUDS = {  # the three clouds' names in their FOCUS exports → the ledger's provider names
+CLOUDS = PROVIDER_BY_NAME | {  # the clouds' names in their FOCUS exports → the ledger's provider names
     "microsoft": "azure", "microsoft azure": "azure", "microsoft corporation": "azure", "azure": "azure",
     "aws": "aws", "amazon web services": "aws", "amazon web services, inc.": "aws", "amazon": "aws",
     "google cloud": "google", "google cloud platform": "google", "google": "google", "gcp": "google",
@@ -353,7 +359,14 @@ def _record(row: _Row, options: ImportOptions, basis: Basis) -> UsageRecord:
     found = focus_skus.billed(provider, v)
     tokens = TokenCounts()
     quantity = _decimal(row, "consumedquantity") if v.get("consumedquantity") else None
-    if category.lower() in _TOKENS_ON and not v.get("chargeclass"):
+    requests, model = 0, found.model
+    if focus_skus.OWN_TOKENS["input"] in row.names:  # spendledger's own export: its exact figures
+        try:
+            tokens, requests = focus_skus.own_figures(v)
+        except SpendledgerError as exc:
+            raise _RowError(exc.field or "x_inputtokens", str(exc)) from None
+        model = v.get(focus_skus.OWN_MODEL) or model
+    elif category.lower() in _TOKENS_ON and not v.get("chargeclass"):
         try:
             tokens = focus_skus.token_counts(found, quantity, v.get("consumedunit", ""))
         except ValueError as exc:
@@ -368,19 +381,20 @@ def _record(row: _Row, options: ImportOptions, basis: Basis) -> UsageRecord:
         start=start,
         end=end,
         provider=provider,
-        model=found.model[:DIM],
+        model=model[:DIM],
         account=(
             v.get("subaccountname")
             or v.get("subaccountid")
             or v.get("billingaccountname")
             or v.get("billingaccountid", "")
         )[:DIM],  # fmt: skip
-        workspace=v.get("x_resourcegroupname", "")[:DIM],
+        workspace=v.get("x_resourcegroupname", "")[:DIM] or _label(labels, "workspace"),
+        api_key_id=_label(labels, "api_key_id"),
         project=_label(labels, "project") or _resource_name(v),
         user=_label(labels, "user"),
         feature=_label(labels, "feature"),
         tags=_tags(v, labels, provider, quantity),
-        requests=0,
+        requests=requests,
         tokens=tokens,
         cost=cost,
         currency=currency,
@@ -400,7 +414,13 @@ def _resource_name(values: Mapping[str, str]) -> str:
 
 def provider_of(values: Mapping[str, str]) -> str:
     """The ledger's provider of a row: the route that sold it (see the module's doc)."""
-    name = next((values[c] for c in PROVIDER_COLUMNS if values.get(c)), "")
+    host, issuer = (_provider(values.get(c, "")) for c in ("hostprovidername", "invoiceissuername"))
+    if host and host == issuer and host != "not applicable":  # the host bills it: the route
+        return host
+    return _provider(next((values[c] for c in PROVIDER_COLUMNS if values.get(c)), ""))
+
+
+def _provider(name: str) -> str:
     return CLOUDS.get(name.strip().lower()) or canonical_provider(name)[:DIM]
 
 

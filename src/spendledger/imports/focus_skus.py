@@ -9,8 +9,10 @@ them in its own words, which the billing connectors already read (sources/):
   "gpt-4o-0806 Inp glbl Tokens" (`_azure_meters.py`);
 - Google: the SKU description (`ChargeDescription` or `x_SkuDescription`), "Gemini 2.5
   Flash GA Text Input - Predictions" (`_gcp_skus.py`);
-- any other issuer (LiteLLM's FOCUS callback, spendledger's own FOCUS export): a `SkuId`
-  of `[provider:]model:kind` (standards.md: "SkuId `<model>:<token kind>`").
+- any other issuer (LiteLLM's FOCUS callback): a `SkuId` of `[provider:]model:kind`
+  (standards.md: "SkuId `<model>:<token kind>`");
+- spendledger's own FOCUS export: its custom columns (exports/focus_columns.py), the
+  ledger's model (`x_Model`), requests and every token kind, read exactly (`own_figures`).
 
 Tokens come from `ConsumedQuantity` in `ConsumedUnit`: a unit that names a scale
 ("1K Tokens", "1000 Tokens", "1M tokens", "Million Tokens") multiplies, a bare
@@ -23,15 +25,22 @@ row it cannot read is a money line item with no model and no tokens.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from spendledger.records import TokenCounts
+from spendledger.errors import SpendledgerError
+from spendledger.exports.focus_columns import TOKEN_COLUMN_OF
+from spendledger.records import TokenCounts, TokenError
 from spendledger.sources._aws_usage_types import is_bedrock_service, parse_usage_type
 from spendledger.sources._azure_meters import meter_kind
 from spendledger.sources._gcp_skus import model_of_sku, token_kind_of_sku
 
 MAX_TOKENS = 10**15  # more tokens than any bill counts: the quantity is wrong, not the bill
+# a spendledger export's own columns (lower-case, as the reader keys them)
+OWN_MODEL, OWN_REQUESTS = "x_model", "x_requests"
+OWN_TOKENS = {kind: column.lower() for kind, column in TOKEN_COLUMN_OF.items()}
+OWN_COLUMNS = (OWN_MODEL, OWN_REQUESTS, *OWN_TOKENS.values())
 
 # the ledger's token kinds by the names files give them (the connectors' and the export's)
 _KINDS: dict[str, str] = {
@@ -153,3 +162,31 @@ def _generic(sku_id: str, meter: str) -> Billed | None:
     if meter.strip().lower() in _KINDS and sku_id.strip() and ":" not in sku_id:
         return Billed(sku_id.strip(), _KINDS[meter.strip().lower()])
     return None
+
+
+def own_figures(columns: Mapping[str, str]) -> tuple[TokenCounts, int]:
+    """The tokens and requests of a row of spendledger's own export, exactly.
+
+    Raises SpendledgerError naming the column (`field`) and what to write instead.
+    """
+    tokens = TokenCounts(**{kind: _count(columns, column) for kind, column in OWN_TOKENS.items()})
+    try:
+        tokens.validate()
+    except TokenError as exc:
+        column = OWN_TOKENS.get((exc.field or "").removesuffix("_tokens"), OWN_TOKENS["input"])
+        raise SpendledgerError(str(exc), field=column) from None
+    return tokens, _count(columns, OWN_REQUESTS)
+
+
+def _count(columns: Mapping[str, str], column: str) -> int:
+    text = columns.get(column, "")
+    try:
+        value = int(text) if text else 0
+    except ValueError:
+        value = -1
+    if not 0 <= value < MAX_TOKENS:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise SpendledgerError(
+            f"{shown!r} is not a count: write a whole number from 0, such as 1200", field=column
+        )
+    return value

@@ -47,6 +47,10 @@ class Event:
     api_key_id: str | None = None
     user: str | None = None
     feature: str | None = None
+    customer: str | None = field(
+        default=None,
+        metadata=_doc("The customer (tenant) the call served: a dimension of every report", "acme"),
+    )
     tags: dict[str, Any] | None = field(
         default=None, metadata=_doc("A JSON object of at most 4 levels and 4 096 bytes (compact JSON)")
     )

@@ -28,7 +28,7 @@ RULES: dict[str, dict[str, Any]] = {
     "provider": {"min_length": 1, "max_length": DIM},
     "model": {"min_length": 1, "max_length": DIM},
     **dict.fromkeys(
-        ("account", "workspace", "project", "api_key_id", "user", "feature"), {"max_length": DIM}
+        ("account", "workspace", "project", "api_key_id", "user", "feature", "customer"), {"max_length": DIM}
     ),
     "requests": COUNT,
     **dict.fromkeys(TOKEN_FIELDS, COUNT),

@@ -112,6 +112,7 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
         api_key_id=event.api_key_id or "",
         user=event.user or "",
         feature=event.feature or "",
+        customer=event.customer or "",
         tags=event.tags or {},
         requests=event.requests,
         tokens=tokens,

@@ -60,6 +60,7 @@ def configure(
     enabled: bool = True,
     tz: str | tzinfo | None = None,
     account: str | None = None,
+    customer: str | None = None,
 ) -> None:
     """Say where events go. Without a call, the first event reads SPENDLEDGER_URL and
     SPENDLEDGER_TOKEN (or SPENDLEDGER_DATABASE_URL); calling again replaces the
@@ -85,6 +86,8 @@ def configure(
         account: the provider account (organisation) calls are billed to, as the ledger's
             billing source names it; a call with no account counts against its provider's
             only billed account, if it has one (`record()`, `context()` and `instrument()` win).
+        customer: the customer (tenant) calls serve, a dimension of every report
+            (`record()`, `context()` and `instrument()` win).
     """
     try:
         config, problems = resolve(
@@ -102,6 +105,7 @@ def configure(
             enabled=enabled,
             tz=tz,
             account=account,
+            customer=customer,
         )
         _sender.install(config, problems)
     except Exception as exc:  # noqa: BLE001 - never in the application's way
@@ -117,13 +121,14 @@ def instrument(
     tags: Mapping[str, Any] | None = None,
     account: str | None = None,
     provider: str | None = None,
+    customer: str | None = None,
 ) -> ClientT:
     """Record every call made through an `openai` or `anthropic` client (sync or async).
 
     Args:
         client: an `OpenAI`, `AsyncOpenAI`, `Anthropic` or `AsyncAnthropic` client.
-        project, user, feature, tags, account: attribution for this client's calls
-            (`context()` and `record()` arguments win over them).
+        project, user, feature, tags, account, customer: attribution for this client's
+            calls (`context()` and `record()` arguments win over them).
         provider: the provider its calls are recorded under. Default: the self-hosted
             server its base_url points at (Ollama at localhost:11434, LM Studio :1234,
             vLLM :8000, llama.cpp :8080, or an address of SPENDLEDGER_LOCAL_SERVERS,
@@ -137,7 +142,14 @@ def instrument(
         from spendledger.sdk._instrument import instrument as instrument_client
 
         instrumented: ClientT = instrument_client(
-            client, project=project, user=user, feature=feature, tags=tags, account=account, provider=provider
+            client,
+            project=project,
+            user=user,
+            feature=feature,
+            tags=tags,
+            account=account,
+            provider=provider,
+            customer=customer,
         )
         return instrumented
     except Exception as exc:  # noqa: BLE001 - an uninstrumented client still works
@@ -172,6 +184,7 @@ def record(
     timestamp: datetime | None = None,
     event_id: str | None = None,
     account: str | None = None,
+    customer: str | None = None,
 ) -> str | None:
     """Record one call made without an instrumented client (Mistral, Gemini, a local model).
 
@@ -187,6 +200,7 @@ def record(
         project, user, feature, tags: attribution; they win over `context()` and `configure()`.
         account: the provider account (organisation) the call is billed to, as the
             ledger's billing source names it; wins over `context()` and `configure()`.
+        customer: the customer (tenant) the call served; wins over `context()` and `configure()`.
         timestamp: when the call started (default now; a naive datetime is local time).
         event_id: a unique id; recording the same id (and timestamp) again changes nothing.
 
@@ -205,7 +219,12 @@ def record(
             "audio_output_tokens": audio_output_tokens,
         }
         explicit = Attribution(
-            project=project, user=user, feature=feature, tags=dict(tags or {}), account=account
+            project=project,
+            user=user,
+            feature=feature,
+            tags=dict(tags or {}),
+            account=account,
+            customer=customer,
         )
         event = make_event(
             provider=provider,

@@ -73,6 +73,7 @@ def resolve(
     tags: Any,
     spill_dir: Any,
     account: Any = None,
+    customer: Any = None,
     max_queue: Any,
     batch_size: Any,
     flush_interval: Any,
@@ -114,7 +115,7 @@ def resolve(
         endpoint=endpoint,
         token=token,
         database_url=database_url,
-        defaults=_attribution(project, user, feature, tags, problems, account=account),
+        defaults=_attribution(project, user, feature, tags, problems, account=account, customer=customer),
         spill_dir=_spill_dir(spill_dir, environ, problems),
         max_queue=_positive(int, "max_queue", max_queue, MAX_QUEUE, problems),
         batch_size=_positive(int, "batch_size", batch_size, BATCH_SIZE, problems),
@@ -176,10 +177,18 @@ def _positive(kind: type[_N], name: str, value: Any, default: _N, problems: list
 
 
 def _attribution(
-    project: Any, user: Any, feature: Any, tags: Any, problems: list[str], *, account: Any = None
+    project: Any,
+    user: Any,
+    feature: Any,
+    tags: Any,
+    problems: list[str],
+    *,
+    account: Any = None,
+    customer: Any = None,
 ) -> Attribution:
     fields: dict[str, str | None] = {}
-    for name, value in (("project", project), ("user", user), ("feature", feature), ("account", account)):
+    named = (("project", project), ("user", user), ("feature", feature), ("account", account))
+    for name, value in (*named, ("customer", customer)):
         if value is not None and not isinstance(value, str):
             problems.append(f"{name} must be a string, got {value!r}; using {str(value)!r}")
             value = str(value)

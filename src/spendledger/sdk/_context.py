@@ -21,6 +21,7 @@ from typing import Any
 class Attribution:
     project: str | None = None
     account: str | None = None  # the provider account (organisation) the call is billed to
+    customer: str | None = None  # the customer (tenant) the call served
     user: str | None = None
     feature: str | None = None
     tags: Mapping[str, Any] = field(default_factory=dict)
@@ -30,6 +31,7 @@ class Attribution:
         return Attribution(
             project=self.project if self.project is not None else base.project,
             account=self.account if self.account is not None else base.account,
+            customer=self.customer if self.customer is not None else base.customer,
             user=self.user if self.user is not None else base.user,
             feature=self.feature if self.feature is not None else base.feature,
             tags={**base.tags, **self.tags} if self.tags else base.tags,
@@ -53,9 +55,17 @@ def context(
     feature: str | None = None,
     tags: Mapping[str, Any] | None = None,
     account: str | None = None,
+    customer: str | None = None,
 ) -> Iterator[Attribution]:
     """Attribute every call inside the block (see the module's docstring)."""
-    inner = Attribution(project=project, user=user, feature=feature, tags=dict(tags or {}), account=account)
+    inner = Attribution(
+        project=project,
+        user=user,
+        feature=feature,
+        tags=dict(tags or {}),
+        account=account,
+        customer=customer,
+    )
     token = _current.set(inner.over(_current.get()))
     try:
         yield _current.get()

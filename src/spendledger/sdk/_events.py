@@ -78,6 +78,8 @@ def make_event(
         event["user"] = who.user
     if who.feature is not None:
         event["feature"] = who.feature
+    if who.customer is not None:
+        event["customer"] = who.customer
     if who.tags:
         event["tags"] = dict(who.tags)
     if latency_ms is not None:

@@ -59,6 +59,7 @@ def instrument(
     tags: Mapping[str, Any] | None = None,
     account: str | None = None,
     provider: str | None = None,
+    customer: str | None = None,
 ) -> Any:
     """Record every call `client` makes as an event; patches the client in place.
 
@@ -77,6 +78,7 @@ def instrument(
         tags: default tags, merged under the tags of an enclosing `context()`.
         account: the provider account (organisation) its calls are billed to, as the
             ledger's billing source names it.
+        customer: the customer (tenant) its calls serve.
         provider: the provider its calls are recorded under, e.g. "vllm" for a client of
             a self-hosted server; default: the self-hosted server its base_url names
             (local_servers.py), else the client's own (openai, azure, anthropic).
@@ -96,7 +98,12 @@ def instrument(
         package, client_provider, is_async = found
         recorded = provider or _server_of(client) or client_provider
         defaults = Attribution(
-            project=project, user=user, feature=feature, tags=dict(tags or {}), account=account
+            project=project,
+            user=user,
+            feature=feature,
+            tags=dict(tags or {}),
+            account=account,
+            customer=customer,
         )
         # our own modules, imported on the first instrument() of each kind, never per call
         if package == "openai":
@@ -114,6 +121,7 @@ def instrument(
                 "tags": tags,
                 "account": account,
                 "provider": provider,
+                "customer": customer,
             },
         )
     except Exception:

@@ -315,7 +315,12 @@ class Sender(Tally):
         """The events as JSON texts, the configured defaults filled in."""
         encode, defaults = self._encode, self._defaults
         fill = bool(
-            defaults.project or defaults.account or defaults.user or defaults.feature or defaults.tags
+            defaults.project
+            or defaults.account
+            or defaults.user
+            or defaults.feature
+            or defaults.customer
+            or defaults.tags
         )
         lines: list[str] = []
         for event in events:
@@ -338,6 +343,7 @@ def _with_defaults(event: Event, defaults: Attribution) -> Event:
         ("account", defaults.account),
         ("user", defaults.user),
         ("feature", defaults.feature),
+        ("customer", defaults.customer),
     ):
         if value is not None and event.get(name) is None:
             event[name] = value

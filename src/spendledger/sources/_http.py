@@ -6,9 +6,9 @@ in tests), the provider's fixed headers and an auth hook. Auth is an `httpx.Auth
 `Bearer` and `KeyHeader` today; OAuth client credentials (fetch and refresh a token)
 or signed requests (AWS SigV4) are further `httpx.Auth` subclasses built from the
 source's config, with nothing else to change (`_oauth.ClientCredentials` is the first).
-Connectors call `get_json(...)` or `post_json(...)`; each returns the decoded JSON
-object or raises a `SourceError` (`get_response` also hands back the response, for
-paging by its headers). 429 waits `Retry-After` (capped) or
+Connectors hold an `Api` (client, hints, retry policy, throttle) and call its `get`,
+`post` or `get_response` (which also hands back the response, for paging by its
+headers); each returns the decoded JSON object or raises a `SourceError`. 429 waits `Retry-After` (capped) or
 backs off exponentially; 5xx and network errors back off; both give up after
 `max_attempts`. A provider that throttles with other answers (GitHub: a 403 whose
 `x-ratelimit-remaining` is 0) passes a `throttle` that reads the wait from them.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,7 @@ class Hints:
     auth: str = "check the key"  # what to do on 401
     permission: str = "the key lacks a permission this endpoint needs"  # on 403
     not_found: str = "check base_url (it should end in /v1)"  # on 404
+    secret: str | None = field(default=None, repr=False)  # never in a message, even if a proxy echoes it
 
 
 class Bearer(httpx.Auth):
@@ -130,6 +131,57 @@ def _error_text(response: httpx.Response) -> str:
 Throttle = Callable[[httpx.Response], float | None]
 
 
+@dataclass(frozen=True)
+class Api:
+    """One source's line to its provider: the client, the advice its errors carry, the retry
+    policy and the throttle reading, so a connector's call names only what differs."""
+
+    client: httpx.Client
+    hints: Hints
+    policy: RetryPolicy = RetryPolicy()
+    throttle: Throttle | None = None
+
+    def get(
+        self, path: str, params: Params | None = None, *, endpoint: str, page: int | None = None
+    ) -> dict[str, Any]:
+        return self.get_response(path, params, endpoint=endpoint, page=page)[0]
+
+    def get_response(
+        self, path: str, params: Params | None = None, *, endpoint: str, page: int | None = None
+    ) -> tuple[dict[str, Any], httpx.Response]:
+        return get_response(
+            self.client,
+            path,
+            params=params,
+            hints=self.hints,
+            endpoint=endpoint,
+            page=page,
+            policy=self.policy,
+            throttle=self.throttle,
+        )
+
+    def post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        params: Params | None = None,
+        *,
+        endpoint: str,
+        page: int | None = None,
+    ) -> dict[str, Any]:
+        return post_json(
+            self.client,
+            path,
+            body,
+            params=params,
+            hints=self.hints,
+            endpoint=endpoint,
+            page=page,
+            policy=self.policy,
+            throttle=self.throttle,
+        )
+
+
 def get_json(
     client: httpx.Client,
     path: str,
@@ -189,6 +241,24 @@ def post_json(
 
 
 def _json_call(
+    send: Callable[[], httpx.Response],
+    hints: Hints,
+    endpoint: str,
+    page: int | None,
+    policy: RetryPolicy,
+    throttle: Throttle | None,
+) -> tuple[dict[str, Any], httpx.Response]:
+    try:
+        return _attempts(send, hints, endpoint, page, policy, throttle)
+    except SourceError as exc:  # defence in depth: an echoing proxy must not leak the key
+        secret = hints.secret
+        if secret and len(secret) > 3 and secret in str(exc):
+            message = str(exc).replace(secret, "[key]")
+            raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
+        raise
+
+
+def _attempts(
     send: Callable[[], httpx.Response],
     hints: Hints,
     endpoint: str,

@@ -43,7 +43,7 @@ from spendledger.sources._anthropic_payloads import (
     Report,
     UsageResult,
 )
-from spendledger.sources._http import Hints, KeyHeader, RetryPolicy, get_json
+from spendledger.sources._http import Api, Hints, KeyHeader, RetryPolicy
 from spendledger.sources.base import Option, Page, SourceConfig, SourceError, SourceType
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -85,6 +85,7 @@ class AnthropicConnector:
         self._hints = Hints(
             provider="Anthropic",
             source=config.name,
+            secret=config.key,
             auth="an Admin API key (sk-ant-admin…) is needed; an organisation admin creates one in the "
             "Claude Console under Settings → Admin keys",
             permission="this key may not read the organisation's reports; use an Admin API key "
@@ -92,6 +93,7 @@ class AnthropicConnector:
             not_found="check base_url (it should be https://api.anthropic.com, without /v1)",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = Api(self._client, self._hints, self._policy)
         self._workspaces: dict[str, str] | None = None
         self._api_keys: dict[str, str] | None = None
 
@@ -139,15 +141,7 @@ class AnthropicConnector:
         params: Sequence[tuple[str, str | int]] | dict[str, str | int],
         page: int | None = None,
     ) -> M:
-        body = get_json(
-            self._client,
-            path,
-            params=params,
-            hints=self._hints,
-            endpoint=endpoint,
-            page=page,
-            policy=self._policy,
-        )
+        body = self._api.get(path, params, endpoint=endpoint, page=page)
         try:
             return model.model_validate(body)
         except ValidationError as exc:

@@ -80,6 +80,7 @@ class DeepSeekConnector(BalanceConnector):
         self._hints = _http.Hints(
             provider="DeepSeek",
             source=config.name,
+            secret=config.key,
             auth=f"the API key is wrong or was deleted; create one under {KEYS_PAGE} and set it as "
             "this source's key",
             permission=f"the key may not read the balance; use an API key of the account from {KEYS_PAGE}",

@@ -168,7 +168,6 @@ class GitHubCopilotConnector:
     ) -> None:
         self.name = config.name
         self.account = config.options.get("account") or config.name
-        self._key = config.key
         self._policy = policy or _http.RetryPolicy()
         org = config.options.get("org", "").strip()
         enterprise = config.options.get("enterprise", "").strip()
@@ -194,12 +193,14 @@ class GitHubCopilotConnector:
         self._hints = _http.Hints(
             provider="GitHub Copilot",
             source=config.name,
+            secret=config.key,
             auth=_AUTH,
             permission=_ORG_PERMISSION if org else _ENTERPRISE_PERMISSION,
             not_found=f"check the {'organisation login' if org else 'enterprise slug'}, that the token's "
             "owner administers it, and base_url (https://api.github.com)",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy, throttle=throttled)
         self._roster: list[str] | None = None  # the seat holders' logins, listed once
         self._active: dict[tuple[str, int, int], list[str]] = {}  # (endpoint, year, month) → logins
 
@@ -462,22 +463,7 @@ class GitHubCopilotConnector:
     def _request(
         self, path: str, params: Query | None, endpoint: str, page: int | None
     ) -> tuple[dict[str, Any], httpx.Response]:
-        try:
-            return _http.get_response(
-                self._client,
-                path,
-                params=params,
-                hints=self._hints,
-                endpoint=endpoint,
-                page=page,
-                policy=self._policy,
-                throttle=throttled,
-            )
-        except SourceError as exc:  # defence in depth: an echoing proxy must not leak the token
-            if self._key and self._key in str(exc):
-                message = str(exc).replace(self._key, "[token]")
-                raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
-            raise
+        return self._api.get_response(path, params, endpoint=endpoint, page=page)
 
     def _parse(self, model: type[M], body: object, endpoint: str, page: int | None) -> M:
         """Validate `body`; a mismatch names the endpoint, the page and the field path."""

@@ -152,18 +152,19 @@ class OpenAIConnector:
     ) -> None:
         self.name = config.name
         self.account = config.options.get("account") or config.name
-        self._key = config.key
         self._policy = policy or _http.RetryPolicy()
         self._project_ids = [p.strip() for p in config.options.get("project_ids", "").split(",") if p.strip()]
         self._hints = _http.Hints(
             provider="OpenAI",
             source=config.name,
+            secret=config.key,
             auth="the key must be an organisation admin key (sk-admin-…); create one under "
             "Organization settings → Admin keys and set it as this source's key",
             permission="the admin key needs read access to usage and costs; create an admin key "
             "with read permission on Usage under Organization settings → Admin keys",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy)
         self._projects: dict[str, str] | None = None  # id → name, loaded on first use
         self._keys: dict[str, str] = {}  # API key id → name
 
@@ -343,21 +344,7 @@ class OpenAIConnector:
     def _get(
         self, path: str, params: list[tuple[str, str | int]], endpoint: str, page: int | None = None
     ) -> dict[str, Any]:
-        try:
-            return _http.get_json(
-                self._client,
-                path,
-                params=params,
-                hints=self._hints,
-                endpoint=endpoint,
-                page=page,
-                policy=self._policy,
-            )
-        except SourceError as exc:  # defence in depth: an echoing proxy must not leak the key
-            if self._key and self._key in str(exc):
-                message = str(exc).replace(self._key, "[key]")
-                raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
-            raise
+        return self._api.get(path, params, endpoint=endpoint, page=page)
 
     def _parse(
         self, model: type[M], body: object, endpoint: str, page: int | None, at: tuple[str | int, ...] = ()

@@ -61,12 +61,12 @@ class OpenRouterConnector:
     ) -> None:
         self.name = config.name
         self.account = config.options.get("account") or config.name
-        self._key = config.key
         self._policy = policy or _http.RetryPolicy()
         self._clock = clock
         self._hints = _http.Hints(
             provider="OpenRouter",
             source=config.name,
+            secret=config.key,
             auth="the key is not valid (revoked, expired or mistyped); create a management key in "
             "OpenRouter's Settings → Management keys (formerly Provisioning keys) and set it as this "
             "source's key",
@@ -75,6 +75,7 @@ class OpenRouterConnector:
             not_found="check base_url (it should end in /api/v1)",
         )
         self._client = client or SOURCE_TYPE.client(config)
+        self._api = _http.Api(self._client, self._hints, self._policy)
 
     def endpoints(self) -> list[str]:
         return [ENDPOINT]
@@ -158,21 +159,7 @@ class OpenRouterConnector:
     def _get(
         self, path: str, params: dict[str, str], endpoint: str, page: int | None = None
     ) -> dict[str, Any]:
-        try:
-            return _http.get_json(
-                self._client,
-                path,
-                params=params,
-                hints=self._hints,
-                endpoint=endpoint,
-                page=page,
-                policy=self._policy,
-            )
-        except SourceError as exc:  # defence in depth: an echoing proxy must not leak the key
-            if self._key and self._key in str(exc):
-                message = str(exc).replace(self._key, "[key]")
-                raise SourceError(exc.kind, message, endpoint=exc.endpoint, page=exc.page) from None
-            raise
+        return self._api.get(path, params, endpoint=endpoint, page=page)
 
     def _parse(
         self, model: type[M], body: object, endpoint: str, page: int | None, day: date | None = None

@@ -117,10 +117,17 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision` (idempotent; run by `db upgrade` and `serve`).
 
     A migration that changes how rollups are keyed marks them stale; they are rebuilt
-    from the records here, in the zone the ledger counts days in. On PostgreSQL the
-    months around today get their partitions of `usage` (partitions.maintain).
+    from the records here, in the zone the ledger counts days in, once the schema is at
+    its head (the rebuild writes today's rollup layout; an upgrade to an earlier revision
+    leaves the mark for the next one). On PostgreSQL the months around today get their
+    partitions of `usage` (partitions.maintain).
     """
-    command.upgrade(alembic_config(engine), revision)
+    from alembic.script import ScriptDirectory
+
+    config = alembic_config(engine)
+    command.upgrade(config, revision)
+    if current_revision(engine) != ScriptDirectory.from_config(config).get_current_head():
+        return
     with engine.begin() as conn:
         if ledger.get_meta(conn, "rollups_stale") is not None:
             rollups.rebuild(conn)

@@ -229,9 +229,18 @@ def delete_records(
     return delete_where(conn, true() if condition is None else condition)
 
 
-def any_record(conn: Connection, *, basis: str | None = None, other_than: str | None = None) -> bool:
-    """Whether the ledger holds a record of `basis`, or of any basis but `other_than`."""
+def any_record(
+    conn: Connection,
+    *,
+    basis: str | None = None,
+    other_than: str | None = None,
+    sources_other_than: Sequence[str] = (),
+) -> bool:
+    """Whether the ledger holds a record of `basis`, or of any basis but `other_than`
+    (and of none of `sources_other_than`)."""
     condition = usage.c.basis == basis if basis is not None else usage.c.basis != other_than
+    if sources_other_than:
+        condition = and_(condition, usage.c.source.not_in(sources_other_than))
     return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None
 
 

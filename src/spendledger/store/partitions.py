@@ -1,6 +1,6 @@
 """PostgreSQL: `usage` partitioned by month of `start`, a partition made before it is needed.
 
-On PostgreSQL (migration 0007) `usage` is a table partitioned by range of `start`, one
+On PostgreSQL (migration 0011) `usage` is a table partitioned by range of `start`, one
 partition per UTC calendar month (`usage_2026_11`) and a default one (`usage_default`)
 that takes any record whose month has none yet: a record is never refused for its date.
 The unique natural key (start, key) holds the partition column, so a record and its

@@ -8,7 +8,7 @@ whole months inside the period (`segments`), and from `usage` only when no rollu
 the dimensions. Every table it reads has the same measure columns.
 
 "Best available" is decided once, in rollups.py: rollups carry `covered` (a metered row
-a billed one covers), and a read of `usage` applies the same rule through `covered_sql`.
+a billed one covers), and a read of `usage` applies the same rule through `covered_days`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, false, func, literal, select
+from sqlalchemy import Connection, Select, String, Table, and_, false, func, literal, select, tuple_, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from spendledger.store.rollups import covered_sql
+from spendledger.store import mapped
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
 
 # the measures a report sums (tables.MEASURES less the audio split and record counts)
@@ -50,9 +50,11 @@ class SpendQuestion:
 Sums = dict[tuple[Any, ...], list[int]]
 
 
-def choose_table(question: SpendQuestion) -> Table:
-    """The smallest daily rollup holding every dimension the question filters or groups by."""
-    needed = {*question.by, *question.filters} - {"basis", "currency"}
+def choose_table(question: SpendQuestion, maps: mapped.Maps = mapped.NO_MAPS) -> Table:
+    """The smallest daily rollup holding every column the question filters or groups by
+    (an aliased or mapped dimension's expression may read more than its own, mapped.py)."""
+    needed = {c for d in (*question.by, *question.filters) for c in mapped.columns_of(d, maps)}
+    needed -= {"basis", "currency"}
     for name, dims in GRAINS.items():
         if needed <= set(dims):
             return rollups[name]
@@ -60,13 +62,18 @@ def choose_table(question: SpendQuestion) -> Table:
 
 
 def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
-    """The summed measures of `question` per (period, group, currency), and the table read."""
-    table = choose_table(question)
+    """The summed measures of `question` per (period, group, currency), and the table read.
+
+    Dimensions are read as reports name them: aliases, teams and tags applied (mapped.py).
+    """
+    dims = (*question.by, *question.filters)
+    maps = mapped.load_maps(conn) if mapped.needs_maps(dims) else mapped.NO_MAPS
+    table = choose_table(question, maps)
     merged: Sums = {}
     width = len(question.by) + 1  # the group-by columns and the currency
     timed = question.granularity != "total"
     for segment in segments(question, table):
-        for row in conn.execute(_statement(question, *segment)):  # period?, dims..., currency, sums...
+        for row in conn.execute(_statement(question, *segment, maps)):  # period?, dims..., currency, sums...
             key = tuple(row[: width + 1]) if timed else (None, *row[:width])
             measures = row[width + 1 :] if timed else row[width:]
             acc = merged.get(key)
@@ -132,12 +139,30 @@ def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
         return table.c.basis == basis
     if table is not usage:
         return table.c.covered == 0  # rollups mark the metered rows billed ones cover
-    billed = rollups["rollup_provider"].alias("billed")  # the smallest table with billed days
-    not_covered: ColumnElement[bool] = ~covered_sql(table, billed)
-    return not_covered
+    covered = tuple_(usage.c.utc_day, usage.c.provider, usage.c.account).in_(covered_days())
+    return (usage.c.basis != "metered") | ~covered
 
 
-def _statement(question: SpendQuestion, table: Table, start: date, end: date) -> Any:
+def covered_days() -> Select[Any]:
+    """The (UTC day, provider, account) a bill covers, `rollups.covered_sql`'s rule as one
+    set: a metered record is covered when its triple is in it. A record of an account is
+    covered by a bill of that account; one of no account ('') when its provider has
+    exactly one billed account that day. Read once per question (the billed days are
+    few), where a test per record cost ~3 µs each (bench/allocation.py, tag questions)."""
+    billed = rollups["rollup_provider"]
+    own = select(billed.c.utc_day, billed.c.provider, billed.c.account).where(
+        billed.c.basis == "billed", billed.c.account != ""
+    )
+    only = (
+        select(billed.c.utc_day, billed.c.provider, literal("").label("account"))
+        .where(billed.c.basis == "billed")
+        .group_by(billed.c.utc_day, billed.c.provider)
+        .having(func.count(billed.c.account.distinct()) == 1)
+    )
+    return union(own, only)  # type: ignore[return-value]
+
+
+def _statement(question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps) -> Any:
     period_col: Any = None
     if question.granularity == "day":
         period_col = table.c.day
@@ -145,22 +170,32 @@ def _statement(question: SpendQuestion, table: Table, start: date, end: date) ->
         period_col = WeekStart(table.c.day)
     elif question.granularity == "month":
         period_col = func.substr(table.c.day, 1, 7)
-    group_cols: list[Any] = [table.c[d] for d in question.by]
+    group_cols: list[Any] = [mapped.expression(table, d, maps) for d in question.by]
     if period_col is not None:
         group_cols.insert(0, period_col.label("period"))
     group_cols.append(table.c.currency.label("cur"))
-    conditions: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
-    for dim, wanted in question.filters.items():
-        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
-        conditions.append(table.c[dim].in_(values) if values else false())
-    basis_cond = _basis_condition(table, question.basis)
-    if basis_cond is not None:
-        conditions.append(basis_cond)
     return (
         select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
-        .where(and_(*conditions))
+        .where(and_(*conditions(question, table, start, end, maps)))
         .group_by(*group_cols)
     )
+
+
+def conditions(
+    question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps = mapped.NO_MAPS
+) -> list[ColumnElement[bool]]:
+    """The days, filters and basis of `question` on `table`, as WHERE conditions; a filtered
+    dimension read through `maps` (aliases, teams, tags)."""
+    found: list[ColumnElement[bool]] = [table.c.day >= start.isoformat(), table.c.day <= end.isoformat()]
+    for dim, wanted in question.filters.items():
+        values = ["" if v in ("", "-", "none") else v for v in wanted if v is not NOTHING]
+        column = mapped.expression(table, dim, maps)
+        # one value as `=`: SQLite then uses a partial index on it (`basis = 'manual'`)
+        found.append(column == values[0] if len(values) == 1 else column.in_(values) if values else false())
+    basis_cond = _basis_condition(table, question.basis)
+    if basis_cond is not None:
+        found.append(basis_cond)
+    return found
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ def _measure_columns() -> list[Column[int]]:
     return [Column(name, BigInteger, nullable=False, default=0) for name in MEASURES]
 
 
-# On PostgreSQL `usage` is partitioned by month of `start` (migration 0007, partitions.py):
+# On PostgreSQL `usage` is partitioned by month of `start` (migration 0011, partitions.py):
 # its primary key there is (id, start) and the unique index on key_hash is replaced by
 # `usage_event_ids` below; the columns, (start, key) and the other indexes are the same.
 usage = Table(
@@ -77,6 +77,7 @@ usage = Table(
     Column("model", String(DIM), nullable=False, default=""),
     Column("user", String(DIM), nullable=False, default=""),
     Column("feature", String(DIM), nullable=False, default=""),
+    Column("customer", String(DIM), nullable=False, default=""),
     Column("tags", JSON, nullable=True),
     *_measure_columns(),
     Column("currency", String(3), nullable=False, default="USD"),
@@ -97,6 +98,29 @@ usage = Table(
         sqlite_where=text("key_hash IS NOT NULL"),
         postgresql_where=text("key_hash IS NOT NULL"),
     ),
+    # small: only the billed records, by their UTC day (the reconciliation's billed side,
+    # reconcile/: a month's bill read without walking its metered events)
+    Index(
+        "ix_usage_billed_day",
+        "utc_day",
+        sqlite_where=text("basis = 'billed'"),
+        postgresql_where=text("basis = 'billed'"),
+    ),
+    # small: the manual and the billed records by local day, which the showback's shared
+    # pools read (seat subscriptions, non-token line items) without walking the metered
+    # events; events never enter them, so they cost ingest nothing (0010)
+    Index(
+        "ix_usage_manual_day",
+        "day",
+        sqlite_where=text("basis = 'manual'"),
+        postgresql_where=text("basis = 'manual'"),
+    ),
+    Index(
+        "ix_usage_billed_local_day",
+        "day",
+        sqlite_where=text("basis = 'billed'"),
+        postgresql_where=text("basis = 'billed'"),
+    ),
     # small: only the records waiting for a price (`prices unpriced`, `prices reprice`)
     Index(
         "ix_usage_unpriced",
@@ -108,7 +132,7 @@ usage = Table(
 )
 
 
-# PostgreSQL only (migration 0007, store/partitions.py): `usage` is partitioned by month
+# PostgreSQL only (migration 0011, store/partitions.py): `usage` is partitioned by month
 # of `start` there, and a unique index cannot span partitions, so every stored event's
 # key_hash is claimed here first (store/bulk.py); triggers forget the ids of records
 # deleted or truncated through `usage`. SQLite keeps the unique index on usage.key_hash.
@@ -127,7 +151,9 @@ GRAINS: dict[str, tuple[str, ...]] = {
     # ~10x fewer rows here than in rollup_model (bench/query.py: 2-year queries)
     "rollup_provider": ("provider", "account"),
     "rollup_model": ("provider", "account", "workspace", "project", "model"),
-    "rollup_user": ("provider", "account", "user"),
+    # a customer (tenant) holds its users: keyed by both, the grain is hardly larger than by
+    # user alone, and customer queries need no table of their own (0007)
+    "rollup_user": ("provider", "account", "user", "customer"),
     "rollup_feature": ("provider", "account", "feature"),
     "rollup_key": ("provider", "account", "workspace", "project", "api_key_id"),
 }
@@ -475,4 +501,107 @@ subscription_seats = Table(
     Column("from_day", String(10), nullable=False),
     Column("seats", Integer, nullable=False),
     UniqueConstraint("subscription_id", "from_day", name="uq_subscription_seats_day"),
+)
+
+# A scheduled digest (reports/digests.py): a weekly or monthly summary sent to a channel;
+# removing the channel removes its digests.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # weekly | monthly
+    Column("channel", String(DIM), ForeignKey("channels.name", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kind", "channel", name="uq_digests_kind_channel"),
+)
+
+# A digest sent (or not) for a period ("2026-11", "2026-W47") to a channel: claimed once,
+# before sending, as `deliveries` are for alerts; kept when the channel goes (the log).
+digest_sends = Table(
+    "digest_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("period", String(16), nullable=False),
+    Column("channel", String(DIM), nullable=False),
+    Column("status", String(16), nullable=False),  # sending | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("kind", "period", "channel", name="uq_digest_sends_once"),
+)
+
+# A month the reconciliation closed (reconcile/closing.py): an admin accepted its billed and
+# metered figures; later changes to the month's records are shown against the figures kept
+# here. `figures` holds, per UTC day, provider, account and currency, the billed and metered
+# money as exact decimal strings: [{"day": ..., "provider": ..., "billed": "12.50", ...}].
+reconcile_closed_months = Table(
+    "reconcile_closed_months",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM, of UTC days (the providers' bills)
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("closed_by", String(320), nullable=False),  # an email, "cli:LOGIN" or "token:NAME"
+    Column("figures", JSON, nullable=False),
+)
+
+# Dated exchange rates the user controls (fx/rates.py): on `day`, 1 `base` = `rate` units
+# of `currency`. The rate is its exact decimal text (never a float); `source` says where it
+# came from ("ecb", "file:NAME", "manual"); a manual rate is never replaced by an import.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("day", String(10), nullable=False),
+    Column("base", String(3), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("rate", String(40), nullable=False),
+    Column("source", String(DIM), nullable=False),
+    PrimaryKeyConstraint("base", "currency", "day", name="pk_fx_rates"),
+    Index("ix_fx_rates_currency_day", "currency", "day"),
+)
+
+# The names one thing has in different sources (store/aliases.py), read as one name at
+# query time (store/mapped.py): "Support bot" in the OpenAI bills and "support-bot" in
+# the tracker's calls are one project. `dimension` is where the one name (`canonical`)
+# is reported; `found_in` the record field `name` is read from: the dimension itself,
+# or `workspace` for a project (a workspace's records that have no project). `provider`
+# and `account` narrow an alias to one provider or account ('' matches any).
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dimension", String(16), nullable=False),
+    Column("found_in", String(16), nullable=False),
+    Column("provider", String(DIM), nullable=False, default=""),
+    Column("account", String(DIM), nullable=False, default=""),
+    Column("name", String(DIM), nullable=False),
+    Column("canonical", String(DIM), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dimension", "found_in", "provider", "account", "name", name="uq_aliases_name"),
+)
+
+# The team a project belongs to: the `team` dimension (store/mapped.py), read at query
+# time from the project as reports name it (after its aliases).
+project_teams = Table(
+    "project_teams",
+    metadata,
+    Column("project", String(DIM), primary_key=True),
+    Column("team", String(DIM), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# How a shared cost is split among the groups of a showback (spendledger/showback.py):
+# `what` is the pool (subscriptions | non-token | unattributed), `by` the dimension of
+# the groups (team | project | customer), `split` even | proportional. One rule per
+# pool and dimension.
+allocation_rules = Table(
+    "allocation_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(DIM), nullable=False, unique=True),
+    Column("what", String(16), nullable=False),
+    Column("by", String(16), nullable=False),
+    Column("split", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("what", "by", name="uq_allocation_rules_pool"),
 )

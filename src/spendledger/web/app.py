@@ -30,6 +30,7 @@ from spendledger.web.pages import (
     STATIC,
     account,
     alerts_page,
+    allocation_page,
     audit_page,
     balance_alerts,
     budgets_page,
@@ -42,7 +43,10 @@ from spendledger.web.pages import (
     make_templates,
     overview,
     prices,
+    reconcile_page,
     refused,
+    reports_page,
+    showback_page,
     sources,
     subscriptions_page,
     tokens,
@@ -137,6 +141,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(account.router)
     for page in (
         explore,
+        reports_page,
         budgets_page,
         entries_page,
         subscriptions_page,
@@ -150,6 +155,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         demo_data,
         data_page,
         audit_page,
+        reconcile_page,
+        showback_page,
+        allocation_page,
     ):
         app.include_router(page.router)
     if STATIC.is_dir():  # the front-end libraries `make setup` copies in (vendor/)

@@ -4,13 +4,16 @@ from fastapi import APIRouter
 
 from spendledger.web.api import (
     alerts,
+    allocation,
     audit,
     budgets,
     deletions,
     dimensions,
     entries,
     events,
+    exports,
     imports,
+    reconcile,
     sources,
     spend,
 )
@@ -28,5 +31,8 @@ router.include_router(deletions.router)
 router.include_router(audit.router)
 router.include_router(subscriptions_api.router)
 router.include_router(imports.router)
+router.include_router(exports.router)
+router.include_router(reconcile.router)
+router.include_router(allocation.router)
 
 __all__ = ["router"]

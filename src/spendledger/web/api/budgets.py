@@ -97,4 +97,5 @@ def _public(s: BudgetStatus, forecast: Forecast | None) -> BudgetPublic:
             PastWindowPublic(start=p.start, end=p.end, spent=format_money(p.spent), percent=str(p.percent))
             for p in s.past
         ],
+        unconverted={c: format_money(v) for c, v in s.unconverted.items()},
     )

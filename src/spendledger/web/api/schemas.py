@@ -57,6 +57,14 @@ class SpendRowPublic(BaseModel):
     unpriced_requests: int
 
 
+class UnconvertedPublic(BaseModel):
+    """An amount the display currency could not take: no rate on its day or any day before."""
+
+    day: str
+    currency: str
+    amount: str
+
+
 class SpendPublic(BaseModel):
     """A spend report: money as exact decimal strings in `currency`; with several
     currencies `currency` and `total` are null, `totals` has one per currency and `note`
@@ -73,6 +81,8 @@ class SpendPublic(BaseModel):
     rows: list[SpendRowPublic]
     totals: dict[str, str] | None = None
     note: str | None = None
+    # with a display currency (`currency=`): what had no rate for its day, left as charged
+    unconverted: list[UnconvertedPublic] | None = None
 
 
 class ErrorPublic(BaseModel):
@@ -239,6 +249,11 @@ class BudgetPublic(BaseModel):
     status: str = Field(description="over, heading_over, on_track, not_started or ended")
     forecast: ForecastPublic | None = Field(description="the window-end projection; null outside the window")
     past: list[PastWindowPublic] = Field(description="the windows before, most recent first")
+    unconverted: dict[str, Money] = Field(
+        default_factory=dict,
+        description="per currency, spend in the window on days with no exchange rate into the "
+        "budget's currency: not in `spent`",
+    )
 
 
 class BudgetsPublic(BaseModel):
@@ -812,3 +827,281 @@ class ImportResultPublic(BaseModel):
     rejected_count: int
     rejected: list[ImportRejectionPublic] = Field(description="the first 1 000 rejected rows, in file order")
     totals: list[ImportTotalPublic] = Field(description="per provider, month (ledger's zone) and currency")
+
+
+class ReconcileFiguresPublic(BaseModel):
+    currency: str
+    billed: str
+    metered: str = Field(description="the metering's estimate, priced from the catalogue")
+    coverage_pct: str | None = Field(description="metered as a percentage of billed; null: nothing billed")
+    gap: str = Field(description="billed − metered; `gaps` add up to it exactly")
+    gaps: dict[str, str] = Field(
+        description="the gap by category: missed, outside, priced, non_token, rounding, unbilled, "
+        "unexplained (only the non-zero ones)"
+    )
+    non_token: dict[str, str] = Field(
+        description="the non_token category by kind: web_search, file_search, storage, fine_tuning, "
+        "code_execution, seats, other"
+    )
+
+
+class ReconcileRowPublic(ReconcileFiguresPublic):
+    day: str = Field(description="a UTC day: providers bill by them")
+    provider: str | None = None
+    account: str | None = None
+    workspace: str | None = None
+    project: str | None = None
+    model: str | None = None
+    flagged: bool = Field(description="the gap is outside the tolerance")
+
+
+class ReconcileProviderPublic(ReconcileFiguresPublic):
+    provider: str
+    days: int = Field(description="UTC days with a bill or metering")
+    flagged_days: list[str] = Field(description="the days whose provider total is outside the tolerance")
+
+
+class ReconcileAdjustmentPublic(BaseModel):
+    day: str
+    provider: str
+    account: str
+    currency: str
+    billed_then: str
+    billed_now: str
+    metered_then: str
+    metered_now: str
+
+
+class ReconcileClosedPublic(BaseModel):
+    month: str
+    closed_at: datetime
+    closed_by: str
+    late_adjustments: list[ReconcileAdjustmentPublic] = Field(
+        description="changes to the month's records since it was closed, per day, provider and account"
+    )
+
+
+class ReconcileTolerancePublic(BaseModel):
+    percent: str
+    amount: str
+
+
+class ReconcilePublic(BaseModel):
+    """Billed beside metered per UTC day and the `by` dimensions, the gap explained by
+    category, a summary per provider, and the closed months the period touches."""
+
+    model_config = _examples(
+        {
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "days": "UTC",
+            "by": ["provider", "account"],
+            "tolerance": {"percent": "1", "amount": "0.01"},
+            "providers": [
+                {
+                    "provider": "openai",
+                    "currency": "USD",
+                    "billed": "7.96",
+                    "metered": "7.40025865",
+                    "coverage_pct": "93.0",
+                    "gap": "0.55974135",
+                    "gaps": {
+                        "missed": "0.70",
+                        "priced": "-1.40",
+                        "non_token": "1.25",
+                        "rounding": "0.00974135",
+                    },
+                    "non_token": {"web_search": "1.25"},
+                    "days": 4,
+                    "flagged_days": ["2026-11-02", "2026-11-03", "2026-11-04"],
+                }
+            ],
+            "rows": [
+                {
+                    "day": "2026-11-03",
+                    "provider": "openai",
+                    "account": "Edugami",
+                    "currency": "USD",
+                    "billed": "0.70",
+                    "metered": "0.00",
+                    "coverage_pct": "0.0",
+                    "gap": "0.70",
+                    "gaps": {"missed": "0.70"},
+                    "non_token": {},
+                    "flagged": True,
+                }
+            ],
+            "closed_months": [
+                {
+                    "month": "2026-10",
+                    "closed_at": "2026-11-05T09:00:00Z",
+                    "closed_by": "admin@example.com",
+                    "late_adjustments": [
+                        {
+                            "day": "2026-10-30",
+                            "provider": "openai",
+                            "account": "Edugami",
+                            "currency": "USD",
+                            "billed_then": "5.60",
+                            "billed_now": "5.80",
+                            "metered_then": "7.00",
+                            "metered_now": "7.00",
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    days: str = Field(description="always UTC")
+    by: list[str]
+    tolerance: ReconcileTolerancePublic
+    providers: list[ReconcileProviderPublic]
+    rows: list[ReconcileRowPublic]
+    closed_months: list[ReconcileClosedPublic]
+
+
+# ---- allocation: /api/v1/aliases and /api/v1/showback ------------------------------------------
+
+
+class AliasIn(BaseModel):
+    """An alias: `name` (found in the records' `from` field, the dimension itself by
+    default) is reported as `canonical` in `dimension`; `provider` and `account` narrow it
+    to those records. Adding it again changes nothing."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dimension": "project",
+                    "name": "Support bot",
+                    "canonical": "support-bot",
+                    "provider": "openai",
+                }
+            ]
+        },
+        populate_by_name=True,
+        extra="forbid",
+    )
+
+    dimension: str = Field(
+        description="account, workspace, project, api_key_id, model, user, feature or customer"
+    )
+    name: str = Field(max_length=1000, description="the name as a source has it")
+    canonical: str = Field(max_length=1000, description="the name reports give it")
+    provider: str = Field("", max_length=1000, description="only this provider's records ('' any)")
+    account: str = Field("", max_length=1000, description="only this account's records ('' any)")
+    from_: Annotated[
+        str, Field(alias="from", max_length=100, description="workspace: a project named by a workspace")
+    ] = ""
+
+
+class AliasPublic(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: int
+    dimension: str
+    from_: Annotated[str, Field(alias="from", description="the record field `name` is found in")]
+    name: str
+    canonical: str
+    provider: str | None = Field(description="null: any provider")
+    account: str | None = Field(description="null: any account")
+
+
+class AliasesPublic(BaseModel):
+    """Every alias, by dimension and canonical name; each applies to every figure read."""
+
+    model_config = _examples(
+        {
+            "aliases": [
+                {
+                    "id": 1,
+                    "dimension": "project",
+                    "from": "project",
+                    "name": "Support bot",
+                    "canonical": "support-bot",
+                    "provider": "openai",
+                    "account": None,
+                }
+            ]
+        }
+    )
+
+    aliases: list[AliasPublic]
+
+
+class AliasOutcomePublic(BaseModel):
+    outcome: str = Field(description="added, unchanged or removed")
+    alias: AliasPublic
+
+
+class ShowbackRowPublic(BaseModel):
+    group: str
+    currency: str
+    direct: Money
+    shared: Money = Field(description="its shares of the shared pools")
+    total: Money
+
+
+class PoolPublic(BaseModel):
+    what: str = Field(description="subscriptions, non-token or unattributed")
+    rule: str
+    split: str = Field(description="even or proportional")
+    currency: str
+    amount: Money
+    shares: dict[str, str] = Field(description="group → share; empty: no group to share with (unallocated)")
+
+
+class ShowbackPublic(BaseModel):
+    """What each team, project or customer cost: direct spend and shares of the shared
+    costs split by the allocation rules; per currency, `totals` equal /api/v1/spend's."""
+
+    model_config = _examples(
+        {
+            "dimension": "team",
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "basis": "best",
+            "filters": {},
+            "totals": {"USD": "400.00"},
+            "rows": [
+                {
+                    "group": "search",
+                    "currency": "USD",
+                    "direct": "225.00",
+                    "shared": "75.00",
+                    "total": "300.00",
+                },
+                {
+                    "group": "support",
+                    "currency": "USD",
+                    "direct": "75.00",
+                    "shared": "25.00",
+                    "total": "100.00",
+                },
+            ],
+            "unallocated": {},
+            "pools": [
+                {
+                    "what": "unattributed",
+                    "rule": "leftovers",
+                    "split": "proportional",
+                    "currency": "USD",
+                    "amount": "100.00",
+                    "shares": {"search": "75.00", "support": "25.00"},
+                }
+            ],
+        }
+    )
+
+    dimension: str
+    from_: Annotated[str, Field(alias="from")]
+    to: str
+    basis: str
+    filters: dict[str, list[str]]
+    totals: PerCurrency
+    rows: list[ShowbackRowPublic]
+    unallocated: PerCurrency = Field(description="shared spend no rule split, per currency")
+    pools: list[PoolPublic]

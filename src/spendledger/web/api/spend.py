@@ -1,7 +1,7 @@
 """GET /api/v1/spend: the JSON twin of `spendledger report`, same parameters, same query.
 
 Parameters carry the CLI options' names (`from`, `to`, `period`, `by`, `filter`,
-`granularity`, `basis`), and `queries.build_query` parses both, so the CLI and the API
+`granularity`, `basis`, `currency`), and `queries.build_query` parses both, so the CLI and the API
 accept and refuse the same things with the same messages (a QueryError is a 400).
 """
 
@@ -42,6 +42,13 @@ def get_spend(
     filters: Annotated[list[str] | None, Query(alias="filter", description="DIM:VALUE, repeatable")] = None,
     granularity: Annotated[str, Query(description="day, week, month or total")] = "total",
     basis: Annotated[str, Query(description=", ".join(queries.BASES))] = "best",
+    currency: Annotated[
+        str | None,
+        Query(
+            description="ISO 4217 code to show every amount in, converted at its day's rate "
+            "(default SPENDLEDGER_CURRENCY), or `original` for the amounts as charged"
+        ),
+    ] = None,
     fmt: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     """Spend for a period, grouped and filtered like `spendledger report`."""
@@ -54,10 +61,11 @@ def get_spend(
         filters=filters or (),
         granularity=granularity,
         basis=basis,
+        currency=settings.currency if currency is None else currency,
     )
     query = scoped(query, reader.user)  # a member reads only their scope
     with engine.connect() as conn:
-        report = queries.spend(conn, query)
+        report = queries.spend(conn, queries.check_display_currency(conn, query))
     if fmt == "csv":
         return Response(
             report_to_csv(report),

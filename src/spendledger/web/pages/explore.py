@@ -1,7 +1,7 @@
 """GET /explore: the cost explorer, one `queries.spend` call drawn as charts and a table.
 
 The view's whole state is the URL's query string, in the JSON API's own parameter names
-(from, to, period, by, filter=DIM:VALUE, granularity, basis), parsed by the same
+(from, to, period, by, filter=DIM:VALUE, granularity, basis, currency), parsed by the same
 `queries.build_query`: a bookmark reopens the view, and the export links
 (`/api/v1/spend?<the same string>&format=csv|json`) return exactly the rows shown. A
 member sees their scope only, in the figures and in the values the filters offer. An
@@ -27,21 +27,39 @@ from starlette.datastructures import QueryParams
 from spendledger import queries
 from spendledger.alerts.links import filter_token
 from spendledger.queries import Granularity, SpendQuery, SpendReport
-from spendledger.records import DIMENSIONS, Basis, shown_amount
+from spendledger.records import Basis, shown_amount
 from spendledger.store import Connection
+from spendledger.store.mapped import recent_tag_keys
 from spendledger.web.auth import PageViewer, scope_of, scoped
 from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages.projection import Projection, project, with_cone
 
 router = APIRouter(include_in_schema=False)
 
-API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis")
+API_PARAMS = ("from", "to", "period", "by", "filter", "granularity", "basis", "currency")
 # a bare /explore: a summary that reads at a glance (a row and a slice per provider, the
 # month's projection); "Over time" adds the daily chart and a row per day
 DEFAULT_VIEW = (("period", "30d"), ("by", "provider"), ("granularity", "total"))
-FILTER_DIMS = ("provider", "account", "workspace", "project", "model", "user", "feature", "basis")
+FILTER_DIMS = (
+    "provider",
+    "account",
+    "workspace",
+    "project",
+    "model",
+    "user",
+    "feature",
+    "customer",
+    "team",
+    "basis",
+)
 # the filters' values come from four grouped reads; each group fits one rollup
-OPTION_GROUPS = (("provider", "account", "basis"), ("workspace", "project", "model"), ("user",), ("feature",))
+OPTION_GROUPS = (
+    ("provider", "account", "basis"),
+    ("workspace", "project", "model", "team"),
+    ("user", "customer"),
+    ("feature",),
+)
+TAG_KEYS = "tag:"  # filter_options' entry of the tag keys the group-by offers (`tag:KEY`)
 MAX_OPTIONS = 200  # per filter, the values with the most spend
 MAX_SERIES = 8  # chart series; the rest are summed into one "other"
 LABELS = {"api_key_id": "API key"}
@@ -64,6 +82,8 @@ BASES = {
 
 
 def label(dim: str) -> str:
+    if dim.startswith(TAG_KEYS):
+        return f"Tag {dim[len(TAG_KEYS) :]}"
     return LABELS.get(dim, dim.capitalize())
 
 
@@ -130,16 +150,21 @@ def explore_page(
     today = datetime.now(settings.tz).date()
     context: dict[str, Any] = {"viewer": viewer, "query_string": urlencode(params, safe=":,")}
     query: SpendQuery | None = None
-    try:
-        query = scoped(parse_query(params, today=today), viewer.user)
-    except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
-        context["error"] = str(exc)
     with engine.connect() as conn:
+        try:
+            query = scoped(parse_query(params, today=today, currency=settings.currency), viewer.user)
+            query = queries.check_display_currency(conn, query)
+        except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
+            context["error"], query = str(exc), None
         if query is not None:
             context["results"] = explore(conn, query, today=today, preset=dict(params).get("period"))
         if not partial:
             options = cached_filter_options(request, conn, query, scope) if query else {}
             context["form"] = form_state(params, options)
+            chosen = dict(params).get("currency") or settings.currency or queries.ORIGINAL
+            original = chosen.lower() == queries.ORIGINAL
+            context["form"]["currency"] = queries.ORIGINAL if original else chosen.upper()
+            context["form"]["currencies"] = queries.display_currencies(conn)
     return render(request, templates, context, partial=partial, status=400 if query is None else 200)
 
 
@@ -149,8 +174,9 @@ def view_params(query_params: QueryParams) -> list[tuple[str, str]]:
     return items or list(DEFAULT_VIEW)
 
 
-def parse_query(params: Sequence[tuple[str, str]], *, today: date) -> SpendQuery:
-    """The query of the parameters, as the API parses them (a repeated single value: the last)."""
+def parse_query(params: Sequence[tuple[str, str]], *, today: date, currency: str | None = None) -> SpendQuery:
+    """The query of the parameters, as the API parses them (a repeated single value: the last);
+    `currency` is the display currency when the parameters name none (SPENDLEDGER_CURRENCY)."""
     last = dict(params)
     query = queries.build_query(
         today=today,
@@ -161,6 +187,7 @@ def parse_query(params: Sequence[tuple[str, str]], *, today: date) -> SpendQuery
         filters=[v for k, v in params if k == "filter"],
         granularity=last.get("granularity", "total"),
         basis=last.get("basis", "best"),
+        currency=last.get("currency", currency),
     )
     if len(query.by) > 2:
         raise queries.QueryError(
@@ -224,6 +251,7 @@ def filter_options(
     for dim, values in spent.items():
         top = sorted(values, key=lambda v: -values[v])[:MAX_OPTIONS]
         options[dim] = sorted(top, key=lambda v: (v is None, (v or "").lower()))
+    options[TAG_KEYS] = list(recent_tag_keys(conn))
     return options
 
 
@@ -234,8 +262,11 @@ def form_state(params: Sequence[tuple[str, str]], options: Mapping[str, list[str
     periods = dict(PERIODS)
     if period and period not in periods:
         periods[period] = f"Last {period[:-1]} days" if period[:-1].isdigit() else period
-    by = [d.strip().replace("-", "_") for k, v in params if k == "by" for d in v.split(",") if d.strip()]
+    by = [d.strip() for k, v in params if k == "by" for d in v.split(",") if d.strip()]
+    by = [d if d.startswith(TAG_KEYS) else d.replace("-", "_") for d in by]
     by = ["api_key_id" if d == "key" else d for d in by]
+    tags = [f"{TAG_KEYS}{key}" for key in options.get(TAG_KEYS, []) if key]
+    tags += [d for d in by if d.startswith(TAG_KEYS) and d not in tags]
     chosen: dict[str, list[str | None]] = {}
     hidden: list[str] = []
     for k, raw in params:
@@ -243,7 +274,7 @@ def form_state(params: Sequence[tuple[str, str]], options: Mapping[str, list[str
             continue
         name, _, value = raw.partition("=" if "=" in raw else ":")
         dim, value = name.strip().replace("-", "_"), value.strip()
-        if dim in FILTER_DIMS:
+        if dim in FILTER_DIMS and not raw.strip().startswith(TAG_KEYS):
             chosen.setdefault(dim, []).append(None if value in ("", "-", "none") else value)
         else:
             hidden.append(raw)
@@ -259,7 +290,7 @@ def form_state(params: Sequence[tuple[str, str]], options: Mapping[str, list[str
         "start": last.get("from", ""),
         "end": last.get("to", ""),
         "by": [*by, "", ""][:2],
-        "dimensions": [(d, label(d)) for d in DIMENSIONS],
+        "dimensions": [(d, label(d)) for d in (*queries.QUERY_DIMENSIONS, *tags)],
         "granularity": last.get("granularity", "total"),
         "basis": last.get("basis", "best"),
         "bases": BASES,

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from spendledger import queries
 from spendledger.alerts.budgets import window_of
 from spendledger.alerts.forecast import Forecast, forecast_spend
+from spendledger.exports.periods import period_of
 from spendledger.records import Basis, shown_amount
 from spendledger.store import Connection
 from spendledger.store.sources import list_sources
@@ -47,12 +48,13 @@ def windows_of(overview: queries.Overview) -> list[Window]:
 
 
 def month_forecast(
-    conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]], currency: str
+    conn: Connection, *, today: date, scope: Mapping[str, Sequence[str]], currency: str, convert: bool = False
 ) -> Forecast:
-    """This month's end total with its 80 % band, from the viewer's daily series."""
+    """This month's end total with its 80 % band, from the viewer's daily series (converted
+    into `currency` when it is the display currency)."""
     month = window_of("monthly", today)
     forecast = forecast_spend(
-        conn, start=month.start, end=month.end, today=today, scope=scope, currency=currency
+        conn, start=month.start, end=month.end, today=today, scope=scope, currency=currency, convert=convert
     )
     assert forecast is not None  # today is in its own month
     return forecast
@@ -71,15 +73,25 @@ def chart_of(overview: queries.Overview) -> dict[str, object]:
 
 @router.get("/", response_class=HTMLResponse)
 def overview_page(
-    request: Request, settings: SettingsDep, engine: EngineDep, templates: TemplatesDep, viewer: PageViewer
+    request: Request,
+    settings: SettingsDep,
+    engine: EngineDep,
+    templates: TemplatesDep,
+    viewer: PageViewer,
+    currency: str | None = None,
 ) -> HTMLResponse:
-    """The figures of the first page, rendered server-side, within the viewer's scope."""
+    """The figures of the first page, rendered server-side, within the viewer's scope, in the
+    display currency chosen (`?currency=`, default SPENDLEDGER_CURRENCY) or as charged."""
     scope = scope_of(viewer.user)
     today = datetime.now(settings.tz).date()
     with engine.connect() as conn:
-        overview = queries.overview(conn, today=today, scope=scope)
-        forecast = month_forecast(conn, today=today, scope=scope, currency=overview.currency)
+        display, error = chosen_currency(conn, currency or settings.currency)
+        overview = queries.overview(conn, today=today, scope=scope, currency=display)
+        forecast = month_forecast(
+            conn, today=today, scope=scope, currency=overview.currency, convert=display is not None
+        )
         sources = list_sources(conn) if not scope else []  # a member sees their spend only
+        currencies = queries.display_currencies(conn)
     last_write = overview.last_write_at.astimezone(settings.tz) if overview.last_write_at else None
     context = {
         "chart": chart_of(overview),
@@ -90,5 +102,21 @@ def overview_page(
         "sources": sources,
         "viewer": viewer,
         "tz": settings.tz,
+        "report_month": period_of("month", today).previous,  # the last whole month, for its PDF
+        "currencies": currencies,
+        "display": display or queries.ORIGINAL,
+        "currency_error": error,
     }
     return templates.TemplateResponse(request, "overview.html", context)
+
+
+def chosen_currency(conn: Connection, value: str | None) -> tuple[str | None, str | None]:
+    """The display currency asked for, checked: (code or None for as charged, the error that
+    sent it back to as charged)."""
+    try:
+        query = queries.SpendQuery(
+            start=queries.FIRST_DAY, end=queries.FIRST_DAY, currency=queries.parse_display_currency(value)
+        )
+        return queries.check_display_currency(conn, query).currency, None
+    except queries.QueryError as exc:
+        return None, str(exc)

@@ -52,7 +52,14 @@ def project(
         return None
     start, end = period
     forecast = forecast_spend(
-        conn, start=start, end=end, today=today, filters=query.filters, basis=query.basis, currency=currency
+        conn,
+        start=start,
+        end=end,
+        today=today,
+        filters=query.filters,
+        basis=query.basis,
+        currency=currency,
+        convert=query.currency is not None,
     )
     return None if forecast is None else Projection(start, end, today, currency, forecast)
 

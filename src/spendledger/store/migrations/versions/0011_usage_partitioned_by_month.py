@@ -6,7 +6,8 @@
   copied across, ids and all.
 - Its primary key is (id, start) and its unique natural key stays (start, key): both hold
   the partition column, as PostgreSQL requires, and a record's revisions share its start,
-  hence its partition.
+  hence its partition. Its other indexes (by day, the unpriced, 0008's and 0010's partial
+  ones) are made again as they were, on the partitioned table.
 - An event id must stay unique whatever its timestamp, across partitions: a unique index
   cannot span them, so `usage_event_ids` holds every stored event's key_hash (the writer
   claims it there first, see store/bulk.py) and the index on usage.key_hash goes. Two
@@ -14,8 +15,8 @@
 
 SQLite keeps its one table: nothing changes there.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04
 """
 
@@ -26,8 +27,8 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -44,6 +45,22 @@ END $$
 """
 
 
+# backing the keys, made apart; uq_usage_event_id gives way to usage_event_ids
+_KEYS = ("usage_pkey", "uq_usage_start_key", "uq_usage_event_id")
+
+
+def _indexes() -> dict[str, str]:
+    """usage's secondary indexes, name → CREATE statement (for the table named usage)."""
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = 'usage'"
+        )
+    )
+    # a partitioned table's own index reads "ON ONLY usage": made again, it spans the partitions
+    return {name: ddl.replace(" ON ONLY ", " ON ") for name, ddl in rows if name not in _KEYS}
+
+
 def _bound(month: date) -> str:
     return f"'{month.isoformat()} 00:00:00+00'"
 
@@ -57,9 +74,10 @@ def upgrade() -> None:
     if conn.dialect.name != "postgresql":
         return
     sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('usage', 'id')")).scalar_one()
+    indexes = _indexes()
     op.execute("ALTER TABLE usage RENAME TO usage_unpartitioned")
-    for index in ("ix_usage_day", "ix_usage_unpriced", "uq_usage_event_id"):
-        op.execute(f"DROP INDEX {index}")
+    for index in (*indexes, "uq_usage_event_id"):
+        op.execute(f'DROP INDEX "{index}"')
     op.execute("ALTER TABLE usage_unpartitioned DROP CONSTRAINT uq_usage_start_key")
     op.execute("ALTER TABLE usage_unpartitioned DROP CONSTRAINT usage_pkey")
     op.execute("CREATE TABLE usage (LIKE usage_unpartitioned INCLUDING DEFAULTS) PARTITION BY RANGE (start)")
@@ -79,8 +97,8 @@ def upgrade() -> None:
     # keys and indexes built once the rows are in: faster than row by row
     op.execute("ALTER TABLE usage ADD CONSTRAINT usage_pkey PRIMARY KEY (id, start)")
     op.execute('ALTER TABLE usage ADD CONSTRAINT uq_usage_start_key UNIQUE (start, "key")')
-    op.execute("CREATE INDEX ix_usage_day ON usage (day)")
-    op.execute("CREATE INDEX ix_usage_unpriced ON usage (provider, model) WHERE pricing_status = 'unpriced'")
+    for ddl in indexes.values():
+        op.execute(ddl)
     op.create_table("usage_event_ids", sa.Column("key_hash", sa.BigInteger(), nullable=False))
     op.execute(
         "INSERT INTO usage_event_ids SELECT key_hash FROM usage_unpartitioned WHERE key_hash IS NOT NULL"
@@ -104,6 +122,7 @@ def downgrade() -> None:
     if conn.dialect.name != "postgresql":
         return
     sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('usage', 'id')")).scalar_one()
+    indexes = _indexes()
     op.execute("DROP TRIGGER usage_forget_deleted ON usage")
     op.execute("DROP TRIGGER usage_forget_truncated ON usage")
     op.execute("DROP FUNCTION usage_forget_event_ids()")
@@ -111,14 +130,14 @@ def downgrade() -> None:
     op.execute("ALTER TABLE usage RENAME TO usage_partitioned")
     op.execute("ALTER TABLE usage_partitioned DROP CONSTRAINT uq_usage_start_key")
     op.execute("ALTER TABLE usage_partitioned DROP CONSTRAINT usage_pkey")
-    op.execute("DROP INDEX ix_usage_day")
-    op.execute("DROP INDEX ix_usage_unpriced")
+    for index in indexes:
+        op.execute(f'DROP INDEX "{index}"')
     op.execute("CREATE TABLE usage (LIKE usage_partitioned INCLUDING DEFAULTS)")
     op.execute(f"ALTER SEQUENCE {sequence} OWNED BY usage.id")
     op.execute("INSERT INTO usage SELECT * FROM usage_partitioned ORDER BY id")
     op.execute("DROP TABLE usage_partitioned")
     op.execute("ALTER TABLE usage ADD CONSTRAINT usage_pkey PRIMARY KEY (id)")
     op.execute('ALTER TABLE usage ADD CONSTRAINT uq_usage_start_key UNIQUE (start, "key")')
-    op.execute("CREATE INDEX ix_usage_day ON usage (day)")
-    op.execute("CREATE INDEX ix_usage_unpriced ON usage (provider, model) WHERE pricing_status = 'unpriced'")
+    for ddl in indexes.values():
+        op.execute(ddl)
     op.execute("CREATE UNIQUE INDEX uq_usage_event_id ON usage (key_hash) WHERE key_hash IS NOT NULL")
