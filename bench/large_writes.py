@@ -1,7 +1,8 @@
 """Writes into a large ledger: the writer's costs once `usage` holds millions of rows.
 
 Runs on the PostgreSQL database bench/query.py built (`spendledger_bench_query`, or
-`--database`), through the store's own verbs, each in its own transaction:
+`--database`), or on a SQLite file it built (a `sqlite:///` URL), through the store's own
+verbs, each in its own transaction:
 
 - batches of 10 000 new events (`write_records`) dated in the data's last days, as live
   ingest writes them, and batches dated in an old month (a backfill);
@@ -16,6 +17,7 @@ It prints the median and the spread of each, then removes what it wrote: the led
 left as it was. Compare two schemas by running it on each with the code of each.
 
     .venv/bin/python bench/large_writes.py postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/large_writes.py sqlite:///$TMPDIR/spendledger-bench/query-10000000.db
 """
 
 from __future__ import annotations
@@ -103,13 +105,19 @@ def report(label: str, times: list[float], note: str = "") -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("server", help="the PostgreSQL server's URL (or a full ledger URL with --as-is)")
+    parser.add_argument("server", help="the PostgreSQL server's URL, or a SQLite ledger's sqlite:/// URL")
     parser.add_argument("--database", default="spendledger_bench_query")
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--size", type=int, default=10_000)
     args = parser.parse_args()
-    url = make_url(normalise_url(args.server)).set(database=args.database).render_as_string(False)
-    engine = make_engine(url)
+    url = make_url(normalise_url(args.server))
+    if url.get_backend_name() == "sqlite":
+        engine = make_engine(url.render_as_string(False))
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT max(id) FROM usage")).scalar() or 0
+        print(f"writes into {url.database}: usage one table, ~{rows:,} rows; batches of {args.size:,}")
+        return run(engine, args.batches, args.size)
+    engine = make_engine(url.set(database=args.database).render_as_string(False))
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT reltuples::bigint FROM pg_class WHERE relname = 'usage'")).scalar()
         kind = conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'usage'")).scalar()
@@ -122,39 +130,42 @@ def main() -> int:
             ).scalar()
     layout = "partitioned by month" if kind == "p" else "one table"
     print(f"writes into {args.database}: usage {layout}, ~{rows:,} rows; batches of {args.size:,}")
+    return run(engine, args.batches, args.size)
+
+
+def run(engine: Engine, batches: int, size: int) -> int:
+    """Every measure in turn, then what it wrote deleted."""
     write = lambda recs: lambda conn: write_records(conn, recs, tz=UTC_ZONE)  # noqa: E731
     try:
         new, old, resent, same_ids = [], [], [], []
-        for b in range(args.batches):
-            ms, result = timed(engine, write(events(b, args.size, LAST_DAY - timedelta(days=b % 3))))
-            assert result.inserted == args.size, result
+        for b in range(batches):
+            ms, result = timed(engine, write(events(b, size, LAST_DAY - timedelta(days=b % 3))))
+            assert result.inserted == size, result
             new.append(ms)
-        report(
-            "new events, the last days", new, f"  {args.size / statistics.median(new) * 1000:,.0f} events/s"
-        )
-        for b in range(args.batches):
-            ms, result = timed(engine, write(events(100 + b, args.size, date(2025, 3, 10 + b))))
-            assert result.inserted == args.size, result
+        report("new events, the last days", new, f"  {size / statistics.median(new) * 1000:,.0f} events/s")
+        for b in range(batches):
+            ms, result = timed(engine, write(events(100 + b, size, date(2025, 3, 10 + b))))
+            assert result.inserted == size, result
             old.append(ms)
         report("new events, a backfill of 2025-03", old)
-        for b in range(args.batches):
+        for b in range(batches):
             day = LAST_DAY - timedelta(days=b % 3)
-            ms, result = timed(engine, write(events(b, args.size, day)))
-            assert result.duplicates == args.size, result
+            ms, result = timed(engine, write(events(b, size, day)))
+            assert result.duplicates == size, result
             resent.append(ms)
-            ms, result = timed(engine, write(events(b, args.size, day, shift=timedelta(seconds=1))))
-            assert result.duplicates == args.size, result
+            ms, result = timed(engine, write(events(b, size, day, shift=timedelta(seconds=1))))
+            assert result.duplicates == size, result
             same_ids.append(ms)
         report("the same batch again (duplicates)", resent)
         report("the same ids a second later (duplicates)", same_ids)
         pages = []
-        for run in range(args.batches):
+        for attempt in range(batches):
             day = LAST_DAY - timedelta(days=1)
 
-            def page(conn: Any, day: date = day, run: int = run) -> Any:
+            def page(conn: Any, day: date = day, attempt: int = attempt) -> Any:
                 start = datetime(day.year, day.month, day.day, tzinfo=UTC)
                 buckets = [(start, start + timedelta(days=1))]
-                records = bill(day, 100 + run)
+                records = bill(day, 100 + attempt)
                 return replace_buckets(
                     conn,
                     source=f"{SOURCE}-billing",

@@ -321,7 +321,9 @@ def day_rates(pricer: Pricer, day: date) -> list[tuple[Any, ...]]:
     return out
 
 
-_USAGE_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name != "id")
+# every column but the id and the customer (the generator's events serve none: its
+# server default, '')
+_USAGE_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name not in ("id", "customer"))
 _EVENTS_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
 SELECT :day || ' ' || p.clock, 'api:evt-' || (:seq0 + p.slot - :first), NULL, :day, :day,

@@ -43,7 +43,8 @@ from spendledger.store.ledger import rebuild_rollups, set_meta
 from spendledger.store.rows import key_hash
 from spendledger.store.tables import usage
 
-_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name != "id")
+# as in query.py: every column but the id and the customer (its server default, '')
+_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name not in ("id", "customer"))
 
 # One day's events: windows of the pool (several when a day holds more events than the
 # pool), numbered from :seq0 on, priced at the day's rates. {windows} is a UNION ALL of
