@@ -286,6 +286,20 @@ def test_alias_cli_add_by_source_list_remove(
     )
 
 
+def test_alias_cli_removes_an_alias_named_as_it_was_added(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = cli_runner(db_url, tmp_path, monkeypatch)
+    added = ("project", "Support bot", "support-bot", "--provider", "openai")
+    run("aliases", "add", *added)
+    wrong = run(
+        "aliases", "remove", "project", "Support bot", "support-bots", "--provider", "openai", ok=False
+    )
+    assert wrong.exit_code == 1
+    assert "is reported as 'support-bot', not 'support-bots'" in " ".join(wrong.stderr.split())
+    assert "Removed alias 1" in run("aliases", "remove", *added).stdout  # the add command's words
+
+
 def test_alias_api_add_list_remove_and_refuse(client: TestClient) -> None:
     body = {"dimension": "project", "name": "Support bot", "canonical": "support-bot", "provider": "openai"}
     added = client.post("/api/v1/aliases", json=body)
