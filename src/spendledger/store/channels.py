@@ -71,16 +71,7 @@ def _channel(r: Any) -> ChannelRow:
 def delivery_of(r: Any) -> DeliveryRow:
     """A row of `deliveries` (or of a select holding its columns) as a DeliveryRow."""
     m = r._mapping
-    return DeliveryRow(
-        id=m["id"],
-        alert_id=m["alert_id"],
-        channel=m["channel"],
-        status=m["status"],
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=as_utc(m["created_at"]),
-        sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
-    )
+    return DeliveryRow(alert_id=m["alert_id"], **sends.send_fields(m))
 
 
 def add_channel(conn: Connection, *, name: str, url: str, url_hint: str, now: datetime) -> ChannelRow:

@@ -57,17 +57,7 @@ def _digest(r: Any) -> DigestRow:
 
 def _send(r: Any) -> DigestSend:
     m = r._mapping
-    return DigestSend(
-        kind=m["kind"],
-        period=m["period"],
-        channel=m["channel"],
-        status=m["status"],
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=as_utc(m["created_at"]),
-        sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
-        id=m["id"],
-    )
+    return DigestSend(kind=m["kind"], period=m["period"], **sends.send_fields(m))
 
 
 def add_digest(conn: Connection, *, kind: str, channel: str, now: datetime) -> DigestRow | None:

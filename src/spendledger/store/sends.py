@@ -16,7 +16,22 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, update
 
+from spendledger.records import as_utc
 from spendledger.store.rows import dialect_insert
+
+
+def send_fields(m: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns every send row has (id, channel, status, attempts, last error, when
+    created and sent), as the fields of the dataclass a store module reads it into."""
+    return {
+        "id": m["id"],
+        "channel": m["channel"],
+        "status": m["status"],
+        "attempts": m["attempts"],
+        "last_error": m["last_error"],
+        "created_at": as_utc(m["created_at"]),
+        "sent_at": as_utc(m["sent_at"]) if m["sent_at"] else None,
+    }
 
 
 def claim(conn: Connection, table: Table, key: Mapping[str, Any], *, now: datetime) -> int | None:
