@@ -11,8 +11,10 @@ November, best available:
   total                                                                            = $348.75
 October: openai billed Oct 15 $150.00 + anthropic metered Oct 20 $50.00           = $200.00
 Change: $348.75 − $200.00 = +$148.75; 148.75 / 200.00 = 74.375 % → +74.4 %
-Reconciliation, November: openai billed $200.25, metered $90.00, coverage 90.00 / 200.25
-  = 44.94 % → 44.9 %, gap $110.25; anthropic billed $0.00, metered $108.50.
+Reconciliation, November (UTC days): openai billed $200.25, metered $90.00, coverage
+  90.00 / 200.25 = 44.94 % → 44.9 %, gap $110.25 = non-token $200.25 (the bill names no
+  model) + unexplained −$90.00; anthropic billed $0.00, metered $108.50, all of it outside
+  (no billing sync covers it).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ The ledger (November 2026, UTC, best available):
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -177,6 +178,38 @@ def test_alias_every_rendering_agrees(
     assert csv_text.splitlines()[1].split(",")[:4] == ["support-bot", "", "USD", "78.50"]
 
 
+def _focus_projects(path: Path) -> dict[str, Decimal]:
+    """BilledCost per project (the Tags' `project`) of a FOCUS CSV."""
+    found: dict[str, Decimal] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            project = json.loads(row["Tags"] or "{}").get("project", "")
+            found[project] = found.get(project, Decimal(0)) + Decimal(row["BilledCost"])
+    return found
+
+
+def test_alias_focus_export_names_the_project_as_the_report_does(
+    engine: Engine, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_ledger(engine)
+    run = cli_runner(db_url, tmp_path, monkeypatch, SPENDLEDGER_TIMEZONE="UTC")
+    days = ("--from", "2026-11-01", "--to", "2026-11-30")
+    run("aliases", "add", "project", "Support bot", "support-bot", "--provider", "openai")
+    run("export", "focus", *days, "-o", "all.csv")
+    exported = _focus_projects(tmp_path / "all.csv")
+    report = json.loads(run("report", *days, "--by", "project", "--format", "json").stdout)
+    reported = {r["project"]: Decimal(r["cost"]) for r in report["rows"]}
+    # by hand: the OpenAI bill's "Support bot" $40 (Nov 2) + $25 (Nov 3), now support-bot, and
+    # the tracked support-bot call of Nov 4, $3.50 (Nov 3's $9 is covered by that day's bill):
+    # 40 + 25 + 3.50 = 68.50; the Anthropic workspace's $10 has no project (no alias for it)
+    assert exported["support-bot"] == reported["support-bot"] == Decimal("68.50")
+    assert "Support bot" not in exported
+    assert exported == {"support-bot": Decimal("68.50"), "search": Decimal("5"), "": Decimal("10")}
+    # a filter on the canonical name picks the same rows: the bill and the tracked call
+    run("export", "focus", *days, "--filter", "project=support-bot", "-o", "support.csv")
+    assert _focus_projects(tmp_path / "support.csv") == {"support-bot": Decimal("68.50")}
+
+
 def test_alias_changes_are_audited_and_idempotent(engine: Engine) -> None:
     with engine.begin() as conn:
         stored, outcome = add_alias(conn, SUPPORT_BOT, actor="cli:ana")
@@ -251,6 +284,20 @@ def test_alias_cli_add_by_source_list_remove(
         "no alias for project 'Support bot'"
         in run("aliases", "remove", "project", "Support bot", ok=False).stderr
     )
+
+
+def test_alias_cli_removes_an_alias_named_as_it_was_added(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = cli_runner(db_url, tmp_path, monkeypatch)
+    added = ("project", "Support bot", "support-bot", "--provider", "openai")
+    run("aliases", "add", *added)
+    wrong = run(
+        "aliases", "remove", "project", "Support bot", "support-bots", "--provider", "openai", ok=False
+    )
+    assert wrong.exit_code == 1
+    assert "is reported as 'support-bot', not 'support-bots'" in " ".join(wrong.stderr.split())
+    assert "Removed alias 1" in run("aliases", "remove", *added).stdout  # the add command's words
 
 
 def test_alias_api_add_list_remove_and_refuse(client: TestClient) -> None:

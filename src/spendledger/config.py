@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from spendledger.local_servers import Servers, parse_servers
-from spendledger.reconcile_params import parse_tolerance
+from spendledger.reconcile_params import Tolerance, parse_tolerance
 
 SETTINGS_FILE = "spendledger.env"
 # the ECB's euro reference rates of the latest working day (SPENDLEDGER_FX_URL's default)
@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     def _tolerance(cls, value: str) -> str:
         parse_tolerance(value)  # a ReconcileError is a ValueError: pydantic names the setting
         return value
+
+    @property
+    def reconcile_limits(self) -> Tolerance:
+        """`reconcile_tolerance`, parsed (checked when the settings were read)."""
+        return parse_tolerance(self.reconcile_tolerance)
 
     @property
     def local_server_map(self) -> Servers:

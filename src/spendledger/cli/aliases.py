@@ -103,12 +103,16 @@ def remove(
     ctx: typer.Context,
     dimension: Annotated[str, typer.Argument(help="The alias's dimension, or its id alone.")],
     name: Annotated[str | None, typer.Argument(help="The name it maps (as given to `aliases add`).")] = None,
+    canonical: Annotated[
+        str | None, typer.Argument(help="Optional: the name it is reported as; checked before removing.")
+    ] = None,
     provider: Provider = "",
     account: Account = "",
     source: Source = None,
     found_in: FoundIn = "",
 ) -> None:
-    """Remove an alias, by its id (`aliases list`) or as it was added (DIMENSION NAME and its options)."""
+    """Remove an alias, by its id (`aliases list`) or as it was added (DIMENSION NAME [CANONICAL]
+    and its options)."""
     key: Alias | int
     if name is None and dimension.strip().isdigit():
         key = int(dimension.strip())
@@ -117,7 +121,7 @@ def remove(
             ctx,
             dimension,
             name or "",
-            "",
+            canonical or "",
             provider=provider,
             account=account,
             source=source,

@@ -64,6 +64,7 @@ def _write(ctx: typer.Context, kind: str, key: str | None, currency: str | None,
             timezone=settings.timezone,
             now=datetime.now(settings.tz),
             currency=currency,
+            tolerance=settings.reconcile_limits,
         )
     if output == "-":
         sys.stdout.buffer.write(pdf)

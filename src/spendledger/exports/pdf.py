@@ -27,6 +27,7 @@ from reportlab.platypus.flowables import Flowable
 from spendledger.exports.pdf_chart import daily_chart
 from spendledger.exports.pdf_style import BOLD, FONT, INK, MUTED, RULE, SHADE, register_fonts
 from spendledger.exports.report_figures import BASIS_WORDS, Breakdown, ReportFigures, percent
+from spendledger.reconcile import CATEGORY_LABELS, CATEGORY_SHORT, KIND_LABELS
 from spendledger.records import display_money
 
 WIDTH = A4[0] - 36 * mm  # the text block between the margins
@@ -300,30 +301,53 @@ def _anomalies(f: ReportFigures) -> list[Flowable]:
 
 
 def _reconciliation(f: ReportFigures) -> list[Flowable]:
+    """The reconciliation's summary per provider, as `spendledger reconcile` prints it: billed,
+    metered, coverage, gap and flagged days, then the gap by category (they add up to it)."""
+    if f.reconciliation is None:
+        return []
     note = (
-        "the providers' bills beside your metered estimate of the same days (metered counted whole, "
-        "even where a bill covers it); coverage is metered as a share of billed"
+        "each provider's bill beside your metered estimate over the period's UTC days, in the "
+        "currency billed (as `spendledger reconcile` shows it); coverage is metered as a share of "
+        "billed; a flagged day's billed and metered differ by more than the tolerance"
     )
     if not f.reconciliation:
         return _section(
             "Reconciliation",
-            Paragraph("No billed or metered spend in this period.", _style(8.5, colour=MUTED)),
+            Paragraph("No billed or metered records in this period.", _style(8.5, colour=MUTED)),
             note,
         )
-    cur = f.currency
-    rows = [["Provider", "Billed", "Metered", "Coverage", "Gap (billed − metered)"]]
-    for line in f.reconciliation:
+    rows = [
+        ["Provider", "Currency", "Billed", "Metered", "Coverage", "Gap (billed − metered)", "Flagged days"]
+    ]
+    for p in f.reconciliation:
         rows.append(
             [
-                line.provider,
-                money(line.billed, cur),
-                money(line.metered, cur),
-                _pct(line.coverage),
-                _signed(line.gap, cur),
+                p.provider,
+                p.currency,
+                money(p.billed, p.currency),
+                money(p.metered, p.currency),
+                _pct(p.coverage),
+                money(p.gap, p.currency),
+                f"{len(p.flagged_days)} of {p.days}",
             ]
         )
-    widths = [WIDTH - 120 * mm, 28 * mm, 28 * mm, 24 * mm, 40 * mm]
-    return _section("Reconciliation", _grid(rows, widths, numeric=(1, 2, 3, 4)), note)
+    widths = [WIDTH - 140 * mm, 18 * mm, 26 * mm, 26 * mm, 20 * mm, 30 * mm, 20 * mm]
+    parts = _section("Reconciliation", _grid(rows, widths, numeric=(2, 3, 4, 5, 6)), note)
+    explained = [["Provider", "Category", "Amount", "What it is"]]
+    for p in f.reconciliation:
+        for category, amount in p.gaps.items():
+            detail = CATEGORY_LABELS[category]
+            if category == "non_token" and p.non_token:
+                detail = ", ".join(f"{KIND_LABELS[k]} {money(v, p.currency)}" for k, v in p.non_token.items())
+            explained.append([p.provider, CATEGORY_SHORT[category], money(amount, p.currency), detail])
+    if len(explained) > 1:
+        widths = [WIDTH - 124 * mm, 36 * mm, 26 * mm, 62 * mm]
+        parts += _section(
+            "The gap explained",
+            _grid(explained, widths, numeric=(2,)),
+            "each provider's gap split by cause; its amounts add up to the gap above",
+        )
+    return parts
 
 
 def _basis_notes(f: ReportFigures) -> list[Flowable]:
@@ -333,11 +357,16 @@ def _basis_notes(f: ReportFigures) -> list[Flowable]:
         "manual entries always count. Nothing is counted twice. Each row names the bases it is made of:"
     ]
     lines += [f"<b>{basis}</b>: {_esc(BASIS_WORDS[basis])}" for basis in BASIS_WORDS]
-    lines.append(
-        ("Each budget counts its own basis and scope; " if f.budgets is not None else "")
-        + "anomalies compare a day with the same weekday of the four weeks before; the reconciliation "
-        "counts billed and metered whole, side by side."
-    )
+    how = ["anomalies compare a day with the same weekday of the four weeks before"]
+    if f.budgets is not None:
+        how.insert(0, "each budget counts its own basis and scope")
+    if f.reconciliation is not None:
+        how.append(
+            "the reconciliation sets billed and metered records side by side per UTC day, provider and "
+            "account, in the currency billed, and leaves out manual entries and demo calls (no other side)"
+        )
+    text = "; ".join(how)
+    lines.append(text[0].upper() + text[1:] + ".")
     body = [
         Paragraph(text if i else _esc(text), _style(8, spaceAfter=1 * mm)) for i, text in enumerate(lines)
     ]

@@ -6,8 +6,9 @@ the account and UTC day, else metered; manual and demo always count) and carries
 bases that make it up. Figures are in the period's leading currency; spend in other
 currencies is named beside them, never added (nor converted: see `report_query`).
 
-Budgets and anomalies are the alerts package's figures: this module holds their shapes
-(`BudgetLine`, `AnomalyLine`) and reports.build fills them in.
+Budgets and anomalies are the alerts package's figures, the reconciliation the reconcile
+package's: this module holds their shapes (`BudgetLine`, `AnomalyLine`, reconcile's
+`ProviderSummary`) and reports.period_report fills them in.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from spendledger.queries import (
     restrict,
     spend,
 )
+from spendledger.reconcile import ProviderSummary
 from spendledger.records import Basis
 from spendledger.store import Connection
 
@@ -70,24 +72,6 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
-class ReconciliationLine:
-    """A provider's bill beside its metered estimate over the period."""
-
-    provider: str
-    billed: Decimal
-    metered: Decimal
-
-    @property
-    def coverage(self) -> Decimal | None:
-        """Metered as a % of billed (how much of the bill the metering saw); None without a bill."""
-        return percent(self.metered, self.billed)
-
-    @property
-    def gap(self) -> Decimal:
-        return self.billed - self.metered
-
-
-@dataclass(frozen=True)
 class BudgetLine:
     name: str
     scope: str  # "project=web", "everything"
@@ -127,11 +111,13 @@ class ReportFigures:
     days: list[date]
     daily: dict[str, list[Decimal]]  # provider (or "other providers") → cost per day
     breakdowns: list[Breakdown]
-    reconciliation: list[ReconciliationLine]
     scope: dict[str, tuple[str, ...]]
     timezone: str
     generated_at: datetime
     budgets: list[BudgetLine] | None = None  # None: not shown to this reader (members)
+    # the reconciliation's summary per provider and currency (reconcile.reconcile, UTC days,
+    # as charged); None: not shown to this reader (members: a bill does not split by scope)
+    reconciliation: list[ProviderSummary] | None = None
     anomalies: list[AnomalyLine] = field(default_factory=list)
     anomalies_left_out: int = 0  # smaller jumps not listed
 
@@ -196,7 +182,8 @@ def spend_figures(
     generated_at: datetime,
     top: int = TOP,
 ) -> ReportFigures:
-    """The period's spend figures (budgets and anomalies are left for reports.build to add).
+    """The period's spend figures (budgets, anomalies and the reconciliation are left for
+    reports.period_report to add).
 
     A period that holds today is counted up to today and compared with as many days of the
     period before; a period that starts after today is refused.
@@ -236,7 +223,6 @@ def spend_figures(
         days=[period.start + timedelta(days=i) for i in range((through - period.start).days + 1)],
         daily={},
         breakdowns=[],
-        reconciliation=[],
         scope={dim: tuple(values) for dim, values in scope.items()},
         timezone=timezone,
         generated_at=generated_at,
@@ -248,31 +234,7 @@ def spend_figures(
         now = spend(conn, query(period.start, through, by=(dim, "basis")))
         then = spend(conn, query(compared.start, compared.end, by=(dim,)))
         figures.breakdowns.append(_breakdown(dim, now, then, leading, top))
-    figures.reconciliation = reconciliation_summary(
-        conn, start=period.start, end=through, scope=scope, currency=leading
-    )
     return figures
-
-
-def reconciliation_summary(
-    conn: Connection, *, start: date, end: date, scope: Mapping[str, Sequence[str]], currency: str
-) -> list[ReconciliationLine]:
-    """Per provider, the billed money beside the metered estimate over the days, both whole
-    (a metered call counts here even where the bill covers it), largest bill first.
-
-    What the ledger can say without the reconciliation's per-day matching; the place where
-    that (gaps by cause, per account and day) comes in instead."""
-    sums: dict[str, dict[str, Decimal]] = {}
-    for basis in ("billed", "metered"):
-        query = report_query(start, end, scope=scope, currency=currency, by=("provider",), basis=basis)
-        for row in spend(conn, query).rows:
-            if row.currency == currency:
-                sums.setdefault(row.dims["provider"] or "unknown", {})[basis] = row.cost
-    lines = [
-        ReconciliationLine(provider, found.get("billed", Decimal(0)), found.get("metered", Decimal(0)))
-        for provider, found in sums.items()
-    ]
-    return sorted(lines, key=lambda line: (-line.billed, -line.metered, line.provider))
 
 
 def ordered_bases(bases: set[str] | Mapping[str, object]) -> tuple[str, ...]:

@@ -152,7 +152,12 @@ class Digest:
         local = now.astimezone(settings.tz)
         with engine.connect() as conn:
             figures = period_report(
-                conn, period=period, today=local.date(), timezone=settings.timezone, now=local
+                conn,
+                period=period,
+                today=local.date(),
+                timezone=settings.timezone,
+                now=local,
+                tolerance=settings.reconcile_limits,
             )
         link = f"{settings.public_url.rstrip('/')}/reports/{period.key}.pdf" if settings.public_url else None
         return cls(kind, figures, link)

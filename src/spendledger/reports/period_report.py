@@ -5,7 +5,9 @@
 Budgets are judged on the windows of theirs that end in the period (a monthly budget's
 month, each week of a weekly budget), and on the window still running at its last day when
 the period is the current one. Anomalies are found day by day over the period's whole
-days, as `spendledger anomalies` finds them, one line per incident.
+days, as `spendledger anomalies` finds them, one line per incident. The reconciliation is
+the reconcile package's own summary per provider over the period's UTC days, the figures
+`spendledger reconcile` prints and GET /api/v1/reconcile returns.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from spendledger.alerts.budgets import Window, budget_spent, budget_window, desc
 from spendledger.exports.pdf import render_pdf
 from spendledger.exports.periods import Period
 from spendledger.exports.report_figures import AnomalyLine, BudgetLine, ReportFigures, percent, spend_figures
+from spendledger.reconcile import ProviderSummary, ReconcileQuery, Tolerance, reconcile, reconcile_summary
 from spendledger.records import display_money
 from spendledger.store import Connection
 from spendledger.store.budgets import BudgetRow, list_budgets
@@ -43,9 +46,12 @@ def period_report(
     scope: Mapping[str, Sequence[str]] | None = None,
     currency: str | None = None,
     with_budgets: bool = True,
+    tolerance: Tolerance | None = None,
 ) -> ReportFigures:
     """The period's figures within `scope` (a member's grants; None: everything). Budgets
-    span every scope, so a report for a scoped reader leaves them out (`with_budgets`)."""
+    span every scope, so a report for a scoped reader leaves them out (`with_budgets`); so
+    does the reconciliation (a bill does not split by user), whose flagged days are those
+    outside `tolerance` (the settings' `reconcile_tolerance`; None: its default)."""
     figures = spend_figures(
         conn,
         period=period,
@@ -61,6 +67,8 @@ def period_report(
             for budget in list_budgets(conn)
             if (line := budget_line(conn, budget, period, figures.through))
         ]
+    if not scope:
+        figures.reconciliation = reconciliation_summary(conn, period, tolerance=tolerance)
     last_whole_day = min(figures.through, today - timedelta(days=1))
     figures.anomalies, figures.anomalies_left_out = _anomalies(conn, period.start, last_whole_day, scope)
     return figures
@@ -69,6 +77,16 @@ def period_report(
 def period_report_pdf(conn: Connection, **kwargs: Any) -> bytes:
     """`period_report(conn, **kwargs)` as PDF bytes."""
     return render_pdf(period_report(conn, **kwargs))
+
+
+def reconciliation_summary(
+    conn: Connection, period: Period, *, tolerance: Tolerance | None = None
+) -> list[ProviderSummary]:
+    """The reconciliation's summary per provider over the period's UTC days, as `spendledger
+    reconcile --from FIRST --to LAST` prints it (for a month: `reconcile_summary`'s)."""
+    if period.kind == "month":
+        return reconcile_summary(conn, period.key, tolerance=tolerance)
+    return reconcile(conn, ReconcileQuery(period.start, period.end), tolerance=tolerance).providers
 
 
 def budget_line(conn: Connection, budget: BudgetRow, period: Period, through: date) -> BudgetLine | None:

@@ -193,11 +193,14 @@ def add_alias(
 
 
 def remove_alias(conn: Connection, alias: Alias | int, *, actor: str) -> Alias:
-    """Remove an alias, named by its id or its key (dimension, found in, scope, name)."""
+    """Remove an alias, named by its id or its key (dimension, found in, scope, name); a key
+    that names a canonical name too must name the alias's."""
+    reported_as = ""
     if isinstance(alias, int):
         row = conn.execute(select(aliases).where(aliases.c.id == alias)).first()
         missing = f"no alias with id {alias}: `spendledger aliases list` shows them"
     else:
+        reported_as = alias.canonical.strip()
         alias = checked(alias, with_canonical=False)
         row = conn.execute(select(aliases).where(_key_is(alias))).first()
         missing = (
@@ -206,6 +209,12 @@ def remove_alias(conn: Connection, alias: Alias | int, *, actor: str) -> Alias:
     if row is None:
         raise AliasError(missing, field="name")
     stored = _alias_of(row)
+    if reported_as and reported_as != stored.canonical:
+        raise AliasError(
+            f"canonical: {stored.field} {stored.name!r} is reported as {stored.canonical!r}, not "
+            f"{reported_as!r}; name the alias as `spendledger aliases list` shows it",
+            field="canonical",
+        )
     conn.execute(delete(aliases).where(aliases.c.id == stored.id))
     audit.record(conn, actor=actor, action="alias.remove", what=_what(stored))
     return stored

@@ -4,7 +4,8 @@ A channel's URL is stored sealed (secrets.py: it often holds a token or a passwo
 a masked hint to show; sealing and opening are the caller's. A delivery is one alert sent
 (or not) to one channel, stored once per alert and channel: `claim_delivery` inserts it as
 `sending` with ON CONFLICT DO NOTHING, so of any number of processes exactly one gets the
-claim, and `finish_delivery` records how the send went (`sent` or `failed`).
+claim, and `finish_delivery` records how the send went (`sent` or `failed`); sends.py holds
+that rule for digest sends too.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
-from spendledger.store.rows import dialect_insert
+from spendledger.store import sends
 from spendledger.store.tables import alerts, channels, deliveries
 
 
@@ -70,16 +71,7 @@ def _channel(r: Any) -> ChannelRow:
 def delivery_of(r: Any) -> DeliveryRow:
     """A row of `deliveries` (or of a select holding its columns) as a DeliveryRow."""
     m = r._mapping
-    return DeliveryRow(
-        id=m["id"],
-        alert_id=m["alert_id"],
-        channel=m["channel"],
-        status=m["status"],
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=as_utc(m["created_at"]),
-        sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
-    )
+    return DeliveryRow(alert_id=m["alert_id"], **sends.send_fields(m))
 
 
 def add_channel(conn: Connection, *, name: str, url: str, url_hint: str, now: datetime) -> ChannelRow:
@@ -116,30 +108,14 @@ def claim_delivery(conn: Connection, *, alert_id: int, channel: str, now: dateti
     """Claim sending the alert to the channel: a `sending` delivery, unless one for this alert
     and channel exists; its id, or None when the alert was claimed before. Commit it at once
     (alone in its transaction) so that other processes see it."""
-    stmt = dialect_insert(conn, deliveries).values(
-        alert_id=alert_id, channel=channel, status="sending", attempts=0, created_at=now
-    )
-    stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["alert_id", "channel"]
-    ).returning(deliveries.c.id)
-    claimed: int | None = conn.execute(stmt).scalar()
-    return claimed
+    return sends.claim(conn, deliveries, {"alert_id": alert_id, "channel": channel}, now=now)
 
 
 def finish_delivery(
     conn: Connection, delivery_id: int, *, sent: bool, attempts: int, last_error: str | None, now: datetime
 ) -> None:
     """Record how a claimed delivery went: sent (at `now`) or failed, with the attempts made."""
-    conn.execute(
-        update(deliveries)
-        .where(deliveries.c.id == delivery_id)
-        .values(
-            status="sent" if sent else "failed",
-            attempts=attempts,
-            last_error=last_error,
-            sent_at=now if sent else None,
-        )
-    )
+    sends.finish(conn, deliveries, delivery_id, sent=sent, attempts=attempts, last_error=last_error, now=now)
 
 
 def delivered(conn: Connection, alert_ids: Iterable[int]) -> dict[int, set[str]]:

@@ -3,7 +3,8 @@
 A digest is a kind (weekly | monthly) and a channel, once each. A send is one digest's
 period sent (or not) to one channel, stored once per kind, period and channel:
 `claim_send` inserts it as `sending` with ON CONFLICT DO NOTHING, so of any number of
-processes exactly one gets the claim, and `finish_send` records how it went.
+processes exactly one gets the claim, and `finish_send` records how it went (sends.py:
+the rule alert deliveries share).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, select
 
 from spendledger.errors import SpendledgerError
 from spendledger.records import as_utc
+from spendledger.store import sends
 from spendledger.store.channels import get_channel
 from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import digest_sends, digests
@@ -55,17 +57,7 @@ def _digest(r: Any) -> DigestRow:
 
 def _send(r: Any) -> DigestSend:
     m = r._mapping
-    return DigestSend(
-        kind=m["kind"],
-        period=m["period"],
-        channel=m["channel"],
-        status=m["status"],
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=as_utc(m["created_at"]),
-        sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
-        id=m["id"],
-    )
+    return DigestSend(kind=m["kind"], period=m["period"], **sends.send_fields(m))
 
 
 def add_digest(conn: Connection, *, kind: str, channel: str, now: datetime) -> DigestRow | None:
@@ -103,29 +95,13 @@ def list_digests(conn: Connection) -> list[DigestRow]:
 def claim_send(conn: Connection, *, kind: str, period: str, channel: str, now: datetime) -> int | None:
     """Claim sending the `kind` digest of `period` to `channel`: its id, or None when it was
     claimed before. Commit it at once (alone in its transaction) so other processes see it."""
-    stmt = dialect_insert(conn, digest_sends).values(
-        kind=kind, period=period, channel=channel, status="sending", attempts=0, created_at=now
-    )
-    stmt = stmt.on_conflict_do_nothing(  # type: ignore[attr-defined]
-        index_elements=["kind", "period", "channel"]
-    ).returning(digest_sends.c.id)
-    claimed: int | None = conn.execute(stmt).scalar()
-    return claimed
+    return sends.claim(conn, digest_sends, {"kind": kind, "period": period, "channel": channel}, now=now)
 
 
 def finish_send(
     conn: Connection, send_id: int, *, sent: bool, attempts: int, last_error: str | None, now: datetime
 ) -> None:
-    conn.execute(
-        update(digest_sends)
-        .where(digest_sends.c.id == send_id)
-        .values(
-            status="sent" if sent else "failed",
-            attempts=attempts,
-            last_error=last_error,
-            sent_at=now if sent else None,
-        )
-    )
+    sends.finish(conn, digest_sends, send_id, sent=sent, attempts=attempts, last_error=last_error, now=now)
 
 
 def sends_of(conn: Connection, *, kind: str, period: str) -> set[str]:

@@ -11,16 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, status
+from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from spendledger.alerts.balance import create_rule
+from spendledger.errors import SpendledgerError
 from spendledger.queries import QueryError
+from spendledger.store import Connection
 from spendledger.store.balances import BalanceRuleExistsError, UnknownBalanceRuleError, remove_rule
 from spendledger.store.sources import UnknownSourceError
 from spendledger.web.auth import check_csrf
-from spendledger.web.pages.budgets_page import AdminViewer, PageDep, render_budgets
+from spendledger.web.pages.budgets_page import AdminViewer, render_budgets
+from spendledger.web.pages.forms import PageDep, Refusal, submit
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,21 +40,31 @@ class RuleForm(BaseModel):
 @router.post("/balance-alerts", response_class=HTMLResponse)
 def add_balance_alert(page: PageDep, viewer: AdminViewer, form: Annotated[RuleForm, Form()]) -> HTMLResponse:
     check_csrf(viewer, form.csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            rule = create_rule(
-                conn,
-                name=form.name,
-                source=form.source,
-                below=form.below,
-                currency=form.currency,
-                channels=form.channels,
-                now=datetime.now(UTC),
-            )
-    except (QueryError, BalanceRuleExistsError, UnknownSourceError) as exc:
-        return render_budgets(page, viewer, balance_error=str(exc), balance_form=form, status_code=400)
-    notice = f"Added balance alert {rule.name!r}: when {rule.source}'s {rule.currency} balance drops below "
-    return render_budgets(page, viewer, notices=[notice + f"{rule.below.normalize():f}."])
+
+    def change(conn: Connection) -> str:
+        rule = create_rule(
+            conn,
+            name=form.name,
+            source=form.source,
+            below=form.below,
+            currency=form.currency,
+            channels=form.channels,
+            now=datetime.now(UTC),
+        )
+        notice = (
+            f"Added balance alert {rule.name!r}: when {rule.source}'s {rule.currency} balance drops below "
+        )
+        return notice + f"{rule.below.normalize():f}."
+
+    return submit(
+        page.engine,
+        change,
+        done=lambda notice: render_budgets(page, viewer, notices=[notice]),
+        refused=lambda error, _field: render_budgets(
+            page, viewer, balance_error=error, balance_form=form, status_code=400
+        ),
+        refusal=_refusal,
+    )
 
 
 @router.post("/balance-alerts/{name:path}/delete", response_class=HTMLResponse)
@@ -59,9 +72,19 @@ def delete_balance_alert(
     page: PageDep, viewer: AdminViewer, name: str, csrf_token: Annotated[str | None, Form()] = None
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            remove_rule(conn, name)
-    except UnknownBalanceRuleError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return render_budgets(page, viewer, notices=[f"Removed balance alert {name!r}."])
+
+    def change(conn: Connection) -> str:
+        remove_rule(conn, name)
+        return f"Removed balance alert {name!r}."
+
+    return submit(
+        page.engine,
+        change,
+        done=lambda notice: render_budgets(page, viewer, notices=[notice]),
+        missing=(UnknownBalanceRuleError,),
+    )
+
+
+def _refusal(exc: SpendledgerError) -> Refusal | None:
+    refused = isinstance(exc, QueryError | BalanceRuleExistsError | UnknownSourceError)
+    return (str(exc), None) if refused else None

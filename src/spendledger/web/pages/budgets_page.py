@@ -11,14 +11,14 @@ picking none sends its alerts to every channel, as notify.py does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form, HTTPException, status
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from spendledger.alerts.budgets import (
@@ -31,8 +31,9 @@ from spendledger.alerts.budgets import (
     describe_scope,
 )
 from spendledger.alerts.forecast import Forecast, forecast_spend
+from spendledger.errors import SpendledgerError
 from spendledger.queries import QueryError
-from spendledger.store import Connection, Engine, audit
+from spendledger.store import Connection, audit
 from spendledger.store.budgets import (
     BudgetExistsError,
     BudgetRow,
@@ -44,8 +45,8 @@ from spendledger.store.budgets import (
 from spendledger.store.channels import list_channels
 from spendledger.store.tables import PERIODS
 from spendledger.web.auth import Viewer, check_csrf, require
-from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages.balance_views import balance_alerts
+from spendledger.web.pages.forms import Page, PageDep, Refusal, submit
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,21 +55,6 @@ ReaderViewer = Annotated[Viewer, require("admin", "viewer")]
 
 # a library error's parameter → the form field it is about
 FIELD_OF = {"from": "start", "to": "end", "filter": "filters"}
-
-
-@dataclass(frozen=True)
-class Page:
-    request: Request
-    templates: Jinja2Templates
-    engine: Engine
-    today: date  # in the configured zone
-
-
-def _page(request: Request, templates: TemplatesDep, engine: EngineDep, settings: SettingsDep) -> Page:
-    return Page(request, templates, engine, datetime.now(settings.tz).date())
-
-
-PageDep = Annotated[Page, Depends(_page)]
 
 
 class BudgetForm(BaseModel):
@@ -171,19 +157,17 @@ def budgets_page(page: PageDep, viewer: ReaderViewer, edit: str = "", add: bool 
 @router.post("/budgets", response_class=HTMLResponse)
 def add_budget(page: PageDep, viewer: AdminViewer, form: Annotated[BudgetForm, Form()]) -> HTMLResponse:
     check_csrf(viewer, form.csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            check_channels(conn, form.channels)
-            b = create_budget(conn, name=form.name, now=datetime.now(UTC), **form.arguments())
-            audit.record(
-                conn, actor=viewer.user.email, action="budget.add", what={"name": b.name, "amount": b.amount}
-            )
-    except QueryError as exc:
-        return _invalid(page, viewer, form, None, FIELD_OF.get(exc.param, exc.param), str(exc))
-    except BudgetExistsError as exc:
-        return _invalid(page, viewer, form, None, "name", f"name: {exc}")
-    notice = f"Added budget {b.name!r}: {b.amount.normalize():f} {b.currency} {b.period} on "
-    return _render(page, viewer, notices=[notice + f"{describe_scope(b.scope)}."])
+
+    def change(conn: Connection) -> str:
+        check_channels(conn, form.channels)
+        b = create_budget(conn, name=form.name, now=datetime.now(UTC), **form.arguments())
+        audit.record(
+            conn, actor=viewer.user.email, action="budget.add", what={"name": b.name, "amount": b.amount}
+        )
+        notice = f"Added budget {b.name!r}: {b.amount.normalize():f} {b.currency} {b.period} on "
+        return notice + f"{describe_scope(b.scope)}."
+
+    return _submit(page, viewer, change, form=form)
 
 
 @router.post("/budgets/{name:path}/edit", response_class=HTMLResponse)
@@ -193,14 +177,14 @@ def edit_budget(
     check_csrf(viewer, form.csrf_token)
     old = _found(page, name)
     form = form.model_copy(update={"name": old.name})
-    try:
-        with page.engine.begin() as conn:
-            check_channels(conn, form.channels)
-            change_budget(conn, old.name, now=datetime.now(UTC), **form.arguments())
-            audit.record(conn, actor=viewer.user.email, action="budget.change", what={"name": old.name})
-    except QueryError as exc:
-        return _invalid(page, viewer, form, old, FIELD_OF.get(exc.param, exc.param), str(exc))
-    return _render(page, viewer, notices=[f"Changed budget {old.name!r}."])
+
+    def change(conn: Connection) -> str:
+        check_channels(conn, form.channels)
+        change_budget(conn, old.name, now=datetime.now(UTC), **form.arguments())
+        audit.record(conn, actor=viewer.user.email, action="budget.change", what={"name": old.name})
+        return f"Changed budget {old.name!r}."
+
+    return _submit(page, viewer, change, form=form, editing=old)
 
 
 @router.post("/budgets/{name:path}/delete", response_class=HTMLResponse)
@@ -208,13 +192,52 @@ def delete_budget(
     page: PageDep, viewer: AdminViewer, name: str, csrf_token: Annotated[str | None, Form()] = None
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            remove_budget(conn, name)
-            audit.record(conn, actor=viewer.user.email, action="budget.remove", what={"name": name})
-    except UnknownBudgetError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return _render(page, viewer, notices=[f"Removed budget {name!r} (spend is untouched)."])
+
+    def change(conn: Connection) -> str:
+        remove_budget(conn, name)
+        audit.record(conn, actor=viewer.user.email, action="budget.remove", what={"name": name})
+        return f"Removed budget {name!r} (spend is untouched)."
+
+    return _submit(page, viewer, change, missing=(UnknownBudgetError,))
+
+
+def _refusal(exc: SpendledgerError) -> Refusal | None:
+    """What a budget form is refused with: a parameter's message on its field, a taken name."""
+    if isinstance(exc, QueryError):
+        return str(exc), FIELD_OF.get(exc.param, exc.param)
+    if isinstance(exc, BudgetExistsError):
+        return f"name: {exc}", "name"
+    return None
+
+
+def _submit(
+    page: Page,
+    viewer: Viewer,
+    change: Callable[[Connection], str],
+    *,
+    form: BudgetForm | None = None,
+    editing: BudgetRow | None = None,
+    missing: tuple[type[Exception], ...] = (),
+) -> HTMLResponse:
+    """`forms.submit` on this page: the notice, or the form as posted with the field at fault."""
+
+    def refused(error: str, field: str | None) -> HTMLResponse:
+        return _render(
+            page, viewer, form=form, editing=editing, open_form=True, error=error, error_field=field,
+            status_code=400,
+        )  # fmt: skip
+
+    def done(notice: str) -> HTMLResponse:
+        return _render(page, viewer, notices=[notice])
+
+    return submit(
+        page.engine,
+        change,
+        done=done,
+        refused=refused if form is not None else None,
+        refusal=_refusal,
+        missing=missing,
+    )
 
 
 def check_channels(conn: Connection, names: list[str]) -> None:
@@ -246,15 +269,6 @@ def _found(page: Page, name: str) -> BudgetRow:
             return get_budget(conn, name)
     except UnknownBudgetError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-
-
-def _invalid(
-    page: Page, viewer: Viewer, form: BudgetForm, editing: BudgetRow | None, field: str, error: str
-) -> HTMLResponse:
-    return _render(
-        page, viewer, form=form, editing=editing, open_form=True, error=error, error_field=field,
-        status_code=400,
-    )  # fmt: skip
 
 
 def _render(

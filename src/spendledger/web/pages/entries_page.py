@@ -10,17 +10,14 @@ fault marked.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, status
+from fastapi import APIRouter, Form, HTTPException, Query, status
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
-from spendledger.config import Settings
-from spendledger.errors import SpendledgerError
 from spendledger.ingest.entries import Entry, parse_entry
 from spendledger.ingest.manual import (
     UnknownEntryError,
@@ -33,29 +30,14 @@ from spendledger.ingest.manual import (
     totals,
 )
 from spendledger.records import format_money
-from spendledger.store import Engine
+from spendledger.store import Connection
 from spendledger.web.auth import Viewer, check_csrf, require, scope_of
-from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
+from spendledger.web.pages.forms import Page, PageDep, submit
 
 router = APIRouter(include_in_schema=False)
 
 AnyViewer = Annotated[Viewer, require("admin", "viewer", "member")]
 AdminViewer = Annotated[Viewer, require("admin")]
-
-
-@dataclass(frozen=True)
-class Page:
-    request: Request
-    templates: Jinja2Templates
-    engine: Engine
-    settings: Settings
-
-
-def _page(request: Request, templates: TemplatesDep, engine: EngineDep, settings: SettingsDep) -> Page:
-    return Page(request, templates, engine, settings)
-
-
-PageDep = Annotated[Page, Depends(_page)]
 
 
 class EntryForm(BaseModel):
@@ -117,19 +99,14 @@ def entries_page(
 @router.post("/entries", response_class=HTMLResponse)
 def add_entry(page: PageDep, viewer: AdminViewer, form: Annotated[EntryForm, Form()]) -> HTMLResponse:
     check_csrf(viewer, form.csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            saved = save_entry(
-                conn,
-                parse_entry(form.values()),
-                tz=page.settings.tz,
-                actor=viewer.user.email,
-                overwrite=False,
-            )
-    except SpendledgerError as exc:
-        return _invalid(page, viewer, form, None, exc)
-    verb = "Nothing changed:" if saved.outcome == "unchanged" else "Added"
-    return _render(page, viewer, notices=[f"{verb} {describe(saved.entry)}."])
+
+    def change(conn: Connection) -> str:
+        entry = parse_entry(form.values())
+        saved = save_entry(conn, entry, tz=page.settings.tz, actor=viewer.user.email, overwrite=False)
+        verb = "Nothing changed:" if saved.outcome == "unchanged" else "Added"
+        return f"{verb} {describe(saved.entry)}."
+
+    return _submit(page, viewer, change, form=form)
 
 
 @router.post("/entries/{entry_id}/edit", response_class=HTMLResponse)
@@ -139,14 +116,14 @@ def change_entry(
     check_csrf(viewer, form.csrf_token)
     old = _found(page, entry_id)
     form = form.model_copy(update={"id": old.id})
-    try:
-        with page.engine.begin() as conn:
-            saved = edit_entry(conn, old.id, form.values(), tz=page.settings.tz, actor=viewer.user.email)
-    except SpendledgerError as exc:
-        return _invalid(page, viewer, form, old, exc)
-    if saved.outcome == "unchanged":
-        return _render(page, viewer, notices=[f"Nothing changed in entry {old.id}."])
-    return _render(page, viewer, notices=[f"Changed {describe(saved.entry, old)}."])
+
+    def change(conn: Connection) -> str:
+        saved = edit_entry(conn, old.id, form.values(), tz=page.settings.tz, actor=viewer.user.email)
+        if saved.outcome == "unchanged":
+            return f"Nothing changed in entry {old.id}."
+        return f"Changed {describe(saved.entry, old)}."
+
+    return _submit(page, viewer, change, form=form, editing=old)
 
 
 @router.post("/entries/{entry_id}/remove", response_class=HTMLResponse)
@@ -154,12 +131,36 @@ def delete_entry(
     page: PageDep, viewer: AdminViewer, entry_id: str, csrf_token: Annotated[str | None, Form()] = None
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            old = remove_entry(conn, entry_id, actor=viewer.user.email)
-    except UnknownEntryError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    return _render(page, viewer, notices=[f"Removed {describe(old)}."])
+
+    def change(conn: Connection) -> str:
+        return f"Removed {describe(remove_entry(conn, entry_id, actor=viewer.user.email))}."
+
+    return _submit(page, viewer, change, missing=(UnknownEntryError,))
+
+
+def _submit(
+    page: Page,
+    viewer: Viewer,
+    change: Callable[[Connection], str],
+    *,
+    form: EntryForm | None = None,
+    editing: Entry | None = None,
+    missing: tuple[type[Exception], ...] = (),
+) -> HTMLResponse:
+    """`forms.submit` on this page: the notice, or the form as posted with the field at fault."""
+
+    def done(notice: str) -> HTMLResponse:
+        return _render(page, viewer, notices=[notice])
+
+    def refused(error: str, field: str | None) -> HTMLResponse:
+        return _render(
+            page, viewer, form=form, editing=editing, open_form=True, error=error,
+            error_field=INPUT_OF.get(field or "", field or ""), status_code=400,
+        )  # fmt: skip
+
+    return submit(
+        page.engine, change, done=done, refused=refused if form is not None else None, missing=missing
+    )
 
 
 def _found(page: Page, entry_id: str) -> Entry:
@@ -168,22 +169,6 @@ def _found(page: Page, entry_id: str) -> Entry:
     if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(UnknownEntryError(entry_id)))
     return entry
-
-
-def _invalid(
-    page: Page, viewer: Viewer, form: EntryForm, editing: Entry | None, exc: SpendledgerError
-) -> HTMLResponse:
-    field = INPUT_OF.get(exc.field or "", exc.field or "")
-    return _render(
-        page,
-        viewer,
-        form=form,
-        editing=editing,
-        open_form=True,
-        error=str(exc),
-        error_field=field,
-        status_code=400,
-    )
 
 
 def _day(text: str) -> date | None:

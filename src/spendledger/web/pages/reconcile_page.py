@@ -12,20 +12,23 @@ by, may not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.responses import HTMLResponse
 
 from spendledger import reconcile as recon
 from spendledger.errors import SpendledgerError
 from spendledger.pricing import Pricer
 from spendledger.queries import PRESETS
+from spendledger.store import Connection
 from spendledger.web.auth import Viewer, check_csrf, require
-from spendledger.web.deps import EngineDep, PricerDep, SettingsDep, TemplatesDep
+from spendledger.web.deps import PricerDep
+from spendledger.web.pages.forms import Page, PageDep, submit
 
 router = APIRouter(include_in_schema=False)
 
@@ -62,12 +65,33 @@ class MonthState:
     closed: recon.ClosedMonth | None
 
 
+@dataclass(frozen=True)
+class MonthForm:
+    """The Close and Reopen buttons' form: the month, and the page's parameters to show again."""
+
+    month: str
+    csrf_token: str | None
+    asked: Asked
+
+
+def _month_form(
+    month: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str | None, Form()] = None,
+    start: Annotated[str, Form(alias="from")] = "",
+    end: Annotated[str, Form(alias="to")] = "",
+    period: Annotated[str, Form()] = "",
+    by: Annotated[str, Form()] = "",
+    tolerance: Annotated[str, Form()] = "",
+) -> MonthForm:
+    return MonthForm(month, csrf_token, Asked(start, end, period, by, tolerance))
+
+
+MonthFormDep = Annotated[MonthForm, Depends(_month_form)]
+
+
 @router.get("/reconcile", response_class=HTMLResponse)
 def reconcile_page(
-    request: Request,
-    templates: TemplatesDep,
-    engine: EngineDep,
-    settings: SettingsDep,
+    page: PageDep,
     pricer: PricerDep,
     viewer: ReaderViewer,
     start: Annotated[str, Query(alias="from")] = "",
@@ -78,67 +102,44 @@ def reconcile_page(
     flagged: bool = False,
 ) -> HTMLResponse:
     asked = Asked(start.strip(), end.strip(), period.strip(), by.strip(), tolerance.strip(), flagged)
-    return _render(request, templates, engine, settings, pricer, viewer, asked)
+    return _render(page, pricer, viewer, asked)
 
 
 @router.post("/reconcile/close", response_class=HTMLResponse)
-def close(
-    request: Request,
-    templates: TemplatesDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-    pricer: PricerDep,
-    viewer: AdminViewer,
-    month: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str | None, Form()] = None,
-    start: Annotated[str, Form(alias="from")] = "",
-    end: Annotated[str, Form(alias="to")] = "",
-    period: Annotated[str, Form()] = "",
-    by: Annotated[str, Form()] = "",
-    tolerance: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+def close(page: PageDep, pricer: PricerDep, viewer: AdminViewer, form: MonthFormDep) -> HTMLResponse:
     """Close a month: its figures are kept; later changes show as late adjustments."""
-    check_csrf(viewer, csrf_token)
-    asked = Asked(start, end, period, by, tolerance)
-    try:
-        with engine.begin() as conn:
-            done = recon.close_month(conn, month, actor=viewer.user.email, today=datetime.now(UTC).date())
-    except SpendledgerError as exc:
-        return _render(
-            request, templates, engine, settings, pricer, viewer, asked, error=str(exc), status_code=400
-        )
-    notice = f"Closed {month.strip()}." if done else f"{month.strip()} was closed already."
-    return _render(request, templates, engine, settings, pricer, viewer, asked, notice=notice)
+
+    def change(conn: Connection) -> str:
+        done = recon.close_month(conn, form.month, actor=viewer.user.email, today=datetime.now(UTC).date())
+        month = form.month.strip()
+        return f"Closed {month}." if done else f"{month} was closed already."
+
+    return _month_change(page, pricer, viewer, form, change)
 
 
 @router.post("/reconcile/reopen", response_class=HTMLResponse)
-def reopen(
-    request: Request,
-    templates: TemplatesDep,
-    engine: EngineDep,
-    settings: SettingsDep,
-    pricer: PricerDep,
-    viewer: AdminViewer,
-    month: Annotated[str, Form()] = "",
-    csrf_token: Annotated[str | None, Form()] = None,
-    start: Annotated[str, Form(alias="from")] = "",
-    end: Annotated[str, Form(alias="to")] = "",
-    period: Annotated[str, Form()] = "",
-    by: Annotated[str, Form()] = "",
-    tolerance: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+def reopen(page: PageDep, pricer: PricerDep, viewer: AdminViewer, form: MonthFormDep) -> HTMLResponse:
     """Reopen a closed month (its kept figures are dropped)."""
-    check_csrf(viewer, csrf_token)
-    asked = Asked(start, end, period, by, tolerance)
-    try:
-        with engine.begin() as conn:
-            done = recon.reopen_month(conn, month, actor=viewer.user.email)
-    except SpendledgerError as exc:
-        return _render(
-            request, templates, engine, settings, pricer, viewer, asked, error=str(exc), status_code=400
-        )
-    notice = f"Reopened {month.strip()}." if done else f"{month.strip()} was not closed."
-    return _render(request, templates, engine, settings, pricer, viewer, asked, notice=notice)
+
+    def change(conn: Connection) -> str:
+        done = recon.reopen_month(conn, form.month, actor=viewer.user.email)
+        month = form.month.strip()
+        return f"Reopened {month}." if done else f"{month} was not closed."
+
+    return _month_change(page, pricer, viewer, form, change)
+
+
+def _month_change(
+    page: Page, pricer: Pricer, viewer: Viewer, form: MonthForm, change: Callable[[Connection], str]
+) -> HTMLResponse:
+    """Close or reopen (forms.submit): the page again with what happened, or why not (400)."""
+    check_csrf(viewer, form.csrf_token)
+    return submit(
+        page.engine,
+        change,
+        done=lambda notice: _render(page, pricer, viewer, form.asked, notice=notice),
+        refused=lambda error, _field: _render(page, pricer, viewer, form.asked, error=error, status_code=400),
+    )
 
 
 def _months(first: date, last: date) -> list[str]:
@@ -150,10 +151,7 @@ def _months(first: date, last: date) -> list[str]:
 
 
 def _render(
-    request: Request,
-    templates: TemplatesDep,
-    engine: EngineDep,
-    settings: SettingsDep,
+    page: Page,
     pricer: Pricer,
     viewer: Viewer,
     asked: Asked,
@@ -164,17 +162,17 @@ def _render(
     found, states, error = None, [], context.pop("error", None)
     try:
         query = recon.build_reconcile_query(
-            today=datetime.now(settings.tz).date(),
+            today=datetime.now(page.settings.tz).date(),
             start=asked.start or None,
             end=asked.end or None,
             period=asked.period or None,
             by=[asked.by] if asked.by else (),
         )
-        limits = recon.parse_tolerance(asked.tolerance or settings.reconcile_tolerance)
+        limits = recon.parse_tolerance(asked.tolerance or page.settings.reconcile_tolerance)
     except SpendledgerError as exc:
         error, status_code = str(exc), 400
     else:
-        with engine.connect() as conn:
+        with page.engine.connect() as conn:
             found = recon.reconcile(conn, query, tolerance=limits, pricer=pricer)
             closed = {m.month: m for m in recon.closed_months(conn, start=query.start, end=query.end)}
         if asked.flagged:
@@ -185,7 +183,7 @@ def _render(
             for m in _months(query.start, query.end)
         ]
     params = asked.params()
-    page = {
+    shown = {
         "viewer": viewer,
         "asked": asked,
         "found": found,
@@ -205,4 +203,4 @@ def _render(
         },
         **context,
     }
-    return templates.TemplateResponse(request, "reconcile.html", page, status_code=status_code)
+    return page.templates.TemplateResponse(page.request, "reconcile.html", shown, status_code=status_code)

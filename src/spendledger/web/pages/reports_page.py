@@ -59,6 +59,7 @@ def report_pdf(
             scope=scope,
             currency=currency or None,
             with_budgets=viewer.user.role != "member",
+            tolerance=settings.reconcile_limits,
         )
     disposition = f'attachment; filename="{report_filename(period)}"'
     return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})

@@ -9,16 +9,17 @@ only admins change subscriptions, with the library's checks and messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
+from spendledger.errors import SpendledgerError
 from spendledger.ingest.subscription_plans import CHECKED, PRESETS
 from spendledger.ingest.subscriptions import (
     INTERVALS,
@@ -35,7 +36,7 @@ from spendledger.ingest.subscriptions import (
     set_view,
 )
 from spendledger.queries import QueryError
-from spendledger.store import Connection, Engine
+from spendledger.store import Connection
 from spendledger.store.subscriptions import (
     SubscriptionExistsError,
     SubscriptionRow,
@@ -44,29 +45,13 @@ from spendledger.store.subscriptions import (
     recorded,
 )
 from spendledger.web.auth import Viewer, check_csrf, require
-from spendledger.web.deps import EngineDep, SettingsDep, TemplatesDep
 from spendledger.web.pages import money
+from spendledger.web.pages.forms import Page, PageDep, Refusal, as_refused, submit
 
 router = APIRouter(include_in_schema=False)
 
 AdminViewer = Annotated[Viewer, require("admin")]
 ReaderViewer = Annotated[Viewer, require("admin", "viewer")]
-
-
-@dataclass(frozen=True)
-class Page:
-    request: Request
-    templates: Jinja2Templates
-    engine: Engine
-    settings: Any
-    today: date  # in the configured zone
-
-
-def _page(request: Request, templates: TemplatesDep, engine: EngineDep, settings: SettingsDep) -> Page:
-    return Page(request, templates, engine, settings, datetime.now(settings.tz).date())
-
-
-PageDep = Annotated[Page, Depends(_page)]
 
 
 class SubscriptionForm(BaseModel):
@@ -138,16 +123,17 @@ def add_subscription(
     page: PageDep, viewer: AdminViewer, form: Annotated[SubscriptionForm, Form()]
 ) -> HTMLResponse:
     check_csrf(viewer, form.csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            outcome = create_subscription(conn, **form.arguments(), **_when(page), actor=viewer.user.email)
-    except QueryError as exc:
-        return _render(page, viewer, form=form, error=str(exc), error_field=exc.param, status_code=400)
-    except SubscriptionExistsError as exc:
-        return _render(page, viewer, form=form, error=str(exc), error_field="name", status_code=400)
-    return _render(
-        page, viewer, notices=_notices(f"Added subscription {outcome.subscription.name!r}", outcome)
-    )
+
+    def change(conn: Connection) -> str:
+        outcome = create_subscription(conn, **form.arguments(), **_when(page), actor=viewer.user.email)
+        return _notices(f"Added subscription {outcome.subscription.name!r}", outcome)
+
+    def refusal(exc: SpendledgerError) -> Refusal | None:
+        if isinstance(exc, QueryError):
+            return str(exc), exc.param
+        return (str(exc), "name") if isinstance(exc, SubscriptionExistsError) else None
+
+    return _submit(page, viewer, change, refusal=refusal, form=form)
 
 
 @router.post("/subscriptions/view", response_class=HTMLResponse)
@@ -158,12 +144,15 @@ def change_view(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            set_view(conn, view, **_when(page), actor=viewer.user.email)
-    except QueryError as exc:
-        return _render(page, viewer, error=str(exc), error_field="view", status_code=400)
-    return _render(page, viewer, notices=[f"Subscriptions are now recorded as {_view_text(view)}."])
+
+    def change(conn: Connection) -> str:
+        set_view(conn, view, **_when(page), actor=viewer.user.email)
+        return f"Subscriptions are now recorded as {_view_text(view)}."
+
+    def refusal(exc: SpendledgerError) -> Refusal | None:
+        return (str(exc), "view") if isinstance(exc, QueryError) else None
+
+    return _submit(page, viewer, change, refusal=refusal)
 
 
 @router.post("/subscriptions/{name:path}/seats", response_class=HTMLResponse)
@@ -176,17 +165,16 @@ def change_subscription_seats(
     csrf_token: Annotated[str | None, Form()] = None,
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            outcome = change_seats(
-                conn, name, seats, from_day=from_day, **_when(page), actor=viewer.user.email
-            )
-    except UnknownSubscriptionError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    except QueryError as exc:
-        return _render(page, viewer, error=f"{name}: {exc}", error_field=f"seats:{name}", status_code=400)
-    notice = f"{outcome.subscription.name!r}: {seats.strip()} seats from {from_day.strip()}"
-    return _render(page, viewer, notices=_notices(notice, outcome))
+
+    def change(conn: Connection) -> str:
+        outcome = change_seats(conn, name, seats, from_day=from_day, **_when(page), actor=viewer.user.email)
+        notice = f"{outcome.subscription.name!r}: {seats.strip()} seats from {from_day.strip()}"
+        return _notices(notice, outcome)
+
+    def refusal(exc: SpendledgerError) -> Refusal | None:
+        return (f"{name}: {exc}", f"seats:{name}") if isinstance(exc, QueryError) else None
+
+    return _submit(page, viewer, change, refusal=refusal, missing=(UnknownSubscriptionError,))
 
 
 @router.post("/subscriptions/{name:path}/remove", response_class=HTMLResponse)
@@ -194,27 +182,52 @@ def remove(
     page: PageDep, viewer: AdminViewer, name: str, csrf_token: Annotated[str | None, Form()] = None
 ) -> HTMLResponse:
     check_csrf(viewer, csrf_token)
-    try:
-        with page.engine.begin() as conn:
-            gone = remove_subscription(conn, name, tz=page.settings.tz, actor=viewer.user.email)
-    except UnknownSubscriptionError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-    s = gone.subscription
-    notice = (
-        f"Removed subscription {s.name!r} and its {gone.records} records ({money(gone.total, s.currency)})."
+
+    def change(conn: Connection) -> str:
+        gone = remove_subscription(conn, name, tz=page.settings.tz, actor=viewer.user.email)
+        s = gone.subscription
+        held = money(gone.total, s.currency)
+        return f"Removed subscription {s.name!r} and its {gone.records} records ({held})."
+
+    return _submit(page, viewer, change, missing=(UnknownSubscriptionError,))
+
+
+def _submit(
+    page: Page,
+    viewer: Viewer,
+    change: Callable[[Connection], str],
+    *,
+    refusal: Callable[[SpendledgerError], Refusal | None] | None = None,
+    form: SubscriptionForm | None = None,
+    missing: tuple[type[Exception], ...] = (),
+) -> HTMLResponse:
+    """`forms.submit` on this page: the notice, or the page again with the field at fault."""
+
+    def done(notice: str) -> HTMLResponse:
+        return _render(page, viewer, notices=[notice])
+
+    def refused(error: str, field: str | None) -> HTMLResponse:
+        return _render(page, viewer, form=form, error=error, error_field=field, status_code=400)
+
+    return submit(
+        page.engine,
+        change,
+        done=done,
+        refused=refused if refusal is not None else None,
+        refusal=refusal or as_refused,
+        missing=missing,
     )
-    return _render(page, viewer, notices=[notice])
 
 
 def _when(page: Page) -> dict[str, Any]:
     return {"tz": page.settings.tz, "today": page.today, "now": datetime.now(UTC)}
 
 
-def _notices(head: str, outcome: Outcome) -> list[str]:
+def _notices(head: str, outcome: Outcome) -> str:
     if outcome.warning:
-        return [f"{head}. Note: {outcome.warning}."]
+        return f"{head}. Note: {outcome.warning}."
     w = outcome.written
-    return [f"{head}: {w.inserted} records written, {w.replaced} revised, {outcome.removed} removed."]
+    return f"{head}: {w.inserted} records written, {w.replaced} revised, {outcome.removed} removed."
 
 
 def _view_text(view: str) -> str:
