@@ -13,7 +13,8 @@ digests across two runs: byte-for-byte the same answer), p50/p95 of the warm run
 p50/p95 over every timed request against the target (p95 <= 50 ms). `--against SRC` serves
 a second copy of the app from another source tree (the code before a change) on the same
 file, checks both give the same bytes, and alternates the requests between the two, so a
-busy machine slows both alike.
+busy machine slows both alike. `--breakdown` then times each query in process, split into
+the store's read, the rows and the encoding.
 
     .venv/bin/python bench/api_query.py                    # 1 M events, built in a temp dir
     .venv/bin/python bench/api_query.py --events 200000    # a quick run
@@ -48,6 +49,7 @@ from spendledger.store.engine import make_engine  # noqa: E402
 from spendledger.store.tokens import create_token  # noqa: E402
 
 TARGET_MS = 50.0
+START_WAIT = 180.0  # seconds a server may take to start on a busy machine
 Params = list[tuple[str, str]]
 
 
@@ -146,6 +148,51 @@ def run(clients: dict[str, httpx.Client], runs: int) -> bool:
     return percentile(everything[names[0]], 0.95) <= TARGET_MS
 
 
+def breakdown(url: str, runs: int) -> None:
+    """Where a request's time goes, in process (this tree's code, no HTTP): the store's read
+    (`reads.spend_sums`), the report's rows (the rest of `queries.spend`: read twice, its time
+    less the read's) and the encoding; the fastest of the runs, the least disturbed by load."""
+    from spendledger import queries
+    from spendledger.exports.spend import report_json, report_to_csv
+    from spendledger.store import reads
+
+    print(f"\n{'#':>2}  {'in process, fastest run, ms':<36}{'read':>8}{'rows':>8}{'encode':>8}{'sum':>8}")
+    engine = make_engine(url)
+    reads_ms: list[float] = []
+    rest_ms: list[float] = []
+    with engine.connect() as conn:
+        for i, (label, params) in enumerate(QUERIES, 1):
+            given = dict(params)
+            query = queries.build_query(
+                today=TODAY,
+                start=given["from"],
+                end=given["to"],
+                by=[v for k, v in params if k == "by"],
+                filters=[v for k, v in params if k == "filter"],
+                granularity=given.get("granularity", "total"),
+                basis=given.get("basis", "best"),
+            )
+            encode = report_to_csv if given.get("format") == "csv" else report_json
+            read, spend, written = [], [], []
+            for _ in range(runs + 1):
+                t0 = time.perf_counter()
+                reads.spend_sums(conn, queries.question(query))
+                t1 = time.perf_counter()
+                report = queries.spend(conn, query)
+                t2 = time.perf_counter()
+                encode(report)
+                t3 = time.perf_counter()
+                read.append((t1 - t0) * 1000)
+                spend.append((t2 - t1 - (t1 - t0)) * 1000)
+                written.append((t3 - t2) * 1000)
+            r, s, w = (min(x[1:]) for x in (read, spend, written))  # the least disturbed
+            reads_ms.append(r)
+            rest_ms.append(max(s, 0) + w)
+            print(f"{i:>2}  {label:<36}{r:>8.1f}{max(s, 0):>8.1f}{w:>8.1f}{r + max(s, 0) + w:>8.1f}")
+    engine.dispose()
+    print(f"sum over the 20 medians: read {sum(reads_ms):.0f} ms, rows and encoding {sum(rest_ms):.0f} ms")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000, help="metered events (default 1 M)")
@@ -159,6 +206,9 @@ def main() -> int:
         type=Path,
         help="also serve the spendledger package under SRC (e.g. another checkout's src/, the code "
         "before a change) and alternate the requests between both servers",
+    )
+    parser.add_argument(
+        "--breakdown", action="store_true", help="then time each query's read, rows and encoding in process"
     )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="spendledger-api-query-"))
@@ -179,17 +229,23 @@ def main() -> int:
         with engine.begin() as conn:
             token = create_token(conn, name="bench-api-query", replace=True)
         engine.dispose()
-        servers["this"] = Server(url, workdir)
+        servers["this"] = Server(url, workdir, wait=START_WAIT)
         if args.against:
             servers["against"] = against_server(url, workdir, args.against)
             print(f"  this: {spendledger.__file__}; against: {args.against}")
         headers = {"Authorization": f"Bearer {token}"}
         clients = {n: httpx.Client(base_url=s.base, headers=headers, timeout=60) for n, s in servers.items()}
         try:
-            return 0 if run(clients, args.runs) else 1
+            ok = run(clients, args.runs)
         finally:
             for client in clients.values():
                 client.close()
+        for server in servers.values():
+            server.stop()
+        servers.clear()
+        if args.breakdown:
+            breakdown(url, args.runs)
+        return 0 if ok else 1
     finally:
         for server in servers.values():
             server.stop()
@@ -201,7 +257,7 @@ def against_server(url: str, workdir: Path, src: Path) -> Server:
     before = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([str(src.resolve()), *([before] if before else [])])
     try:
-        return Server(url, workdir)
+        return Server(url, workdir, wait=START_WAIT)
     finally:
         if before is None:
             del os.environ["PYTHONPATH"]
