@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from spendledger.exports.csvfile import csv_line, text_cell
-from spendledger.queries import LINE_COUNTS, Line, SpendQuery, SpendReport
+from spendledger.queries import LINE_COUNTS, SpendQuery, SpendReport
 from spendledger.records import format_money, format_nanos
 
 ROW_FIELDS: tuple[str, ...] = ("period", "currency", "cost", *LINE_COUNTS)
@@ -59,28 +59,26 @@ def _row_format(report: SpendReport, *, indent: bool) -> str:
     return "{" + ",".join(f"{_json_text(n)}:{cells[n]}" for n in names) + "}"
 
 
-def _row_values(report: SpendReport) -> Callable[[Line], tuple[Any, ...]]:
-    """A line's values in `_row_format`'s order: text encoded, cost formatted, counts as they are."""
-    by, text = report.query.by, _Encoded(_json_text)
-    width = len(by)
+def _json_rows(report: SpendReport, *, indent: bool) -> list[str]:
+    """Each line as its JSON object: text encoded once per value, cost formatted, counts as they are."""
+    form, by = _row_format(report, indent=indent), report.query.by
+    text, money, width = _Encoded(_json_text), format_nanos, len(by)
+    cost, counts = width + 2, width + 3
     if "currency" in by:  # the field's value in the dimension's place, and written once
         at = by.index("currency")
-
-        def values(line: Line) -> tuple[Any, ...]:
-            dims = [text[v] for v in line[:width]]
-            dims[at] = text[line[width + 1]]
-            return (*dims, text[line[width]], format_nanos(line[width + 2]), *line[width + 3 :])
-
-        return values
-
-    def plain(line: Line) -> tuple[Any, ...]:
-        return (
-            *[text[v] for v in line[: width + 2]],
-            format_nanos(line[width + 2]),
-            *line[width + 3 :],
-        )
-
-    return plain
+        return [
+            form
+            % (
+                *[text[line[width + 1]] if i == at else text[v] for i, v in enumerate(line[:width])],
+                text[line[width]],
+                money(line[cost]),
+                *line[counts:],
+            )
+            for line in report.lines
+        ]
+    return [
+        form % (*[text[v] for v in line[:cost]], money(line[cost]), *line[counts:]) for line in report.lines
+    ]
 
 
 def report_header(report: SpendReport) -> dict[str, Any]:
@@ -125,8 +123,7 @@ def report_json(report: SpendReport, *, indent: bool = False) -> bytes:
     head = orjson.dumps(report_header(report), option=option)
     footer = report_footer(report)
     tail = orjson.dumps(footer, option=option) if footer else b""
-    form, values = _row_format(report, indent=indent), _row_values(report)
-    rows = (",\n" if indent else ",").join([form % values(line) for line in report.lines]).encode()
+    rows = (",\n" if indent else ",").join(_json_rows(report, indent=indent)).encode()
     if indent:
         listed = b"[\n" + rows + b"\n  ]" if rows else b"[]"
         return head[:-2] + b',\n  "rows": ' + listed + (b",\n" + tail[2:] if tail else b"\n}")
@@ -140,15 +137,12 @@ def report_csv_chunks(report: SpendReport, rows: int = CSV_CHUNK_ROWS) -> Iterat
     width = len(by)
     yield csv_line([*by, *ROW_FIELDS])
     form = ",".join(["%s"] * (width + 3) + ["%d"] * len(LINE_COUNTS)) + "\n"
-    text = _Encoded(text_cell)
-    lines = report.lines
+    text, money, lines = _Encoded(text_cell), format_nanos, report.lines
+    cost, counts = width + 2, width + 3
     for at in range(0, len(lines), rows):
+        chunk = lines[at : at + rows]
         yield "".join(
-            [
-                form
-                % (*[text[v] for v in line[: width + 2]], format_nanos(line[width + 2]), *line[width + 3 :])
-                for line in lines[at : at + rows]
-            ]
+            [form % (*[text[v] for v in line[:cost]], money(line[cost]), *line[counts:]) for line in chunk]
         )
 
 
