@@ -152,13 +152,13 @@ def fresh_ledger(path: Path) -> tuple[str, str]:
 class Server:
     """`spendledger.web.create_app` under uvicorn, in a subprocess (its own core and GIL)."""
 
-    def __init__(self, url: str, data_dir: Path, workers: int = 1) -> None:
+    def __init__(self, url: str, data_dir: Path, workers: int = 1, wait: float = 30) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", url, str(self.port), str(data_dir), str(workers)],
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + wait
         while True:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:

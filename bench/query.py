@@ -328,7 +328,7 @@ _EVENTS_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
 SELECT :day || ' ' || p.clock, 'api:evt-' || (:seq0 + p.slot - :first), NULL, :day, :day,
   key_hash('api:evt-' || (:seq0 + p.slot - :first)), p.source, 'metered',
-  p.provider, p.account, p.workspace, p.project, p.api_key_id, p.model, p.user, p.feature, p.tags,
+  p.provider, p.account, p.workspace, p.project, p.api_key_id, p.model, p.user, p.feature, '', p.tags,
   1, p.inp, p.cached, p.write, 0, p.out, p.reasoning, 0, 0,
   r.per_request + r.r_in * (p.inp - p.cached - p.write) + r.r_cached * p.cached + r.r_write * p.write
     + r.r_out * (p.out - p.reasoning) + r.r_reason * p.reasoning,
@@ -343,7 +343,7 @@ INSERT INTO usage ({_USAGE_COLUMNS})
 SELECT :day || ' 00:00:00.000000',
   provider || ':' || account || ':cost:' || workspace || ':' || project || ':' || model,
   :next_day || ' 00:00:00.000000', :day, :day, NULL, provider || '-billing-' || account, 'billed', provider,
-  account, workspace, project, '', model, '', '', NULL,
+  account, workspace, project, '', model, '', '', '', NULL,
   SUM(requests), SUM(input_tokens), SUM(cached_input_tokens), SUM(cache_write_5m_tokens), 0,
   SUM(output_tokens), SUM(reasoning_tokens), 0, 0,
   SUM(cost_nanos) * (970 + (length(project) * 31 + length(model) * 17 + :d * 7) % 80) / 1000,
@@ -354,7 +354,7 @@ GROUP BY account, workspace, project, model
 
 _MANUAL_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
-VALUES (?, ?, ?, ?, ?, NULL, 'manual', 'manual', ?, '', '', '', '', ?, '', '', NULL,
+VALUES (?, ?, ?, ?, ?, NULL, 'manual', 'manual', ?, '', '', '', '', ?, '', '', '', NULL,
   0, 0, 0, 0, 0, 0, 0, 0, 0, ?, 0, 1, 'USD', 'provider', NULL, NULL, 0, NULL, NULL, NULL, ?)
 """
 

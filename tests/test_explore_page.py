@@ -460,3 +460,50 @@ def test_explore_page_projects_a_member_their_own_spend_only(
     assert f": $100.00 spent from {start} to {end} (80 %: $65.00–$135.00)" in _projection_line(
         page
     )  # theirs alone
+
+
+def _many_rows(engine: Engine) -> None:
+    """600 rows by project and day: 30 days × 20 projects, one $1.25 call each."""
+    write(
+        engine,
+        *(
+            record(day, "openai", f"p{n:02d}", "gpt-4o", MEMBER, "1.25", key=f"many:{day}:{n}")
+            for day in range(1, 31)
+            for n in range(20)
+        ),
+    )
+
+
+def test_explore_page_pages_a_table_past_500_rows_with_the_whole_answers_totals(
+    seeded: TestClient, engine: Engine
+) -> None:
+    _many_rows(engine)
+    query_string = f"{NOVEMBER}&by=project&granularity=day&filter=model:gpt-4o&filter=user:{MEMBER}"
+    # gpt-4o for MEMBER: the 600 calls of $1.25 (750.00) and SPEND's first row (1,234.5651) on the 2nd
+    whole = api(seeded, query_string)
+    assert (len(whole["rows"]), whole["total"]) == (601, "1984.5651")
+
+    first = seeded.get(f"/explore?{query_string}").text
+    assert len(table(first)) == 500
+    assert "601 rows: 1–500 shown, page 1 of 2" in first
+    assert total(first) == money(Decimal("1984.5651"))
+    assert 'rel="prev"' not in first and "page=2" in first
+    assert all("page=" not in href for href in export_links(first).values())  # exports: the whole answer
+
+    second = seeded.get(f"/explore?{query_string}&page=2").text
+    rows = table(second)
+    assert len(rows) == 101 and "501–601 shown, page 2 of 2" in second
+    assert total(second) == money(Decimal("1984.5651"))
+    assert (rows[0][0], rows[0][1]) == (whole["rows"][500]["project"], whole["rows"][500]["period"])
+    assert 'rel="next"' not in second and 'rel="prev"' in second
+
+    assert "page 2 of 2" in seeded.get(f"/explore?{query_string}&page=9").text  # past the end: the last
+    partial = seeded.get(f"/explore?{query_string}&page=2", headers={"HX-Request": "true"}).text
+    assert '<form id="explore-form"' not in partial and len(table(partial)) == 101
+
+
+@pytest.mark.parametrize("page", ["0", "two", "-1", "1.5"])
+def test_explore_page_refuses_a_bad_page_naming_it(seeded: TestClient, page: str) -> None:
+    response = seeded.get(f"/explore?{NOVEMBER}&page={page}")
+    assert response.status_code == 400
+    assert f"page: &#39;{page}&#39; is not a page number; give 1 or more" in response.text

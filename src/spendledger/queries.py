@@ -27,11 +27,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cached_property
+from operator import itemgetter
+from typing import Any
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
 from spendledger.fx.rates import RateBook, round_nanos
-from spendledger.records import DIMENSIONS, as_utc, from_nanos
+from spendledger.records import DIMENSIONS, as_utc, from_nanos, to_nanos
 from spendledger.store import Connection, reads
 from spendledger.store.fx_rates import rate_currencies, rates_for
 from spendledger.store.ledger import get_meta
@@ -103,14 +106,45 @@ class Unconverted:
     amount: Decimal
 
 
+# An answer's row as a plain tuple, in the order every rendering writes it: the `by` values
+# (None: no value), the period, the currency, the cost in nano-units, then LINE_COUNTS.
+# Big answers are encoded straight from these (exports/spend.py), never through SpendRow.
+Line = tuple[Any, ...]
+LINE_COUNTS: tuple[str, ...] = (
+    "requests",
+    "input_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "unpriced_requests",
+)
+
+
 @dataclass
 class SpendReport:
     query: SpendQuery
-    rows: list[SpendRow]
+    lines: list[Line]  # the rows as tuples (see `Line`), in the report's order
     totals: dict[str, Decimal]  # per currency
     table: str  # the rollup (or `usage`) that answered
     # with a display currency: the days whose amounts had no rate, left in their currency
     unconverted: list[Unconverted] = field(default_factory=list)
+
+    @cached_property
+    def rows(self) -> list[SpendRow]:
+        """The lines as typed rows, for the readers that pick figures out of a few of them."""
+        width = len(self.query.by)
+        return [
+            SpendRow(
+                dict(zip(self.query.by, line[:width], strict=True)),
+                period,
+                currency,
+                from_nanos(cost),
+                *counts,
+            )
+            for line in self.lines
+            for period, currency, cost, *counts in (line[width:],)
+        ]
 
     @property
     def currency(self) -> str | None:
@@ -289,32 +323,39 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
     return _spend_converted(conn, query, query.currency)
 
 
+# a Line's counts out of the store's sums (reads.SUMMED): those before cache_write_tokens,
+# the two cache writes it adds up, and those after it
+_BEFORE_WRITES = itemgetter(*(reads.SUMMED.index(c) for c in LINE_COUNTS[:3]))
+_WRITES = (reads.SUMMED.index("cache_write_5m_tokens"), reads.SUMMED.index("cache_write_1h_tokens"))
+_AFTER_WRITES = itemgetter(*(reads.SUMMED.index(c) for c in LINE_COUNTS[4:]))
+_COST = reads.SUMMED.index("cost_nanos")
+_first = itemgetter(0)
+
+
 def _spend_as_charged(conn: Connection, query: SpendQuery) -> SpendReport:
     table, merged = reads.spend_sums(conn, question(query))
-    rows: list[SpendRow] = []
-    totals: dict[str, Decimal] = {}
-    for key, values in merged.items():
-        sums: dict[str, int] = dict(zip(reads.SUMMED, values, strict=True))
-        cost = from_nanos(sums["cost_nanos"])
-        currency = key[-1]
-        totals[currency] = totals.get(currency, Decimal(0)) + cost
-        rows.append(
-            SpendRow(
-                dims={d: (key[1 + i] or None) for i, d in enumerate(query.by)},
-                period=key[0],
-                currency=currency,
-                cost=cost,
-                requests=sums["requests"],
-                input_tokens=sums["input_tokens"],
-                cached_input_tokens=sums["cached_input_tokens"],
-                cache_write_tokens=sums["cache_write_5m_tokens"] + sums["cache_write_1h_tokens"],
-                output_tokens=sums["output_tokens"],
-                reasoning_tokens=sums["reasoning_tokens"],
-                unpriced_requests=sums["unpriced_requests"],
-            )
+    write_5m, write_1h = _WRITES
+    keyed: list[tuple[tuple[Any, ...], Line]] = []
+    nanos: dict[str, int] = {}
+    for key, sums in merged.items():  # key: (period, *by values, currency)
+        cost, currency, dims = sums[_COST], key[-1], key[1:-1]
+        nanos[currency] = nanos.get(currency, 0) + cost
+        if None in dims:  # '' and None both mean "no value"; '' sorts, None is written
+            dims = tuple(v or "" for v in dims)
+        shown = dims if all(dims) else tuple(v or None for v in dims)
+        line = (
+            *shown,
+            key[0],
+            currency,
+            cost,
+            *_BEFORE_WRITES(sums),
+            sums[write_5m] + sums[write_1h],
+            *_AFTER_WRITES(sums),
         )
-    rows.sort(key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values())))
-    return SpendReport(query=query, rows=rows, totals=totals, table=table)
+        keyed.append(((key[0] or "", -cost, dims), line))
+    keyed.sort(key=_first)
+    totals = {currency: from_nanos(n) for currency, n in nanos.items()}
+    return SpendReport(query=query, lines=[line for _, line in keyed], totals=totals, table=table)
 
 
 def _spend_converted(conn: Connection, query: SpendQuery, target: str) -> SpendReport:
@@ -329,31 +370,42 @@ def _spend_converted(conn: Connection, query: SpendQuery, target: str) -> SpendR
         replace(query, granularity=Granularity.DAY, filters={**query.filters, "currency": tuple(foreign)}),
     )
     book = RateBook(rates_for(conn, [*foreign, target], query.start, query.end))
-    merged: dict[tuple[object, ...], SpendRow] = {}
-    for row in as_charged.rows:
-        if row.currency == target:
-            merged[(row.period, *row.dims.values(), target)] = row
+    width = len(query.by)
+    # (period, *by values, currency) → [cost (exact, unrounded), *LINE_COUNTS]
+    merged: dict[tuple[Any, ...], list[Any]] = {}
+    for line in as_charged.lines:
+        if line[width + 1] == target:
+            merged[(line[width], *line[:width], target)] = [from_nanos(line[width + 2]), *line[width + 3 :]]
     missing: dict[tuple[date, str], Decimal] = {}
-    for row in daily.rows:
-        day = date.fromisoformat(row.period or "")
-        cost = book.convert(row.cost, row.currency, target, day) if row.cost else Decimal(0)
-        currency = row.currency if cost is None else target
+    for line in daily.lines:
+        day, charged = date.fromisoformat(line[width]), line[width + 1]
+        amount = from_nanos(line[width + 2])
+        cost = book.convert(amount, charged, target, day) if amount else Decimal(0)
         if cost is None:
-            missing[(day, row.currency)] = missing.get((day, row.currency), Decimal(0)) + row.cost
-        period = _period_of(day, query.granularity)
-        key = (period, *row.dims.values(), currency)
-        found = merged.get(key)
-        merged[key] = _added(found, row, period, currency, row.cost if cost is None else cost)
-    totals: dict[str, Decimal] = {}
-    for row in merged.values():
-        totals[row.currency] = totals.get(row.currency, Decimal(0)) + row.cost
-        row.cost = round_nanos(row.cost)
-    totals = {c: round_nanos(v) for c, v in totals.items()}  # exact sums, rounded once
-    rows = sorted(
-        merged.values(), key=lambda r: (r.period or "", -r.cost, *(v or "" for v in r.dims.values()))
-    )
+            missing[(day, charged)] = missing.get((day, charged), Decimal(0)) + amount
+        key = (_period_of(day, query.granularity), *line[:width], charged if cost is None else target)
+        into = merged.setdefault(key, [Decimal(0), *[0] * len(LINE_COUNTS)])
+        into[0] += amount if cost is None else cost
+        for i, count in enumerate(line[width + 3 :], 1):
+            into[i] += count
+    exact: dict[str, Decimal] = {}
+    keyed: list[tuple[tuple[Any, ...], Line]] = []
+    for (period, *dims, currency), (cost, *counts) in merged.items():
+        exact[currency] = exact.get(currency, Decimal(0)) + cost
+        nanos = to_nanos(round_nanos(cost))
+        keyed.append(
+            ((period or "", -nanos, *(v or "" for v in dims)), (*dims, period, currency, nanos, *counts))
+        )
+    keyed.sort(key=_first)
+    totals = {c: round_nanos(v) for c, v in exact.items()}  # exact sums, rounded once
     unconverted = [Unconverted(day, cur, amount) for (day, cur), amount in sorted(missing.items())]
-    return SpendReport(query=query, rows=rows, totals=totals, table=as_charged.table, unconverted=unconverted)
+    return SpendReport(
+        query=query,
+        lines=[line for _, line in keyed],
+        totals=totals,
+        table=as_charged.table,
+        unconverted=unconverted,
+    )
 
 
 def _period_of(day: date, granularity: Granularity) -> str | None:
@@ -365,23 +417,6 @@ def _period_of(day: date, granularity: Granularity) -> str | None:
     if granularity is Granularity.MONTH:
         return day.isoformat()[:7]
     return None
-
-
-def _added(
-    into: SpendRow | None, row: SpendRow, period: str | None, currency: str, cost: Decimal
-) -> SpendRow:
-    """`row`'s counts with `cost`, added to `into` (a new row when None; `into` is changed)."""
-    if into is None:
-        return replace(row, period=period, currency=currency, cost=cost, dims=dict(row.dims))
-    into.cost += cost
-    into.requests += row.requests
-    into.input_tokens += row.input_tokens
-    into.cached_input_tokens += row.cached_input_tokens
-    into.cache_write_tokens += row.cache_write_tokens
-    into.output_tokens += row.output_tokens
-    into.reasoning_tokens += row.reasoning_tokens
-    into.unpriced_requests += row.unpriced_requests
-    return into
 
 
 def display_currencies(conn: Connection) -> list[str]:

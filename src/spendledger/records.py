@@ -322,6 +322,13 @@ def format_money(amount: Decimal, *, places: int | None = None) -> str:
     return f"{normalised:f}"
 
 
+def format_nanos(nanos: int) -> str:
+    """`format_money(from_nanos(nanos))` from the integer alone: big answers write thousands."""
+    digits = "%010d" % nanos if nanos >= 0 else "-%010d" % -nanos  # noqa: UP031 - the fastest here
+    fraction = digits[-9:].rstrip("0")
+    return digits[:-9] + "." + (fraction if len(fraction) > 1 else (fraction + "00")[:2])
+
+
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 CENT = Decimal("0.01")
 

@@ -19,6 +19,8 @@ from test_pages_in_browser import log_in
 
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user
 from spendledger.demo import load_demo
+from spendledger.store import write_records
+from usage_records import usage_record
 
 
 def test_browser_explore_regroups_in_place_and_keeps_the_state_in_the_url(
@@ -105,3 +107,52 @@ def test_browser_explore_downloads_the_focus_file_of_the_period(
     assert rows and {r["ProviderName"] for r in rows} == {"OpenAI"}  # the explorer's filter
     total = sum(Decimal(r["BilledCost"]) for r in rows)
     assert f"{total.quantize(Decimal('0.01')):,}" in shown  # the figure the table shows
+
+
+def test_browser_explore_pages_a_long_table_in_place(page: Page, live_server: str, engine: Engine) -> None:
+    add_user(engine, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
+    # 30 days × 21 projects, one $0.50 call each: 630 rows by project and day, $315.00 in all
+    records = [
+        usage_record(
+            key=f"page:{day}:{n}",
+            start=datetime(2026, 11, day, 12, tzinfo=UTC),
+            project=f"p{n:02d}",
+            cost="0.50",
+        )
+        for day in range(1, 31)
+        for n in range(21)
+    ]
+    with engine.begin() as conn:
+        write_records(conn, records, tz=ZoneInfo("UTC"))
+    log_in(page, live_server)
+    page.goto(f"{live_server}/explore?from=2026-11-01&to=2026-11-30&by=project&granularity=day")
+    rows = page.locator("#results tbody tr")
+    expect(rows).to_have_count(500)
+    expect(page.locator("#explore-rows")).to_contain_text("630 rows: 1–500 shown, page 1 of 2")
+    expect(page.locator("#results tfoot")).to_contain_text("$315.00")
+    page.evaluate("window.__marker = 'same page'")
+
+    page.get_by_role("link", name="Next →").click()
+
+    expect(page).to_have_url(re.compile(r"page=2"))
+    expect(rows).to_have_count(130)
+    expect(page.locator("#explore-rows")).to_contain_text("501–630 shown, page 2 of 2")
+    expect(page.locator("#results tfoot")).to_contain_text("$315.00")  # the whole answer's total
+    assert page.evaluate("window.__marker") == "same page"  # htmx swapped the results only
+    # the rows are the API's 501st to 630th, in its order
+    api = json.loads(
+        page.request.get(
+            f"{live_server}/api/v1/spend?from=2026-11-01&to=2026-11-30&by=project&granularity=day"
+        ).text()
+    )
+    first = rows.first.locator("td")
+    assert (first.nth(0).inner_text(), first.nth(1).inner_text()) == (
+        api["rows"][500]["project"],
+        api["rows"][500]["period"],
+    )
+    csv_href = page.locator("a", has_text="CSV").first.get_attribute("href")
+    assert csv_href and "page=" not in csv_href  # the export is the whole answer
+
+    page.get_by_role("link", name="← Previous").click()
+    expect(page).to_have_url(re.compile(r"page=1"))
+    expect(rows).to_have_count(500)

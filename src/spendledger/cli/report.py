@@ -8,7 +8,6 @@ as every page does (`display_money`: cents, or two significant digits below a ce
 from __future__ import annotations
 
 import enum
-import json
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ import typer
 from rich.table import Table
 
 from spendledger.cli.context import err, open_ledger, print_table, settings_of, today_in, user_errors
-from spendledger.exports.spend import report_to_csv, report_to_dict
+from spendledger.exports.spend import report_csv_chunks, report_json
 from spendledger.queries import (
     BASES,
     PRESETS,
@@ -83,9 +82,10 @@ def report(
     with open_ledger(ctx) as engine, engine.connect() as conn, user_errors():
         result = spend(conn, check_display_currency(conn, query))
     if fmt is Format.JSON:
-        typer.echo(json.dumps(report_to_dict(result), indent=2))
+        typer.echo(report_json(result, indent=True).decode())
     elif fmt is Format.CSV:
-        typer.echo(report_to_csv(result), nl=False)
+        for chunk in report_csv_chunks(result):
+            typer.echo(chunk, nl=False)
     else:
         print_table(render_table(result))
         if result.unconverted:

@@ -52,6 +52,11 @@ def _line(cells: Iterable[str]) -> str:
     return ",".join(_quoted(c) for c in cells) + "\n"
 
 
+def text_cell(value: str | None) -> str:
+    """A text cell as it goes between the commas: made safe, quoted when it must be."""
+    return _quoted(_cell(value))
+
+
 def write_csv(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
     """The CSV text (header first, `\\n` line ends) of `rows`; text cells made safe."""
     return "".join([csv_line(header), *(csv_line(row) for row in rows)])

@@ -1,51 +1,90 @@
 """A `SpendReport` as JSON (the API's and `report --format json`'s shape) and as CSV.
 
-Money leaves as decimal strings, exact to the nano-unit with at least two places;
-tables round to the cent with `records.cents`. Both come from the same report, so
-every rendering of a query agrees to the cent.
+Money leaves as decimal strings, exact to the nano-unit with at least two places
+(`records.format_nanos`, the same strings as `format_money`); tables round to the cent
+with `records.cents`. Both come from the same report, so every rendering of a query
+agrees to the cent.
+
+An answer can hold thousands of rows (two years by model and project per month), so rows
+are written straight from the report's tuples (`SpendReport.lines`) through one format
+string per report, never through a model or a dict per row: a text value is escaped
+once per distinct value (orjson for JSON, `csvfile.text_cell` for CSV) and reused. The
+envelope around the rows is small and goes through orjson. CSV comes in chunks, so the
+API can stream a big answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from spendledger.exports.csvfile import write_csv
-from spendledger.queries import SpendQuery, SpendReport, SpendRow
-from spendledger.records import format_money
+import orjson
 
-ROW_FIELDS: tuple[str, ...] = (
-    "period",
-    "currency",
-    "cost",
-    "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "unpriced_requests",
-)
+from spendledger.exports.csvfile import csv_line, text_cell
+from spendledger.queries import LINE_COUNTS, SpendQuery, SpendReport
+from spendledger.records import format_money, format_nanos
+
+ROW_FIELDS: tuple[str, ...] = ("period", "currency", "cost", *LINE_COUNTS)
+CSV_CHUNK_ROWS = 2000  # rows per chunk of a streamed CSV
 
 
-def row_to_dict(row: SpendRow) -> dict[str, Any]:
-    return {
-        **row.dims,
-        "period": row.period,
-        "currency": row.currency,
-        "cost": format_money(row.cost),
-        "requests": row.requests,
-        "input_tokens": row.input_tokens,
-        "cached_input_tokens": row.cached_input_tokens,
-        "cache_write_tokens": row.cache_write_tokens,
-        "output_tokens": row.output_tokens,
-        "reasoning_tokens": row.reasoning_tokens,
-        "unpriced_requests": row.unpriced_requests,
-    }
+class _Encoded(dict[Any, str]):
+    """Each text value (or None) as it is written, computed once per distinct value."""
+
+    def __init__(self, encode: Callable[[Any], str]) -> None:
+        super().__init__()
+        self.encode = encode
+
+    def __missing__(self, value: Any) -> str:
+        text = self[value] = self.encode(value)
+        return text
 
 
-def report_to_dict(report: SpendReport) -> dict[str, Any]:
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _row_format(report: SpendReport, *, indent: bool) -> str:
+    """The %-format of one row object: the `by` values, then ROW_FIELDS. A `by` dimension
+    named like a row field (`currency`) keeps its place and takes the field's value, as a
+    dict built `{**dims, "currency": ...}` would."""
+    by = report.query.by
+    names = [*by, *(f for f in ROW_FIELDS if f not in by)]
+    cells = dict.fromkeys((*by, "period", "currency"), "%s")
+    cells["cost"] = '"%s"'
+    cells.update(dict.fromkeys(LINE_COUNTS, "%d"))
+    if indent:
+        inner = ",\n".join(f"      {_json_text(n)}: {cells[n]}" for n in names)
+        return "    {\n" + inner + "\n    }"
+    return "{" + ",".join(f"{_json_text(n)}:{cells[n]}" for n in names) + "}"
+
+
+def _json_rows(report: SpendReport, *, indent: bool) -> list[str]:
+    """Each line as its JSON object: text encoded once per value, cost formatted, counts as they are."""
+    form, by = _row_format(report, indent=indent), report.query.by
+    text, money, width = _Encoded(_json_text), format_nanos, len(by)
+    cost, counts = width + 2, width + 3
+    if "currency" in by:  # the field's value in the dimension's place, and written once
+        at = by.index("currency")
+        return [
+            form
+            % (
+                *[text[line[width + 1]] if i == at else text[v] for i, v in enumerate(line[:width])],
+                text[line[width]],
+                money(line[cost]),
+                *line[counts:],
+            )
+            for line in report.lines
+        ]
+    return [
+        form % (*[text[v] for v in line[:cost]], money(line[cost]), *line[counts:]) for line in report.lines
+    ]
+
+
+def report_header(report: SpendReport) -> dict[str, Any]:
+    """Everything of the JSON answer but its rows, in its order (`rows` comes after `totals`)."""
     q = report.query
-    out: dict[str, Any] = {
+    return {
         "currency": report.currency,
         "from": q.start.isoformat(),
         "to": q.end.isoformat(),
@@ -56,8 +95,12 @@ def report_to_dict(report: SpendReport) -> dict[str, Any]:
         # several currencies are never added up: `currency` and `total` are null then
         "total": None if report.total is None else format_money(report.total),
         "totals": {c: format_money(v) for c, v in sorted(report.totals.items())},
-        "rows": [row_to_dict(r) for r in report.rows],
     }
+
+
+def report_footer(report: SpendReport) -> dict[str, Any]:
+    """What follows the rows: what had no exchange rate, and a note when a total is missing."""
+    q, out = report.query, dict[str, Any]()
     if q.currency is not None:
         out["unconverted"] = [
             {"day": u.day.isoformat(), "currency": u.currency, "amount": format_money(u.amount)}
@@ -74,26 +117,38 @@ def report_to_dict(report: SpendReport) -> dict[str, Any]:
     return out
 
 
-def report_to_csv(report: SpendReport) -> str:
-    """The report's rows as CSV: dimensions, then `ROW_FIELDS`; text cells made safe."""
+def report_json(report: SpendReport, *, indent: bool = False) -> bytes:
+    """The report as JSON (`SpendPublic`): compact for the API, indented by two for people."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    head = orjson.dumps(report_header(report), option=option)
+    footer = report_footer(report)
+    tail = orjson.dumps(footer, option=option) if footer else b""
+    rows = (",\n" if indent else ",").join(_json_rows(report, indent=indent)).encode()
+    if indent:
+        listed = b"[\n" + rows + b"\n  ]" if rows else b"[]"
+        return head[:-2] + b',\n  "rows": ' + listed + (b",\n" + tail[2:] if tail else b"\n}")
+    return head[:-1] + b',"rows":[' + rows + b"]" + (b"," + tail[1:] if tail else b"}")
+
+
+def report_csv_chunks(report: SpendReport, rows: int = CSV_CHUNK_ROWS) -> Iterator[str]:
+    """The report's rows as CSV, header first, `rows` lines a chunk: dimensions, then
+    `ROW_FIELDS`; text cells made safe (csvfile.py)."""
     by = report.query.by
-    rows = (
-        [
-            *(r.dims.get(k) for k in by),
-            r.period,
-            r.currency,
-            r.cost,
-            r.requests,
-            r.input_tokens,
-            r.cached_input_tokens,
-            r.cache_write_tokens,
-            r.output_tokens,
-            r.reasoning_tokens,
-            r.unpriced_requests,
-        ]
-        for r in report.rows
-    )
-    return write_csv([*by, *ROW_FIELDS], rows)
+    width = len(by)
+    yield csv_line([*by, *ROW_FIELDS])
+    form = ",".join(["%s"] * (width + 3) + ["%d"] * len(LINE_COUNTS)) + "\n"
+    text, money, lines = _Encoded(text_cell), format_nanos, report.lines
+    cost, counts = width + 2, width + 3
+    for at in range(0, len(lines), rows):
+        chunk = lines[at : at + rows]
+        yield "".join(
+            [form % (*[text[v] for v in line[:cost]], money(line[cost]), *line[counts:]) for line in chunk]
+        )
+
+
+def report_to_csv(report: SpendReport) -> str:
+    """The report's rows as CSV text (`report_csv_chunks` joined)."""
+    return "".join(report_csv_chunks(report))
 
 
 def csv_filename(query: SpendQuery) -> str:

@@ -2,19 +2,27 @@
 
 Parameters carry the CLI options' names (`from`, `to`, `period`, `by`, `filter`,
 `granularity`, `basis`, `currency`), and `queries.build_query` parses both, so the CLI and the API
-accept and refuse the same things with the same messages (a QueryError is a 400).
+accept and refuse the same things with the same messages (a QueryError is a 400). The body is
+written straight from the report's tuples (exports/spend.py), not validated row by row against
+`SpendPublic`, which documents it; a big CSV answer is streamed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import StreamingResponse
 
 from spendledger import queries
-from spendledger.exports.spend import csv_filename, report_to_csv, report_to_dict
+from spendledger.exports.spend import (
+    CSV_CHUNK_ROWS,
+    csv_filename,
+    report_csv_chunks,
+    report_json,
+    report_to_csv,
+)
 from spendledger.web.api.schemas import ErrorPublic, SpendPublic
 from spendledger.web.auth import ApiReader, scoped
 from spendledger.web.deps import EngineDep, SettingsDep
@@ -67,10 +75,11 @@ def get_spend(
     with engine.connect() as conn:
         report = queries.spend(conn, queries.check_display_currency(conn, query))
     if fmt == "csv":
-        return Response(
-            report_to_csv(report),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{csv_filename(report.query)}"'},
+        media, headers = (
+            "text/csv; charset=utf-8",
+            {"Content-Disposition": f'attachment; filename="{csv_filename(report.query)}"'},
         )
-    content: dict[str, Any] = report_to_dict(report)
-    return JSONResponse(content)
+        if len(report.lines) > CSV_CHUNK_ROWS:  # streamed: encoded a chunk at a time as it is sent
+            return StreamingResponse(report_csv_chunks(report), media_type=media, headers=headers)
+        return Response(report_to_csv(report), media_type=media, headers=headers)
+    return Response(report_json(report), media_type="application/json")

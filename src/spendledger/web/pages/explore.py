@@ -7,11 +7,13 @@ The view's whole state is the URL's query string, in the JSON API's own paramete
 member sees their scope only, in the figures and in the values the filters offer. An
 htmx request (the form) gets the template's `results` block alone. A range that holds
 today also shows its period-end projection with an 80 % band (projection.py), drawn as a
-cone on the daily chart.
+cone on the daily chart. The table shows PAGE_ROWS rows a page (`page=N`, not an API
+parameter: the exports and the totals are the whole answer's), with links to the others.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -26,7 +28,7 @@ from starlette.datastructures import QueryParams
 
 from spendledger import queries
 from spendledger.alerts.links import filter_token
-from spendledger.queries import Granularity, SpendQuery, SpendReport
+from spendledger.queries import Granularity, SpendQuery, SpendReport, SpendRow
 from spendledger.records import Basis, shown_amount
 from spendledger.store import Connection
 from spendledger.store.mapped import recent_tag_keys
@@ -62,6 +64,8 @@ OPTION_GROUPS = (
 TAG_KEYS = "tag:"  # filter_options' entry of the tag keys the group-by offers (`tag:KEY`)
 MAX_OPTIONS = 200  # per filter, the values with the most spend
 MAX_SERIES = 8  # chart series; the rest are summed into one "other"
+PAGE_ROWS = 500  # the table's rows a page; the totals, charts and exports are the whole answer's
+_PAGE = re.compile(r"[0-9]{1,9}")
 LABELS = {"api_key_id": "API key"}
 PERIODS = {
     "7d": "Last 7 days",
@@ -109,6 +113,24 @@ class Results:
     sums: dict[str, int]  # the totals row's counts, over every currency
     chart: dict[str, Any]
     projection: Projection | None = None  # when the range holds today
+    page: int = 1  # the table's page (PAGE_ROWS rows each); past the last: the last
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.report.lines) // PAGE_ROWS))
+
+    @property
+    def shown_page(self) -> int:
+        return min(self.page, self.pages)
+
+    @property
+    def first_row(self) -> int:
+        """The 0-based index of the page's first row in the whole answer."""
+        return (self.shown_page - 1) * PAGE_ROWS
+
+    @property
+    def page_rows(self) -> list[SpendRow]:
+        return self.report.rows[self.first_row : self.first_row + PAGE_ROWS]
 
     @property
     def timed(self) -> bool:
@@ -145,6 +167,7 @@ def explore_page(
 ) -> HTMLResponse:
     """The explorer for the URL's query within the viewer's scope; the results block alone for htmx."""
     params = view_params(request.query_params)
+    page = request.query_params.get("page", "1")
     partial = "HX-Request" in request.headers and "HX-History-Restore-Request" not in request.headers
     scope = scope_of(viewer.user)
     today = datetime.now(settings.tz).date()
@@ -154,10 +177,12 @@ def explore_page(
         try:
             query = scoped(parse_query(params, today=today, currency=settings.currency), viewer.user)
             query = queries.check_display_currency(conn, query)
+            number = page_number(page)
         except queries.QueryError as exc:  # a friendly message on the page, not the API's JSON
             context["error"], query = str(exc), None
         if query is not None:
-            context["results"] = explore(conn, query, today=today, preset=dict(params).get("period"))
+            found = explore(conn, query, today=today, preset=dict(params).get("period"))
+            context["results"] = replace(found, page=number)
         if not partial:
             options = cached_filter_options(request, conn, query, scope) if query else {}
             context["form"] = form_state(params, options)
@@ -172,6 +197,15 @@ def view_params(query_params: QueryParams) -> list[tuple[str, str]]:
     """The request's API parameters, empty ones left out; a bare /explore gets the default view."""
     items = [(k, v.strip()) for k, v in query_params.multi_items() if k in API_PARAMS and v.strip()]
     return items or list(DEFAULT_VIEW)
+
+
+def page_number(value: str) -> int:
+    """The table's page of the `page` parameter: 1 or more (a page past the last shows the last)."""
+    text = value.strip()
+    if not _PAGE.fullmatch(text) or int(text) < 1:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise queries.QueryError("page", f"{shown!r} is not a page number; give 1 or more")
+    return int(text)
 
 
 def parse_query(params: Sequence[tuple[str, str]], *, today: date, currency: str | None = None) -> SpendQuery:
