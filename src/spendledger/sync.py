@@ -12,6 +12,9 @@ Invariants:
   (a provider's hourly limit halfway through a year's backfill, a kill) is redone from
   the last complete window, not from the start;
 - one process syncs a source at a time (a lease in the database, renewed per page);
+- the connector reads the next page on a thread while the last one is written
+  (readahead.py): the provider still sees one request at a time, and a page's failure
+  reaches the sync after the pages before it are stored, as if read in turn;
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
   kept with the source, to show, and never enters the ledger;
@@ -27,14 +30,16 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from spendledger.config import Settings
+from spendledger.ingest.batch import gc_paused
 from spendledger.model_names import canonicalise
+from spendledger.readahead import ReadAhead
 from spendledger.sources._http import RetryPolicy
-from spendledger.sources.base import HasProviderNote, Page, SourceError
+from spendledger.sources.base import Connector, HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect, source_type
 from spendledger.store import Engine
 from spendledger.store.balances import record_balances
@@ -151,19 +156,21 @@ def sync_source(
         try:
             endpoints = connector.endpoints()
             outcome.endpoints.extend(endpoints)
-            for w_start, w_end in windows(start, end, source_type(source.provider).window_days):
-                for endpoint in endpoints:
-                    for page in connector.fetch(endpoint, w_start, w_end):
+            spans = windows(start, end, source_type(source.provider).window_days)
+            # the next page is read (on a thread) while this one is written
+            with ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages:
+                for w_end, page in pages:
+                    if page is not None:
                         _store_page(engine, settings, source, page, outcome, run_id, owner, now())
                         if on_page:
                             on_page(name, page)
-                if (
-                    contiguous
-                    and w_end < end
-                    and (source.synced_until is None or w_end > source.synced_until)
-                ):
-                    with engine.begin() as conn:  # this window is complete: a rerun resumes after it
-                        set_synced_until(conn, name, w_end)
+                    elif (
+                        contiguous
+                        and w_end < end
+                        and (source.synced_until is None or w_end > source.synced_until)
+                    ):
+                        with engine.begin() as conn:  # this window is complete: a rerun resumes after it
+                            set_synced_until(conn, name, w_end)
             if isinstance(connector, HasProviderNote):
                 note = connector.provider_note()
         finally:
@@ -183,6 +190,20 @@ def sync_source(
     return outcome
 
 
+def _pages(
+    connector: Connector, endpoints: list[str], spans: list[tuple[datetime, datetime]]
+) -> Iterator[tuple[datetime, Page | None]]:
+    """(window end, page) for every page of every endpoint, window after window, its models
+    under the ledger's names; (window end, None) once a window's endpoints are all read."""
+    for w_start, w_end in spans:
+        for endpoint in endpoints:
+            for page in connector.fetch(endpoint, w_start, w_end):
+                for record in page.records:
+                    canonicalise(record)
+                yield w_end, page
+        yield w_end, None
+
+
 def _store_page(
     engine: Engine,
     settings: Settings,
@@ -194,9 +215,7 @@ def _store_page(
     at: datetime,
 ) -> None:
     name = source.name
-    for record in page.records:
-        canonicalise(record)
-    with engine.begin() as conn:
+    with gc_paused(), engine.begin() as conn:  # a page's rows are thousands of acyclic objects
         replace_buckets(
             conn,
             source=name,

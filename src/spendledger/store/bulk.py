@@ -16,6 +16,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Boolean, Connection, DateTime, Table
 
 _MAX_PARAMS = 30_000  # below SQLite's 32 766 and PostgreSQL's 65 535 bind parameters
@@ -33,7 +34,15 @@ _to_json = json.JSONEncoder(separators=(",", ":")).encode  # one encoder: dumps(
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else _to_json(value)
+    """A JSON document as text: orjson (~20x faster: tags are a large share of a billing
+    page's write), or the standard encoder for what orjson refuses (integers past 64 bits,
+    keys that are not text), which reads back the same."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return _to_json(value)
 
 
 def _memo_last(convert: Any) -> Any:

@@ -190,15 +190,17 @@ def replace_buckets(
     nothing and only adds its records.
     """
     starts = [start for start, _ in buckets]
-    condition = (
-        and_(
-            usage.c.source == source,
-            usage.c.key.startswith(f"{endpoint}|", autoescape=True),
-            usage.c.start.in_(starts),
-        )
-        if starts
-        else false()
-    )
+    prefix = f"{endpoint}|"
+    terms = [
+        usage.c.source == source,
+        usage.c.key.startswith(prefix, autoescape=True),
+        usage.c.start.in_(starts),
+    ]
+    if conn.dialect.name == "sqlite":
+        # the same keys as a range, which the (start, key) index seeks where LIKE scans each
+        # day's rows of every endpoint (SQLite compares text bytewise: "|" + 1 is "}")
+        terms += [usage.c.key >= prefix, usage.c.key < f"{endpoint}}}"]
+    condition = and_(*terms) if starts else false()
     return replace_where(conn, condition, records, tz=tz, now=now)
 
 
