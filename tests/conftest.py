@@ -2,8 +2,9 @@
 same test again on PostgreSQL.
 
 PostgreSQL: SPENDLEDGER_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)
-names a server; each run creates its own database there, migrates it once, empties its
-tables before each test and drops it at the end, so runs never see each other. Without
+names a server; each run (each pytest-xdist worker of a run) creates its own database
+there, migrates it once, empties its tables before each test and drops it at the end, so
+runs and workers never see each other. Without
 a reachable server the PostgreSQL tests skip with the reason, except under CI=true,
 where they fail.
 """
