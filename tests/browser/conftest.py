@@ -65,11 +65,11 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
     """A fresh context (no cookies; 1280x800) and page for each test, closed after it.
-    Actions wait 5 s at most; a navigation 15 s, as a page of demo data rendered while
-    the suite's other worker runs can take more than 5 s on a busy 2-core machine."""
+    Actions and navigations wait 15 s at most (a bound on waiting, not a timing test: a
+    page of demo data rendered while the suite's other worker runs, on a busy 2-core
+    machine, can take more than 5 s)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(5_000)
-    context.set_default_navigation_timeout(15_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
