@@ -46,9 +46,12 @@ run: setup spendledger.env
 	$(BIN)/spendledger users demo-admin
 	$(BIN)/spendledger serve --host $(HOST) --port $(PORT)
 
-# The whole suite, PostgreSQL included (see tests/conftest.py for the server it uses).
+# The whole suite, PostgreSQL included (see tests/conftest.py for the server it uses), on
+# one worker per core (pytest-xdist; TEST_WORKERS=0 runs it in one process). Each worker
+# has its own databases, ports and temporary folders; idle workers take tests from busy ones.
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -2,8 +2,9 @@
 same test again on PostgreSQL.
 
 PostgreSQL: SPENDLEDGER_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test)
-names a server; each run creates its own database there, migrates it once, empties its
-tables before each test and drops it at the end, so runs never see each other. Without
+names a server; each run (each pytest-xdist worker of a run) creates its own database
+there, migrates it once, empties its tables before each test and drops it at the end, so
+runs and workers never see each other. Without
 a reachable server the PostgreSQL tests skip with the reason, except under CI=true,
 where they fail.
 """
@@ -18,10 +19,12 @@ from pathlib import Path
 
 import hypothesis
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 
+import spendledger.passwords
 from logins import ADMIN_EMAIL, ADMIN_PASSWORD, add_user, login
 from spendledger.config import Settings
 from spendledger.store.engine import make_engine, upgrade
@@ -38,6 +41,19 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 
 PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Passwords are hashed with argon2id at its lowest cost in the tests: the library's
+    recommended cost (64 MiB, 3 passes) takes 0.1-1 s a hash on a 2-core machine, and
+    every logged-in test hashes once and verifies once. The hashes are still real argon2id
+    hashes, verified for real; only the cost parameters they carry differ (a hash made at
+    the full cost, e.g. by a `spendledger` subprocess, still verifies)."""
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+        patch.setattr(spendledger.passwords, "_hasher", cheap)
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +84,8 @@ def postgres_database() -> Iterator[str]:
     name = f"spendledger_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # a test database need not survive a crash: commits do not wait for the disk
+        conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
@@ -90,10 +108,37 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
     url: str = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
     with engine.begin() as conn:
-        names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+        conn.exec_driver_sql(_emptying_sql(conn))
     engine.dispose()
     return url
+
+
+_EMPTYING: dict[str, str] = {}
+
+
+def _emptying_sql(conn: Connection) -> str:
+    """What empties the PostgreSQL test database as `TRUNCATE <every table> RESTART
+    IDENTITY` would: every table's rows deleted (children first) and the sequences of
+    their serial and identity columns restarted. DELETE, not TRUNCATE: on tables of a
+    few rows it takes milliseconds, where a TRUNCATE of the ~40 tables makes and
+    removes ~100 files and takes 0.3-0.8 s, once per PostgreSQL test."""
+    url = conn.engine.url.render_as_string(hide_password=False)
+    if url not in _EMPTYING:
+        tables = [t.name for t in reversed(metadata.sorted_tables)]
+        sequences = conn.execute(
+            text(
+                "SELECT DISTINCT s.oid::regclass::text FROM pg_class s"
+                " JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid"
+                " AND d.deptype IN ('a', 'i')"
+                " JOIN pg_class t ON t.oid = d.refobjid"
+                " WHERE s.relkind = 'S' AND t.relname = ANY(:tables)"
+            ),
+            {"tables": tables},
+        ).scalars()
+        statements = [f'DELETE FROM "{name}"' for name in tables]
+        statements += [f"ALTER SEQUENCE {sequence} RESTART" for sequence in sorted(sequences)]
+        _EMPTYING[url] = "; ".join(statements)
+    return _EMPTYING[url]
 
 
 @pytest.fixture

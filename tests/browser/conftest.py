@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -35,8 +36,12 @@ def db_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
-    """The app on the test's database, served by uvicorn in a thread; yields its base URL."""
+    """The app on the test's database, served by uvicorn in a thread; yields its base URL.
+    The app has answered once already: FastAPI builds its routes on the first request
+    (seconds on a busy machine), which would otherwise count against the 5 s the test's
+    first page has to load."""
     with serving(settings) as url:
+        assert httpx.get(f"{url}/healthz", timeout=60).status_code == 200
         yield url
 
 
@@ -59,9 +64,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context (no cookies; 1280x800) and page for each test, closed after it."""
+    """A fresh context (no cookies; 1280x800) and page for each test, closed after it.
+    Actions and navigations wait 15 s at most (a bound on waiting, not a timing test: a
+    page of demo data rendered while the suite's other worker runs, on a busy 2-core
+    machine, can take more than 5 s)."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(5_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
     context.close()
