@@ -26,6 +26,7 @@ from spendledger.demo_bill import LABS, SOURCES
 from spendledger.pricing import Pricer
 from spendledger.records import TokenCounts, cents, from_nanos, instant_of
 from spendledger.store import write_records
+from spendledger.store.folder import fold_all
 from spendledger.store.tables import rollups, usage
 from spendledger.store.tokens import verify_token
 from usage_records import usage_record
@@ -137,6 +138,7 @@ def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine
     cleared = cli("demo", "--clear")
 
     assert f"Removed {demo_rows:,} demo records" in cleared.stdout
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         assert conn.execute(select(usage.c.key)).scalars().all() == ["api:evt-1"]
         assert conn.execute(select(func.sum(rollups["rollup_model"].c.records))).scalar_one() == 1
@@ -341,6 +343,7 @@ def test_cli_report_by_day_and_filter(cli: Any, engine: Engine) -> None:
 def test_cli_db_upgrade_and_rebuild_rollups(cli: Any, engine: Engine) -> None:
     assert "is at schema revision" in cli("db", "upgrade").stdout
     cli("demo", "--days", "5")
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         daily = conn.execute(select(func.count()).select_from(rollups["rollup_model"])).scalar_one()
     before = cli("report", "--period", "7d", "--format", "json").stdout
