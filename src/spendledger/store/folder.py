@@ -49,7 +49,8 @@ def claim(conn: Connection, holder: str, *, ttl: timedelta = TTL, now: datetime 
     if renewed:
         return True
     stmt = dialect_insert(conn, leases).values(name=LEASE, holder=holder, expires_at=now + ttl)
-    return bool(conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"])).rowcount)  # type: ignore[attr-defined]
+    stmt = stmt.on_conflict_do_nothing(index_elements=["name"])  # type: ignore[attr-defined]
+    return conn.execute(stmt.returning(leases.c.name)).first() is not None
 
 
 def release(engine: Engine, holder: str) -> None:

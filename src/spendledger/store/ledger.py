@@ -93,15 +93,13 @@ def write_records(
 def _insert_events(
     conn: Connection, events: dict[str, dict[str, Any]], change: rollups.Change
 ) -> WriteResult:
-    ids = bulk.upsert(
-        conn,
-        usage,
-        list(events.values()),
-        conflict=("key_hash",),
-        conflict_where="key_hash IS NOT NULL",
-        returning=("id",),
-    )
-    change.add_inserted([i for (i,) in ids], events.values())
+    rows = list(events.values())
+    unique: dict[str, Any] = {"conflict": ("key_hash",), "conflict_where": "key_hash IS NOT NULL"}
+    if conn.dialect.name == "sqlite":  # one prepared statement for the batch (bulk.insert_new_sqlite)
+        ids: Sequence[int] = bulk.insert_new_sqlite(conn, usage, rows, **unique)
+    else:
+        ids = [i for (i,) in bulk.upsert(conn, usage, rows, returning=("id",), **unique)]
+    change.add_inserted(ids, rows)
     return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 
 

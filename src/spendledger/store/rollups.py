@@ -340,6 +340,10 @@ def fold(conn: Connection, *, limit: int = 200_000) -> int:
     they were: the journal rows wait for the next fold.
     """
     _lock(conn, exclusive=False)  # a rebuild holds it alone
+    if conn.dialect.name == "sqlite":
+        # take the write lock first: in WAL a transaction that read and then writes fails
+        # at once (no busy wait) when another writer committed in between
+        conn.exec_driver_sql("UPDATE rollup_pending SET id = id WHERE id < 0")
     conn.execute(CreateTable(_NEW, if_not_exists=True))
     conn.execute(delete(_NEW))
     quote = conn.dialect.identifier_preparer.quote
