@@ -201,7 +201,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", url, str(self.port), str(data_dir), str(workers)],
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine starts slowly
         while True:
             try:
                 if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
