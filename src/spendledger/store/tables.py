@@ -4,9 +4,10 @@ Money is an integer of nano-units (`cost_nanos`) plus `currency`: SUM() stays ex
 SQLite and PostgreSQL alike. Missing dimensions are stored as '' (never NULL) so that
 unique keys and equality filters behave the same on both databases.
 
-`usage` holds the records; the `rollup_*` tables hold daily sums at a few grains, kept
-current in the same transaction as the records (see ledger.py). Every table that a
-query can read has the same measure columns, so one query builder serves them all.
+`usage` holds the records; the `rollup_*` tables hold daily sums at a few grains, written
+behind the records: writers journal their changes in `rollup_pending` in their own
+transaction, and a folder sums the journal into the rollups (rollups.py). Every table
+that a query can read has the same measure columns, so one query builder serves them all.
 """
 
 from __future__ import annotations
