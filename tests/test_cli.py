@@ -147,6 +147,29 @@ def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine
     assert report["total"] == "0.00021"
 
 
+def test_cli_db_fold_sums_the_journal_into_the_rollups(cli: Any, engine: Engine) -> None:
+    calls = [
+        usage_record(
+            key=f"api:evt-{i}", source="api", start=datetime.now(UTC) - timedelta(days=1), cost="0.25"
+        )
+        for i in range(3)
+    ]
+    with engine.begin() as conn:
+        write_records(conn, calls, tz=ZoneInfo(ZONE))
+    table = rollups["rollup_model"]
+    with engine.connect() as conn:  # written behind: the journal holds them, the rollup not yet
+        assert conn.execute(select(func.sum(table.c.records))).scalar_one() is None
+
+    assert "Folded 3 journal rows into the rollups." in cli("db", "fold").stdout
+    with engine.connect() as conn:
+        # three calls at the $0.25 each reported: $0.75
+        assert conn.execute(select(func.sum(table.c.records), func.sum(table.c.cost_nanos))).one() == (
+            3,
+            750_000_000,
+        )
+    assert "Folded 0 journal rows" in cli("db", "fold").stdout
+
+
 def test_cli_tokens_create_prints_the_token_last(cli: Any, engine: Engine) -> None:
     created = cli("tokens", "create", "ci-bot")
 
