@@ -26,6 +26,7 @@ from spendledger.demo_bill import LABS, SOURCES
 from spendledger.pricing import Pricer
 from spendledger.records import TokenCounts, cents, from_nanos, instant_of
 from spendledger.store import write_records
+from spendledger.store.folder import fold_all
 from spendledger.store.tables import rollups, usage
 from spendledger.store.tokens import verify_token
 from usage_records import usage_record
@@ -137,12 +138,36 @@ def test_cli_demo_refuses_real_data_and_clear_removes_only_demo(cli: Any, engine
     cleared = cli("demo", "--clear")
 
     assert f"Removed {demo_rows:,} demo records" in cleared.stdout
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         assert conn.execute(select(usage.c.key)).scalars().all() == ["api:evt-1"]
         assert conn.execute(select(func.sum(rollups["rollup_model"].c.records))).scalar_one() == 1
     report = json.loads(cli("report", "--period", "7d", "--format", "json").stdout)
     # 1000 × $0.15/M + 100 × $0.60/M = $0.00021
     assert report["total"] == "0.00021"
+
+
+def test_cli_db_fold_sums_the_journal_into_the_rollups(cli: Any, engine: Engine) -> None:
+    calls = [
+        usage_record(
+            key=f"api:evt-{i}", source="api", start=datetime.now(UTC) - timedelta(days=1), cost="0.25"
+        )
+        for i in range(3)
+    ]
+    with engine.begin() as conn:
+        write_records(conn, calls, tz=ZoneInfo(ZONE))
+    table = rollups["rollup_model"]
+    with engine.connect() as conn:  # written behind: the journal holds them, the rollup not yet
+        assert conn.execute(select(func.sum(table.c.records))).scalar_one() is None
+
+    assert "Folded 3 journal rows into the rollups." in cli("db", "fold").stdout
+    with engine.connect() as conn:
+        # three calls at the $0.25 each reported: $0.75
+        assert conn.execute(select(func.sum(table.c.records), func.sum(table.c.cost_nanos))).one() == (
+            3,
+            750_000_000,
+        )
+    assert "Folded 0 journal rows" in cli("db", "fold").stdout
 
 
 def test_cli_tokens_create_prints_the_token_last(cli: Any, engine: Engine) -> None:
@@ -341,6 +366,7 @@ def test_cli_report_by_day_and_filter(cli: Any, engine: Engine) -> None:
 def test_cli_db_upgrade_and_rebuild_rollups(cli: Any, engine: Engine) -> None:
     assert "is at schema revision" in cli("db", "upgrade").stdout
     cli("demo", "--days", "5")
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         daily = conn.execute(select(func.count()).select_from(rollups["rollup_model"])).scalar_one()
     before = cli("report", "--period", "7d", "--format", "json").stdout

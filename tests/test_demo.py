@@ -31,6 +31,7 @@ from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord, 
 from spendledger.store import make_engine, write_records
 from spendledger.store.alerts import list_alerts
 from spendledger.store.budgets import list_budgets
+from spendledger.store.folder import fold_all
 from spendledger.store.tables import rollups, usage
 from usage_records import usage_record
 
@@ -212,6 +213,7 @@ def test_demo_clear_removes_only_demo_records(engine: Engine) -> None:
     loaded = load_demo(engine, tz=TOKYO, end=END, days=14)
 
     assert clear_demo(engine) == loaded.records
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         assert conn.execute(select(usage.c.key)).scalars().all() == ["api:evt-1"]
         assert not has_demo(conn)

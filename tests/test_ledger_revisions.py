@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, TokenCounts, UsageRecord
 from spendledger.store import write_records
+from spendledger.store.folder import fold_all
 from spendledger.store.ledger import rebuild_rollups
 from spendledger.store.tables import rollups, usage
 from usage_records import usage_record
@@ -172,6 +173,7 @@ def _late_event() -> UsageRecord:
 
 
 def _days(engine: Engine) -> dict[str, list[str]]:
+    fold_all(engine)  # the rollups are written behind: fold the journal before reading them
     with engine.connect() as conn:
         out = {"usage": [r.day for r in conn.execute(select(usage.c.day))]}
         for name, table in rollups.items():

@@ -1,4 +1,4 @@
-"""Rollups kept at write time always equal the rollups rebuilt from the records.
+"""Rollups kept by the writes (journaled, then folded) always equal a rebuild from the records.
 
 Random sequences of the ledger's writes (new events, re-sent batches, billed buckets and
 their revisions, re-pricing, deletions) run on the real databases; afterwards every
@@ -24,7 +24,8 @@ from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos
 from spendledger.store import write_records
 from spendledger.store.ledger import apply_prices, delete_where, iter_priceable, rebuild_rollups
-from spendledger.store.tables import rollups, settings_kv, usage
+from spendledger.store.rollups import fold
+from spendledger.store.tables import rollup_pending, rollups, settings_kv, usage
 from usage_records import usage_record
 
 ZONE = ZoneInfo("Asia/Tokyo")  # days are local, bills cover UTC days: both at once
@@ -244,11 +245,13 @@ def _run(conn_factory: Callable[[], Any], ops: list[Op]) -> None:
 
 def _check(engine: Engine) -> None:
     with engine.begin() as conn:
-        incremental = _rollup_rows(conn)
+        # read as the journal stands, then folded: the rollups are written behind the writes
         by_basis = {basis: _spend_total(conn, basis) for basis in ("all", "billed", "metered", "best")}
         by_user = {basis: _spend_total(conn, basis, ("user",)) for basis in ("all", "best")}
         by_records = {basis: _spend_total(conn, basis, ("user", "feature")) for basis in ("all", "best")}
         direct = _direct_totals(conn)
+        fold(conn)
+        incremental = _rollup_rows(conn)
         rebuild_rollups(conn, tz=ZONE)
         rebuilt = _rollup_rows(conn)
     for name in rollups:
@@ -261,6 +264,7 @@ def _check(engine: Engine) -> None:
 def _clean(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(delete(usage))
+        conn.execute(delete(rollup_pending))
         for table in rollups.values():
             conn.execute(delete(table))
         conn.execute(delete(settings_kv))

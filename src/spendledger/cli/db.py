@@ -12,6 +12,7 @@ from rich.table import Table
 
 from spendledger.cli.context import fail, open_ledger, out, print_table, progress_bar, settings_of
 from spendledger.store.engine import current_revision
+from spendledger.store.folder import fold_all
 from spendledger.store.ledger import rebuild_rollups as rebuild
 
 app = typer.Typer(help="The database: schema migrations and rollups.", no_args_is_help=True)
@@ -42,17 +43,30 @@ def rebuild_rollups(ctx: typer.Context) -> None:
     print_table(table)
 
 
+@app.command("fold")
+def fold(ctx: typer.Context) -> None:
+    """Sum the rollups' journal into the rollups now (`serve` and `worker` do it every half second)."""
+    with open_ledger(ctx) as engine:
+        folded = fold_all(engine)
+    if folded is None:
+        out().print("Another folder holds the lease and is folding the journal; nothing done here.")
+        return
+    out().print(f"Folded {folded:,} journal rows into the rollups.")
+
+
 def worker(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Sync the due sources once, then stop.")] = False,
     poll: Annotated[float, typer.Option(min=1, help="Seconds between checks for due sources.")] = 60,
 ) -> None:
-    """Run the sync scheduler without the web server (any number may run on one database)."""
+    """Run the sync scheduler and the rollups' folder without the web server (any number may
+    run on one database; one folds at a time)."""
     import contextlib
     import logging
     import threading
 
     from spendledger.scheduler import run_due, run_forever
+    from spendledger.store import folder
     from spendledger.sync import default_owner
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -60,12 +74,17 @@ def worker(
     with open_ledger(ctx) as engine:
         if once:
             outcomes = run_due(engine, settings, owner=default_owner())
+            fold_all(engine)
             if any(o.error and not o.skipped for o in outcomes):
                 raise typer.Exit(1)
             return
         out().print("spendledger worker: syncing sources on their intervals; Ctrl+C stops it.")
-        with contextlib.suppress(KeyboardInterrupt):
-            run_forever(engine, settings, stop=threading.Event(), poll=poll)
+        stop_folding = folder.start_in_thread(engine)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                run_forever(engine, settings, stop=threading.Event(), poll=poll)
+        finally:
+            stop_folding.set()
 
 
 def serve(
@@ -87,7 +106,8 @@ def serve(
         bool, typer.Option("--sync/--no-sync", help="Also sync every source on its interval (the scheduler).")
     ] = True,
 ) -> None:
-    """Serve the web app and the API (upgrades the database first); syncs sources on schedule."""
+    """Serve the web app and the API (upgrades the database first); syncs sources on schedule
+    and folds the rollups' journal."""
 
     import uvicorn
 
@@ -99,9 +119,11 @@ def serve(
     with open_ledger(ctx) as engine:
         where = engine.url.render_as_string(hide_password=True)
     out().print(f"spendledger on http://{host}:{port} (API docs at /docs), ledger {where}; Ctrl+C stops it.")
+    from spendledger.store import folder, make_engine
+
+    folder.start_in_thread(make_engine(settings.resolved_database_url))
     if sync:
         from spendledger.scheduler import start_in_thread
-        from spendledger.store import make_engine
 
         start_in_thread(make_engine(settings.resolved_database_url), settings)
     if workers == 1:

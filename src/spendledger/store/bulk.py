@@ -201,3 +201,43 @@ def _upsert_by_copy(
         f"{head}INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {stage}{where}{conflict_tail}"
     )
     return [tuple(r) for r in result] if returning else []
+
+
+def insert_new_sqlite(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    conflict: Sequence[str],
+    conflict_where: str = "",
+) -> range:
+    """SQLite: insert `rows`, skipping those that conflict on `conflict`, with one prepared
+    statement run for every row (executemany: one statement per batch, the binding in C,
+    ~25 % faster than multi-row statements); returns the ids of the rows inserted.
+
+    SQLite has one writer at a time, and a new row takes the id after the largest: the
+    rows this statement inserted hold the last `rowcount` ids, consecutively.
+    """
+    if not rows:
+        return range(0)
+    columns = list(rows[0].keys())
+    quote = conn.dialect.identifier_preparer.quote
+    where = f" WHERE {conflict_where}" if conflict_where else ""
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}){where} DO NOTHING"
+    )
+    get = itemgetter(*columns)
+    values: Iterable[tuple[Any, ...]] = map(get, rows) if len(columns) > 1 else ((get(row),) for row in rows)
+    converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
+    if converters:
+        by_column: list[Iterable[Any]] = list(zip(*values, strict=True))
+        for i, convert in converters:
+            by_column[i] = map(convert, by_column[i])
+        values = zip(*by_column, strict=True)
+    inserted = conn.exec_driver_sql(sql, list(values)).rowcount
+    if not inserted:
+        return range(0)
+    top = int(conn.exec_driver_sql(f"SELECT max(id) FROM {quote(table.name)}").scalar_one())
+    return range(top - inserted + 1, top + 1)

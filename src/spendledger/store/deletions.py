@@ -4,8 +4,8 @@
 `DeletionScope` parsed from what the user typed (`parse_scope`, every mistake named by
 its field), `summarise` (what the scope holds: records per provider and basis, money per
 currency, the days; a dry run and every confirmation show it) and `delete`, which
-removes exactly the scope through `ledger.delete_records` (the rollups follow in the
-same transaction) and writes the audit log's entry in that transaction too, with the
+removes exactly the scope through `ledger.delete_records` (its removal from the rollups
+journaled in the same transaction) and writes the audit log's entry in that transaction too, with the
 summary of what went, counted in it. An empty scope is refused unless `everything` says
 every record is meant. A billing source's records come back if it syncs the same days
 again: remove the source, or delete only what no sync revisits.
@@ -25,6 +25,7 @@ from spendledger.model_names import canonical_provider
 from spendledger.records import Basis, display_money, from_nanos
 from spendledger.store import audit
 from spendledger.store.ledger import delete_records, record_scope, records_by_source
+from spendledger.store.rollups import current
 from spendledger.store.tables import MONTHLY, rollups, usage
 
 ACTION = "records.delete"
@@ -237,10 +238,11 @@ def _condition(scope: DeletionScope) -> ColumnElement[bool]:
 def known_values(conn: Connection) -> dict[str, list[str]]:
     """The values the ledger holds of each scope field, for the form's suggestions: sources
     from the records, the rest from the smallest monthly rollup that has them."""
-    monthly = rollups[MONTHLY["rollup_model"]]
+    monthly = current(rollups[MONTHLY["rollup_model"]])
     values = {"source": sorted(records_by_source(conn))}
     for name in ("provider", "account", "project", "basis"):
         column = monthly.c[name]
-        found = conn.execute(select(column).distinct().order_by(column)).scalars()
+        query = select(column).group_by(column).having(func.sum(monthly.c.records) > 0).order_by(column)
+        found = conn.execute(query).scalars()
         values[name] = [v for v in found if v]
     return values

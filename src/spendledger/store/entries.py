@@ -2,8 +2,8 @@
 
 An entry is the set of `usage` records of source "manual" whose key starts with
 `entry|<id>|` (one record per day it covers). Writing and removing go through the
-ledger's verbs (`replace_where`, `delete_where`), so the rollups follow in the same
-transaction; this module only names an entry's records and reads them back.
+ledger's verbs (`replace_where`, `delete_where`), so the rollups' journal follows in the
+same transaction; this module only names an entry's records and reads them back.
 """
 
 from __future__ import annotations

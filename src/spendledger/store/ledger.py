@@ -1,4 +1,5 @@
-"""Idempotent writes to the ledger, with rollups updated in the same transaction.
+"""Idempotent writes to the ledger; each journals its change to the rollups (rollups.Change)
+in its own transaction, and the folder sums the journal into the rollups behind it.
 
 - Events (metered, demo) are append-only: a record whose (start, key) is already
   stored is a duplicate and changes nothing.
@@ -7,13 +8,15 @@
   PostgreSQL, whose `usage` is partitioned by month, through `usage_event_ids`).
 - Billed buckets and manual entries are revisable: a new version of (start, key)
   replaces the old one, and the rollups move by the difference, never by the sum.
+- The billed days a write touches are named to the journal before it touches them, so
+  the metered records whose coverage it moves are moved once, at the end.
 - A metered record with no account takes the account its project or API key is known
   to belong to (members.py), now or when a later billed record makes it known.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -62,7 +65,6 @@ def write_records(
     """Store priced records idempotently; call inside a transaction (`engine.begin()`)."""
     now = now or datetime.now(UTC)
     result = WriteResult()
-    delta = rollups.new_delta()
     check_zone(conn, tz)
     events: dict[str, dict[str, Any]] = {}
     revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
@@ -75,26 +77,32 @@ def write_records(
             result.duplicates += 1
         else:
             events[row["key"]] = row
+    change = rollups.Change(conn, exclusive=bool(revisions))  # new events alone share the lock
     learnt = members.learn(conn, members.members_of(revisions.values()))
     members.attribute(conn, [*events.values(), *revisions.values()])
     if events:
-        result += _insert_events(conn, events)
+        result += _insert_events(conn, events, change)
     if revisions:
-        result += _upsert_revisions(conn, revisions, delta)
-    rollups.apply(conn, delta)
-    _move_members(conn, learnt)
+        result += _upsert_revisions(conn, revisions, change)
+    _move_members(conn, learnt, change)
+    change.close()
     if result.inserted or result.replaced:
         set_meta(conn, "last_write_at", now.isoformat())
     return result
 
 
-def _insert_events(conn: Connection, events: dict[str, dict[str, Any]]) -> WriteResult:
-    if conn.dialect.name == "postgresql":  # usage is partitioned: ids unique through usage_event_ids
-        unique: dict[str, Any] = {"conflict": (), "claim": (usage_event_ids.name, "key_hash")}
-    else:
-        unique = {"conflict": ("key_hash",), "conflict_where": "key_hash IS NOT NULL"}
-    ids = bulk.upsert(conn, usage, list(events.values()), returning=("id",), **unique)
-    rollups.add_inserted(conn, [i for (i,) in ids])
+def _insert_events(
+    conn: Connection, events: dict[str, dict[str, Any]], change: rollups.Change
+) -> WriteResult:
+    rows = list(events.values())
+    ids: Sequence[int]
+    if conn.dialect.name == "sqlite":  # one prepared statement for the batch (bulk.insert_new_sqlite)
+        unique: dict[str, Any] = {"conflict": ("key_hash",), "conflict_where": "key_hash IS NOT NULL"}
+        ids = bulk.insert_new_sqlite(conn, usage, rows, **unique)
+    else:  # usage is partitioned: event ids are unique through usage_event_ids
+        claim = (usage_event_ids.name, "key_hash")
+        ids = [i for (i,) in bulk.upsert(conn, usage, rows, returning=("id",), conflict=(), claim=claim)]
+    change.add_inserted(ids, rows)
     return WriteResult(inserted=len(ids), duplicates=len(events) - len(ids))
 
 
@@ -115,7 +123,7 @@ def check_zone(conn: Connection, tz: ZoneInfo) -> None:
 
 
 def _upsert_revisions(
-    conn: Connection, revisions: dict[tuple[datetime, str], dict[str, Any]], delta: rollups.Delta
+    conn: Connection, revisions: dict[tuple[datetime, str], dict[str, Any]], change: rollups.Change
 ) -> WriteResult:
     result = WriteResult()
     keys = list(revisions)
@@ -125,6 +133,8 @@ def _upsert_revisions(
         query = select(usage).where(tuple_(usage.c.start, usage.c.key).in_(chunk))
         for row in conn.execute(query):
             existing[(as_utc(row.start), row.key)] = row._mapping
+    change.expect(_billed_days([*existing.values(), *revisions.values()]))
+    delta = rollups.new_delta()
     changed: list[dict[str, Any]] = []
     for key, new in revisions.items():
         old = existing.get(key)
@@ -140,7 +150,13 @@ def _upsert_revisions(
         changed.append(new)
     replace_all = {c: f"excluded.{c}" for c in changed[0] if c not in ("start", "key")} if changed else {}
     bulk.upsert(conn, usage, changed, conflict=("start", "key"), update=replace_all)
+    change.add(delta)
     return result
+
+
+def _billed_days(rows: Iterable[Mapping[str, Any]]) -> set[tuple[str, str, str]]:
+    """The (utc_day, provider, account)s of the billed rows among `rows`."""
+    return {(r["utc_day"], r["provider"], r["account"]) for r in rows if r["basis"] == "billed"}
 
 
 def replace_where(
@@ -160,14 +176,17 @@ def replace_where(
     """
     now = now or datetime.now(UTC)
     check_zone(conn, tz)
-    removed = delete_where(conn, condition)
     day_of = DayOf(tz)
     rows = {(r.start, r.key): record_to_row(r, day_of=day_of, written_at=now) for r in records}
+    change = rollups.Change(conn, exclusive=True)
+    old = _grouped(conn, condition)
+    change.expect(_billed_days([*old, *rows.values()]))
+    removed = _delete(conn, condition, old, change)
     learnt = members.learn(conn, members.members_of(rows.values()))
     ids = bulk.upsert(conn, usage, list(rows.values()), conflict=("start", "key"), returning=("id",))
-    billed = {(r["utc_day"], r["provider"], r["account"]) for r in rows.values() if r["basis"] == "billed"}
-    rollups.add_inserted(conn, [i for (i,) in ids], billed_days=billed)
-    _move_members(conn, learnt)
+    change.add_inserted([i for (i,) in ids], rows.values())
+    _move_members(conn, learnt, change)
+    change.close()
     if removed or ids:
         set_meta(conn, "last_write_at", now.isoformat())
     return removed, len(ids)
@@ -276,11 +295,22 @@ def records_by_source(conn: Connection, *, source: str | None = None) -> dict[st
 
 def delete_where(conn: Connection, condition: ColumnElement[bool]) -> int:
     """Delete the records matching `condition`, taking them out of the rollups too."""
-    delta = rollups.new_delta()
-    rollups.add_rows(delta, _grouped(conn, condition), sign=-1)
-    deleted = conn.execute(delete(usage).where(condition)).rowcount
-    rollups.apply(conn, delta)
-    return int(deleted or 0)
+    change = rollups.Change(conn, exclusive=True)
+    old = _grouped(conn, condition)
+    change.expect(_billed_days(old))
+    deleted = _delete(conn, condition, old, change)
+    change.close()
+    return deleted
+
+
+def _delete(
+    conn: Connection, condition: ColumnElement[bool], old: list[dict[str, Any]], change: rollups.Change
+) -> int:
+    """Delete the records matching `condition` (`old`: them, `_grouped`), journaling their removal."""
+    if not old:
+        return 0
+    change.add_rows(old, sign=-1)
+    return int(conn.execute(delete(usage).where(condition)).rowcount or 0)
 
 
 def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
@@ -293,7 +323,7 @@ def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str,
     return [dict(r._mapping) for r in conn.execute(grouped)]
 
 
-def _move_members(conn: Connection, learnt: set[members.Member]) -> None:
+def _move_members(conn: Connection, learnt: set[members.Member], change: rollups.Change) -> None:
     """Attribute the stored metered records that newly learnt projects or keys place."""
     for condition, account in members.stored_to_move(conn, learnt):
         rows = _grouped(conn, condition)
@@ -303,7 +333,7 @@ def _move_members(conn: Connection, learnt: set[members.Member]) -> None:
         rollups.add_rows(delta, rows, sign=-1)
         rollups.add_rows(delta, [{**row, "account": account} for row in rows])
         members.move(conn, condition, account)
-        rollups.apply(conn, delta)
+        change.add(delta)
 
 
 def iter_priceable(
@@ -337,6 +367,7 @@ def count_priceable(conn: Connection, *, since: datetime | None = None) -> int:
 
 def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], UsageRecord]]) -> int:
     """Store the new cost of re-priced records (old row, new record); returns how many changed."""
+    change = rollups.Change(conn, exclusive=True)
     delta = rollups.new_delta()
     updates: list[dict[str, Any]] = []
     for row_id, old, record in items:
@@ -362,7 +393,7 @@ def apply_prices(conn: Connection, items: Sequence[tuple[int, dict[str, Any], Us
             .values(**{k[4:]: bindparam(k) for k in updates[0] if k.startswith("new_")})
         )
         conn.execute(stmt, updates)
-        rollups.apply(conn, delta)
+        change.add(delta)
     return len(updates)
 
 

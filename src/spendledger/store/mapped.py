@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, and_, case, func, literal, literal_column, select
+from sqlalchemy import Connection, FromClause, String, and_, case, func, literal, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
@@ -89,7 +89,7 @@ def columns_of(dim: str, maps: Maps) -> set[str]:
     return {dim, *(a.field for a in maps.aliases.get(dim, ()))}
 
 
-def expression(table: Table, dim: str, maps: Maps) -> ColumnElement[Any]:
+def expression(table: FromClause, dim: str, maps: Maps) -> ColumnElement[Any]:
     """The dimension's value on a row of `table` (which holds `columns_of(dim)`)."""
     if is_tag(dim):
         return TagText(table.c.tags, tag_key(dim))

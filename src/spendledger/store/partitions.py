@@ -26,7 +26,7 @@ from sqlalchemy.exc import OperationalError
 DEFAULT = "usage_default"
 AHEAD = 2  # months after the current one given a partition before any record needs it
 _NAME = re.compile(r"^usage_(\d{4})_(\d{2})$")
-_LOCK = 7240520  # one process at a time creates partitions (rollups.apply holds 7240518, logins 7240519)
+_LOCK = 7240520  # one process at a time creates partitions (rollups._lock holds 7240518, logins 7240519)
 LOCK_WAIT = "5s"  # how long a new partition waits for the default one's lock
 
 log = logging.getLogger("spendledger.store.partitions")

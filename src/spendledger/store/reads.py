@@ -5,7 +5,9 @@ the pages, CLI, alerts and exports read; this module owns how they are answered.
 question is read from the smallest daily rollup whose dimensions cover its filters and
 group-bys (`choose_table`), by month or in total from that grain's monthly twin for the
 whole months inside the period (`segments`), and from `usage` only when no rollup holds
-the dimensions. Every table it reads has the same measure columns.
+the dimensions. Every table it reads has the same measure columns. A rollup is read as it
+stands (`rollups.current`: its rows and the journal's not folded yet), and a question's
+segments in one statement, so an answer is one snapshot of the ledger.
 
 "Best available" is decided once, in rollups.py: rollups carry `covered` (a metered row
 a billed one covers), and a read of `usage` applies the same rule through `covered_days`.
@@ -18,13 +20,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, Table, and_, false, func, literal, select, tuple_, union
+from sqlalchemy import (
+    Connection,
+    FromClause,
+    Select,
+    String,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from spendledger.store import mapped
-from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollups, usage
+from spendledger.store import mapped, rollups
+from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, usage
+from spendledger.store.tables import rollups as rollup_tables
 
 # the measures a report sums (tables.MEASURES less the audio split and record counts)
 SUMMED: tuple[str, ...] = tuple(
@@ -57,7 +73,7 @@ def choose_table(question: SpendQuestion, maps: mapped.Maps = mapped.NO_MAPS) ->
     needed -= {"basis", "currency"}
     for name, dims in GRAINS.items():
         if needed <= set(dims):
-            return rollups[name]
+            return rollup_tables[name]
     return usage
 
 
@@ -72,16 +88,20 @@ def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
     merged: Sums = {}
     width = len(question.by) + 1  # the group-by columns and the currency
     timed = question.granularity != "total"
-    for segment in segments(question, table):
-        for row in conn.execute(_statement(question, *segment, maps)):  # period?, dims..., currency, sums...
-            key = tuple(row[: width + 1]) if timed else (None, *row[:width])
-            measures = row[width + 1 :] if timed else row[width:]
-            acc = merged.get(key)
-            if acc is None:
-                merged[key] = [int(v or 0) for v in measures]
-            else:
-                for i, v in enumerate(measures):
-                    acc[i] += int(v or 0)
+    statements: list[Any] = []
+    for part, start, end in segments(question, table):
+        source: FromClause = usage if part is usage else rollups.current(part)
+        statements.append(_statement(question, source, start, end, maps))
+    statement: Any = statements[0] if len(statements) == 1 else union_all(*statements)
+    for row in conn.execute(statement):  # period?, dims..., currency, sums...
+        key = tuple(row[: width + 1]) if timed else (None, *row[:width])
+        measures = row[width + 1 :] if timed else row[width:]
+        acc = merged.get(key)
+        if acc is None:
+            merged[key] = [int(v or 0) for v in measures]
+        else:
+            for i, v in enumerate(measures):
+                acc[i] += int(v or 0)
     return table.name, merged
 
 
@@ -101,7 +121,7 @@ def segments(question: SpendQuestion, table: Table) -> list[tuple[Table, date, d
         after = question.end.replace(day=1)
     if first >= after:  # no whole month inside
         return whole
-    parts = [(rollups[MONTHLY[table.name]], first, after - timedelta(days=1))]
+    parts = [(rollup_tables[MONTHLY[table.name]], first, after - timedelta(days=1))]
     if question.start < first:
         parts.append((table, question.start, first - timedelta(days=1)))
     if after <= question.end:
@@ -132,7 +152,7 @@ def _next_month(day: date) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def _basis_condition(table: Table, basis: str) -> ColumnElement[bool] | None:
+def _basis_condition(table: FromClause, basis: str) -> ColumnElement[bool] | None:
     if basis == "all":
         return None
     if basis != "best":
@@ -149,20 +169,25 @@ def covered_days() -> Select[Any]:
     covered by a bill of that account; one of no account ('') when its provider has
     exactly one billed account that day. Read once per question (the billed days are
     few), where a test per record cost ~3 µs each (bench/allocation.py, tag questions)."""
-    billed = rollups["rollup_provider"]
-    own = select(billed.c.utc_day, billed.c.provider, billed.c.account).where(
-        billed.c.basis == "billed", billed.c.account != ""
+    now = rollups.current(rollup_tables["rollup_provider"])
+    key = (now.c.utc_day, now.c.provider, now.c.account)
+    billed = (
+        select(*key)
+        .where(now.c.basis == "billed")
+        .group_by(*key)
+        .having(func.sum(now.c.records) > 0)
+        .subquery()
     )
+    own = select(billed.c.utc_day, billed.c.provider, billed.c.account).where(billed.c.account != "")
     only = (
         select(billed.c.utc_day, billed.c.provider, literal("").label("account"))
-        .where(billed.c.basis == "billed")
         .group_by(billed.c.utc_day, billed.c.provider)
-        .having(func.count(billed.c.account.distinct()) == 1)
+        .having(func.count(billed.c.account) == 1)
     )
-    return union(own, only)  # type: ignore[return-value]
+    return union_all(own, only)  # type: ignore[return-value]
 
 
-def _statement(question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps) -> Any:
+def _statement(question: SpendQuestion, table: FromClause, start: date, end: date, maps: mapped.Maps) -> Any:
     period_col: Any = None
     if question.granularity == "day":
         period_col = table.c.day
@@ -174,15 +199,17 @@ def _statement(question: SpendQuestion, table: Table, start: date, end: date, ma
     if period_col is not None:
         group_cols.insert(0, period_col.label("period"))
     group_cols.append(table.c.currency.label("cur"))
-    return (
+    statement = (
         select(*group_cols, *(func.sum(table.c[m]).label(m) for m in SUMMED))
         .where(and_(*conditions(question, table, start, end, maps)))
         .group_by(*group_cols)
     )
+    # a rollup's key may sum to no record (a removal the folder has not folded yet)
+    return statement if table is usage else statement.having(func.sum(table.c.records) > 0)
 
 
 def conditions(
-    question: SpendQuestion, table: Table, start: date, end: date, maps: mapped.Maps = mapped.NO_MAPS
+    question: SpendQuestion, table: FromClause, start: date, end: date, maps: mapped.Maps = mapped.NO_MAPS
 ) -> list[ColumnElement[bool]]:
     """The days, filters and basis of `question` on `table`, as WHERE conditions; a filtered
     dimension read through `maps` (aliases, teams, tags)."""
@@ -241,6 +268,6 @@ def unpriced_sums(conn: Connection) -> Iterator[UnpricedSums]:
 
 
 def has_basis(conn: Connection, basis: str) -> bool:
-    """Whether any record of `basis` (e.g. demo) is in the ledger (one rollup row read)."""
-    table = rollups["rollup_provider_month"]
-    return conn.execute(select(literal(1)).where(table.c.basis == basis).limit(1)).first() is not None
+    """Whether any record of `basis` (e.g. demo) is in the ledger (the smallest rollup read)."""
+    now = rollups.current(rollup_tables["rollup_provider_month"])
+    return bool(conn.execute(select(func.sum(now.c.records)).where(now.c.basis == basis)).scalar())

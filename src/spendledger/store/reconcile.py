@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, text
 
 from spendledger.records import UsageRecord, as_utc
+from spendledger.store.rollups import current
 from spendledger.store.rows import dialect_insert, row_to_record
 from spendledger.store.tables import reconcile_closed_months, rollups, usage
 
@@ -55,7 +56,7 @@ def metered_sums(conn: Connection, *, first: date, last: date) -> list[MeteredSu
 
     The rollup is keyed by local day first: a UTC day lies within a day of it either way.
     """
-    t = rollups["rollup_model"]
+    t = current(rollups["rollup_model"])
     keys = (t.c.utc_day, t.c.provider, t.c.account, t.c.workspace, t.c.project, t.c.model, t.c.currency)
     query = (
         select(*keys, func.sum(t.c.cost_nanos), func.sum(t.c.records))
@@ -67,6 +68,7 @@ def metered_sums(conn: Connection, *, first: date, last: date) -> list[MeteredSu
             t.c.basis == "metered",
         )
         .group_by(*keys)
+        .having(func.sum(t.c.records) > 0)
     )
     return [MeteredSum(*row[:7], int(row[7] or 0), int(row[8] or 0)) for row in conn.execute(query)]
 
@@ -74,11 +76,13 @@ def metered_sums(conn: Connection, *, first: date, last: date) -> list[MeteredSu
 def last_billed_days(conn: Connection) -> dict[tuple[str, str], str]:
     """(provider, account) → the last UTC day it has billed records on: the accounts a
     billing sync (or a billed import) covers, and how far."""
-    t = rollups["rollup_provider"]
-    query = (
-        select(t.c.provider, t.c.account, func.max(t.c.utc_day))
-        .where(t.c.basis == "billed", t.c.records > 0)
-        .group_by(t.c.provider, t.c.account)
+    t = current(rollups["rollup_provider"])
+    key = (t.c.utc_day, t.c.provider, t.c.account)
+    days = (
+        select(*key).where(t.c.basis == "billed").group_by(*key).having(func.sum(t.c.records) > 0).subquery()
+    )
+    query = select(days.c.provider, days.c.account, func.max(days.c.utc_day)).group_by(
+        days.c.provider, days.c.account
     )
     return {(r[0], r[1]): r[2] for r in conn.execute(query)}
 

@@ -1,19 +1,26 @@
-"""Rollups, kept current in the writer's transaction and rebuildable from `usage`.
+"""Rollups, written behind the writers by one folder, read exactly, rebuildable from `usage`.
 
-A write computes the change it makes to each rollup row (a delta per measure), then
-applies it with one multi-row INSERT ... ON CONFLICT DO UPDATE per table and chunk.
-Rows are sorted by key so that concurrent PostgreSQL writers lock them in one order.
+Write-behind: a writer does not touch the rollups. It appends what it changed to the
+journal (`rollup_pending`: signed rows at the finest rollup key, `covered` decided) in
+its own transaction and returns; new records are copied there from `usage` by one
+INSERT ... SELECT, removed and revised ones go in as negative rows, coverage moves as a
+negative and a positive row (`Change`). The folder (`fold`, run by folder.py under a
+lease) takes the journal's rows and adds them to every rollup in one transaction: a
+crash rolls it back, and the rows wait for the next fold. Every read sums a rollup and
+the journal's rows not folded yet in one statement (`current`): a record is always in
+exactly one of them.
 
 Every grain has a daily table and a monthly twin (tables.MONTHLY). Each rollup row
 carries `covered`: 1 on metered rows that billed records cover, so "best available" is
 a plain `covered = 0` on any rollup. The rule, written here once (`_is_covered` in
-Python, `covered_sql` in SQL): a provider bills by UTC day, so a bucket covers the
-instants it covers, in whatever zone the ledger shows days (`utc_day`, not `day`); a
-metered record is covered on its UTC day by a billed record of its own account, or,
-when it has no account (members.py found none), when its provider has exactly one
-billed account that day; otherwise it counts. Coverage changes when billed records
-arrive for a day (or leave it); the metered rows of that day then move from covered = 0
-to 1 (or back) in every table, in the same transaction.
+Python, `covered_sql` and `_covered_sql` in SQL): a provider bills by UTC day, so a
+bucket covers the instants it covers, in whatever zone the ledger shows days (`utc_day`,
+not `day`); a metered record is covered on its UTC day by a billed record of its own
+account, or, when it has no account (members.py found none), when its provider has
+exactly one billed account that day; otherwise it counts. Coverage is read from the
+billed records themselves (`ix_usage_billed_day`); when a write moves it, the metered
+rows of that day move from covered = 0 to 1 (or back) in the journal, in that write's
+transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
+from datetime import date, timedelta
 from operator import add, itemgetter
 from typing import Any
 
@@ -42,23 +50,23 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     true,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
+from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.base import Executable
 
-from spendledger.store import bulk
-from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollups, usage
+from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollup_pending, rollups, usage
 
-# Every dimension any grain holds: deltas are gathered once at this grain, then
-# projected onto each rollup.
+# Every dimension any grain holds: the journal's grain, projected onto each rollup.
 _ALL_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for dims in GRAINS.values() for d in dims))
 FINE_KEY: tuple[str, ...] = ("day", "utc_day", *_ALL_DIMS, "basis", "currency")
 _COVERED_KEY = rollup_key(_ALL_DIMS)  # FINE_KEY with `covered` before the currency
-_ADD = {m: f"{{t}}.{m} + excluded.{m}" for m in MEASURES}
 
 # A rebuild sums the grains without these dimensions from one staging aggregate of
 # `usage` (by day and every other dimension: one row per day and calling pattern, not
@@ -76,7 +84,6 @@ _RECORDS = MEASURES.index("records")
 _UTC_DAY, _BASIS, _PROVIDER, _ACCOUNT = (
     FINE_KEY.index(k) for k in ("utc_day", "basis", "provider", "account")
 )
-_BILLED_ROLLUP = rollups["rollup_provider"]  # the smallest table that knows the billed days
 
 
 def new_delta() -> Delta:
@@ -95,108 +102,165 @@ def add_rows(delta: Delta, rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> 
         delta[key] = values if acc is None else list(map(add, acc, values))
 
 
-def _project(delta: Delta, key_of: Callable[[tuple[Any, ...]], Any]) -> Delta:
-    """The delta summed at a coarser key (`key_of` picks its parts from a finer key)."""
-    out: Delta = {}
-    get = out.get
-    for fine, values in delta.items():
-        key = key_of(fine)
-        acc = get(key)
-        out[key] = values if acc is None else list(map(add, acc, values))
-    return out
+# ---- writers: a change, journaled ---------------------------------------------------------
+
+_LOCK = 7240518  # PostgreSQL advisory lock: who may move coverage (SQLite serialises writers)
 
 
-def _month_of(key: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A daily rollup key's monthly twin: the month's first day, without `utc_day`."""
-    return (key[0][:8] + "01", *key[2:])
-
-
-def apply(conn: Connection, delta: Delta) -> None:
-    """Apply a delta (at FINE_KEY) to every rollup; rows left with no records are removed."""
-    if not delta:
-        return
+def _lock(conn: Connection, *, exclusive: bool) -> None:
+    """Coverage is read, then written: writers that change billed records (or remove or
+    revise any) hold the lock alone; new events, the folder and each other share it."""
     if conn.dialect.name == "postgresql":
-        # coverage is read, then written: one writer at a time decides it (SQLite
-        # writers are serialised already)
-        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240518)")
-    billed_days = {(k[_UTC_DAY], k[_PROVIDER], k[_ACCOUNT]) for k in delta if k[_BASIS] == "billed"}
-    before = _coverage(conn, billed_days)
-    metered: Delta = {}
-    others: Delta = {}
-    for key, values in delta.items():
-        (metered if key[_BASIS] == "metered" else others)[key] = values
-    _upsert(conn, {(*k[:-1], 0, k[-1]): v for k, v in others.items()})
-    if billed_days:
-        _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
-    if metered:
-        covered = _is_covered(_coverage(conn, {(k[_UTC_DAY], k[_PROVIDER], "") for k in metered}))
-        _upsert(
-            conn,
-            {
-                (*k[:-1], covered(k[_UTC_DAY], k[_PROVIDER], k[_ACCOUNT]), k[-1]): v
-                for k, v in metered.items()
-            },
-        )
-    if any(values[_RECORDS] < 0 for values in delta.values()):
-        for table in rollups.values():
-            conn.execute(delete(table).where(table.c.records <= 0))
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        conn.exec_driver_sql(f"SELECT {function}({_LOCK})")
 
 
-def _upsert(conn: Connection, delta: Delta) -> None:
-    """Add a delta at _COVERED_KEY to every table.
+class Change:
+    """One write's change to the rollups, appended to the journal (`rollup_pending`).
 
-    The grains without a user are projected from the delta summed at _STAGE_KEY (a
-    batch's calls share far fewer keys once the user is left out), the others from the
-    delta itself; the projections run at C speed (itemgetter, map), as they are a large
-    share of a batch's time.
+    A metered row is journaled with the coverage its UTC day had when the change began;
+    the billed days the change touches are named first (`expect`), and `close()` then
+    moves the metered records of every day whose coverage the change moved, from the
+    old `covered` to the new, as a negative and a positive row. Rows are journaled at the
+    finest key, never summed into a rollup here: that is the folder's work (`fold`).
     """
-    if not delta:
-        return
-    staged: Delta | None = None
-    for name, dims in GRAINS.items():
-        keys = rollup_key(dims)
-        if _UNSTAGED & set(dims):
-            source, source_key = delta, _COVERED_KEY
+
+    def __init__(self, conn: Connection, *, exclusive: bool) -> None:
+        self.conn = conn
+        _lock(conn, exclusive=exclusive)
+        self._billed_days: set[tuple[str, str, str]] = set()
+        self._before: Coverage = set()
+        self._asked: set[tuple[str, str]] = set()
+
+    def expect(self, billed_days: AbstractSet[tuple[str, str, str]]) -> None:
+        """Name (utc_day, provider, account)s whose billed records this change writes or
+        removes, before it touches them."""
+        self._billed_days |= billed_days
+        self._ask({(day, provider) for day, provider, _ in billed_days})
+
+    def _ask(self, pairs: AbstractSet[tuple[str, str]]) -> None:
+        new = pairs - self._asked
+        if new:
+            self._before |= _coverage(self.conn, new)
+            self._asked |= new
+
+    def add(self, delta: Delta) -> None:
+        """Journal a delta at FINE_KEY."""
+        self._ask({(k[_UTC_DAY], k[_PROVIDER]) for k in delta if k[_BASIS] == "metered"})
+        covered = _is_covered(self._before)
+        rows = [
+            dict(
+                zip(
+                    _JOURNAL_COLUMNS,
+                    (
+                        *key[:-1],
+                        covered(key[_UTC_DAY], key[_PROVIDER], key[_ACCOUNT])
+                        if key[_BASIS] == "metered"
+                        else 0,
+                        key[-1],
+                        *values,
+                    ),
+                    strict=True,
+                )
+            )
+            for key, values in delta.items()
+            if any(values)
+        ]
+        if rows:
+            self.conn.execute(insert(rollup_pending), rows)
+
+    def add_rows(self, rows: Iterable[Mapping[Any, Any]], sign: int = 1) -> None:
+        """Journal usage rows (or with sign=-1 their removal)."""
+        delta = new_delta()
+        add_rows(delta, rows, sign)
+        self.add(delta)
+
+    def add_inserted(self, ids: Sequence[int], rows: Iterable[Mapping[str, Any]]) -> None:
+        """Journal records just inserted (`ids`; `rows` holds them and maybe more), copied
+        from `usage` by the database in one statement: the batch's work stays in C."""
+        if not ids:
+            return
+        self._ask({(r["utc_day"], r["provider"]) for r in rows if r["basis"] == "metered"})
+        covered = _covered_sql(usage, self._before)
+        lo, hi = min(ids), max(ids)
+        if hi - lo + 1 == len(ids):  # SQLite's usual case: one writer, consecutive ids
+            selections = [usage.c.id.between(lo, hi)]
         else:
-            if staged is None:
-                staged = _project(delta, itemgetter(*(_COVERED_KEY.index(k) for k in _STAGE_KEY)))
-            source, source_key = staged, _STAGE_KEY
-        daily = _project(source, itemgetter(*(source_key.index(k) for k in keys)))
-        _add(conn, rollups[name], keys, daily)
-        _add(conn, rollups[MONTHLY[name]], rollup_key(dims, daily=False), _project(daily, _month_of))
+            ordered = sorted(ids)
+            selections = [usage.c.id.in_(ordered[i : i + 5000]) for i in range(0, len(ordered), 5000)]
+        source = [
+            *(usage.c[k] for k in FINE_KEY[:-1]),
+            covered,
+            usage.c.currency,
+            *(usage.c[m] for m in MEASURES),
+        ]
+        for where in selections:
+            self.conn.execute(
+                insert(rollup_pending).from_select(_JOURNAL_COLUMNS, select(*source).where(where))
+            )
+
+    def close(self) -> None:
+        """Journal the moves of the metered records whose coverage this change moved."""
+        if not self._billed_days:
+            return
+        pairs = {(day, provider) for day, provider, _ in self._billed_days}
+        before = {t for t in self._before if (t[0], t[1]) in pairs}
+        after = _coverage(self.conn, pairs)
+        was, now = _is_covered(before), _is_covered(after)
+        flips: dict[tuple[int, int], list[tuple[str, str, str]]] = {(0, 1): [], (1, 0): []}
+        for day, provider in sorted(pairs):
+            accounts = {a for d, p, a in before | after if (d, p) == (day, provider)} | {""}
+            for account in sorted(accounts):
+                old, new = was(day, provider, account), now(day, provider, account)
+                if old != new:
+                    flips[(old, new)].append((day, provider, account))
+        for (old, new), where in flips.items():
+            for i in range(0, len(where), 300):
+                _journal_flip(self.conn, where[i : i + 300], old=old, new=new)
 
 
-def _add(conn: Connection, table: Table, keys: tuple[str, ...], delta: Delta) -> None:
-    columns = (*keys, *MEASURES)
-    rows = [
-        dict(zip(columns, (*key, *values), strict=True))
-        for key, values in sorted(delta.items())
-        if any(values)
-    ]
-    bulk.upsert(conn, table, rows, conflict=keys, update=_ADD)
+_JOURNAL_COLUMNS: tuple[str, ...] = (*_COVERED_KEY, *MEASURES)
+
+
+def _journal_flip(conn: Connection, where: list[tuple[str, str, str]], *, old: int, new: int) -> None:
+    """Journal the metered records of `where` (utc_day, provider, account) moving from
+    covered=`old` to `new`, read from `usage` (a local day lies within a day of its UTC day)."""
+    days = sorted(date.fromisoformat(d) for d, _, _ in where)
+    condition = and_(
+        usage.c.day >= (days[0] - timedelta(days=1)).isoformat(),
+        usage.c.day <= (days[-1] + timedelta(days=1)).isoformat(),
+        usage.c.basis == "metered",
+        tuple_(usage.c.utc_day, usage.c.provider, usage.c.account).in_(where),
+    )
+    fine = [usage.c[k] for k in FINE_KEY]
+    for cover, sign in ((old, -1), (new, 1)):
+        moved = (
+            select(*fine[:-1], literal(cover), fine[-1], *(sign * func.sum(usage.c[m]) for m in MEASURES))
+            .where(condition)
+            .group_by(*fine)
+        )
+        conn.execute(insert(rollup_pending).from_select(_JOURNAL_COLUMNS, moved))
 
 
 # ---- coverage: which metered rows billed records replace -------------------------------------
 
+_BILLED = text("basis = 'billed'")  # as the partial index states it, so both databases use it
 
-def _coverage(conn: Connection, days: AbstractSet[tuple[str, str, str]]) -> Coverage:
-    """The billed (utc_day, provider, account)s among the UTC days and providers of `days`."""
-    if not days:
+
+def _coverage(conn: Connection, pairs: AbstractSet[tuple[str, str]]) -> Coverage:
+    """The billed (utc_day, provider, account)s of these (utc_day, provider)s, from the
+    records themselves (the rollups may not hold the latest yet): ix_usage_billed_day."""
+    if not pairs:
         return set()
-    t = _BILLED_ROLLUP
-    pairs = sorted({(day, provider) for day, provider, _ in days})
+    days = sorted({day for day, _ in pairs})
     found: Coverage = set()
-    for i in range(0, len(pairs), 500):
+    for i in range(0, len(days), 500):
         rows = conn.execute(
-            select(t.c.utc_day, t.c.provider, t.c.account)
-            .where(
-                t.c.basis == "billed",
-                t.c.records > 0,
-                tuple_(t.c.utc_day, t.c.provider).in_(pairs[i : i + 500]),
-            )
+            select(usage.c.utc_day, usage.c.provider, usage.c.account)
+            .where(_BILLED, usage.c.utc_day.in_(days[i : i + 500]))
             .distinct()
         )
-        found.update((r.utc_day, r.provider, r.account) for r in rows)
+        found.update((r[0], r[1], r[2]) for r in rows if (r[0], r[1]) in pairs)
     return found
 
 
@@ -213,58 +277,31 @@ def _is_covered(coverage: Coverage) -> Callable[[str, str, str], int]:
     return covered
 
 
-def _move_coverage(
-    conn: Connection, before: Coverage, after: Coverage, billed_days: AbstractSet[tuple[str, str, str]]
-) -> None:
-    """Move the metered rows whose coverage changed to their new `covered` value."""
-    was, now = _is_covered(before), _is_covered(after)
-    flips: dict[int, list[tuple[str, str, str]]] = {0: [], 1: []}  # new value -> (utc_day, provider, account)
-    for day, provider in sorted({(d, p) for d, p, _ in billed_days}):
-        accounts = {a for d, p, a in before | after if (d, p) == (day, provider)} | {""}
-        for account in sorted(accounts):
-            old, new = was(day, provider, account), now(day, provider, account)
-            if old != new:
-                flips[new].append((day, provider, account))
-    for new, where in flips.items():
-        for i in range(0, len(where), 300):
-            _flip(conn, where[i : i + 300], old=1 - new, new=new)
-
-
-def _flip(conn: Connection, where: list[tuple[str, str, str]], *, old: int, new: int) -> None:
-    for name, dims in GRAINS.items():
-        daily, keys = rollups[name], rollup_key(dims)
-        condition = and_(
-            daily.c.basis == "metered",
-            daily.c.covered == old,
-            tuple_(daily.c.utc_day, daily.c.provider, daily.c.account).in_(where),
+def _covered_sql(row: Any, coverage: Coverage) -> Any:
+    """`_is_covered(coverage)` as SQL on `row`'s columns: 0 on every row when nothing is billed."""
+    accounts: dict[tuple[str, str], int] = {}
+    for day, provider, _ in coverage:
+        accounts[(day, provider)] = accounts.get((day, provider), 0) + 1
+    own = sorted(t for t in coverage if t[2])
+    only = sorted(pair for pair, n in accounts.items() if n == 1)
+    branches = []
+    if own:
+        branches.append(
+            and_(row.c.account != "", tuple_(row.c.utc_day, row.c.provider, row.c.account).in_(own))
         )
-        rows = conn.execute(
-            select(*(daily.c[k] for k in keys), *(daily.c[m] for m in MEASURES)).where(condition)
-        )
-        moved: Delta = {}
-        at = keys.index("covered")
-        for row in rows:
-            key, values = tuple(row[: len(keys)]), tuple(row[len(keys) :])
-            for cover, sign in ((old, -1), (new, 1)):
-                month_key = _month_of((*key[:at], cover, *key[at + 1 :]))
-                acc = moved.get(month_key)
-                signed = [sign * v for v in values]
-                moved[month_key] = signed if acc is None else list(map(add, acc, signed))
-        if not moved:
-            continue
-        conn.execute(update(daily).where(condition).values(covered=new))
-        _add(conn, rollups[MONTHLY[name]], rollup_key(dims, daily=False), moved)
-    for name in GRAINS:
-        monthly = rollups[MONTHLY[name]]
-        conn.execute(delete(monthly).where(monthly.c.records <= 0))
+    if only:
+        branches.append(and_(row.c.account == "", tuple_(row.c.utc_day, row.c.provider).in_(only)))
+    if not branches:
+        return literal(0, SmallInteger)
+    return case((and_(row.c.basis == "metered", or_(*branches)), 1), else_=0)
 
 
 def covered_sql(row: Any, billed: Any) -> Any:
     """`_is_covered` in SQL: `row` (metered) has a billed row in `billed` that covers it.
 
-    `billed` is a table with basis, utc_day, provider and account (a daily rollup, or
-    the rebuild's table of billed days). Two branches rather than one `account = ? OR
-    account = ''`: each is a seek on the (basis, utc_day, provider, account) index.
+    `billed` is a table with basis, utc_day, provider and account (the rebuild's table of
+    billed days). Two branches rather than one `account = ? OR account = ''`: each is a
+    seek on the (basis, utc_day, provider, account) index.
     """
     same_day = (
         billed.c.basis == "billed",
@@ -279,7 +316,7 @@ def covered_sql(row: Any, billed: Any) -> Any:
     )
 
 
-# ---- new events: summed by the database ---------------------------------------------------
+# ---- the folder: the journal summed into the rollups ----------------------------------------
 
 
 _NEW = Table(
@@ -291,51 +328,77 @@ _NEW = Table(
 )
 
 
-def add_inserted(
-    conn: Connection, ids: Sequence[int], *, billed_days: AbstractSet[tuple[str, str, str]] = frozenset()
-) -> None:
-    """Add records just inserted (their ids) to every rollup, summed by the database.
+def fold(conn: Connection, *, limit: int = 200_000) -> int:
+    """Sum the journal's oldest rows (up to `limit`) into every rollup and remove them, in
+    the caller's transaction; returns how many rows were folded.
 
-    The new rows are summed once at the finest key into a scratch table, marked covered
-    there in one pass, and every table is summed from it with one INSERT ... SELECT ...
-    GROUP BY ... ON CONFLICT: the work stays in C. Metered rows take their `covered` from
-    the billed rows of rollup_provider; new billed rows must not come with metered ones
-    (the sync writes billed alone) and name their (day, provider, account)s in
-    `billed_days`, whose metered rows then move as coverage changes.
+    The rows are taken once: on PostgreSQL by one DELETE ... RETURNING of the rows this
+    transaction locked (ids from a sequence commit out of order, so never "id <= N"), on
+    SQLite, whose writers are serialised and whose ids grow in commit order, by id. They
+    are summed at the covered key into a scratch table, and each rollup takes its sums
+    with one INSERT ... SELECT ... GROUP BY ... ON CONFLICT. A rollback leaves both as
+    they were: the journal rows wait for the next fold.
     """
-    if not ids:
-        return
-    before = _coverage(conn, billed_days)
-    lo, hi = min(ids), max(ids)
-    if hi - lo + 1 == len(ids):  # SQLite's usual case: one writer, consecutive ids
-        selections = [usage.c.id.between(lo, hi)]
-    else:
-        ordered = sorted(ids)
-        selections = [usage.c.id.in_(ordered[i : i + 5000]) for i in range(0, len(ordered), 5000)]
+    _lock(conn, exclusive=False)  # a rebuild holds it alone
+    if conn.dialect.name == "sqlite":
+        # take the write lock first: in WAL a transaction that read and then writes fails
+        # at once (no busy wait) when another writer committed in between
+        conn.exec_driver_sql("UPDATE rollup_pending SET id = id WHERE id < 0")
     conn.execute(CreateTable(_NEW, if_not_exists=True))
-    fine = [k for k in _COVERED_KEY if k != "covered"]
-    for where in selections:
-        conn.execute(delete(_NEW))
-        conn.execute(
-            insert(_NEW).from_select(
-                [*fine, "covered", *MEASURES],
-                select(*(usage.c[k] for k in fine), literal(0), *(func.sum(usage.c[m]) for m in MEASURES))
-                .where(where)
-                .group_by(*(usage.c[k] for k in fine)),
-            )
+    conn.execute(delete(_NEW))
+    quote = conn.dialect.identifier_preparer.quote
+    keys = ", ".join(quote(k) for k in _COVERED_KEY)
+    sums = ", ".join(f"sum({quote(m)})" for m in MEASURES)
+    columns = ", ".join(quote(c) for c in _JOURNAL_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        folded = conn.exec_driver_sql(
+            "WITH taken AS (DELETE FROM rollup_pending WHERE id IN "
+            f"(SELECT id FROM rollup_pending ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {columns}), "
+            f"summed AS (INSERT INTO _rollup_new ({columns}) "
+            f"SELECT {keys}, {sums} FROM taken GROUP BY {keys}) "
+            "SELECT count(*) FROM taken"
+        ).scalar_one()
+    else:
+        top = conn.exec_driver_sql(
+            f"SELECT max(id) FROM (SELECT id FROM rollup_pending ORDER BY id LIMIT {int(limit)})"
+        ).scalar_one()
+        if top is None:
+            return 0
+        conn.exec_driver_sql(
+            f"INSERT INTO _rollup_new ({columns}) SELECT {keys}, {sums} FROM rollup_pending "
+            f"WHERE id <= ? GROUP BY {keys}",
+            (top,),
         )
-        for stmt in _from_new_statements(conn.dialect.name):
-            conn.execute(stmt)
-    if billed_days:
-        _move_coverage(conn, before, _coverage(conn, billed_days), billed_days)
+        folded = conn.exec_driver_sql("DELETE FROM rollup_pending WHERE id <= ?", (top,)).rowcount
+    if not folded:
+        return 0
+    for stmt in _from_new_statements(conn.dialect.name):
+        conn.execute(stmt)
+    emptied = conn.execute(select(_NEW.c.day).where(_NEW.c.records <= 0).distinct()).scalars().all()
+    if emptied:  # rows left with no records are removed, on the days that lost some
+        months = sorted({day[:8] + "01" for day in emptied})
+        for name in GRAINS:
+            daily, monthly = rollups[name], rollups[MONTHLY[name]]
+            for i in range(0, len(emptied), 500):
+                conn.execute(delete(daily).where(daily.c.records <= 0, daily.c.day.in_(emptied[i : i + 500])))
+            for i in range(0, len(months), 500):
+                conn.execute(
+                    delete(monthly).where(monthly.c.records <= 0, monthly.c.day.in_(months[i : i + 500]))
+                )
+    return int(folded)
+
+
+def pending_rows(conn: Connection) -> int:
+    """How many journal rows wait for the folder."""
+    return int(conn.execute(select(func.count()).select_from(rollup_pending)).scalar_one())
 
 
 @functools.cache
 def _from_new_statements(dialect: str) -> tuple[Executable, ...]:
-    """The statements that mark `_rollup_new` covered and add it to every rollup: the same
-    for every batch, so built once per dialect (building them cost ~10 ms a batch)."""
-    billed = _BILLED_ROLLUP.alias("billed")
-    stmts: list[Executable] = [update(_NEW).where(covered_sql(_NEW, billed)).values(covered=1)]
+    """The statements that add `_rollup_new` to every rollup: the same for every fold, so
+    built once per dialect (building them cost ~10 ms)."""
+    stmts: list[Executable] = []
     for name, dims in GRAINS.items():
         keys, month_keys = rollup_key(dims), rollup_key(dims, daily=False)
         stmts.append(_add_select(dialect, rollups[name], keys, _sums(_NEW, keys).where(true())))
@@ -356,17 +419,45 @@ def _add_select(dialect: str, table: Table, keys: Sequence[str], source: Select[
     )
 
 
+# ---- readers: the rollups as they stand -------------------------------------------------------
+
+
+def current(table: Table) -> Subquery:
+    """`table` as it stands: its rows UNION ALL the journal's rows not folded yet, at its
+    grain's columns (a monthly twin's `day` the month's first day).
+
+    Read it in one statement (one snapshot), summed: a record is then in the rollup or in
+    the journal, never in both or neither. A key's rows may sum to no record (a removal
+    not folded yet): readers that list keys keep those with `sum(records) > 0`.
+    """
+    monthly = "utc_day" not in table.c
+    pending = rollup_pending.c
+    journal = select(
+        *(
+            (func.substr(pending.day, 1, 8) + "01").label("day")
+            if monthly and c.name == "day"
+            else pending[c.name]
+            for c in table.columns
+        )
+    )
+    return union_all(select(*table.columns), journal).subquery(f"{table.name}_now")
+
+
 # ---- rebuild ----------------------------------------------------------------------------------
 
 
 def rebuild(conn: Connection, *, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Recompute every rollup from `usage`; returns the row count of each.
+    """Recompute every rollup from `usage` and empty the journal; returns the row count of each.
 
     `progress(done, total)` is told after each step: the staging pass, then each table.
+    The journal goes in the same transaction, the writers and the folder held off (the
+    lock, alone): the records already hold everything it would have added.
     """
     steps = 1 + 2 * len(GRAINS)
     tell = progress or (lambda done, total: None)
     tell(0, steps)
+    _lock(conn, exclusive=True)
+    conn.execute(delete(rollup_pending))
     stage = Table(
         "_rollup_rebuild",
         MetaData(),

@@ -4,9 +4,10 @@ Money is an integer of nano-units (`cost_nanos`) plus `currency`: SUM() stays ex
 SQLite and PostgreSQL alike. Missing dimensions are stored as '' (never NULL) so that
 unique keys and equality filters behave the same on both databases.
 
-`usage` holds the records; the `rollup_*` tables hold daily sums at a few grains, kept
-current in the same transaction as the records (see ledger.py). Every table that a
-query can read has the same measure columns, so one query builder serves them all.
+`usage` holds the records; the `rollup_*` tables hold daily sums at a few grains, written
+behind the records: writers journal their changes in `rollup_pending` in their own
+transaction, and a folder sums the journal into the rollups (rollups.py). Every table
+that a query can read has the same measure columns, so one query builder serves them all.
 """
 
 from __future__ import annotations
@@ -201,6 +202,37 @@ rollups: dict[str, Table] = {
     for table_name, daily in ((name, True), (MONTHLY[name], False))
 }
 
+
+# The rollups' journal: what writers changed and the folder has not summed into the rollups
+# yet (rollups.py, "write-behind"), as signed rows at the finest rollup key, `covered`
+# decided by the writer. Rows are only ever inserted (by writers) and deleted (by the
+# folder, in the transaction that adds them to the rollups); a read sums the rollups and
+# these rows in one statement.
+rollup_pending = Table(
+    "rollup_pending",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("day", String(10), nullable=False),
+    Column("utc_day", String(10), nullable=False),
+    *(
+        Column(d, String(DIM), nullable=False)
+        for d in dict.fromkeys(d for dims in GRAINS.values() for d in dims)
+    ),
+    Column("basis", String(16), nullable=False),
+    Column("covered", SmallInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    *_measure_columns(),
+)
+
+# Who folds the journal: one row per lease ("fold"), held by `holder` until `expires_at`;
+# a folder takes it when it is free or expired, and renews it in each fold's transaction.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
 
 # Which account of a provider a project or API key belongs to, learnt from the billed
 # records of that account (a billing source lists its own projects and keys): a metered

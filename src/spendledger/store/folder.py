@@ -1,0 +1,122 @@
+"""The folder: one process at a time sums the rollups' journal into the rollups.
+
+Writers append to the journal (rollups.Change); `serve` and `worker` run a folder in a
+background thread (`start_in_thread`), and `spendledger db fold` folds on demand. The
+lease is a row of `leases` ("fold": holder, expiry) that a folder claims when it is
+free, expired or its own, in the very transaction of each fold, which also renews it:
+on PostgreSQL the claim locks the row, so a second folder waits for the first's commit
+and then finds the lease taken; on SQLite writers are serialised anyway. A folder that
+dies mid-fold rolls back: the rows it took are in the journal again, and the lease
+expires after `TTL` for the next folder. Reads never wait for a fold: they sum the
+rollups and the journal (rollups.current).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, Engine, or_, update
+
+from spendledger.store import rollups
+from spendledger.store.rows import dialect_insert
+from spendledger.store.tables import leases
+
+LEASE = "fold"
+TTL = timedelta(seconds=30)  # a folder that stops renewing (killed, hung) is replaced after this
+INTERVAL = 0.5  # seconds between folds when the journal is drained
+BATCH = 200_000  # journal rows per fold; a fuller journal is folded again at once
+
+log = logging.getLogger(__name__)
+
+
+def new_holder() -> str:
+    """A name for this folder that no other process shares."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(conn: Connection, holder: str, *, ttl: timedelta = TTL, now: datetime | None = None) -> bool:
+    """Take or renew the lease for `holder` in the caller's transaction; False: another holds it."""
+    now = now or datetime.now(UTC)
+    free = or_(leases.c.holder == holder, leases.c.expires_at < now)
+    renewed = conn.execute(
+        update(leases).where(leases.c.name == LEASE, free).values(holder=holder, expires_at=now + ttl)
+    ).rowcount
+    if renewed:
+        return True
+    stmt = dialect_insert(conn, leases).values(name=LEASE, holder=holder, expires_at=now + ttl)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["name"])  # type: ignore[attr-defined]
+    return conn.execute(stmt.returning(leases.c.name)).first() is not None
+
+
+def release(engine: Engine, holder: str) -> None:
+    """Give the lease up (a folder that stops), so that the next need not wait for it to expire."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(leases)
+            .where(leases.c.name == LEASE, leases.c.holder == holder)
+            .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+        )
+
+
+def fold_once(engine: Engine, *, holder: str, limit: int = BATCH) -> int | None:
+    """One fold under the lease, in one transaction: how many journal rows it folded, or
+    None when another folder holds the lease."""
+    with engine.begin() as conn:
+        if not claim(conn, holder):
+            return None
+        return rollups.fold(conn, limit=limit)
+
+
+def fold_all(engine: Engine, *, holder: str | None = None, limit: int = BATCH) -> int | None:
+    """Fold until the journal is empty (`spendledger db fold`, tests); None: another folder
+    holds the lease (it is folding, so the journal drains anyway)."""
+    holder = holder or new_holder()
+    total = 0
+    try:
+        while True:
+            folded = fold_once(engine, holder=holder, limit=limit)
+            if folded is None:
+                return None
+            total += folded
+            if folded < limit:
+                return total
+    finally:
+        release(engine, holder)
+
+
+def run_forever(
+    engine: Engine, *, stop: threading.Event, interval: float = INTERVAL, limit: int = BATCH
+) -> None:
+    """Fold every `interval` seconds (at once again while the journal is fuller than a
+    fold) until `stop` is set; an error is logged and the next fold tries again."""
+    holder = new_holder()
+    try:
+        while not stop.is_set():
+            try:
+                folded = fold_once(engine, holder=holder, limit=limit)
+            except Exception:  # noqa: BLE001 - a failed fold rolled back; the journal keeps its rows
+                log.exception("folding the rollups' journal failed; trying again")
+                folded = None
+            if folded != limit:
+                stop.wait(interval)
+    finally:
+        try:
+            release(engine, holder)
+        except Exception:  # noqa: BLE001 - the lease expires by itself
+            log.warning("could not release the folder's lease; it expires in %s", TTL)
+
+
+def start_in_thread(engine: Engine, *, interval: float = INTERVAL) -> threading.Event:
+    """Start a folder in a daemon thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(engine,), kwargs={"stop": stop, "interval": interval}, daemon=True
+    )
+    thread.name = "spendledger-folder"
+    thread.start()
+    return stop
