@@ -8,12 +8,12 @@ columns to 1.2 and keeps 1.2's, so every shared column must still pass.
 
 A failed rule fails the test, with one exception the validator cannot help: its 1.2 rules
 encode InvoiceId-C-004-C ("MUST be null when not associated with an invoice") and
-InvoiceId-C-005-C ("MUST NOT be null when associated with one") without their conditions,
-so on any file with rows one of the two fails (FOCUS_Spec#2394, a known artifact); their
-parent rule InvoiceId-C-003-C (either holds) passes. The ledger knows no invoice ids, so
-InvoiceId is null and InvoiceId-C-005-C is the one. Any other failure, or any change in
-the count of rules that pass, fails the test. Under CI=true a missing validator fails;
-elsewhere it skips, saying why.
+InvoiceId-C-005-C ("MUST NOT be null when associated with one") without their conditions
+(both have an empty Condition in the bundled model-1.2.0.1.json), so on any file with rows
+one of the two fails; their parent rule InvoiceId-C-003-C (either holds) passes. The
+ledger knows no invoice ids, so InvoiceId is null and InvoiceId-C-005-C is the one. Any
+other failure, or any change in the count of rules that pass, fails the test. Under
+CI=true a missing validator fails; elsewhere it skips, saying why.
 """
 
 from __future__ import annotations

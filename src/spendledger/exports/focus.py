@@ -32,7 +32,7 @@ ListCost and ContractedCost are the same figure: the charge's cost (but for a pu
   FOCUS wants null rather than a made-up one. (The official validator's 1.2 rules check
   both "MUST be null" and "MUST NOT be null" on every row, their conditions dropped, so
   one of the two, InvoiceId-C-005-C, always reports a failure while their parent rule,
-  InvoiceId-C-003-C, passes: FOCUS_Spec#2394.)
+  InvoiceId-C-003-C, passes: both have an empty Condition in its model-1.2.0.1.json.)
 
 Rows that FOCUS would tell apart by nothing but their amounts (tags equal once
 flattened, an account "(none)" beside an empty one) are added into one, so a file never
