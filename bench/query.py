@@ -321,9 +321,8 @@ def day_rates(pricer: Pricer, day: date) -> list[tuple[Any, ...]]:
     return out
 
 
-# every column but the id and the customer (the generator's events serve none: its
-# server default, '')
-_USAGE_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name not in ("id", "customer"))
+# every column but the id (the generator's events serve no customer: '')
+_USAGE_COLUMNS = ", ".join(f'"{c.name}"' for c in usage.columns if c.name != "id")
 _EVENTS_SQL = f"""
 INSERT INTO usage ({_USAGE_COLUMNS})
 SELECT :day || ' ' || p.clock, 'api:evt-' || (:seq0 + p.slot - :first), NULL, :day, :day,

@@ -120,7 +120,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     from the records here, in the zone the ledger counts days in, once the schema is at
     its head (the rebuild writes today's rollup layout; an upgrade to an earlier revision
     leaves the mark for the next one). On PostgreSQL the months around today get their
-    partitions of `usage` (partitions.maintain).
+    partitions of `usage` (partitions.maintain); on SQLite the planner's statistics are
+    refreshed (ledger.analyze).
     """
     from alembic.script import ScriptDirectory
 
@@ -134,6 +135,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             ledger.delete_meta(conn, "rollups_stale")
     with engine.begin() as conn:  # PostgreSQL: this month's partition of usage, and the next
         partitions.maintain(conn)
+        ledger.analyze(conn)  # SQLite: the planner's statistics, sampled
 
 
 def current_revision(engine: Engine) -> str | None:
