@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -402,3 +403,5 @@ def test_cli_serve_upgrades_then_runs_the_app(cli: Any, monkeypatch: pytest.Monk
     app_, settings = served["app"]
     assert app_ is sentinel and settings.timezone == ZONE
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
+    # the server stopped, so did its folder: none folds this ledger behind later writers
+    assert not [t for t in threading.enumerate() if t.name == "spendledger-folder"]

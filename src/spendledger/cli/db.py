@@ -79,12 +79,12 @@ def worker(
                 raise typer.Exit(1)
             return
         out().print("spendledger worker: syncing sources on their intervals; Ctrl+C stops it.")
-        stop_folding = folder.start_in_thread(engine)
+        folding = folder.start_in_thread(engine)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 run_forever(engine, settings, stop=threading.Event(), poll=poll)
         finally:
-            stop_folding.set()
+            folding.stop()
 
 
 def serve(
@@ -121,21 +121,24 @@ def serve(
     out().print(f"spendledger on http://{host}:{port} (API docs at /docs), ledger {where}; Ctrl+C stops it.")
     from spendledger.store import folder, make_engine
 
-    folder.start_in_thread(make_engine(settings.resolved_database_url))
-    if sync:
-        from spendledger.scheduler import start_in_thread
+    folding = folder.start_in_thread(make_engine(settings.resolved_database_url))
+    try:
+        if sync:
+            from spendledger.scheduler import start_in_thread
 
-        start_in_thread(make_engine(settings.resolved_database_url), settings)
-    if workers == 1:
-        app = create_app(settings)
-        freeze_startup_objects()
-        uvicorn.run(app, host=host, port=port)
-        return
-    # worker processes build their app from the environment: hand them these settings
-    os.environ["SPENDLEDGER_DATABASE_URL"] = settings.resolved_database_url
-    os.environ["SPENDLEDGER_DATA_DIR"] = str(settings.data_dir)
-    os.environ["SPENDLEDGER_TIMEZONE"] = settings.timezone
-    uvicorn.run("spendledger.web.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+            start_in_thread(make_engine(settings.resolved_database_url), settings)
+        if workers == 1:
+            app = create_app(settings)
+            freeze_startup_objects()
+            uvicorn.run(app, host=host, port=port)
+            return
+        # worker processes build their app from the environment: hand them these settings
+        os.environ["SPENDLEDGER_DATABASE_URL"] = settings.resolved_database_url
+        os.environ["SPENDLEDGER_DATA_DIR"] = str(settings.data_dir)
+        os.environ["SPENDLEDGER_TIMEZONE"] = settings.timezone
+        uvicorn.run("spendledger.web.app:app_from_env", factory=True, host=host, port=port, workers=workers)
+    finally:  # the server stopped: no fold after it (its last one commits or rolls back)
+        folding.stop()
 
 
 def check_port(host: str, port: int) -> None:

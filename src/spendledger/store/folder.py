@@ -111,12 +111,24 @@ def run_forever(
             log.warning("could not release the folder's lease; it expires in %s", TTL)
 
 
-def start_in_thread(engine: Engine, *, interval: float = INTERVAL) -> threading.Event:
-    """Start a folder in a daemon thread; set the returned event to stop it."""
+class Running:
+    """A folder running in a thread (`start_in_thread`): `stop()` ends it and waits for
+    its last fold to commit or roll back, so nothing folds after its process moved on."""
+
+    def __init__(self, stop: threading.Event, thread: threading.Thread) -> None:
+        self._stop, self._thread = stop, thread
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+
+def start_in_thread(engine: Engine, *, interval: float = INTERVAL) -> Running:
+    """Start a folder in a daemon thread; `.stop()` the returned handle to end it."""
     stop = threading.Event()
     thread = threading.Thread(
         target=run_forever, args=(engine,), kwargs={"stop": stop, "interval": interval}, daemon=True
     )
     thread.name = "spendledger-folder"
     thread.start()
-    return stop
+    return Running(stop, thread)
