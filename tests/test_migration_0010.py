@@ -4,8 +4,6 @@ way back sums them again. On SQLite and PostgreSQL, each on a database of its ow
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,41 +12,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, inspect, select
 
+from old_ledgers import ledger_at
 from spendledger.queries import SpendQuery, spend
 from spendledger.store import write_records
-from spendledger.store.engine import alembic_config, current_revision, make_engine, upgrade
+from spendledger.store.engine import alembic_config, current_revision, upgrade
 from spendledger.store.tables import rollups
 from usage_records import usage_record
-
-PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def own_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A migrated, empty ledger of its own (the test moves its schema back and forth)."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
-        upgrade(engine)
+    with ledger_at("head", request, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0010_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _by_user(engine: Engine) -> dict[str | None, str]:

@@ -10,10 +10,8 @@ Every test runs on both databases; the partition checks only where there are par
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,12 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic import command
 from sqlalchemy import Connection, Engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
 
+from old_ledgers import ledger_at
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, UsageRecord
 from spendledger.store import write_records
-from spendledger.store.engine import alembic_config, make_engine, upgrade
+from spendledger.store.engine import alembic_config, upgrade
 from spendledger.store.ledger import WriteResult, delete_records, rebuild_rollups
 from spendledger.store.partitions import ensure, existing, is_partitioned, maintain
 from spendledger.store.rows import DayOf, record_to_row
@@ -36,7 +34,6 @@ from spendledger.store.tables import usage, usage_event_ids
 from usage_records import usage_record
 
 UTC_ZONE = ZoneInfo("UTC")
-PG_ADMIN_URL = os.environ.get("SPENDLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NOV_20 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 MAR_5_2019 = datetime(2019, 3, 5, tzinfo=UTC)  # a month no partition covers: the default one
 
@@ -144,26 +141,8 @@ def test_partitions_forget_the_ids_of_deleted_events(engine: Engine) -> None:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def ledger_0010(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An empty ledger at revision 0010 (before the partitions), on each database."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        upgrade(engine, "0010")
+    with ledger_at("0010", request, tmp_path) as engine:
         yield engine
-        engine.dispose()
-        return
-    request.getfixturevalue("postgres_database")  # fails under CI when the server is away
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"spendledger_0010_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False))
-    try:
-        upgrade(engine, "0010")
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migration_0011_moves_the_records_into_monthly_partitions(ledger_0010: Engine) -> None:
