@@ -25,6 +25,7 @@ from spendledger.reports.digests import send_due_digests
 from spendledger.secrets import load_vault
 from spendledger.store import Engine, partitions
 from spendledger.store.alerts import AlertRow
+from spendledger.store.folder import Running
 from spendledger.store.sources import list_sources
 from spendledger.sync import SyncOutcome, default_owner, is_due, sync_source
 
@@ -106,12 +107,12 @@ def run_forever(engine: Engine, settings: Settings, *, stop: threading.Event, po
         stop.wait(poll)
 
 
-def start_in_thread(engine: Engine, settings: Settings, *, poll: float = 60.0) -> threading.Event:
-    """Start the scheduler in a daemon thread; set the returned event to stop it."""
+def start_in_thread(engine: Engine, settings: Settings, *, poll: float = 60.0) -> Running:
+    """Start the scheduler in a daemon thread; `.stop()` the returned handle to end it."""
     stop = threading.Event()
     thread = threading.Thread(
         target=run_forever, args=(engine, settings), kwargs={"stop": stop, "poll": poll}, daemon=True
     )
     thread.name = "spendledger-scheduler"
     thread.start()
-    return stop
+    return Running(stop, thread)

@@ -121,12 +121,12 @@ def serve(
     out().print(f"spendledger on http://{host}:{port} (API docs at /docs), ledger {where}; Ctrl+C stops it.")
     from spendledger.store import folder, make_engine
 
-    folding = folder.start_in_thread(make_engine(settings.resolved_database_url))
+    background = [folder.start_in_thread(make_engine(settings.resolved_database_url))]
     try:
         if sync:
             from spendledger.scheduler import start_in_thread
 
-            start_in_thread(make_engine(settings.resolved_database_url), settings)
+            background.append(start_in_thread(make_engine(settings.resolved_database_url), settings))
         if workers == 1:
             app = create_app(settings)
             freeze_startup_objects()
@@ -137,8 +137,9 @@ def serve(
         os.environ["SPENDLEDGER_DATA_DIR"] = str(settings.data_dir)
         os.environ["SPENDLEDGER_TIMEZONE"] = settings.timezone
         uvicorn.run("spendledger.web.app:app_from_env", factory=True, host=host, port=port, workers=workers)
-    finally:  # the server stopped: no fold after it (its last one commits or rolls back)
-        folding.stop()
+    finally:  # the server stopped: no fold or sync after it (their last round ends first)
+        for running in background:
+            running.stop()
 
 
 def check_port(host: str, port: int) -> None:

@@ -112,8 +112,9 @@ def run_forever(
 
 
 class Running:
-    """A folder running in a thread (`start_in_thread`): `stop()` ends it and waits for
-    its last fold to commit or roll back, so nothing folds after its process moved on."""
+    """A loop running in a daemon thread (the folder's `start_in_thread`, the scheduler's):
+    `stop()` ends it and waits for its last round (a fold commits or rolls back), so
+    nothing writes after its process moved on."""
 
     def __init__(self, stop: threading.Event, thread: threading.Thread) -> None:
         self._stop, self._thread = stop, thread
