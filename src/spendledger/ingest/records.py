@@ -21,13 +21,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from spendledger.currencies import currency_problem
 from spendledger.errors import SpendledgerError
 from spendledger.ingest.event import Event
-from spendledger.model_names import canonicalise
+from spendledger.model_names import PROVIDER_MODEL_TAG, canonical_provider, canonicalise, ledger_name
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.records import (
     Basis,
@@ -37,9 +38,11 @@ from spendledger.records import (
     UsageRecord,
     tags_problem,
     timestamp_problem,
+    to_nanos,
 )
-from spendledger.store import Connection, write_records
+from spendledger.store import Connection, write_event_rows
 from spendledger.store.overrides import load_overrides
+from spendledger.store.rows import DayOf, key_hash, record_to_row, usage_row
 
 SOURCE = "api"
 NAIVE_TIMESTAMP_REASON = (
@@ -74,30 +77,7 @@ class EventError(SpendledgerError, ValueError):
 def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     """One event as an unpriced (or provider-costed) metered record; raises EventError.
     Its key is `<source>:<event id>`: the ingest API's events are `api:…`, OTLP spans `otlp:…`."""
-    if event.timestamp.tzinfo is None:
-        raise EventError("timestamp", NAIVE_TIMESTAMP_REASON)
-    if problem := timestamp_problem("timestamp", event.timestamp):
-        raise EventError("timestamp", problem)
-    if event.tags and (problem := tags_problem(event.tags)):
-        raise EventError("tags", problem)
-    if problem := currency_problem(event.currency):
-        raise EventError("currency", problem)
-    tokens = TokenCounts(
-        event.input_tokens,
-        event.cached_input_tokens,
-        event.cache_write_5m_tokens,
-        event.cache_write_1h_tokens,
-        event.output_tokens,
-        event.reasoning_tokens,
-        event.audio_input_tokens,
-        event.audio_output_tokens,
-    )
-    try:
-        tokens.validate()
-    except TokenError as exc:
-        raise EventError(exc.field, str(exc)) from None
-    if event.requests < 0:
-        raise EventError("requests", "requests must be zero or more")
+    tokens = checked_tokens(event)
     cost = event.cost
     record = UsageRecord(
         key=f"{source}:{event.id}",
@@ -129,6 +109,124 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     return record
 
 
+def checked_tokens(event: Event) -> TokenCounts:
+    """The event's token counts, once every rule an event must meet is checked (the
+    ledger's rules for times, tags, currencies and token counts); raises EventError."""
+    if event.timestamp.tzinfo is None:
+        raise EventError("timestamp", NAIVE_TIMESTAMP_REASON)
+    if problem := timestamp_problem("timestamp", event.timestamp):
+        raise EventError("timestamp", problem)
+    if event.tags and (problem := tags_problem(event.tags)):
+        raise EventError("tags", problem)
+    if problem := currency_problem(event.currency):
+        raise EventError("currency", problem)
+    tokens = TokenCounts(
+        event.input_tokens,
+        event.cached_input_tokens,
+        event.cache_write_5m_tokens,
+        event.cache_write_1h_tokens,
+        event.output_tokens,
+        event.reasoning_tokens,
+        event.audio_input_tokens,
+        event.audio_output_tokens,
+    )
+    try:
+        tokens.validate()
+    except TokenError as exc:
+        raise EventError(exc.field, str(exc)) from None
+    if event.requests < 0:
+        raise EventError("requests", "requests must be zero or more")
+    return tokens
+
+
+class EventRows:
+    """A batch's events → `usage` rows, priced, without a `UsageRecord` in between.
+
+    Exactly `record_to_row` of the priced `event_to_record`: the same checks
+    (`checked_tokens`), names (`canonical_provider`, `ledger_name`: what `canonicalise`
+    does), prices (`Pricer.rates_on`, in integer nanos: `Rates.cost_nanos`) and row
+    (`usage_row`), at a third of the cost; an event whose tags carry a provider's model id
+    of their own takes the record's way (`provider_model` reads it there).
+    """
+
+    def __init__(self, *, pricer: Pricer, tz: ZoneInfo, written_at: datetime, source: str = SOURCE) -> None:
+        self._pricer, self._written_at, self._source = pricer, written_at, source
+        self._day_of = DayOf(tz)
+        self._providers: dict[str, tuple[str, PricingStatus]] = {}
+
+    def __call__(self, event: Event) -> dict[str, Any]:
+        """The row of `event`; raises EventError."""
+        tokens = checked_tokens(event)
+        model, tags = event.model, event.tags or {}
+        if renamed := ledger_name(model, tags):
+            model, tags = renamed
+        elif PROVIDER_MODEL_TAG in tags:
+            return self._by_record(event)
+        try:
+            provider, priced = self._providers[event.provider]
+        except KeyError:
+            provider = canonical_provider(event.provider)
+            provider, priced = self._providers[event.provider] = (provider, self._pricer.status_of(provider))
+        at = event.timestamp
+        start = at if at.tzinfo is UTC else at.astimezone(UTC)
+        day, utc_day = self._day_of(start)
+        cost, currency, price_source = event.cost, event.currency.upper(), None
+        if cost is not None:
+            nanos, status = to_nanos(cost) if cost else 0, PricingStatus.PROVIDER
+        else:
+            # priced as the provider billed it: the event's model (ledger_name kept it in the tags)
+            rates = self._pricer.rates_on(
+                provider, event.model, at, utc_day, service_tier=event.service_tier, batch=event.batch
+            )
+            found = None if rates is None else rates.cost_nanos(tokens, event.requests, event.latency_ms)
+            if rates is None or found is None:
+                nanos, status = 0, PricingStatus.UNPRICED
+            else:
+                nanos, status, currency, price_source = found, priced, rates.currency, rates.source
+        key = f"{self._source}:{event.id}"
+        return usage_row(
+            start,
+            key,
+            key_hash(key),
+            None,
+            day,
+            utc_day,
+            self._source,
+            _METERED,
+            provider,
+            event.account or "",
+            event.workspace or "",
+            event.project or "",
+            event.api_key_id or "",
+            model,
+            event.user or "",
+            event.feature or "",
+            event.customer or "",
+            tags,
+            event.requests,
+            tokens,
+            nanos,
+            currency,
+            status,
+            price_source,
+            event.service_tier,
+            event.batch,
+            event.latency_ms,
+            event.status,
+            event.request_id,
+            self._written_at,
+        )
+
+    def _by_record(self, event: Event) -> dict[str, Any]:
+        record = event_to_record(event, source=self._source)
+        if record.cost is None:
+            self._pricer.price(record)
+        return record_to_row(record, day_of=self._day_of, written_at=self._written_at)
+
+
+_METERED = Basis.METERED._value_
+
+
 def ingest_events(
     conn: Connection,
     events: Iterable[tuple[int, Event]],
@@ -144,19 +242,16 @@ def ingest_events(
     `rejected` carries the events the caller already refused (e.g. failed schema
     validation), so the result lists every rejection of the batch in index order.
     """
+    now = now or datetime.now(UTC)
     rejections = list(rejected)
-    records: list[UsageRecord] = []
-    price = pricer.price
+    rows: list[dict[str, Any]] = []
+    row_of = EventRows(pricer=pricer, tz=tz, written_at=now, source=source)
     for index, event in events:
         try:
-            record = event_to_record(event, source=source)
+            rows.append(row_of(event))
         except EventError as exc:
             rejections.append(Rejection(index, exc.field, str(exc)))
-            continue
-        if record.cost is None:
-            price(record)
-        records.append(record)
-    written = write_records(conn, records, tz=tz, now=now)
+    written = write_event_rows(conn, rows, tz=tz, now=now)
     rejections.sort(key=lambda r: r.index)
     return IngestResult(accepted=written.inserted, duplicates=written.duplicates, rejected=rejections)
 

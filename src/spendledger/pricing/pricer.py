@@ -62,6 +62,8 @@ SELF_HOSTED_SOURCE = "self-hosted, no price set: $0"  # the source of a local ca
 # the statuses of a cost the ledger computed (and re-prices), as opposed to a provider's
 _OWN_PRICES = frozenset({PricingStatus.PRICED, PricingStatus.SELF_HOSTED})
 
+_PER_CALL: Any = object()  # Pricer.rates_on: not remembered (yet), look the rates up
+
 _PREFIXES = ("openai/", "azure/", "models/", "anthropic/", "google/", "mistral/", "mistralai/", "deepseek/")
 
 
@@ -104,6 +106,7 @@ class Pricer:
         self._models: dict[tuple[str, str], _CatalogueModel | None] = {}
         self._rates: dict[tuple[Any, ...], Rates | None] = {}
         self._names: dict[tuple[str, str], tuple[str, str, str, str, str, _CatalogueModel | None]] = {}
+        self._daily: dict[tuple[str, str, str, str | None, bool], Rates | None] = {}
 
     def price(self, record: UsageRecord) -> None:
         """Fill cost, status and price source of `record` (in place); provider costs stay."""
@@ -125,13 +128,43 @@ class Pricer:
             return
         record.cost = cost
         record.currency = rates.currency
-        local = canonical_provider(record.provider) in LOCAL_PROVIDERS
-        record.pricing_status = PricingStatus.SELF_HOSTED if local else PricingStatus.PRICED
+        record.pricing_status = self.status_of(record.provider)
         record.price_source = rates.source
+
+    @staticmethod
+    def status_of(provider: str) -> PricingStatus:
+        """The status of a cost the ledger computed for a call to `provider`: a self-hosted
+        server's call is `self_hosted`, any other `priced`."""
+        local = canonical_provider(provider) in LOCAL_PROVIDERS
+        return PricingStatus.SELF_HOSTED if local else PricingStatus.PRICED
 
     def price_all(self, records: Iterable[UsageRecord]) -> None:
         for record in records:
             self.price(record)
+
+    def rates_on(
+        self,
+        provider: str,
+        model: str,
+        at: datetime,
+        utc_day: str,
+        *,
+        service_tier: str | None = None,
+        batch: bool = False,
+    ) -> Rates | None:
+        """`rates_for`, remembered per `utc_day` (`at`'s UTC date, ISO): a batch's calls
+        to one model mostly share a handful of days, and `rates_for` builds its key per call.
+        A model whose catalogue price changes within a day (a time-of-day window) is
+        looked up per call."""
+        key = (provider, model, utc_day, service_tier, batch)
+        rates = self._daily.get(key, _PER_CALL)
+        if rates is not _PER_CALL:
+            return rates  # type: ignore[no-any-return]
+        rates = self.rates_for(provider, model, at, service_tier=service_tier, batch=batch)
+        catalogue = self._names[(provider, model)][5]
+        if catalogue is None or not catalogue.time_windows:
+            self._daily[key] = rates
+        return rates
 
     def rates_for(
         self,

@@ -7,6 +7,14 @@ store's functions with it; they never build a statement.
 from sqlalchemy import Connection, Engine
 
 from spendledger.store.engine import make_engine, upgrade
-from spendledger.store.ledger import WriteResult, write_records
+from spendledger.store.ledger import WriteResult, write_event_rows, write_records
 
-__all__ = ["Connection", "Engine", "WriteResult", "make_engine", "upgrade", "write_records"]
+__all__ = [
+    "Connection",
+    "Engine",
+    "WriteResult",
+    "make_engine",
+    "upgrade",
+    "write_event_rows",
+    "write_records",
+]

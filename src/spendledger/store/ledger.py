@@ -64,16 +64,38 @@ def write_records(
 ) -> WriteResult:
     """Store priced records idempotently; call inside a transaction (`engine.begin()`)."""
     now = now or datetime.now(UTC)
-    result = WriteResult()
     check_zone(conn, tz)
-    events: dict[str, dict[str, Any]] = {}
+    events: list[dict[str, Any]] = []
     revisions: dict[tuple[datetime, str], dict[str, Any]] = {}
     day_of = DayOf(tz)
     for record in records:
         row = record_to_row(record, day_of=day_of, written_at=now)
         if record.revisable:
             revisions[(row["start"], row["key"])] = row  # the last version in a batch wins
-        elif row["key"] in events:
+        else:
+            events.append(row)
+    return _write(conn, events, revisions, now)
+
+
+def write_event_rows(
+    conn: Connection, rows: Sequence[dict[str, Any]], *, tz: ZoneInfo, now: datetime
+) -> WriteResult:
+    """Store the rows of events (`rows.usage_row`, dated in `tz`, written at `now`): the
+    events API's batches, built without records; as `write_records` stores events."""
+    check_zone(conn, tz)
+    return _write(conn, rows, {}, now)
+
+
+def _write(
+    conn: Connection,
+    event_rows: Iterable[dict[str, Any]],
+    revisions: dict[tuple[datetime, str], dict[str, Any]],
+    now: datetime,
+) -> WriteResult:
+    result = WriteResult()
+    events: dict[str, dict[str, Any]] = {}
+    for row in event_rows:
+        if row["key"] in events:
             result.duplicates += 1
         else:
             events[row["key"]] = row
