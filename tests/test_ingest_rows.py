@@ -35,7 +35,12 @@ _OVERRIDES = [
         note="negotiated",
     ),
     PriceOverride(
-        id=2, provider="ollama", model_pattern="llama3", prices={"gpu_hour": "2.5"}, currency="EUR", note="a GPU"
+        id=2,
+        provider="ollama",
+        model_pattern="llama3",
+        prices={"gpu_hour": "2.5"},
+        currency="EUR",
+        note="a GPU",
     ),
 ]
 _PRICER = Pricer(_OVERRIDES)
