@@ -69,8 +69,14 @@ class Rates:
     # (numerator, denominator × 1000, the multiplier's digits) for `cost_nanos`'s integer
     # path: nanos = picos × numerator / denominator; None where that path does not apply
     _ratio: tuple[int, int, int] | None = field(init=False, default=None, repr=False, compare=False)
+    # each unit's (count, the units inside it, pico price), looked up once: `_picos` runs per call
+    _plan: tuple[tuple[Callable[[TokenCounts, int], int], tuple[int, ...], Any], ...] = field(
+        init=False, default=(), repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
+        plan = tuple((_COUNTS.get(u.usage_key, _none), u.contains, u.pico) for u in self.units)
+        object.__setattr__(self, "_plan", plan)
         if self.exact_pico and self.gpu is None and self.multiplier.is_finite():
             numerator, denominator = self.multiplier.as_integer_ratio()
             digits = int("".join(map(str, self.multiplier.as_tuple().digits)))
@@ -124,10 +130,14 @@ class Rates:
     def _picos(self, tokens: TokenCounts, requests: int) -> int:
         """The cost in pico-units before the multiplier (`exact_pico` rates only)."""
         per_request_input = tokens.input // requests if requests > 1 else tokens.input
+        leaves: list[int] = []
         picos = 0
-        for unit, leaf in zip(self.units, self._leaves(tokens, requests), strict=True):
+        for count, contains, price in self._plan:
+            leaf = count(tokens, requests)
+            for i in contains:
+                leaf -= leaves[i]
+            leaves.append(leaf)
             if leaf:
-                price: Any = unit.pico
                 if type(price) is not int:
                     price = _unit_price(price, per_request_input)
                 picos += price * leaf
@@ -189,6 +199,11 @@ _COUNTS: dict[str, Callable[[TokenCounts, int], int]] = {
     "output_audio_tokens": lambda t, _r: t.audio_output,
     "requests": lambda _t, r: r,
 }
+
+
+def _none(_tokens: TokenCounts, _requests: int) -> int:
+    """The count of a usage key the ledger does not record."""
+    return 0
 
 
 def _unit_price(price: Any, per_request_input: int) -> Any:

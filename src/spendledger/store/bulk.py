@@ -203,6 +203,14 @@ def _upsert_by_copy(
     return [tuple(r) for r in result] if returning else []
 
 
+def _tuples(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Iterable[tuple[Any, ...]]:
+    """Each row's values of `columns`, as tuples."""
+    if not columns:
+        return (() for _ in rows)
+    get = itemgetter(*columns)
+    return map(get, rows) if len(columns) > 1 else ((get(row),) for row in rows)
+
+
 def insert_new_sqlite(
     conn: Connection,
     table: Table,
@@ -220,7 +228,13 @@ def insert_new_sqlite(
     """
     if not rows:
         return range(0)
-    columns = list(rows[0].keys())
+    # the columns sent as they are first, then those converted (bulk's SQLite formats):
+    # each row's values are then two tuples joined, every step in C but the converters
+    names = list(rows[0].keys())
+    converters = dict(zip(names, _converters(conn, table, names), strict=True))
+    plain = [c for c in names if converters[c] is None]
+    converted = [c for c in names if converters[c] is not None]
+    columns = plain + converted
     quote = conn.dialect.identifier_preparer.quote
     where = f" WHERE {conflict_where}" if conflict_where else ""
     sql = (
@@ -228,14 +242,10 @@ def insert_new_sqlite(
         f"VALUES ({', '.join('?' * len(columns))}) "
         f"ON CONFLICT ({', '.join(quote(c) for c in conflict)}){where} DO NOTHING"
     )
-    get = itemgetter(*columns)
-    values: Iterable[tuple[Any, ...]] = map(get, rows) if len(columns) > 1 else ((get(row),) for row in rows)
-    converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
-    if converters:
-        by_column: list[Iterable[Any]] = list(zip(*values, strict=True))
-        for i, convert in converters:
-            by_column[i] = map(convert, by_column[i])
-        values = zip(*by_column, strict=True)
+    values: Iterable[tuple[Any, ...]] = _tuples(rows, plain)
+    if converted:
+        by_column = [map(converters[c], map(itemgetter(c), rows)) for c in converted]
+        values = map(tuple.__add__, values, zip(*by_column, strict=True))
     inserted = conn.exec_driver_sql(sql, list(values)).rowcount
     if not inserted:
         return range(0)
