@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    or_,
     select,
     true,
     tuple_,
@@ -39,7 +41,14 @@ from sqlalchemy import (
 from spendledger.errors import SpendledgerError
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, members, rollups
-from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
+from spendledger.store.rows import (
+    ROW_COLUMNS,
+    DayOf,
+    dialect_insert,
+    record_to_row,
+    record_values,
+    row_to_record,
+)
 from spendledger.store.tables import MEASURES, settings_kv, usage, usage_event_ids
 
 _CHUNK = 1000
@@ -177,19 +186,31 @@ def replace_where(
     now = now or datetime.now(UTC)
     check_zone(conn, tz)
     day_of = DayOf(tz)
-    rows = {(r.start, r.key): record_to_row(r, day_of=day_of, written_at=now) for r in records}
+    by_key = {(v[0], v[1]): v for v in (record_values(r, day_of=day_of, written_at=now) for r in records)}
+    rows = list(by_key.values())
+    facets = _facets(rows)
     change = rollups.Change(conn, exclusive=True)
     old = _grouped(conn, condition)
-    change.expect(_billed_days([*old, *rows.values()]))
+    change.expect(_billed_days([*old, *facets]))
     removed = _delete(conn, condition, old, change)
-    learnt = members.learn(conn, members.members_of(rows.values()))
-    ids = bulk.upsert(conn, usage, list(rows.values()), conflict=("start", "key"), returning=("id",))
-    change.add_inserted([i for (i,) in ids], rows.values())
+    learnt = members.learn(conn, members.members_of(facets))
+    ids = bulk.insert_values(conn, usage, ROW_COLUMNS, rows, conflict=("start", "key"))
+    change.add_inserted(ids, facets)
     _move_members(conn, learnt, change)
     change.close()
     if removed or ids:
         set_meta(conn, "last_write_at", now.isoformat())
     return removed, len(ids)
+
+
+_FACETS = ("basis", "utc_day", "provider", "account", "project", "api_key_id")
+_facets_of = itemgetter(*(ROW_COLUMNS.index(c) for c in _FACETS))
+
+
+def _facets(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The distinct (basis, UTC day, provider, account, project, API key) of rows in
+    ROW_COLUMNS order: what coverage and members read of them, a few dozen on a page."""
+    return [dict(zip(_FACETS, f, strict=True)) for f in set(map(_facets_of, rows))]
 
 
 def replace_buckets(
@@ -313,6 +334,10 @@ def _delete(
     return int(conn.execute(delete(usage).where(condition)).rowcount or 0)
 
 
+def _any(conn: Connection, condition: ColumnElement[bool]) -> bool:
+    return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None
+
+
 def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
     """The records matching `condition`, summed at the rollups' finest key."""
     grouped = (
@@ -325,7 +350,10 @@ def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str,
 
 def _move_members(conn: Connection, learnt: set[members.Member], change: rollups.Change) -> None:
     """Attribute the stored metered records that newly learnt projects or keys place."""
-    for condition, account in members.stored_to_move(conn, learnt):
+    moves = members.stored_to_move(conn, learnt)
+    if len(moves) > 1 and not _any(conn, or_(*(condition for condition, _ in moves))):
+        return  # one look for them all (each is a walk of `usage`): usually none is stored
+    for condition, account in moves:
         rows = _grouped(conn, condition)
         if not rows:
             continue
