@@ -2,9 +2,11 @@
 record the run.
 
 Invariants:
-- each page is written in its own transaction and *replaces* what the ledger held for
-  the page's buckets of that endpoint: a revised bucket replaces the old figures, a
-  second run changes nothing, and a run killed after page k keeps pages 1..k;
+- each page *replaces* what the ledger held for the page's buckets of that endpoint: a
+  revised bucket replaces the old figures and a second run changes nothing. Pages are
+  written a few to a transaction (at most a window's, `_Writer`), each transaction whole
+  pages with their progress: a run killed keeps the pages committed before it, and a
+  failure to read a page keeps every page before it;
 - the first sync backfills `backfill_days`; later ones start 3 days before the end of
   the last complete day synced (providers revise recent buckets); the window is read in
   windows of the type's `window_days` (31), oldest first, every endpoint of one before
@@ -41,9 +43,9 @@ from spendledger.readahead import ReadAhead
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Connector, HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect, source_type
-from spendledger.store import Engine
+from spendledger.store import Connection, Engine
 from spendledger.store.balances import record_balances
-from spendledger.store.ledger import replace_buckets
+from spendledger.store.ledger import Replacing
 from spendledger.store.sources import (
     SourceRow,
     acquire_lease,
@@ -157,20 +159,25 @@ def sync_source(
             endpoints = connector.endpoints()
             outcome.endpoints.extend(endpoints)
             spans = windows(start, end, source_type(source.provider).window_days)
-            # the next page is read (on a thread) while this one is written
-            with ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages:
-                for w_end, page in pages:
-                    if page is not None:
-                        _store_page(engine, settings, source, page, outcome, run_id, owner, now())
-                        if on_page:
-                            on_page(name, page)
-                    elif (
-                        contiguous
-                        and w_end < end
-                        and (source.synced_until is None or w_end > source.synced_until)
-                    ):
-                        with engine.begin() as conn:  # this window is complete: a rerun resumes after it
-                            set_synced_until(conn, name, w_end)
+            writer = _Writer(engine, settings, source, outcome, run_id, owner)
+            try:
+                # the next page is read (on a thread) while this one is written
+                with ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages:
+                    for w_end, page in pages:
+                        if page is not None:
+                            writer.write(page, now())
+                            if on_page:
+                                on_page(name, page)
+                        elif (
+                            contiguous
+                            and w_end < end
+                            and (source.synced_until is None or w_end > source.synced_until)
+                        ):
+                            writer.commit(synced_until=w_end)  # a rerun resumes after this window
+                        else:
+                            writer.commit()
+            finally:
+                writer.commit()  # the pages before a failure to read the next are kept
             if isinstance(connector, HasProviderNote):
                 note = connector.provider_note()
         finally:
@@ -204,35 +211,89 @@ def _pages(
         yield w_end, None
 
 
-def _store_page(
-    engine: Engine,
-    settings: Settings,
-    source: SourceRow,
-    page: Page,
-    outcome: SyncOutcome,
-    run_id: int,
-    owner: str,
-    at: datetime,
-) -> None:
-    name = source.name
-    with gc_paused(), engine.begin() as conn:  # a page's rows are thousands of acyclic objects
-        replace_buckets(
-            conn,
-            source=name,
-            endpoint=page.endpoint,
-            buckets=page.buckets,
-            records=page.records,
-            tz=settings.tz,
-        )
+class _Writer:
+    """Writes the pages, a few to a transaction (up to a window's, at most MAX_PAGES pages
+    and about MAX_RECORDS records) as one change to the ledger (ledger.Replacing): the
+    billed days' coverage is asked once a transaction rather than twice a page, and a
+    window's pages take one commit. A transaction holds whole pages and their progress:
+    a run killed keeps the pages of the transactions committed, and a rerun resumes
+    exactly as it would after any page."""
+
+    MAX_PAGES = 16
+    MAX_RECORDS = 40_000
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        source: SourceRow,
+        outcome: SyncOutcome,
+        run_id: int,
+        owner: str,
+    ) -> None:
+        self._engine, self._settings, self._source = engine, settings, source
+        self._outcome, self._run_id, self._owner = outcome, run_id, owner
+        self._open: tuple[Connection, Replacing] | None = None
+        self._pages = self._records = 0
+
+    def write(self, page: Page, at: datetime) -> None:
+        """Write `page` in the open transaction (opening one); commit when it is full."""
+        if page.balances:
+            self.commit()  # a balance page is a transaction of its own (store/balances.py)
+        if self._open is None:
+            conn = self._engine.connect()
+            try:
+                conn.begin()
+                self._open = (conn, Replacing(conn, tz=self._settings.tz, now=at))
+            except BaseException:
+                conn.close()
+                raise
+        conn, replacing = self._open
+        try:
+            with gc_paused():  # a page's rows are thousands of acyclic objects
+                self._write(conn, replacing, page, at)
+        except BaseException:
+            self._open = None
+            self._pages = self._records = 0
+            conn.close()  # rolls the transaction back
+            raise
+        self._pages += 1
+        self._records += len(page.records)
+        if page.balances or self._pages >= self.MAX_PAGES or self._records >= self.MAX_RECORDS:
+            self.commit()
+
+    def commit(self, *, synced_until: datetime | None = None) -> None:
+        """Commit the open transaction, with `synced_until` when given."""
+        if self._open is None:
+            if synced_until is not None:
+                with self._engine.begin() as conn:
+                    set_synced_until(conn, self._source.name, synced_until)
+            return
+        conn, replacing = self._open
+        self._open = None
+        self._pages = self._records = 0
+        try:
+            replacing.close()
+            if synced_until is not None:
+                set_synced_until(conn, self._source.name, synced_until)
+            conn.commit()
+        finally:
+            conn.close()  # rolls back what a failure left uncommitted
+
+    def _write(self, conn: Connection, replacing: Replacing, page: Page, at: datetime) -> None:
+        name, outcome = self._source.name, self._outcome
+        replacing.buckets(source=name, endpoint=page.endpoint, buckets=page.buckets, records=page.records)
         if page.balances:  # a balance-only source: its readings, and the spend they show
+            replacing.close()  # a change of its own follows in this transaction
             _, written = record_balances(
-                conn, source=name, provider=source.provider, account=source.options.get("account") or name,
-                readings=page.balances, at=at, tz=settings.tz,
+                conn, source=name, provider=self._source.provider,
+                account=self._source.options.get("account") or name,
+                readings=page.balances, at=at, tz=self._settings.tz,
             )  # fmt: skip
             outcome.records += written
         outcome.pages += 1
         outcome.records += len(page.records)
-        progress_run(conn, run_id, pages=outcome.pages, records=outcome.records)
-        if not acquire_lease(conn, name, owner=owner, now=at, ttl=LEASE):  # renew
+        progress_run(conn, self._run_id, pages=outcome.pages, records=outcome.records)
+        if not acquire_lease(conn, name, owner=self._owner, now=at, ttl=LEASE):  # renew
             # our lease ran out and another process holds it now: leave the source to it
             raise SourceError("config", f'source "{name}": another process took over its sync; stopped')

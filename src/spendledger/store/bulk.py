@@ -112,8 +112,10 @@ def upsert(
     else:
         conflict_sql += "DO NOTHING"
     tail = f" RETURNING {', '.join(quote(c) for c in returning)}" if returning else ""
+    values_of = itemgetter(*columns)
     if conn.dialect.name == "postgresql":
-        return _upsert_by_copy(conn, table, rows, columns, conflict_sql + tail, bool(returning), claim)
+        values = map(values_of, rows) if len(columns) > 1 else ((values_of(row),) for row in rows)
+        return _upsert_by_copy(conn, table, values, columns, conflict_sql + tail, bool(returning), claim)
     if claim is not None:
         raise ValueError("claim is for PostgreSQL's partitioned tables")
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -125,12 +127,11 @@ def upsert(
     )
     head = f"INSERT INTO {table_name} ({', '.join(quote(c) for c in columns)}) VALUES "
     converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
-    values_of = itemgetter(*columns)
     per_chunk = max(1, _MAX_PARAMS // len(columns))
     results: list[Any] = []
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
-        params = _flat_values(chunk, values_of, len(columns), converters)
+        params = tuple(_flat_values(chunk, values_of, len(columns), converters))
         sql = head + ", ".join([placeholder] * len(chunk)) + conflict_sql + tail
         result = conn.exec_driver_sql(sql, params)
         if returning:
@@ -140,26 +141,35 @@ def upsert(
 
 def _flat_values(
     chunk: Sequence[Mapping[str, Any]], values_of: Any, width: int, converters: list[tuple[int, Any]]
-) -> tuple[Any, ...]:
-    """The chunk's values, row after row, converted: column by column with map() and zip(),
-    which keeps the per-value work in C (a batch's parameters are ~30 per row)."""
+) -> list[Any]:
+    """The chunk's values, row after row, converted."""
     if width == 1:
-        values: Iterable[tuple[Any, ...]] = ((values_of(row),) for row in chunk)
-    else:
-        values = map(values_of, chunk)
-    if not converters:
-        return tuple(chain.from_iterable(values))
-    columns: list[Iterable[Any]] = list(zip(*values, strict=True))
+        return _flat([(values_of(row),) for row in chunk], 1, converters)
+    return _flat(list(map(values_of, chunk)), width, converters)
+
+
+def _flat(values: Sequence[tuple[Any, ...]], width: int, converters: list[tuple[int, Any]]) -> list[Any]:
+    """Rows of `width` values, flattened and converted: each converted column is a slice of
+    the flat list, rewritten whole, so the per-value work stays in C (~30 values a row).
+    A column of times or booleans is converted once per distinct value (a billing page's
+    thousands of rows share a few dozen bucket bounds); JSON, whose 1 and true are equal
+    keys, value by value."""
+    flat = list(chain.from_iterable(values))
     for i, convert in converters:
-        columns[i] = map(convert, columns[i])
-    return tuple(chain.from_iterable(zip(*columns, strict=True)))
+        column = flat[i::width]
+        if convert is _json:
+            flat[i::width] = list(map(convert, column))
+        else:
+            converted = {value: convert(value) for value in set(column)}
+            flat[i::width] = list(map(converted.__getitem__, column))
+    return flat
 
 
 def _upsert_by_copy(
     conn: Connection,
     table: Table,
-    rows: Sequence[Mapping[str, Any]],
-    columns: list[str],
+    values: Iterable[tuple[Any, ...]],
+    columns: Sequence[str],
     conflict_tail: str,
     returning: bool,
     claim: tuple[str, str] | None,
@@ -178,15 +188,17 @@ def _upsert_by_copy(
     )
     conn.exec_driver_sql(f"TRUNCATE {stage}")
     json_columns = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    values_of = itemgetter(*columns)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                values = list(values_of(row)) if len(columns) > 1 else [row[columns[0]]]
-                for i in json_columns:
-                    values[i] = _json(values[i])
-                copy.write_row(values)
+            for row in values:
+                if json_columns:
+                    converted = list(row)
+                    for i in json_columns:
+                        converted[i] = _json(converted[i])
+                    copy.write_row(converted)
+                else:
+                    copy.write_row(row)
     finally:
         cursor.close()
     head, where = "", ""
@@ -209,6 +221,45 @@ def _tuples(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Iterab
         return (() for _ in rows)
     get = itemgetter(*columns)
     return map(get, rows) if len(columns) > 1 else ((get(row),) for row in rows)
+
+
+def insert_values(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+    *,
+    conflict: Sequence[str],
+) -> Sequence[int]:
+    """Insert rows given as tuples in `columns` order (Python values, as `upsert` takes
+    them), skipping those that conflict on `conflict`; returns the ids of those inserted.
+
+    The bulk writers' form: no dict per row. SQLite: multi-row statements with no
+    RETURNING (each row read back is a step of the driver, which hands the GIL to the
+    sync's reading thread and waits to get it back); its one writer gives the rows it
+    inserted the last ids, consecutively. PostgreSQL: `upsert`'s COPY.
+    """
+    if not values:
+        return []
+    quote = conn.dialect.identifier_preparer.quote
+    on_conflict = f" ON CONFLICT ({', '.join(quote(c) for c in conflict)}) DO NOTHING"
+    if conn.dialect.name == "postgresql":
+        returned = _upsert_by_copy(conn, table, values, columns, on_conflict + " RETURNING id", True, None)
+        return [i for (i,) in returned]
+    width = len(columns)
+    placeholder = "(" + ", ".join("?" * width) + ")"
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
+    converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
+    per_chunk = max(1, _MAX_PARAMS // width)
+    inserted = 0
+    for start in range(0, len(values), per_chunk):
+        chunk = values[start : start + per_chunk]
+        sql = head + ", ".join([placeholder] * len(chunk)) + on_conflict
+        inserted += conn.exec_driver_sql(sql, tuple(_flat(chunk, width, converters))).rowcount
+    if not inserted:
+        return []
+    top = int(conn.exec_driver_sql(f"SELECT max(id) FROM {quote(table.name)}").scalar_one())
+    return range(top - inserted + 1, top + 1)
 
 
 def insert_new_sqlite(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     delete,
     false,
     func,
+    or_,
     select,
     true,
     tuple_,
@@ -39,7 +41,14 @@ from sqlalchemy import (
 from spendledger.errors import SpendledgerError
 from spendledger.records import PricingStatus, UsageRecord, as_utc, instant_of, to_nanos
 from spendledger.store import bulk, members, rollups
-from spendledger.store.rows import DayOf, dialect_insert, record_to_row, row_to_record
+from spendledger.store.rows import (
+    ROW_COLUMNS,
+    DayOf,
+    dialect_insert,
+    record_to_row,
+    record_values,
+    row_to_record,
+)
 from spendledger.store.tables import MEASURES, settings_kv, usage, usage_event_ids
 
 _CHUNK = 1000
@@ -196,22 +205,8 @@ def replace_where(
     sync costs two statements per table rather than a look-up per record. `records`
     must all match `condition`; the last of two with one (start, key) wins.
     """
-    now = now or datetime.now(UTC)
-    check_zone(conn, tz)
-    day_of = DayOf(tz)
-    rows = {(r.start, r.key): record_to_row(r, day_of=day_of, written_at=now) for r in records}
-    change = rollups.Change(conn, exclusive=True)
-    old = _grouped(conn, condition)
-    change.expect(_billed_days([*old, *rows.values()]))
-    removed = _delete(conn, condition, old, change)
-    learnt = members.learn(conn, members.members_of(rows.values()))
-    ids = bulk.upsert(conn, usage, list(rows.values()), conflict=("start", "key"), returning=("id",))
-    change.add_inserted([i for (i,) in ids], rows.values())
-    _move_members(conn, learnt, change)
-    change.close()
-    if removed or ids:
-        set_meta(conn, "last_write_at", now.isoformat())
-    return removed, len(ids)
+    with Replacing(conn, tz=tz, now=now) as replacing:
+        return replacing.where(condition, records)
 
 
 def replace_buckets(
@@ -230,19 +225,89 @@ def replace_buckets(
     start with `endpoint|`. A later page of a long bucket lists no buckets: it clears
     nothing and only adds its records.
     """
-    starts = [start for start, _ in buckets]
-    prefix = f"{endpoint}|"
-    terms = [
-        usage.c.source == source,
-        usage.c.key.startswith(prefix, autoescape=True),
-        usage.c.start.in_(starts),
-    ]
-    if conn.dialect.name == "sqlite":
-        # the same keys as a range, which the (start, key) index seeks where LIKE scans each
-        # day's rows of every endpoint (SQLite compares text bytewise: "|" + 1 is "}")
-        terms += [usage.c.key >= prefix, usage.c.key < f"{endpoint}}}"]
-    condition = and_(*terms) if starts else false()
-    return replace_where(conn, condition, records, tz=tz, now=now)
+    with Replacing(conn, tz=tz, now=now) as replacing:
+        return replacing.buckets(source=source, endpoint=endpoint, buckets=buckets, records=records)
+
+
+class Replacing:
+    """Several replacements (`replace_where`, `replace_buckets`) in one transaction, as one
+    change to the rollups: a billing sync's pages of one window ask the billed days'
+    coverage once before and once after (rollups.Change), not twice a page. A context
+    manager: leaving it without an error closes the change; nothing else may write the
+    ledger in the transaction meanwhile."""
+
+    def __init__(self, conn: Connection, *, tz: ZoneInfo, now: datetime | None = None) -> None:
+        self._conn = conn
+        self._now = now or datetime.now(UTC)
+        check_zone(conn, tz)
+        self._day_of = DayOf(tz)
+        self._change = rollups.Change(conn, exclusive=True)
+        self._wrote = self._closed = False
+
+    def __enter__(self) -> Replacing:
+        return self
+
+    def __exit__(self, kind: object, *_exc: object) -> None:
+        if kind is None:
+            self.close()
+
+    def close(self) -> None:
+        """Journal the coverage the replacements moved, once; before the commit."""
+        if self._closed:
+            return
+        self._closed = True
+        self._change.close()
+        if self._wrote:
+            set_meta(self._conn, "last_write_at", self._now.isoformat())
+
+    def where(self, condition: ColumnElement[bool], records: Sequence[UsageRecord]) -> tuple[int, int]:
+        """`replace_where` within this change."""
+        conn, change = self._conn, self._change
+        day_of, now = self._day_of, self._now
+        by_key = {(v[0], v[1]): v for v in (record_values(r, day_of=day_of, written_at=now) for r in records)}
+        rows = list(by_key.values())
+        facets = _facets(rows)
+        old = _grouped(conn, condition)
+        change.expect(_billed_days([*old, *facets]))
+        removed = _delete(conn, condition, old, change)
+        learnt = members.learn(conn, members.members_of(facets))
+        ids = bulk.insert_values(conn, usage, ROW_COLUMNS, rows, conflict=("start", "key"))
+        change.add_inserted(ids, facets)
+        _move_members(conn, learnt, change)
+        self._wrote = self._wrote or bool(removed or ids)
+        return removed, len(ids)
+
+    def buckets(
+        self,
+        *,
+        source: str,
+        endpoint: str,
+        buckets: Sequence[tuple[datetime, datetime]],
+        records: Sequence[UsageRecord],
+    ) -> tuple[int, int]:
+        """`replace_buckets` within this change."""
+        starts = [start for start, _ in buckets]
+        prefix = f"{endpoint}|"
+        terms = [
+            usage.c.source == source,
+            usage.c.key.startswith(prefix, autoescape=True),
+            usage.c.start.in_(starts),
+        ]
+        if self._conn.dialect.name == "sqlite":
+            # the same keys as a range, which the (start, key) index seeks where LIKE scans each
+            # day's rows of every endpoint (SQLite compares text bytewise: "|" + 1 is "}")
+            terms += [usage.c.key >= prefix, usage.c.key < f"{endpoint}}}"]
+        return self.where(and_(*terms) if starts else false(), records)
+
+
+_FACETS = ("basis", "utc_day", "provider", "account", "project", "api_key_id")
+_facets_of = itemgetter(*(ROW_COLUMNS.index(c) for c in _FACETS))
+
+
+def _facets(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The distinct (basis, UTC day, provider, account, project, API key) of rows in
+    ROW_COLUMNS order: what coverage and members read of them, a few dozen on a page."""
+    return [dict(zip(_FACETS, f, strict=True)) for f in set(map(_facets_of, rows))]
 
 
 def delete_records(
@@ -335,6 +400,10 @@ def _delete(
     return int(conn.execute(delete(usage).where(condition)).rowcount or 0)
 
 
+def _any(conn: Connection, condition: ColumnElement[bool]) -> bool:
+    return conn.execute(select(usage.c.id).where(condition).limit(1)).first() is not None
+
+
 def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str, Any]]:
     """The records matching `condition`, summed at the rollups' finest key."""
     grouped = (
@@ -347,7 +416,10 @@ def _grouped(conn: Connection, condition: ColumnElement[bool]) -> list[dict[str,
 
 def _move_members(conn: Connection, learnt: set[members.Member], change: rollups.Change) -> None:
     """Attribute the stored metered records that newly learnt projects or keys place."""
-    for condition, account in members.stored_to_move(conn, learnt):
+    moves = members.stored_to_move(conn, learnt)
+    if len(moves) > 1 and not _any(conn, or_(*(condition for condition, _ in moves))):
+        return  # one look for them all (each is a walk of `usage`): usually none is stored
+    for condition, account in moves:
         rows = _grouped(conn, condition)
         if not rows:
             continue
