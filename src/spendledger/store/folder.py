@@ -1,7 +1,8 @@
 """The folder: one process at a time sums the rollups' journal into the rollups.
 
 Writers append to the journal (rollups.Change); `serve` and `worker` run a folder in a
-background thread (`start_in_thread`), and `spendledger db fold` folds on demand. The
+process of their own (folder_process.py: a fold is CPU work, kept off the API's
+interpreter lock), and `spendledger db fold` folds on demand. The
 lease is a row of `leases` ("fold": holder, expiry) that a folder claims when it is
 free, expired or its own, in the very transaction of each fold, which also renews it:
 on PostgreSQL the claim locks the row, so a second folder waits for the first's commit
@@ -17,6 +18,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +31,7 @@ from spendledger.store.tables import leases
 LEASE = "fold"
 TTL = timedelta(seconds=30)  # a folder that stops renewing (killed, hung) is replaced after this
 INTERVAL = 0.5  # seconds between folds when the journal is drained
+QUICK = 0.05  # the shortest pause between two folds of a journal that is not
 BATCH = 200_000  # journal rows per fold; a fuller journal is folded again at once
 
 log = logging.getLogger(__name__)
@@ -90,20 +93,31 @@ def fold_all(engine: Engine, *, holder: str | None = None, limit: int = BATCH) -
 
 
 def run_forever(
-    engine: Engine, *, stop: threading.Event, interval: float = INTERVAL, limit: int = BATCH
+    engine: Engine,
+    *,
+    stop: threading.Event,
+    interval: float = INTERVAL,
+    limit: int = BATCH,
+    holder: str | None = None,
 ) -> None:
-    """Fold every `interval` seconds (at once again while the journal is fuller than a
-    fold) until `stop` is set; an error is logged and the next fold tries again."""
-    holder = new_holder()
+    """Fold until `stop` is set: every `interval` seconds while the journal is empty, and
+    while it is not, again after a pause of twice the last fold (at least `QUICK`, at most
+    `interval`), so a batch waits for at most about one pause and two folds, and writers
+    have the database at least two thirds of the time; at once when a fold was full. An
+    error is logged and the next fold tries again."""
+    holder = holder or new_holder()
     try:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 folded = fold_once(engine, holder=holder, limit=limit)
             except Exception:  # noqa: BLE001 - a failed fold rolled back; the journal keeps its rows
                 log.exception("folding the rollups' journal failed; trying again")
                 folded = None
-            if folded != limit:
-                stop.wait(interval)
+            if folded == limit:
+                continue
+            took = time.monotonic() - started
+            stop.wait(min(interval, max(QUICK, 2 * took)) if folded else interval)
     finally:
         try:
             release(engine, holder)
@@ -112,9 +126,9 @@ def run_forever(
 
 
 class Running:
-    """A loop running in a daemon thread (the folder's `start_in_thread`, the scheduler's):
-    `stop()` ends it and waits for its last round (a fold commits or rolls back), so
-    nothing writes after its process moved on."""
+    """A loop running in a daemon thread (the scheduler's; the folder's watcher, which
+    stops its process: folder_process.py): `stop()` ends it and waits for its last round
+    (a fold commits or rolls back), so nothing writes after its process moved on."""
 
     def __init__(self, stop: threading.Event, thread: threading.Thread) -> None:
         self._stop, self._thread = stop, thread
@@ -122,14 +136,3 @@ class Running:
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()
         self._thread.join(timeout)
-
-
-def start_in_thread(engine: Engine, *, interval: float = INTERVAL) -> Running:
-    """Start a folder in a daemon thread; `.stop()` the returned handle to end it."""
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=run_forever, args=(engine,), kwargs={"stop": stop, "interval": interval}, daemon=True
-    )
-    thread.name = "spendledger-folder"
-    thread.start()
-    return Running(stop, thread)
