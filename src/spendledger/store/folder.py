@@ -22,13 +22,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, update
+from sqlalchemy import Connection, Engine, RootTransaction, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from spendledger.store import rollups
 from spendledger.store.rows import dialect_insert
 from spendledger.store.tables import leases
 
-LEASE = "fold"
+LEASE = rollups.LEASE
 TTL = timedelta(seconds=30)  # a folder that stops renewing (killed, hung) is replaced after this
 INTERVAL = 0.5  # seconds between folds when the journal is drained
 QUICK = 0.05  # the shortest pause between two folds of a journal that is not
@@ -67,12 +68,80 @@ def release(engine: Engine, holder: str) -> None:
 
 
 def fold_once(engine: Engine, *, holder: str, limit: int = BATCH) -> int | None:
-    """One fold under the lease, in one transaction: how many journal rows it folded, or
-    None when another folder holds the lease."""
+    """One fold under the lease: how many journal rows it folded, or None when another
+    folder holds the lease. PostgreSQL: one transaction; SQLite: `_fold_sqlite`."""
+    if engine.dialect.name == "sqlite":
+        return _fold_sqlite(engine, holder=holder, limit=limit)
     with engine.begin() as conn:
         if not claim(conn, holder):
             return None
         return rollups.fold(conn, limit=limit)
+
+
+def _fold_sqlite(engine: Engine, *, holder: str, limit: int) -> int | None:
+    """SQLite has one writer at a time, and ingest waits for the lock a fold holds: the
+    rows are summed in a read transaction (scratch tables are TEMPORARY), and the write
+    lock is taken only to add the sums and remove the rows. That is safe while the lease
+    row is as this folder left it before summing: no other folder took the lease in
+    between, nor did a rebuild (which expires it) empty the journal."""
+    with engine.connect() as conn:
+        with conn.begin():
+            held = _held(conn, holder)
+        if held is None:
+            with _writing(conn):
+                if not claim(conn, holder):
+                    return None
+                held = _held(conn, holder)
+        with conn.begin():
+            staged = rollups.stage_fold(conn, limit=limit)
+        if not staged.rows:
+            return 0
+        with _writing(conn) as transaction:
+            now = datetime.now(UTC)
+            renewed = conn.execute(
+                update(leases)
+                .where(leases.c.name == LEASE, leases.c.holder == holder, leases.c.expires_at == held)
+                .values(expires_at=now + TTL)
+            ).rowcount
+            if not renewed:  # taken (or a rebuild ran) meanwhile: these sums are stale
+                transaction.rollback()
+                return None
+            return rollups.apply_fold(conn, staged)
+
+
+def _held(conn: Connection, holder: str) -> datetime | None:
+    """When `holder`'s lease expires, if it holds one that has not."""
+    expires = conn.execute(
+        select(leases.c.expires_at).where(leases.c.name == LEASE, leases.c.holder == holder)
+    ).scalar_one_or_none()
+    if expires is None or expires.replace(tzinfo=UTC) <= datetime.now(UTC):
+        return None
+    return expires  # type: ignore[no-any-return]
+
+
+def _writing(conn: Connection, *, within: float = 30.0) -> RootTransaction:
+    """A transaction begun as SQLite's writer. A fold asks for the lock every few
+    milliseconds rather than through SQLite's busy wait (which sleeps up to 100 ms between
+    tries): ingest writers, which ask that way, would otherwise take it back to back and
+    keep the journal from the rollups for seconds."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    deadline = time.monotonic() + within
+    raw.execute("PRAGMA busy_timeout = 2")
+    try:
+        while True:
+            transaction = conn.begin()
+            try:
+                rollups.take_write_lock(conn)
+            except OperationalError as exc:
+                transaction.rollback()
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.002)
+            else:
+                return transaction
+    finally:
+        raw.execute("PRAGMA busy_timeout = 30000")
 
 
 def fold_all(engine: Engine, *, holder: str | None = None, limit: int = BATCH) -> int | None:
