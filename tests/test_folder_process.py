@@ -1,13 +1,16 @@
 """The folder in a process of its own (folder_process.py): killed, another takes over at
-once and nothing is lost; stopped, none is left; its parent killed, it stops too."""
+once and nothing is lost; stopped, none is left; its parent killed, it stops too. And
+SQLite's fold in two steps never adds sums that went stale between them."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -15,8 +18,9 @@ from sqlalchemy import Engine, func, select
 from folder_children import alive, folder_children, wait_for
 from spendledger.pricing import Pricer
 from spendledger.records import TokenCounts, UsageRecord
-from spendledger.store import folder_process, rollups, write_records
-from spendledger.store.folder import TTL
+from spendledger.store import folder, folder_process, make_engine, rollups, write_records
+from spendledger.store.folder import TTL, fold_all
+from spendledger.store.ledger import rebuild_rollups
 from spendledger.store.tables import MONTHLY, usage
 from spendledger.store.tables import rollups as rollup_tables
 from usage_records import usage_record
@@ -107,3 +111,26 @@ def test_folder_process_stops_when_its_parent_is_killed(db_url: str) -> None:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
+
+
+def test_folder_sums_taken_before_a_rebuild_are_never_added(tmp_path: Path, sqlite_template: Path) -> None:
+    # SQLite sums the journal before it takes the write lock (folder.stage, then apply):
+    # a rebuild in between folds those rows itself and empties the journal, whose ids then
+    # start again at 1, so only the lease (which the rebuild expires) tells the sums stale
+    path = tmp_path / "ledger.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    _write(engine, 500, "a")
+    with engine.connect() as conn:
+        staged = folder.stage(conn, holder="folder-a")
+        assert staged is not None and staged.sums.rows == 500
+        with engine.begin() as other:
+            rebuild_rollups(other, tz=ZONE)
+        _write(engine, 500, "b")  # journal ids 1..500 again: the same range, other rows
+
+        assert folder.apply(conn, staged, holder="folder-a") is None  # nothing written
+    assert fold_all(engine) == 500
+    sums = _folded(engine)
+    assert sums["usage"][0] == 1000
+    assert {sums[name] for name in rollup_tables} == {sums["usage"]}
+    engine.dispose()

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, RootTransaction, or_, select, update
@@ -80,33 +81,54 @@ def fold_once(engine: Engine, *, holder: str, limit: int = BATCH) -> int | None:
 
 def _fold_sqlite(engine: Engine, *, holder: str, limit: int) -> int | None:
     """SQLite has one writer at a time, and ingest waits for the lock a fold holds: the
-    rows are summed in a read transaction (scratch tables are TEMPORARY), and the write
-    lock is taken only to add the sums and remove the rows. That is safe while the lease
-    row is as this folder left it before summing: no other folder took the lease in
-    between, nor did a rebuild (which expires it) empty the journal."""
+    rows are summed in a read transaction (`stage`) and the write lock is taken only to
+    add the sums and remove the rows (`apply`)."""
     with engine.connect() as conn:
-        with conn.begin():
-            held = _held(conn, holder)
-        if held is None:
-            with _writing(conn):
-                if not claim(conn, holder):
-                    return None
-                held = _held(conn, holder)
-        with conn.begin():
-            staged = rollups.stage_fold(conn, limit=limit)
-        if not staged.rows:
-            return 0
-        with _writing(conn) as transaction:
-            now = datetime.now(UTC)
-            renewed = conn.execute(
-                update(leases)
-                .where(leases.c.name == LEASE, leases.c.holder == holder, leases.c.expires_at == held)
-                .values(expires_at=now + TTL)
-            ).rowcount
-            if not renewed:  # taken (or a rebuild ran) meanwhile: these sums are stale
-                transaction.rollback()
+        staged = stage(conn, holder=holder, limit=limit)
+        if staged is None or not staged.sums.rows:
+            return None if staged is None else 0
+        return apply(conn, staged, holder=holder)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A SQLite fold's sums (rollups.Staged) and the lease as its folder held it then."""
+
+    sums: rollups.Staged
+    lease: datetime
+
+
+def stage(conn: Connection, *, holder: str, limit: int = BATCH) -> Staged | None:
+    """SQLite: sum the journal's oldest rows under `holder`'s lease (taken first if it
+    has not got it), without the write lock (the sums go to TEMPORARY tables of `conn`);
+    None: another folder holds the lease."""
+    with conn.begin():
+        held = _held(conn, holder)
+    if held is None:
+        with _writing(conn):
+            if not claim(conn, holder):
                 return None
-            return rollups.apply_fold(conn, staged)
+            held = _held(conn, holder)
+        assert held is not None
+    with conn.begin():
+        return Staged(rollups.stage_fold(conn, limit=limit), held)
+
+
+def apply(conn: Connection, staged: Staged, *, holder: str) -> int | None:
+    """SQLite: add `stage`'s sums to the rollups and remove their rows from the journal,
+    under the write lock; None, and nothing written, unless the lease row is as `stage`
+    left it: another folder took the lease meanwhile, or a rebuild (which expires it)
+    emptied the journal, and these sums are stale."""
+    with _writing(conn) as transaction:
+        renewed = conn.execute(
+            update(leases)
+            .where(leases.c.name == LEASE, leases.c.holder == holder, leases.c.expires_at == staged.lease)
+            .values(expires_at=datetime.now(UTC) + TTL)
+        ).rowcount
+        if not renewed:
+            transaction.rollback()
+            return None
+        return rollups.apply_fold(conn, staged.sums)
 
 
 def _held(conn: Connection, holder: str) -> datetime | None:
