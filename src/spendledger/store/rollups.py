@@ -60,6 +60,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ColumnElement
 
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollup_pending, rollups, usage
 
@@ -430,9 +431,21 @@ def current(table: Table) -> Subquery:
     the journal, never in both or neither. A key's rows may sum to no record (a removal
     not folded yet): readers that list keys keep those with `sum(records) > 0`.
     """
+    return union_all(select(*table.columns), _journal_as(table)).subquery(f"{table.name}_now")
+
+
+def journal_of(table: Table) -> Subquery:
+    """The journal's rows not folded yet, at `table`'s columns: `current(table)` less the
+    rollup's own rows. A reader that groups the rollup and this apart, in one statement,
+    and adds the two up by key reads what `current` holds, without the union in between
+    (which kept SQLite from reading the rollup's rows straight into its GROUP BY)."""
+    return _journal_as(table).subquery(f"{table.name}_pending")
+
+
+def _journal_as(table: Table) -> Select[Any]:
     monthly = "utc_day" not in table.c
     pending = rollup_pending.c
-    journal = select(
+    return select(
         *(
             (func.substr(pending.day, 1, 8) + "01").label("day")
             if monthly and c.name == "day"
@@ -440,7 +453,17 @@ def current(table: Table) -> Subquery:
             for c in table.columns
         )
     )
-    return union_all(select(*table.columns), journal).subquery(f"{table.name}_now")
+
+
+def holds_days(daily: Table, days: Sequence[tuple[date, date]]) -> ColumnElement[bool]:
+    """Whether the daily rollup `daily`, as it stands, holds a row on any day of `days`
+    (inclusive ranges): its rows or the journal's. Uncorrelated, so evaluated once per
+    statement; the rollup's side is a seek on its key (day first)."""
+
+    def within(column: Any) -> ColumnElement[bool]:
+        return or_(*(column.between(a.isoformat(), b.isoformat()) for a, b in days))
+
+    return or_(exists().where(within(daily.c.day)), exists().where(within(rollup_pending.c.day)))
 
 
 # ---- rebuild ----------------------------------------------------------------------------------
