@@ -15,6 +15,7 @@ a billed one covers), and a read of `usage` applies the same rule through `cover
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -98,7 +99,8 @@ def choose_table(
 
     A grain whose dimensions hold another fitting grain's is never the smaller; between
     grains that do not (by project: by model or by API key), `conn` counts their monthly
-    twins' rows, which grow with the daily tables' (without it: the first in GRAINS).
+    twins' rows in the question's months, a seek on their key that grows as the daily
+    rows to read do (without it: the first in GRAINS).
     """
     needed = {c for d in (*question.by, *question.filters) for c in mapped.columns_of(d, maps)}
     needed -= {"basis", "currency"}
@@ -108,8 +110,9 @@ def choose_table(
         return usage
     if len(least) == 1 or conn is None:
         return rollup_tables[least[0]]
+    months = (question.start.replace(day=1).isoformat(), question.end.isoformat())
     twins = [rollup_tables[MONTHLY[name]] for name in least]
-    counted = (select(func.count()).select_from(t).scalar_subquery() for t in twins)
+    counted = (select(func.count()).where(t.c.day.between(*months)).scalar_subquery() for t in twins)
     counts = conn.execute(select(*counted)).one()
     return rollup_tables[min(zip(counts, range(len(least)), least, strict=True))[2]]
 
@@ -271,10 +274,12 @@ def _sum(column: Any) -> Any:
     return cast(func.sum(column), BigInteger)
 
 
-def _sums(table: FromClause) -> list[Any]:
+@functools.cache
+def _sums(table: FromClause) -> tuple[Any, ...]:
+    """The SUMS' columns on `table`, built once per table (each read used to spend ~1 ms here)."""
     c = table.c
     writes = _sum(c.cache_write_5m_tokens) + _sum(c.cache_write_1h_tokens)
-    return [(writes if m == "cache_write_tokens" else _sum(c[m])).label(m) for m in SUMS]
+    return tuple((writes if m == "cache_write_tokens" else _sum(c[m])).label(m) for m in SUMS)
 
 
 def conditions(

@@ -434,11 +434,13 @@ def current(table: Table) -> Subquery:
     return union_all(select(*table.columns), _journal_as(table)).subquery(f"{table.name}_now")
 
 
+@functools.cache
 def journal_of(table: Table) -> Subquery:
     """The journal's rows not folded yet, at `table`'s columns: `current(table)` less the
     rollup's own rows. A reader that groups the rollup and this apart, in one statement,
     and adds the two up by key reads what `current` holds, without the union in between
-    (which kept SQLite from reading the rollup's rows straight into its GROUP BY)."""
+    (which kept SQLite from reading the rollup's rows straight into its GROUP BY). Built
+    once per table: a statement may use it as often as it likes."""
     return _journal_as(table).subquery(f"{table.name}_pending")
 
 
