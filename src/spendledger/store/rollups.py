@@ -458,14 +458,11 @@ def _journal_as(table: Table) -> Select[Any]:
 
 
 def holds_days(daily: Table, days: Sequence[tuple[date, date]]) -> ColumnElement[bool]:
-    """Whether the daily rollup `daily`, as it stands, holds a row on any day of `days`
-    (inclusive ranges): its rows or the journal's. Uncorrelated, so evaluated once per
-    statement; the rollup's side is a seek on its key (day first)."""
-
-    def within(column: Any) -> ColumnElement[bool]:
-        return or_(*(column.between(a.isoformat(), b.isoformat()) for a, b in days))
-
-    return or_(exists().where(within(daily.c.day)), exists().where(within(rollup_pending.c.day)))
+    """Whether the daily rollup `daily` holds a row on any day of `days` (inclusive ranges),
+    the journal aside: uncorrelated, so evaluated once per statement, a seek on its key
+    (day first)."""
+    within = or_(*(daily.c.day.between(a.isoformat(), b.isoformat()) for a, b in days))
+    return exists().where(within)
 
 
 # ---- rebuild ----------------------------------------------------------------------------------
