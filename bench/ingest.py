@@ -225,11 +225,11 @@ def serve(url: str, port: int, data_dir: str, workers: int) -> None:
     """What `spendledger serve --workers N` runs, quieter: the app and the rollups' folder."""
     import uvicorn
 
-    from spendledger.store import folder
+    from spendledger.store import folder_process
     from spendledger.web import create_app
 
     settings = Settings(database_url=url, data_dir=Path(data_dir), timezone="UTC")
-    folder.start_in_thread(make_engine(url))
+    folder_process.start(url)
     quiet: dict[str, Any] = {"log_level": "warning", "access_log": False}
     if workers == 1:
         uvicorn.run(create_app(settings), host="127.0.0.1", port=port, **quiet)

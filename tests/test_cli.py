@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from clirun import Cli, cli_runner
+from folder_children import folder_children
 from spendledger.cli import app
 from spendledger.demo_bill import LABS, SOURCES
 from spendledger.pricing import Pricer
@@ -405,3 +406,4 @@ def test_cli_serve_upgrades_then_runs_the_app(cli: Any, monkeypatch: pytest.Monk
     assert (served["host"], served["port"]) == ("127.0.0.1", 8123)
     # the server stopped, so did its folder: none folds this ledger behind later writers
     assert not [t for t in threading.enumerate() if t.name == "spendledger-folder"]
+    assert folder_children() == []  # its process waited for, not left running

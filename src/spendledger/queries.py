@@ -110,15 +110,7 @@ class Unconverted:
 # (None: no value), the period, the currency, the cost in nano-units, then LINE_COUNTS.
 # Big answers are encoded straight from these (exports/spend.py), never through SpendRow.
 Line = tuple[Any, ...]
-LINE_COUNTS: tuple[str, ...] = (
-    "requests",
-    "input_tokens",
-    "cached_input_tokens",
-    "cache_write_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "unpriced_requests",
-)
+LINE_COUNTS: tuple[str, ...] = reads.SUMS[1:]  # requests, input_tokens, ... unpriced_requests
 
 
 @dataclass
@@ -323,36 +315,20 @@ def spend(conn: Connection, query: SpendQuery) -> SpendReport:
     return _spend_converted(conn, query, query.currency)
 
 
-# a Line's counts out of the store's sums (reads.SUMMED): those before cache_write_tokens,
-# the two cache writes it adds up, and those after it
-_BEFORE_WRITES = itemgetter(*(reads.SUMMED.index(c) for c in LINE_COUNTS[:3]))
-_WRITES = (reads.SUMMED.index("cache_write_5m_tokens"), reads.SUMMED.index("cache_write_1h_tokens"))
-_AFTER_WRITES = itemgetter(*(reads.SUMMED.index(c) for c in LINE_COUNTS[4:]))
-_COST = reads.SUMMED.index("cost_nanos")
 _first = itemgetter(0)
 
 
 def _spend_as_charged(conn: Connection, query: SpendQuery) -> SpendReport:
     table, merged = reads.spend_sums(conn, question(query))
-    write_5m, write_1h = _WRITES
     keyed: list[tuple[tuple[Any, ...], Line]] = []
     nanos: dict[str, int] = {}
-    for key, sums in merged.items():  # key: (period, *by values, currency)
-        cost, currency, dims = sums[_COST], key[-1], key[1:-1]
+    for key, sums in merged.items():  # key: (period, *by values, currency); sums: cost, LINE_COUNTS
+        cost, currency, dims = sums[0], key[-1], key[1:-1]
         nanos[currency] = nanos.get(currency, 0) + cost
         if None in dims:  # '' and None both mean "no value"; '' sorts, None is written
             dims = tuple(v or "" for v in dims)
         shown = dims if all(dims) else tuple(v or None for v in dims)
-        line = (
-            *shown,
-            key[0],
-            currency,
-            cost,
-            *_BEFORE_WRITES(sums),
-            sums[write_5m] + sums[write_1h],
-            *_AFTER_WRITES(sums),
-        )
-        keyed.append(((key[0] or "", -cost, dims), line))
+        keyed.append(((key[0] or "", -cost, dims), (*shown, key[0], currency, *sums)))
     keyed.sort(key=_first)
     totals = {currency: from_nanos(n) for currency, n in nanos.items()}
     return SpendReport(query=query, lines=[line for _, line in keyed], totals=totals, table=table)

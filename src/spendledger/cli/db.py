@@ -45,7 +45,8 @@ def rebuild_rollups(ctx: typer.Context) -> None:
 
 @app.command("fold")
 def fold(ctx: typer.Context) -> None:
-    """Sum the rollups' journal into the rollups now (`serve` and `worker` do it every half second)."""
+    """Sum the rollups' journal into the rollups now (`serve` and `worker` run a folder
+    process that does it within a second of each write)."""
     with open_ledger(ctx) as engine:
         folded = fold_all(engine)
     if folded is None:
@@ -66,7 +67,7 @@ def worker(
     import threading
 
     from spendledger.scheduler import run_due, run_forever
-    from spendledger.store import folder
+    from spendledger.store import folder_process
     from spendledger.sync import default_owner
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -79,7 +80,7 @@ def worker(
                 raise typer.Exit(1)
             return
         out().print("spendledger worker: syncing sources on their intervals; Ctrl+C stops it.")
-        folding = folder.start_in_thread(engine)
+        folding = folder_process.start(settings.resolved_database_url)
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 run_forever(engine, settings, stop=threading.Event(), poll=poll)
@@ -119,9 +120,9 @@ def serve(
     with open_ledger(ctx) as engine:
         where = engine.url.render_as_string(hide_password=True)
     out().print(f"spendledger on http://{host}:{port} (API docs at /docs), ledger {where}; Ctrl+C stops it.")
-    from spendledger.store import folder, make_engine
+    from spendledger.store import folder_process, make_engine
 
-    background = [folder.start_in_thread(make_engine(settings.resolved_database_url))]
+    background = [folder_process.start(settings.resolved_database_url)]
     try:
         if sync:
             from spendledger.scheduler import start_in_thread

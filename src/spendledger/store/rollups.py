@@ -28,7 +28,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from operator import add, itemgetter
 from typing import Any
 
@@ -60,8 +61,18 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ColumnElement
 
-from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollup_pending, rollups, usage
+from spendledger.store.tables import (
+    GRAINS,
+    MEASURES,
+    MONTHLY,
+    leases,
+    rollup_key,
+    rollup_pending,
+    rollups,
+    usage,
+)
 
 # Every dimension any grain holds: the journal's grain, projected onto each rollup.
 _ALL_DIMS: tuple[str, ...] = tuple(dict.fromkeys(d for dims in GRAINS.values() for d in dims))
@@ -319,39 +330,98 @@ def covered_sql(row: Any, billed: Any) -> Any:
 # ---- the folder: the journal summed into the rollups ----------------------------------------
 
 
-_NEW = Table(
-    "_rollup_new",
-    MetaData(),
-    *(Column(k, SmallInteger if k == "covered" else usage.c[k].type, nullable=False) for k in _COVERED_KEY),
-    *(Column(m, BigInteger, nullable=False) for m in MEASURES),
-    prefixes=["TEMPORARY"],
+LEASE = "fold"  # the `leases` row a folder holds (folder.py); a rebuild expires it
+
+
+def _scratch(name: str, columns: Sequence[tuple[str, Any]]) -> Table:
+    return Table(
+        name,
+        MetaData(),
+        *(Column(c, t, nullable=False) for c, t in columns),
+        *(Column(m, BigInteger, nullable=False) for m in MEASURES),
+        prefixes=["TEMPORARY"],
+    )
+
+
+# A fold's sums, in TEMPORARY scratch tables of the folding connection: the journal's rows
+# at the covered key (`_NEW`), then each rollup's own (`_STAGED`), before any rollup is
+# written (on SQLite without the write lock, which only adding them takes).
+_NEW = _scratch(
+    "_rollup_new", [(k, SmallInteger if k == "covered" else usage.c[k].type) for k in _COVERED_KEY]
 )
+_STAGED: dict[str, Table] = {
+    name: _scratch(f"_fold_{name}", [(c.name, c.type) for c in table.columns if c.name not in MEASURES])
+    for name, table in rollups.items()
+}
+
+
+def _summed_from() -> dict[str, str | None]:
+    """Each daily grain's sums come from the smallest finer grain already summed (e.g. the
+    provider's from the model's), or from `_NEW` (None); finer grains first."""
+    source: dict[str, str | None] = {}
+    for name in sorted(GRAINS, key=lambda n: -len(GRAINS[n])):
+        finer = [o for o in source if set(GRAINS[name]) <= set(GRAINS[o])]
+        source[name] = min(finer, key=lambda o: len(GRAINS[o])) if finer else None
+    return source
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A fold's sums, staged (`stage_fold`), for `apply_fold` to add: `rows` journal rows;
+    on SQLite those with ids up to `top`, left in the journal until then."""
+
+    rows: int
+    top: int | None
+    emptied: tuple[str, ...]  # days where some rollup row may fall to no record
+
+
+class FoldRaced(RuntimeError):
+    """The journal rows a fold summed were gone when it came to remove them (a rebuild)."""
 
 
 def fold(conn: Connection, *, limit: int = 200_000) -> int:
     """Sum the journal's oldest rows (up to `limit`) into every rollup and remove them, in
     the caller's transaction; returns how many rows were folded.
 
-    The rows are taken once: on PostgreSQL by one DELETE ... RETURNING of the rows this
-    transaction locked (ids from a sequence commit out of order, so never "id <= N"), on
-    SQLite, whose writers are serialised and whose ids grow in commit order, by id. They
-    are summed at the covered key into a scratch table, and each rollup takes its sums
-    with one INSERT ... SELECT ... GROUP BY ... ON CONFLICT. A rollback leaves both as
-    they were: the journal rows wait for the next fold.
+    `stage_fold` then `apply_fold` in one transaction; folder.py runs them in two on
+    SQLite, so that a fold holds the write lock only to add its sums. A rollback leaves
+    the rollups and the journal as they were: the rows wait for the next fold.
     """
     _lock(conn, exclusive=False)  # a rebuild holds it alone
     if conn.dialect.name == "sqlite":
         # take the write lock first: in WAL a transaction that read and then writes fails
         # at once (no busy wait) when another writer committed in between
-        conn.exec_driver_sql("UPDATE rollup_pending SET id = id WHERE id < 0")
-    conn.execute(CreateTable(_NEW, if_not_exists=True))
-    conn.execute(delete(_NEW))
+        take_write_lock(conn)
+    staged = stage_fold(conn, limit=limit)
+    return apply_fold(conn, staged) if staged.rows else 0
+
+
+def take_write_lock(conn: Connection) -> None:
+    """SQLite: start the caller's transaction as a writer (waiting for the lock as any does)."""
+    conn.exec_driver_sql("UPDATE rollup_pending SET id = id WHERE id < 0")
+
+
+def stage_fold(conn: Connection, *, limit: int) -> Staged:
+    """Sum the journal's oldest rows (up to `limit`) for every rollup into scratch tables.
+
+    The rows are taken once: on PostgreSQL by one DELETE ... RETURNING of the rows this
+    transaction locked (ids from a sequence commit out of order, so never "id <= N"), to
+    be applied in the same transaction; on SQLite, whose writers are serialised and whose
+    ids grow in commit order, they are read up to an id and only read, so this needs no
+    write lock (the scratch tables are TEMPORARY): `apply_fold` removes them, in this
+    transaction or a later one under the same lease.
+    """
+    _lock(conn, exclusive=False)
+    for table in (_NEW, *_STAGED.values()):
+        conn.execute(CreateTable(table, if_not_exists=True))
+        conn.execute(delete(table))
     quote = conn.dialect.identifier_preparer.quote
     keys = ", ".join(quote(k) for k in _COVERED_KEY)
     sums = ", ".join(f"sum({quote(m)})" for m in MEASURES)
     columns = ", ".join(quote(c) for c in _JOURNAL_COLUMNS)
+    top = None
     if conn.dialect.name == "postgresql":
-        folded = conn.exec_driver_sql(
+        rows = conn.exec_driver_sql(
             "WITH taken AS (DELETE FROM rollup_pending WHERE id IN "
             f"(SELECT id FROM rollup_pending ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED) "
             f"RETURNING {columns}), "
@@ -360,23 +430,34 @@ def fold(conn: Connection, *, limit: int = 200_000) -> int:
             "SELECT count(*) FROM taken"
         ).scalar_one()
     else:
-        top = conn.exec_driver_sql(
-            f"SELECT max(id) FROM (SELECT id FROM rollup_pending ORDER BY id LIMIT {int(limit)})"
-        ).scalar_one()
-        if top is None:
-            return 0
-        conn.exec_driver_sql(
-            f"INSERT INTO _rollup_new ({columns}) SELECT {keys}, {sums} FROM rollup_pending "
-            f"WHERE id <= ? GROUP BY {keys}",
-            (top,),
-        )
-        folded = conn.exec_driver_sql("DELETE FROM rollup_pending WHERE id <= ?", (top,)).rowcount
-    if not folded:
-        return 0
-    for stmt in _from_new_statements(conn.dialect.name):
+        top, rows = conn.exec_driver_sql(
+            f"SELECT max(id), count(*) FROM (SELECT id FROM rollup_pending ORDER BY id LIMIT {int(limit)})"
+        ).one()
+        if rows:
+            conn.exec_driver_sql(
+                f"INSERT INTO _rollup_new ({columns}) SELECT {keys}, {sums} FROM rollup_pending "
+                f"WHERE id <= ? GROUP BY {keys}",
+                (top,),
+            )
+    if not rows:
+        return Staged(0, None, ())
+    for stmt in _stage_statements():
         conn.execute(stmt)
     emptied = conn.execute(select(_NEW.c.day).where(_NEW.c.records <= 0).distinct()).scalars().all()
-    if emptied:  # rows left with no records are removed, on the days that lost some
+    return Staged(int(rows), top, tuple(emptied))
+
+
+def apply_fold(conn: Connection, staged: Staged) -> int:
+    """Add staged sums to every rollup and (SQLite) remove their journal rows, in the
+    caller's transaction, which holds the write lock; returns the rows folded."""
+    if staged.top is not None:
+        removed = conn.exec_driver_sql("DELETE FROM rollup_pending WHERE id <= ?", (staged.top,)).rowcount
+        if removed != staged.rows:
+            raise FoldRaced(f"{staged.rows} journal rows summed, {removed} left to remove")
+    for stmt in _apply_statements(conn.dialect.name):
+        conn.execute(stmt)
+    if staged.emptied:  # rows left with no records are removed, on the days that lost some
+        emptied = sorted(staged.emptied)
         months = sorted({day[:8] + "01" for day in emptied})
         for name in GRAINS:
             daily, monthly = rollups[name], rollups[MONTHLY[name]]
@@ -386,7 +467,7 @@ def fold(conn: Connection, *, limit: int = 200_000) -> int:
                 conn.execute(
                     delete(monthly).where(monthly.c.records <= 0, monthly.c.day.in_(months[i : i + 500]))
                 )
-    return int(folded)
+    return staged.rows
 
 
 def pending_rows(conn: Connection) -> int:
@@ -395,28 +476,38 @@ def pending_rows(conn: Connection) -> int:
 
 
 @functools.cache
-def _from_new_statements(dialect: str) -> tuple[Executable, ...]:
-    """The statements that add `_rollup_new` to every rollup: the same for every fold, so
-    built once per dialect (building them cost ~10 ms)."""
+def _stage_statements() -> tuple[Executable, ...]:
+    """The statements that sum `_NEW` into each rollup's scratch table: each daily grain
+    from the smallest finer one summed before it, each monthly twin from its daily (built
+    once: building them costs milliseconds)."""
     stmts: list[Executable] = []
-    for name, dims in GRAINS.items():
-        keys, month_keys = rollup_key(dims), rollup_key(dims, daily=False)
-        stmts.append(_add_select(dialect, rollups[name], keys, _sums(_NEW, keys).where(true())))
-        month = (func.substr(_NEW.c.day, 1, 8) + "01").label("day")
-        by_month = [month, *(_NEW.c[k] for k in month_keys[1:])]
-        sums = (func.sum(_NEW.c[m]) for m in MEASURES)
-        monthly = select(*by_month, *sums).where(true()).group_by(*by_month)
-        stmts.append(_add_select(dialect, rollups[MONTHLY[name]], month_keys, monthly))
+    for name, finer in _summed_from().items():
+        keys, month_keys = rollup_key(GRAINS[name]), rollup_key(GRAINS[name], daily=False)
+        source = _NEW if finer is None else _STAGED[finer]
+        daily = _STAGED[name]
+        stmts.append(insert(daily).from_select([*keys, *MEASURES], _sums(source, keys)))
+        month = (func.substr(daily.c.day, 1, 8) + "01").label("day")
+        by_month = [month, *(daily.c[k] for k in month_keys[1:])]
+        monthly = select(*by_month, *(func.sum(daily.c[m]) for m in MEASURES)).group_by(*by_month)
+        stmts.append(insert(_STAGED[MONTHLY[name]]).from_select([*month_keys, *MEASURES], monthly))
     return tuple(stmts)
 
 
-def _add_select(dialect: str, table: Table, keys: Sequence[str], source: Select[Any]) -> Executable:
+@functools.cache
+def _apply_statements(dialect: str) -> tuple[Executable, ...]:
+    """One upsert per rollup from its scratch table."""
     insert_of = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert_of(table).from_select([*keys, *MEASURES], source)
-    return stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES},
-    )
+    stmts: list[Executable] = []
+    for name, table in rollups.items():
+        keys = [c.name for c in table.primary_key.columns]
+        columns = [c.name for c in _STAGED[name].columns]
+        stmt = insert_of(table).from_select(columns, select(_STAGED[name]).where(true()))
+        stmts.append(
+            stmt.on_conflict_do_update(
+                index_elements=keys, set_={m: table.c[m] + stmt.excluded[m] for m in MEASURES}
+            )
+        )
+    return tuple(stmts)
 
 
 # ---- readers: the rollups as they stand -------------------------------------------------------
@@ -430,9 +521,23 @@ def current(table: Table) -> Subquery:
     the journal, never in both or neither. A key's rows may sum to no record (a removal
     not folded yet): readers that list keys keep those with `sum(records) > 0`.
     """
+    return union_all(select(*table.columns), _journal_as(table)).subquery(f"{table.name}_now")
+
+
+@functools.cache
+def journal_of(table: Table) -> Subquery:
+    """The journal's rows not folded yet, at `table`'s columns: `current(table)` less the
+    rollup's own rows. A reader that groups the rollup and this apart, in one statement,
+    and adds the two up by key reads what `current` holds, without the union in between
+    (which kept SQLite from reading the rollup's rows straight into its GROUP BY). Built
+    once per table: a statement may use it as often as it likes."""
+    return _journal_as(table).subquery(f"{table.name}_pending")
+
+
+def _journal_as(table: Table) -> Select[Any]:
     monthly = "utc_day" not in table.c
     pending = rollup_pending.c
-    journal = select(
+    return select(
         *(
             (func.substr(pending.day, 1, 8) + "01").label("day")
             if monthly and c.name == "day"
@@ -440,7 +545,14 @@ def current(table: Table) -> Subquery:
             for c in table.columns
         )
     )
-    return union_all(select(*table.columns), journal).subquery(f"{table.name}_now")
+
+
+def holds_days(daily: Table, days: Sequence[tuple[date, date]]) -> ColumnElement[bool]:
+    """Whether the daily rollup `daily` holds a row on any day of `days` (inclusive ranges),
+    the journal aside: uncorrelated, so evaluated once per statement, a seek on its key
+    (day first)."""
+    within = or_(*(daily.c.day.between(a.isoformat(), b.isoformat()) for a, b in days))
+    return exists().where(within)
 
 
 # ---- rebuild ----------------------------------------------------------------------------------
@@ -458,6 +570,10 @@ def rebuild(conn: Connection, *, progress: Callable[[int, int], None] | None = N
     tell(0, steps)
     _lock(conn, exclusive=True)
     conn.execute(delete(rollup_pending))
+    # a folder that summed journal rows before must not add them now: the lease it checks
+    # before it writes is no longer as it left it (folder.py)
+    expired = datetime(1970, 1, 1, tzinfo=UTC)
+    conn.execute(update(leases).where(leases.c.name == LEASE).values(expires_at=expired))
     stage = Table(
         "_rollup_rebuild",
         MetaData(),
