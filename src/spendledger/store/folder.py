@@ -2,14 +2,17 @@
 
 Writers append to the journal (rollups.Change); `serve` and `worker` run a folder in a
 process of their own (folder_process.py: a fold is CPU work, kept off the API's
-interpreter lock), and `spendledger db fold` folds on demand. The
-lease is a row of `leases` ("fold": holder, expiry) that a folder claims when it is
-free, expired or its own, in the very transaction of each fold, which also renews it:
-on PostgreSQL the claim locks the row, so a second folder waits for the first's commit
-and then finds the lease taken; on SQLite writers are serialised anyway. A folder that
-dies mid-fold rolls back: the rows it took are in the journal again, and the lease
-expires after `TTL` for the next folder. Reads never wait for a fold: they sum the
-rollups and the journal (rollups.current).
+interpreter lock), and `spendledger db fold` folds on demand. The lease is a row of
+`leases` ("fold": holder, expiry) that a folder claims when it is free, expired or its
+own. On PostgreSQL it is claimed in the very transaction of each fold, which also renews
+it: the claim locks the row, so a second folder waits for the first's commit and then
+finds the lease taken. On SQLite, whose one writer ingest waits for, a fold sums the
+rows before it takes the write lock (`stage`) and adds them under it (`apply`) only if
+the lease row is as it was before the sums were taken. A folder that dies mid-fold rolls
+back: the rows it took are in the journal again, and the lease expires after `TTL` for
+the next folder (at once for the next child of the same `serve`, which folds under the
+same holder). Reads never wait for a fold: they sum the rollups and the journal
+(rollups.current).
 """
 
 from __future__ import annotations
