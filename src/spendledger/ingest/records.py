@@ -1,8 +1,10 @@
 """Metered events from the HTTP ingest API → priced records → the ledger.
 
 Orchestration only: the batch parser (batch.py) validates the body's shape and hands
-over objects with `event.Event`'s fields; this module turns each into a `UsageRecord`,
-checks the token contract, prices it and writes the batch in the caller's transaction.
+over objects with `event.Event`'s fields; this module checks each (`checked`), prices it
+and writes the batch in the caller's transaction. An event that only goes to the ledger
+becomes its `usage` row directly (`EventRows`: no `UsageRecord` in between, a third of
+the cost); `event_to_record` gives the record others need (agent logs), by the same rules.
 
 Invariants:
 - one bad event never sinks the batch: it is rejected with its index, the field at
@@ -13,7 +15,7 @@ Invariants:
   catalogue prices the call, and an unknown model is stored unpriced (no cost), never $0;
 - the model is stored under the ledger's name of it (model_names.py: the same model
   whatever the cloud), the id the event named kept in its tags; every event passes
-  `event_to_record`, whether it came from the events API, the tracker or OTLP.
+  `ingest_events`, whether it came from the events API, the tracker or OTLP.
 """
 
 from __future__ import annotations
