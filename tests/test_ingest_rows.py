@@ -198,3 +198,18 @@ def _fast(event: Event, tz: ZoneInfo) -> dict[str, Any] | tuple[str, str]:
 def test_ingest_event_rows_equal_rows_of_priced_records(zone: str, event: Event) -> None:
     tz = ZoneInfo(zone)
     assert _fast(event, tz) == _by_record(event, tz)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=5))),  # no UTC time: before year 1
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-5))),  # after year 9999
+        datetime(2099, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2100, 1, 1, 1, tzinfo=timezone(timedelta(hours=2))),  # 23:00 UTC the day before
+        datetime(2000, 1, 1, tzinfo=timezone(timedelta(minutes=1))),  # a minute before 2000 in UTC
+    ],
+)
+def test_ingest_event_rows_check_times_at_the_edges_as_records_do(at: datetime) -> None:
+    event = Event(id="e1", timestamp=at, provider="openai", model="gpt-4o-mini", input_tokens=10)
+    assert _fast(event, ZoneInfo("UTC")) == _by_record(event, ZoneInfo("UTC"))

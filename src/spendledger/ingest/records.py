@@ -1,8 +1,10 @@
 """Metered events from the HTTP ingest API → priced records → the ledger.
 
 Orchestration only: the batch parser (batch.py) validates the body's shape and hands
-over objects with `event.Event`'s fields; this module turns each into a `UsageRecord`,
-checks the token contract, prices it and writes the batch in the caller's transaction.
+over objects with `event.Event`'s fields; this module checks each (`checked`), prices it
+and writes the batch in the caller's transaction. An event that only goes to the ledger
+becomes its `usage` row directly (`EventRows`: no `UsageRecord` in between, a third of
+the cost); `event_to_record` gives the record others need (agent logs), by the same rules.
 
 Invariants:
 - one bad event never sinks the batch: it is rejected with its index, the field at
@@ -13,7 +15,7 @@ Invariants:
   catalogue prices the call, and an unknown model is stored unpriced (no cost), never $0;
 - the model is stored under the ledger's name of it (model_names.py: the same model
   whatever the cloud), the id the event named kept in its tags; every event passes
-  `event_to_record`, whether it came from the events API, the tracker or OTLP.
+  `ingest_events`, whether it came from the events API, the tracker or OTLP.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class EventError(SpendledgerError, ValueError):
 def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     """One event as an unpriced (or provider-costed) metered record; raises EventError.
     Its key is `<source>:<event id>`: the ingest API's events are `api:…`, OTLP spans `otlp:…`."""
-    tokens = checked_tokens(event)
+    _, tokens = checked(event)
     cost = event.cost
     record = UsageRecord(
         key=f"{source}:{event.id}",
@@ -109,12 +111,19 @@ def event_to_record(event: Event, *, source: str = SOURCE) -> UsageRecord:
     return record
 
 
-def checked_tokens(event: Event) -> TokenCounts:
-    """The event's token counts, once every rule an event must meet is checked (the
-    ledger's rules for times, tags, currencies and token counts); raises EventError."""
-    if event.timestamp.tzinfo is None:
+def checked(event: Event) -> tuple[datetime, TokenCounts]:
+    """The event's time in UTC and its token counts, once every rule an event must meet is
+    checked (the ledger's rules for times, tags, currencies and token counts); raises EventError."""
+    at = event.timestamp
+    if at.tzinfo is None:
         raise EventError("timestamp", NAIVE_TIMESTAMP_REASON)
-    if problem := timestamp_problem("timestamp", event.timestamp):
+    try:
+        start = at if at.tzinfo is UTC else at.astimezone(UTC)
+    except OverflowError:  # a time near year 1 or 9999 with an offset: far out of range
+        start = at
+    # checked in UTC, ~5x faster than in the parser's zone (TzInfo); the same instant, and
+    # when it is refused, the reason names the time as it was sent
+    if timestamp_problem("timestamp", start) and (problem := timestamp_problem("timestamp", at)):
         raise EventError("timestamp", problem)
     if event.tags and (problem := tags_problem(event.tags)):
         raise EventError("tags", problem)
@@ -136,14 +145,14 @@ def checked_tokens(event: Event) -> TokenCounts:
         raise EventError(exc.field, str(exc)) from None
     if event.requests < 0:
         raise EventError("requests", "requests must be zero or more")
-    return tokens
+    return start, tokens
 
 
 class EventRows:
     """A batch's events → `usage` rows, priced, without a `UsageRecord` in between.
 
     Exactly `record_to_row` of the priced `event_to_record`: the same checks
-    (`checked_tokens`), names (`canonical_provider`, `ledger_name`: what `canonicalise`
+    (`checked`), names (`canonical_provider`, `ledger_name`: what `canonicalise`
     does), prices (`Pricer.rates_on`, in integer nanos: `Rates.cost_nanos`) and row
     (`usage_row`), at a third of the cost; an event whose tags carry a provider's model id
     of their own takes the record's way (`provider_model` reads it there).
@@ -156,7 +165,7 @@ class EventRows:
 
     def __call__(self, event: Event) -> dict[str, Any]:
         """The row of `event`; raises EventError."""
-        tokens = checked_tokens(event)
+        start, tokens = checked(event)
         model, tags = event.model, event.tags or {}
         if renamed := ledger_name(model, tags):
             model, tags = renamed
@@ -168,7 +177,6 @@ class EventRows:
             provider = canonical_provider(event.provider)
             provider, priced = self._providers[event.provider] = (provider, self._pricer.status_of(provider))
         at = event.timestamp
-        start = at if at.tzinfo is UTC else at.astimezone(UTC)
         day, utc_day = self._day_of(start)
         cost, currency, price_source = event.cost, event.currency.upper(), None
         if cost is not None:

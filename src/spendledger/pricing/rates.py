@@ -6,6 +6,9 @@ resolved once per (provider, model, period) and cached, doing the arithmetic her
 each priced unit is charged for its count minus the counts of the more specific priced
 units it contains (cached reads are part of input, 1 h cache writes part of cache
 writes, ...), and a tiered price applies its highest tier crossed to all of the unit.
+
+A row needs the cost in nano-units only: `cost_nanos` gives `to_nanos` of the Decimal
+cost from integer pico-units where that is exact (tests/test_ingest_rows.py proves it).
 """
 
 from __future__ import annotations
