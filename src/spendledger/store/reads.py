@@ -286,7 +286,7 @@ def _sum(column: Any) -> Any:
 def _sums(table: FromClause) -> tuple[Any, ...]:
     """The SUMS' columns on `table`, built once per table (each read used to spend ~1 ms here)."""
     c = table.c
-    writes = _sum(c.cache_write_5m_tokens) + _sum(c.cache_write_1h_tokens)
+    writes = _sum(c.cache_write_5m_tokens + c.cache_write_1h_tokens)  # one sum: a column less to sort
     return tuple((writes if m == "cache_write_tokens" else _sum(c[m])).label(m) for m in SUMS)
 
 
