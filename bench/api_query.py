@@ -14,7 +14,8 @@ p50/p95 over every timed request against the target (p95 <= 50 ms). `--against S
 a second copy of the app from another source tree (the code before a change) on the same
 file, checks both give the same bytes, and alternates the requests between the two, so a
 busy machine slows both alike. `--breakdown` then times each query in process, split into
-the store's read, the rows and the encoding.
+the store's read (and within it the SQL: its one statement executed and fetched), the
+rows and the encoding, and names the rollup that answered.
 
     .venv/bin/python bench/api_query.py                    # 1 M events, built in a temp dir
     .venv/bin/python bench/api_query.py --events 200000    # a quick run
@@ -151,15 +152,19 @@ def run(clients: dict[str, httpx.Client], runs: int) -> bool:
 def breakdown(url: str, runs: int) -> None:
     """Where a request's time goes, in process (this tree's code, no HTTP), in CPU time (what
     the process itself spent, so less at the mercy of the machine's load): the store's read
-    (`reads.spend_sums`), the report's rows (`queries.spend` less that read) and the
-    encoding; each the fastest of `runs` runs after a warm-up."""
+    (`reads.spend_sums`), and of it the SQL (its statement executed and fetched, SQLite's
+    work and the rows' Python objects), the report's rows (`queries.spend` less that read)
+    and the encoding; each the fastest of `runs` runs after a warm-up."""
     from spendledger import queries
     from spendledger.exports.spend import report_json, report_to_csv
     from spendledger.store import reads
 
-    print(f"\n{'#':>2}  {'in process, CPU ms, fastest run':<36}{'read':>8}{'rows':>8}{'encode':>8}{'sum':>8}")
+    print(
+        f"\n{'#':>2}  {'in process, CPU ms, fastest run':<36}{'table':<16}{'sql':>7}{'read':>8}"
+        f"{'rows':>8}{'encode':>8}{'sum':>8}"
+    )
     engine = make_engine(url)
-    stages = {"read": 0.0, "rows": 0.0, "encode": 0.0}
+    stages = {"sql": 0.0, "read": 0.0, "rows": 0.0, "encode": 0.0}
     with engine.connect() as conn:
         for i, (label, params) in enumerate(QUERIES, 1):
             given = dict(params)
@@ -173,26 +178,33 @@ def breakdown(url: str, runs: int) -> None:
                 basis=given.get("basis", "best"),
             )
             encode = report_to_csv if given.get("format") == "csv" else report_json
-            read, spend, written = [], [], []
+            table, statement = reads.spend_statement(conn, queries.question(query))
+            sql, read, spend, written = [], [], [], []
             for _ in range(runs + 1):
                 t0 = time.process_time()
-                reads.spend_sums(conn, queries.question(query))
+                conn.execute(statement).fetchall()
                 t1 = time.process_time()
-                report = queries.spend(conn, query)
+                reads.spend_sums(conn, queries.question(query))
                 t2 = time.process_time()
-                encode(report)
+                report = queries.spend(conn, query)
                 t3 = time.process_time()
-                read.append((t1 - t0) * 1000)
-                spend.append((t2 - t1) * 1000)
-                written.append((t3 - t2) * 1000)
-            r, w = min(read[1:]), min(written[1:])
+                encode(report)
+                t4 = time.process_time()
+                sql.append((t1 - t0) * 1000)
+                read.append((t2 - t1) * 1000)
+                spend.append((t3 - t2) * 1000)
+                written.append((t4 - t3) * 1000)
+            q, r, w = min(sql[1:]), min(read[1:]), min(written[1:])
             rows = max(min(spend[1:]) - r, 0.0)
+            stages["sql"] += q
             stages["read"] += r
             stages["rows"] += rows
             stages["encode"] += w
-            print(f"{i:>2}  {label:<36}{r:>8.1f}{rows:>8.1f}{w:>8.1f}{r + rows + w:>8.1f}")
+            figures = f"{q:>7.1f}{r:>8.1f}{rows:>8.1f}{w:>8.1f}{r + rows + w:>8.1f}"
+            print(f"{i:>2}  {label:<36}{table.name:<16}{figures}")
     engine.dispose()
-    print("over the 20 queries: " + ", ".join(f"{k} {v:.0f} ms" for k, v in stages.items()))
+    totals = ", ".join(f"{k} {v:.0f} ms" for k, v in stages.items())
+    print(f"over the 20 queries: {totals} (the sql is part of the read)")
 
 
 def main() -> int:

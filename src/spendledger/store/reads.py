@@ -126,15 +126,11 @@ def choose_table(
 def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
     """The SUMS of `question` per (period, group, currency), and the table read.
 
-    Dimensions are read as reports name them: aliases, teams and tags applied (mapped.py).
-    Every segment is read in one statement (one snapshot), a rollup's rows and the
-    journal's grouped apart and added up here, a key kept when it sums to a record.
+    Every segment is read in one statement (one snapshot, `spend_statement`), a rollup's
+    rows and the journal's grouped apart and added up here, a key kept when it sums to a
+    record.
     """
-    dims = (*question.by, *question.filters)
-    maps = mapped.load_maps(conn) if mapped.needs_maps(dims) else mapped.NO_MAPS
-    table = choose_table(question, maps, conn)
-    statements = [_statement(question, segment, maps) for segment in segments(question, table)]
-    statement: Any = statements[0] if len(statements) == 1 else union_all(*statements)
+    table, statement = spend_statement(conn, question)
     timed = question.granularity != "total"
     width = len(question.by) + 2 + timed  # the part, period?, group-by columns, currency
     # (part, period?, dims..., currency) → its SUMS and records, the rollup's and the journal's
@@ -152,6 +148,19 @@ def spend_sums(conn: Connection, question: SpendQuestion) -> tuple[str, Sums]:
         acc = merged.get(at)
         merged[at] = sums[:-1] if acc is None else tuple(map(add, acc, sums[:-1]))
     return table.name, merged
+
+
+def spend_statement(conn: Connection, question: SpendQuestion) -> tuple[Table, Any]:
+    """The table that answers `question` and the one statement that reads it: per part,
+    period, group and currency, the part first, then the SUMS and the records.
+
+    Dimensions are read as reports name them: aliases, teams and tags applied (mapped.py).
+    """
+    dims = (*question.by, *question.filters)
+    maps = mapped.load_maps(conn) if mapped.needs_maps(dims) else mapped.NO_MAPS
+    table = choose_table(question, maps, conn)
+    statements = [_statement(question, segment, maps) for segment in segments(question, table)]
+    return table, statements[0] if len(statements) == 1 else union_all(*statements)
 
 
 def segments(question: SpendQuestion, table: Table) -> list[Segment]:
@@ -286,7 +295,7 @@ def _sum(column: Any) -> Any:
 def _sums(table: FromClause) -> tuple[Any, ...]:
     """The SUMS' columns on `table`, built once per table (each read used to spend ~1 ms here)."""
     c = table.c
-    writes = _sum(c.cache_write_5m_tokens) + _sum(c.cache_write_1h_tokens)
+    writes = _sum(c.cache_write_5m_tokens + c.cache_write_1h_tokens)  # one sum: a column less to sort
     return tuple((writes if m == "cache_write_tokens" else _sum(c[m])).label(m) for m in SUMS)
 
 

@@ -7,8 +7,8 @@ INSERT ... SELECT, removed and revised ones go in as negative rows, coverage mov
 negative and a positive row (`Change`). The folder (`fold`, run by folder.py under a
 lease) takes the journal's rows and adds them to every rollup in one transaction: a
 crash rolls it back, and the rows wait for the next fold. Every read sums a rollup and
-the journal's rows not folded yet in one statement (`current`): a record is always in
-exactly one of them.
+the journal's rows not folded yet in one statement (`current`, or `journal_of` grouped
+beside the rollup): a record is always in exactly one of them.
 
 Every grain has a daily table and a monthly twin (tables.MONTHLY). Each rollup row
 carries `covered`: 1 on metered rows that billed records cover, so "best available" is
@@ -549,8 +549,10 @@ def _journal_as(table: Table) -> Select[Any]:
 
 def holds_days(daily: Table, days: Sequence[tuple[date, date]]) -> ColumnElement[bool]:
     """Whether the daily rollup `daily` holds a row on any day of `days` (inclusive ranges),
-    the journal aside: uncorrelated, so evaluated once per statement, a seek on its key
-    (day first)."""
+    the journal aside: when it holds none, its monthly twin's rows of their month sum just
+    that month's other days (the folder adds to both in one transaction), and a reader adds
+    the journal's rows of the days it reads itself. Uncorrelated, so evaluated once per statement:
+    a seek on the daily table's key (day first)."""
     within = or_(*(daily.c.day.between(a.isoformat(), b.isoformat()) for a, b in days))
     return exists().where(within)
 
