@@ -227,12 +227,15 @@ def serve(url: str, port: int, data_dir: str, workers: int) -> None:
 
     from spendledger.store import folder_process
     from spendledger.web import create_app
+    from spendledger.web.app import freeze_startup_objects
 
     settings = Settings(database_url=url, data_dir=Path(data_dir), timezone="UTC")
     folder_process.start(url)
     quiet: dict[str, Any] = {"log_level": "warning", "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, **quiet)
+        app = create_app(settings)
+        freeze_startup_objects()  # as `serve` does
+        uvicorn.run(app, host="127.0.0.1", port=port, **quiet)
         return
     os.environ.update(SPENDLEDGER_DATABASE_URL=url, SPENDLEDGER_DATA_DIR=data_dir, SPENDLEDGER_TIMEZONE="UTC")
     uvicorn.run(
