@@ -21,21 +21,40 @@ TOKENS = TokenCounts(
 RECORDS: dict[str, UsageRecord] = {
     "unpriced event": usage_record(key="api:e1", requests=3, tokens=TOKENS, user="u", feature="f"),
     "priced event, every fact": usage_record(
-        key="api:e2", cost="0.000123456789", pricing_status=PricingStatus.PRICED, price_source="p" * 300,
-        customer="c", latency_ms=120, status="ok", request_id="req_1", service_tier="flex", batch=True,
+        key="api:e2",
+        cost="0.000123456789",
+        pricing_status=PricingStatus.PRICED,
+        price_source="p" * 300,
+        customer="c",
+        latency_ms=120,
+        status="ok",
+        request_id="req_1",
+        service_tier="flex",
+        batch=True,
         tags={"team": "search", "n": 2},
-    ),  # fmt: skip
+    ),
     "event in another zone": usage_record(key="api:e3", start=NOON.astimezone(timezone(timedelta(hours=-7)))),
     "billed bucket": usage_record(
-        key="costs|proj_1|gpt-4o, input|key_1", basis=Basis.BILLED, start=NOON.replace(hour=0),
-        end=NOON.replace(hour=0) + timedelta(days=1), cost="12.5", account="org", project="Web",
-        api_key_id="key_1", requests=0, tags={"line_item": "gpt-4o, input"},
-    ),  # fmt: skip
+        key="costs|proj_1|gpt-4o, input|key_1",
+        basis=Basis.BILLED,
+        start=NOON.replace(hour=0),
+        end=NOON.replace(hour=0) + timedelta(days=1),
+        cost="12.5",
+        account="org",
+        project="Web",
+        api_key_id="key_1",
+        requests=0,
+        tags={"line_item": "gpt-4o, input"},
+    ),
     "billed bucket, zero cost, end in another zone": usage_record(
-        key="usage/completions|proj_1|gpt-4o", basis=Basis.BILLED, start=NOON.replace(hour=0),
+        key="usage/completions|proj_1|gpt-4o",
+        basis=Basis.BILLED,
+        start=NOON.replace(hour=0),
         end=(NOON.replace(hour=0) + timedelta(days=1)).astimezone(timezone(timedelta(hours=2))),
-        cost="0", tokens=TOKENS, currency="EUR",
-    ),  # fmt: skip
+        cost="0",
+        tokens=TOKENS,
+        currency="EUR",
+    ),
     "manual entry": usage_record(key="manual:1", basis=Basis.MANUAL, cost="20", provider="chatgpt"),
 }
 

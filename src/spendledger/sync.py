@@ -3,10 +3,10 @@ record the run.
 
 Invariants:
 - each page *replaces* what the ledger held for the page's buckets of that endpoint: a
-  revised bucket replaces the old figures and a second run changes nothing. Pages are
-  written a few to a transaction (at most a window's, `_Writer`), each transaction whole
-  pages with their progress: a run killed keeps the pages committed before it, and a
-  failure to read a page keeps every page before it;
+  revised bucket replaces the old figures and a second run changes nothing. Pages read
+  while the last was written share its transaction (at most a window's, `_Writer`), each
+  transaction whole pages with their progress: a run killed keeps the pages committed
+  before it, and a failure to read a page keeps every page before it;
 - the first sync backfills `backfill_days`; later ones start 3 days before the end of
   the last complete day synced (providers revise recent buckets); the window is read in
   windows of the type's `window_days` (31), oldest first, every endpoint of one before
@@ -166,6 +166,8 @@ def sync_source(
                     for w_end, page in pages:
                         if page is not None:
                             writer.write(page, now())
+                            if not pages.ready():  # never hold the ledger while the provider answers
+                                writer.commit()
                             if on_page:
                                 on_page(name, page)
                         elif (
@@ -212,12 +214,14 @@ def _pages(
 
 
 class _Writer:
-    """Writes the pages, a few to a transaction (up to a window's, at most MAX_PAGES pages
-    and about MAX_RECORDS records) as one change to the ledger (ledger.Replacing): the
-    billed days' coverage is asked once a transaction rather than twice a page, and a
-    window's pages take one commit. A transaction holds whole pages and their progress:
-    a run killed keeps the pages of the transactions committed, and a rerun resumes
-    exactly as it would after any page."""
+    """Writes the pages, a few to a transaction, as one change to the ledger
+    (ledger.Replacing): the billed days' coverage is asked once a transaction rather than
+    twice a page, and the pages share a commit. A transaction takes the pages read while
+    the last was written, up to a window's, MAX_PAGES and about MAX_RECORDS: it is
+    committed as soon as the next page is not there yet (the ledger is never held while a
+    provider answers or backs off). A transaction holds whole pages and their progress: a
+    run killed keeps the pages of the transactions committed, and a rerun resumes exactly
+    as it would after any page."""
 
     MAX_PAGES = 16
     MAX_RECORDS = 40_000
