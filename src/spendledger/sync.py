@@ -38,8 +38,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from spendledger.config import Settings
 from spendledger.ingest.batch import gc_paused
-from spendledger.model_names import canonicalise
+from spendledger.model_names import canonical_model, canonical_provider, canonicalise
 from spendledger.readahead import ReadAhead
+from spendledger.records import UsageRecord
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Connector, HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect, source_type
@@ -207,10 +208,23 @@ def _pages(
     for w_start, w_end in spans:
         for endpoint in endpoints:
             for page in connector.fetch(endpoint, w_start, w_end):
-                for record in page.records:
-                    canonicalise(record)
+                _canonicalise(page.records)
                 yield w_end, page
         yield w_end, None
+
+
+def _canonicalise(records: list[UsageRecord]) -> None:
+    """`canonicalise` every record. A page repeats a few (provider, model) pairs, mostly
+    the ledger's names already, which canonicalise leaves as they are whatever the tags:
+    those pairs are looked at once (the page is read beside the writing, on its core)."""
+    named: set[tuple[str, str]] = set()
+    for record in records:
+        pair = (record.provider, record.model)
+        if pair in named:
+            continue
+        canonicalise(record)
+        if canonical_provider(pair[0]) == pair[0] and canonical_model(pair[1]) == pair[1]:
+            named.add(pair)
 
 
 class _Writer:
