@@ -82,3 +82,18 @@ def test_ledger_delete_records_takes_a_source_out_of_the_rollups(engine: Engine)
     assert _total(engine) == Decimal("100") == _rebuilt_total(engine)
     with engine.connect() as conn:
         assert records_by_source(conn) == {"B": 1}
+
+
+def test_ledger_replace_buckets_keeps_a_stored_record_outside_its_buckets(engine: Engine) -> None:
+    _replace(engine, "A", "costs", BUCKETS[1:], [_billed("A", "costs|p1", D2, "1")])
+    # a page of the first day that also carries a record of the second, already stored,
+    # last: it keeps its first version, and the rollups follow only what was written
+    many = [_billed("A", f"costs|n{i}", D1, "0.5") for i in range(1500)]
+    assert _replace(engine, "A", "costs", BUCKETS[:1], [*many, _billed("A", "costs|p1", D2, "9")]) == (
+        0,
+        1500,
+    )
+    assert _total(engine) == Decimal("751") == _rebuilt_total(engine)
+    with engine.begin() as conn:
+        assert delete_records(conn, source="A") == 1501
+    assert _total(engine) == 0 == _rebuilt_total(engine)

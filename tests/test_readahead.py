@@ -65,3 +65,24 @@ def test_readahead_left_early_stops_the_iterator_and_runs_its_cleanup() -> None:
                 break
     assert closed.is_set()  # the thread was joined after closing the generator on its own thread
     assert len(produced) < 10
+
+
+def test_readahead_is_ready_once_the_next_item_waits() -> None:
+    release = threading.Event()
+
+    def pages() -> Iterator[int]:
+        yield 1
+        release.wait(5)
+        yield 2
+
+    with ReadAhead(pages()) as items:
+        iterator = iter(items)
+        assert next(iterator) == 1
+        assert not items.ready()  # the thread waits to read the second
+        release.set()
+        for _ in range(500):
+            if items.ready():
+                break
+            threading.Event().wait(0.01)
+        assert items.ready()
+        assert list(iterator) == [2]

@@ -32,7 +32,7 @@ RECORDS: dict[str, UsageRecord] = {
         service_tier="flex",
         batch=True,
         tags={"team": "search", "n": 2},
-    ),  # fmt: skip
+    ),
     "event in another zone": usage_record(key="api:e3", start=NOON.astimezone(timezone(timedelta(hours=-7)))),
     "billed bucket": usage_record(
         key="costs|proj_1|gpt-4o, input|key_1",
@@ -45,7 +45,7 @@ RECORDS: dict[str, UsageRecord] = {
         api_key_id="key_1",
         requests=0,
         tags={"line_item": "gpt-4o, input"},
-    ),  # fmt: skip
+    ),
     "billed bucket, zero cost, end in another zone": usage_record(
         key="usage/completions|proj_1|gpt-4o",
         basis=Basis.BILLED,
@@ -54,7 +54,7 @@ RECORDS: dict[str, UsageRecord] = {
         cost="0",
         tokens=TOKENS,
         currency="EUR",
-    ),  # fmt: skip
+    ),
     "manual entry": usage_record(key="manual:1", basis=Basis.MANUAL, cost="20", provider="chatgpt"),
 }
 

@@ -27,10 +27,14 @@ from fakes.anthropic_admin import FakeAnthropicAdmin
 from fakes.openai_admin import ADMIN_KEY as OPENAI_KEY
 from fakes.openai_admin import FakeOpenAIAdmin
 from ledger_models import by_ledger_model
+from spendledger.config import Settings
 from spendledger.records import cents
+from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import SourceConfig, connector_for
+from spendledger.sources_admin import add as add_source
 from spendledger.store.sources import INTERRUPTED_ERROR, get_source, recent_runs
 from spendledger.store.tables import sources, sync_runs, usage
+from spendledger.sync import sync_source
 
 FIRST, LAST = "2025-03-01", "2025-03-07"
 
@@ -217,3 +221,29 @@ def test_sync_killed_mid_run_keeps_its_pages_and_the_rerun_is_exact(
             stored = conn.execute(select(sync_runs.c.status).order_by(sync_runs.c.id)).scalars().all()
         engine.dispose()
         assert [r.status for r in runs] == ["ok", "interrupted"] and stored == ["interrupted", "ok"]
+
+
+def test_sync_commits_its_pages_before_waiting_on_the_provider(engine: Engine, settings: Settings) -> None:
+    from datetime import date
+
+    with FakeOpenAIAdmin(start=date(2025, 3, 1), days=7, projects=2, page_buckets=1) as fake:
+        add_source(engine, settings, provider="openai", name="Edugami", key=OPENAI_KEY,
+                   options={"base_url": fake.url})  # fmt: skip
+        fake.fail(429, at=3, retry_after=1, path="/costs")  # while page 3 of costs is asked again
+        committed: list[int] = []
+
+        def backoff(_seconds: float) -> None:  # on the reading thread, as the writer goes on
+            deadline = time.monotonic() + 20
+            pages = 0
+            while pages < 2 and time.monotonic() < deadline:
+                with engine.connect() as conn:
+                    pages = conn.execute(select(func.max(sync_runs.c.pages))).scalar() or 0
+                time.sleep(0.02)
+            committed.append(pages)
+
+        outcome = sync_source(
+            engine, settings, "Edugami", since=date(2025, 3, 1), until=date(2025, 3, 7),
+            policy=RetryPolicy(sleep=backoff),
+        )  # fmt: skip
+    assert outcome.ok, outcome.error
+    assert committed == [2]  # the two pages before were in the ledger while the provider made it wait

@@ -72,6 +72,11 @@ class ReadAhead(Generic[T]):
                 raise value
             yield value  # type: ignore[misc]
 
+    def ready(self) -> bool:
+        """Whether the next item (or the end, or an error) is waiting: the consumer would
+        not block for it."""
+        return not self._queue.empty()
+
     def close(self) -> None:
         """Stop the thread at its next item and wait for it (up to `grace` seconds)."""
         self._stop.set()

@@ -3,10 +3,10 @@ record the run.
 
 Invariants:
 - each page *replaces* what the ledger held for the page's buckets of that endpoint: a
-  revised bucket replaces the old figures and a second run changes nothing. Pages are
-  written a few to a transaction (at most a window's, `_Writer`), each transaction whole
-  pages with their progress: a run killed keeps the pages committed before it, and a
-  failure to read a page keeps every page before it;
+  revised bucket replaces the old figures and a second run changes nothing. Pages read
+  while the last was written share its transaction (at most a window's, `_Writer`), each
+  transaction whole pages with their progress: a run killed keeps the pages committed
+  before it, and a failure to read a page keeps every page before it;
 - the first sync backfills `backfill_days`; later ones start 3 days before the end of
   the last complete day synced (providers revise recent buckets); the window is read in
   windows of the type's `window_days` (31), oldest first, every endpoint of one before
@@ -38,8 +38,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from spendledger.config import Settings
 from spendledger.ingest.batch import gc_paused
-from spendledger.model_names import canonicalise
+from spendledger.model_names import canonical_model, canonical_provider, canonicalise
 from spendledger.readahead import ReadAhead
+from spendledger.records import UsageRecord
 from spendledger.sources._http import RetryPolicy
 from spendledger.sources.base import Connector, HasProviderNote, Page, SourceError
 from spendledger.sources_admin import connect, source_type
@@ -166,6 +167,8 @@ def sync_source(
                     for w_end, page in pages:
                         if page is not None:
                             writer.write(page, now())
+                            if not pages.ready():  # never hold the ledger while the provider answers
+                                writer.commit()
                             if on_page:
                                 on_page(name, page)
                         elif (
@@ -205,19 +208,34 @@ def _pages(
     for w_start, w_end in spans:
         for endpoint in endpoints:
             for page in connector.fetch(endpoint, w_start, w_end):
-                for record in page.records:
-                    canonicalise(record)
+                _canonicalise(page.records)
                 yield w_end, page
         yield w_end, None
 
 
+def _canonicalise(records: list[UsageRecord]) -> None:
+    """`canonicalise` every record. A page repeats a few (provider, model) pairs, mostly
+    the ledger's names already, which canonicalise leaves as they are whatever the tags:
+    those pairs are looked at once (the page is read beside the writing, on its core)."""
+    named: set[tuple[str, str]] = set()
+    for record in records:
+        pair = (record.provider, record.model)
+        if pair in named:
+            continue
+        canonicalise(record)
+        if canonical_provider(pair[0]) == pair[0] and canonical_model(pair[1]) == pair[1]:
+            named.add(pair)
+
+
 class _Writer:
-    """Writes the pages, a few to a transaction (up to a window's, at most MAX_PAGES pages
-    and about MAX_RECORDS records) as one change to the ledger (ledger.Replacing): the
-    billed days' coverage is asked once a transaction rather than twice a page, and a
-    window's pages take one commit. A transaction holds whole pages and their progress:
-    a run killed keeps the pages of the transactions committed, and a rerun resumes
-    exactly as it would after any page."""
+    """Writes the pages, a few to a transaction, as one change to the ledger
+    (ledger.Replacing): the billed days' coverage is asked once a transaction rather than
+    twice a page, and the pages share a commit. A transaction takes the pages read while
+    the last was written, up to a window's, MAX_PAGES and about MAX_RECORDS: it is
+    committed as soon as the next page is not there yet (the ledger is never held while a
+    provider answers or backs off). A transaction holds whole pages and their progress: a
+    run killed keeps the pages of the transactions committed, and a rerun resumes exactly
+    as it would after any page."""
 
     MAX_PAGES = 16
     MAX_RECORDS = 40_000

@@ -21,10 +21,11 @@ import contextlib
 import functools
 import gc
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar
 
 import httpx
@@ -66,6 +67,12 @@ class _Endpoint:
     limit: int = 31  # the API's maximum of 1d buckets per page (usage 31, costs 180)
     requests: str = "num_model_requests"  # the count that is the record's `requests` ("": none)
     tags: tuple[str, ...] = ()  # counts and dimensions kept in tags, under the API's names
+
+    @functools.cached_property
+    def ids_of(self) -> Callable[[Any], tuple[Any, ...]]:
+        """A result's ids of its record's key, in `group_by` order (a page's thousands of results)."""
+        get = attrgetter(*self.group_by)
+        return get if len(self.group_by) > 1 else lambda result: (get(result),)
 
 
 _DIMS = ("project_id", "model", "api_key_id")
@@ -114,6 +121,8 @@ def model_of_line_item(line_item: str) -> str:
 
 def _part(value: object) -> str:
     """One id of a record key: None → "", booleans as true/false."""
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -286,7 +295,7 @@ class OpenAIConnector:
                 tags[name] = value
         completions = r if isinstance(r, Completions) else None
         return UsageRecord(
-            key="|".join([endpoint, *(_part(getattr(r, g)) for g in spec.group_by)]),
+            key="|".join([endpoint, *map(_part, spec.ids_of(r))]),
             source=self.name,
             basis=Basis.BILLED,
             start=start,

@@ -251,15 +251,14 @@ def insert_values(
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) VALUES "
     converters = [(i, f) for i, f in enumerate(_converters(conn, table, columns)) if f is not None]
     per_chunk = max(1, _MAX_PARAMS // width)
-    inserted = 0
+    inserted = top = 0
     for start in range(0, len(values), per_chunk):
         chunk = values[start : start + per_chunk]
         sql = head + ", ".join([placeholder] * len(chunk)) + on_conflict
-        inserted += conn.exec_driver_sql(sql, tuple(_flat(chunk, width, converters))).rowcount
-    if not inserted:
-        return []
-    top = int(conn.exec_driver_sql(f"SELECT max(id) FROM {quote(table.name)}").scalar_one())
-    return range(top - inserted + 1, top + 1)
+        result = conn.exec_driver_sql(sql, tuple(_flat(chunk, width, converters)))
+        if result.rowcount:  # the id of the last row inserted: the largest
+            inserted, top = inserted + result.rowcount, int(result.lastrowid)
+    return range(top - inserted + 1, top + 1) if inserted else []
 
 
 def insert_new_sqlite(
