@@ -1,4 +1,5 @@
-"""`record_values` is `record_to_row` as a tuple: the same values, in ROW_COLUMNS order."""
+"""A record's `usage` row (`rows.usage_values`, the one layout): each value as the
+ledger stores it, stated by hand; `record_to_row` is the same row keyed by column."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from spendledger.records import Basis, PricingStatus, TokenCounts, UsageRecord
-from spendledger.store.rows import ROW_COLUMNS, DayOf, record_to_row, record_values
+from spendledger.store.rows import ROW_COLUMNS, DayOf, key_hash, record_to_row, record_values
 from spendledger.store.tables import usage
 from usage_records import NOON, usage_record
 
@@ -59,14 +60,79 @@ RECORDS: dict[str, UsageRecord] = {
 }
 
 
+RECORDS["late event"] = usage_record(key="api:e4", start=NOON.replace(hour=23, minute=10))
+
+# what each row holds beyond the record's own facts (the same in every zone but its days)
+EXPECTED: dict[str, dict[str, object]] = {
+    "unpriced event": {
+        "key_hash": key_hash("api:e1"),
+        "cost_nanos": 0,
+        "unpriced_requests": 3,
+        "pricing_status": "unpriced",
+        "input_tokens": 900,
+        "cached_input_tokens": 100,
+        "cache_write_5m_tokens": 20,
+        "cache_write_1h_tokens": 10,
+        "output_tokens": 50,
+        "reasoning_tokens": 5,
+        "audio_input_tokens": 7,
+        "audio_output_tokens": 3,
+        "tags": None,
+        "records": 1,
+        "end": None,
+    },
+    # $0.000123456789 = 123 456.789 nanodollars, rounded to 123 457; the note cut to 200 characters
+    "priced event, every fact": {
+        "cost_nanos": 123_457,
+        "unpriced_requests": 0,
+        "pricing_status": "priced",
+        "price_source": "p" * 200,
+        "batch": True,
+        "tags": {"team": "search", "n": 2},
+        "service_tier": "flex",
+        "latency_ms": 120,
+    },
+    "event in another zone": {"start": NOON},  # 05:00 at UTC-7 is noon UTC
+    "billed bucket": {
+        "key_hash": None,
+        "cost_nanos": 12_500_000_000,
+        "basis": "billed",
+        "start": NOON.replace(hour=0),
+        "end": NOON.replace(hour=0) + timedelta(days=1),
+    },
+    "billed bucket, zero cost, end in another zone": {
+        "key_hash": None,
+        "cost_nanos": 0,
+        "end": NOON.replace(hour=0) + timedelta(days=1),
+        "currency": "EUR",
+    },
+    "manual entry": {
+        "key_hash": None,
+        "cost_nanos": 20_000_000_000,
+        "basis": "manual",
+        "provider": "chatgpt",
+    },
+    "late event": {"start": NOON.replace(hour=23, minute=10)},
+}
+# (local day, UTC day) of each row by zone: a bucket is dated by its midpoint (noon UTC);
+# 23:10 UTC is 15:10 in Los Angeles and 04:40 the next day in Kolkata
+DAYS = {
+    ("late event", "Asia/Kolkata"): ("2026-11-21", "2026-11-20"),
+}
+
+
 @pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
 @pytest.mark.parametrize("name", list(RECORDS))
-def test_record_values_equal_record_to_row(name: str, zone: str) -> None:
+def test_a_records_row_holds_each_value_as_stored(name: str, zone: str) -> None:
     record = RECORDS[name]
-    row = record_to_row(record, day_of=DayOf(ZoneInfo(zone)), written_at=WRITTEN)
     values = record_values(record, day_of=DayOf(ZoneInfo(zone)), written_at=WRITTEN)
-    assert tuple(row) == ROW_COLUMNS
-    assert dict(zip(ROW_COLUMNS, values, strict=True)) == row
+    row = dict(zip(ROW_COLUMNS, values, strict=True))
+    assert row == record_to_row(record, day_of=DayOf(ZoneInfo(zone)), written_at=WRITTEN)
+    for column, value in EXPECTED[name].items():
+        assert row[column] == value, column
+    assert (row["day"], row["utc_day"]) == DAYS.get((name, zone), ("2026-11-20", "2026-11-20"))
+    assert row["start"].tzinfo is UTC and (row["end"] is None or row["end"].tzinfo is UTC)
+    assert row["written_at"] == WRITTEN and row["records"] == 1
 
 
 def test_row_columns_are_usage_columns_but_its_id() -> None:

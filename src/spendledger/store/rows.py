@@ -68,52 +68,18 @@ def key_hash(key: str) -> int:
     return int.from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def record_to_row(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -> dict[str, Any]:
-    """The `usage` row of a record; `day_of` dates it (one DayOf per batch)."""
-    start = record.start if record.start.tzinfo is UTC else as_utc(record.start)
-    end = record.end
-    if end is None:
-        day, utc_day = day_of(start)
-    else:
-        if end.tzinfo is not UTC:
-            end = as_utc(end)
-        day, utc_day = day_of.bucket(start, end)
-    cost = record.cost
-    return usage_row(
-        start,
-        record.key,
-        None if record.revisable else key_hash(record.key),
-        end,
-        day,
-        utc_day,
-        record.source,
-        record.basis._value_,  # _value_: the enum's `value` property costs ~1 µs
-        record.provider,
-        record.account,
-        record.workspace,
-        record.project,
-        record.api_key_id,
-        record.model,
-        record.user,
-        record.feature,
-        record.customer,
-        record.tags,
-        record.requests,
-        record.tokens,
-        to_nanos(cost) if cost else 0,  # None or zero: 0 (a usage bucket's cost)
-        record.currency,
-        record.pricing_status,
-        record.price_source,
-        record.service_tier,
-        record.batch,
-        record.latency_ms,
-        record.status,
-        record.request_id,
-        written_at,
-    )
+# the `usage` columns a written row fills, in the order of `usage_values`' tuples
+ROW_COLUMNS: tuple[str, ...] = (
+    "start", "key", "key_hash", "end", "day", "utc_day", "source", "basis", "provider", "account",
+    "workspace", "project", "api_key_id", "model", "user", "feature", "customer", "tags", "requests",
+    "input_tokens", "cached_input_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "cost_nanos",
+    "unpriced_requests", "records", "currency", "pricing_status", "price_source", "service_tier",
+    "batch", "latency_ms", "status", "request_id", "written_at",
+)  # fmt: skip
 
 
-def usage_row(
+def usage_values(
     start: datetime,
     key: str,
     hashed_key: int | None,
@@ -144,70 +110,31 @@ def usage_row(
     status: str | None,
     request_id: str | None,
     written_at: datetime,
-) -> dict[str, Any]:
-    """A `usage` row from its values, positional for speed (a batch builds thousands):
-    `record_to_row` and the events API's rows (ingest.records) both build theirs here.
+) -> tuple[Any, ...]:
+    """A `usage` row's values in ROW_COLUMNS order, the one place a row is laid out:
+    positional for speed (a batch or a billing page builds hundreds of thousands).
     `start` and `end` are UTC; `cost_nanos` is 0 for no cost."""
-    return {
-        "start": start,
-        "key": key,
-        "key_hash": hashed_key,
-        "end": end,
-        "day": day,
-        "utc_day": utc_day,
-        "source": source,
-        "basis": basis,
-        "provider": provider,
-        "account": account,
-        "workspace": workspace,
-        "project": project,
-        "api_key_id": api_key_id,
-        "model": model,
-        "user": user,
-        "feature": feature,
-        "customer": customer,
-        "tags": tags or None,
-        "requests": requests,
-        "input_tokens": t.input,
-        "cached_input_tokens": t.cached_input,
-        "cache_write_5m_tokens": t.cache_write_5m,
-        "cache_write_1h_tokens": t.cache_write_1h,
-        "output_tokens": t.output,
-        "reasoning_tokens": t.reasoning,
-        "audio_input_tokens": t.audio_input,
-        "audio_output_tokens": t.audio_output,
-        "cost_nanos": cost_nanos,
-        "unpriced_requests": requests if pricing_status is PricingStatus.UNPRICED else 0,
-        "records": 1,
-        "currency": currency,
-        "pricing_status": pricing_status._value_,
+    return (
+        start, key, hashed_key, end, day, utc_day, source, basis, provider, account, workspace,
+        project, api_key_id, model, user, feature, customer, tags or None, requests,
+        t.input, t.cached_input, t.cache_write_5m, t.cache_write_1h, t.output, t.reasoning,
+        t.audio_input, t.audio_output, cost_nanos,
+        requests if pricing_status is PricingStatus.UNPRICED else 0,
+        1, currency, pricing_status._value_,  # _value_: the enum's `value` property costs ~1 µs
         # the column holds 200 characters; an override's note may be longer
-        "price_source": price_source[:200] if price_source else None,
-        "service_tier": service_tier,
-        "batch": batch,
-        "latency_ms": latency_ms,
-        "status": status,
-        "request_id": request_id,
-        "written_at": written_at,
-    }
+        price_source[:200] if price_source else None,
+        service_tier, batch, latency_ms, status, request_id, written_at,
+    )  # fmt: skip
 
 
-# record_to_row's keys in its order: the columns of `record_values`' tuples
-ROW_COLUMNS: tuple[str, ...] = (
-    "start", "key", "key_hash", "end", "day", "utc_day", "source", "basis", "provider", "account",
-    "workspace", "project", "api_key_id", "model", "user", "feature", "customer", "tags", "requests",
-    "input_tokens", "cached_input_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
-    "output_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens", "cost_nanos",
-    "unpriced_requests", "records", "currency", "pricing_status", "price_source", "service_tier",
-    "batch", "latency_ms", "status", "request_id", "written_at",
-)  # fmt: skip
+def usage_row(*values: Any) -> dict[str, Any]:
+    """`usage_values` keyed by column: the events API's rows (ingest.records.EventRows)."""
+    return dict(zip(ROW_COLUMNS, usage_values(*values)))  # noqa: B905  (ROW_COLUMNS is its length)
 
 
 def record_values(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -> tuple[Any, ...]:
-    """`record_to_row`'s row as a tuple in ROW_COLUMNS order, the same values: the bulk
-    writers' form (a billing page's hundreds of thousands of rows), half the cost of a
-    dict per record. tests/test_rows.py holds the two equal on every kind of record."""
-    t = record.tokens
+    """A record's `usage` row as `usage_values` lays it out; `day_of` dates it (one
+    DayOf per batch). The bulk writers' form: no dict per record."""
     start = record.start if record.start.tzinfo is UTC else as_utc(record.start)
     end = record.end
     if end is None:
@@ -217,20 +144,20 @@ def record_values(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -
             end = as_utc(end)
         day, utc_day = day_of.bucket(start, end)
     cost = record.cost
-    price_source = record.price_source
-    return (
+    return usage_values(
         start, record.key, None if record.revisable else key_hash(record.key), end, day, utc_day,
         record.source, record.basis._value_, record.provider, record.account, record.workspace,
         record.project, record.api_key_id, record.model, record.user, record.feature, record.customer,
-        record.tags or None, record.requests, t.input, t.cached_input, t.cache_write_5m,
-        t.cache_write_1h, t.output, t.reasoning, t.audio_input, t.audio_output,
-        to_nanos(cost) if cost else 0,
-        record.requests if record.pricing_status is PricingStatus.UNPRICED else 0,
-        1, record.currency, record.pricing_status._value_,
-        price_source[:200] if price_source else None,
-        record.service_tier, record.batch, record.latency_ms, record.status, record.request_id,
-        written_at,
+        record.tags, record.requests, record.tokens,
+        to_nanos(cost) if cost else 0,  # None or zero: 0 (a usage bucket's cost)
+        record.currency, record.pricing_status, record.price_source, record.service_tier,
+        record.batch, record.latency_ms, record.status, record.request_id, written_at,
     )  # fmt: skip
+
+
+def record_to_row(record: UsageRecord, *, day_of: DayOf, written_at: datetime) -> dict[str, Any]:
+    """A record's `usage` row keyed by column (`record_values`)."""
+    return dict(zip(ROW_COLUMNS, record_values(record, day_of=day_of, written_at=written_at)))  # noqa: B905
 
 
 def row_to_record(row: Any) -> UsageRecord:
