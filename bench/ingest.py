@@ -8,7 +8,9 @@ from one client and then, on another fresh ledger, from two concurrent clients; 
 that the stored count and total cost equal what was sent, in `usage` and in the folded
 rollups (and that a re-sent batch changes nothing); then times a raw insert of the very
 rows the API stored into a bare table with the same columns and no index, in the same
-batches (SQLite: `executemany`; PostgreSQL: `COPY`), and prints the rates and ratios.
+batches (SQLite: `executemany`; PostgreSQL: `COPY`), and prints the rates and ratios;
+on SQLite also the same `executemany` into a migrated ledger's `usage`, whose indexes
+bound what any API storing these rows could reach.
 
 Lag: while the client sends, a monitor polls the folded record count of a rollup every
 20 ms (a fold adds to every rollup in one transaction, so one table tells) and notes,
@@ -424,7 +426,28 @@ def run_raw(ledgers: Ledgers, source_url: str, batch: int) -> float:
         f"{f'raw executemany, batches of {batch:,}':<34}{len(rows):>9,} rows   in {elapsed:6.1f} s = "
         f"{rate:>8,.0f} rows/s"
     )
+    floor = _indexed_insert(ledgers, sql.replace("bare", "usage"), rows, batch)
+    print(
+        f"{'  the same into the usage table':<34}{len(rows):>9,} rows   in {len(rows) / floor:6.1f} s = "
+        f"{floor:>8,.0f} rows/s  (its indexes, no Python: at most {floor / rate:.2f} of raw)"
+    )
     return rate
+
+
+def _indexed_insert(ledgers: Ledgers, sql: str, rows: list[tuple[Any, ...]], batch: int) -> float:
+    """The same executemany into the `usage` table of a freshly migrated SQLite ledger (its
+    unique keys and indexes): the most an API that stores these rows could reach, in rows/s."""
+    url, _ = fresh_ledger(ledgers.new(f"indexed-{batch}"))
+    db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    db.execute("PRAGMA synchronous=NORMAL")
+    start = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        db.execute("BEGIN")
+        db.executemany(sql, rows[i : i + batch])
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return len(rows) / elapsed
 
 
 def _raw_copy(ledgers: Ledgers, columns: list[str], rows: list[tuple[Any, ...]], batch: int) -> float:
