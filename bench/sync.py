@@ -1,7 +1,8 @@
 """Billing sync: a year of each source type, backfilled from its local fake.
 
 For every case below (one per source type) the benchmark starts the type's fake
-(tests/fakes) on 127.0.0.1 with a year of a large organisation, adds it as a source of a
+(tests/fakes) on 127.0.0.1, in a process of its own (a provider's servers are not
+in ours), with a year of a large organisation, adds it as a source of a
 fresh SQLite ledger and runs `sync.sync_source` over the whole year, every endpoint.
 It prints one line per type (pages, records, records/s, seconds) and checks the
 ledger's billed total equals the fake's own to the cent. OpenAI: 365 days × 40 projects
@@ -18,12 +19,13 @@ A new source type adds one `Case` to CASES: how to start its fake for `days` day
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -171,6 +173,35 @@ class WriteClock:
         )
 
 
+@contextmanager
+def fake_provider(name: str, first: date, days: int) -> Iterator[tuple[dict[str, str], Callable[[], Any]]]:
+    """Case `name`'s fake, serving in a process of its own (as a provider's servers are
+    not in ours: its CPU is not the sync's): the source's options, and a function that
+    asks the fake for its billed total."""
+    ours, theirs = multiprocessing.get_context("fork").Pipe()
+    child = multiprocessing.get_context("fork").Process(target=_serve, args=(name, first, days, theirs))
+    child.start()
+    try:
+        options = ours.recv()
+
+        def expected() -> Decimal:
+            ours.send("total")
+            return Decimal(ours.recv())
+
+        yield options, expected
+    finally:
+        ours.send("stop")
+        child.join(30)
+
+
+def _serve(name: str, first: date, days: int, conn: Any) -> None:
+    case = CASES[name]
+    with case.fake(first, days) as fake:
+        conn.send(case.options(fake))
+        while conn.recv() == "total":
+            conn.send(str(case.expected(fake)))
+
+
 def run(name: str, case: Case, days: int) -> bool:
     workdir = Path(tempfile.mkdtemp(prefix=f"spendledger-sync-{name}-"))
     try:
@@ -185,7 +216,7 @@ def _run(name: str, case: Case, days: int, workdir: Path) -> bool:
     upgrade(engine)
     first = date(2025, 11, 20)
     last = first + timedelta(days=days - 1)
-    with case.fake(first, days) as fake:
+    with fake_provider(name, first, days) as (options, expected_of):
         with engine.begin() as conn:
             add_source(
                 conn,
@@ -193,7 +224,7 @@ def _run(name: str, case: Case, days: int, workdir: Path) -> bool:
                 provider=case.provider,
                 credential=load_vault(settings).seal(case.key),
                 key_hint=mask(case.key),
-                options=case.options(fake),
+                options=options,
                 now=datetime.now(UTC),
             )
         last_print = time.perf_counter()
@@ -209,7 +240,7 @@ def _run(name: str, case: Case, days: int, workdir: Path) -> bool:
         outcome = sync_source(engine, settings, "bench", since=first, until=last, on_page=on_page)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer = time.thread_time() - writer  # this thread writes; the pages are read on another
-        expected = case.expected(fake)
+        expected = expected_of()
     if outcome.error:
         print(f"{name:16} sync failed: {outcome.error}")
         return False
