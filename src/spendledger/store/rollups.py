@@ -63,6 +63,7 @@ from sqlalchemy.sql import Subquery
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
 
+from spendledger.errors import SpendledgerError
 from spendledger.store.tables import (
     GRAINS,
     MEASURES,
@@ -375,7 +376,7 @@ class Staged:
     emptied: tuple[str, ...]  # days where some rollup row may fall to no record
 
 
-class FoldRaced(RuntimeError):
+class FoldRaced(SpendledgerError, RuntimeError):
     """The journal rows a fold summed were gone when it came to remove them (a rebuild)."""
 
 
