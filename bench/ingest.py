@@ -227,12 +227,11 @@ def serve(url: str, port: int, data_dir: str, workers: int) -> None:
     """What `spendledger serve --workers N` runs, quieter: the app and the rollups' folder."""
     import uvicorn
 
-    from spendledger.store import folder_process
     from spendledger.web import create_app
     from spendledger.web.app import freeze_startup_objects
 
     settings = Settings(database_url=url, data_dir=Path(data_dir), timezone="UTC")
-    folder_process.start(url)
+    start_folder(url)
     quiet: dict[str, Any] = {"log_level": "warning", "access_log": False}
     if workers == 1:
         app = create_app(settings)
@@ -248,6 +247,19 @@ def serve(url: str, port: int, data_dir: str, workers: int) -> None:
         workers=workers,
         **quiet,
     )
+
+
+def start_folder(url: str) -> None:
+    """The rollups' folder as `serve` starts it, also in a tree from before it had a
+    process of its own (`api_query.py --against` an older checkout)."""
+    try:
+        from spendledger.store import folder_process
+    except ImportError:
+        from spendledger.store import folder  # type: ignore[attr-defined,unused-ignore]
+
+        folder.start_in_thread(make_engine(url))
+    else:
+        folder_process.start(url)
 
 
 # --- sending ------------------------------------------------------------------------------
