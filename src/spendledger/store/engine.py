@@ -12,10 +12,8 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -23,6 +21,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from spendledger.config import make_private_dir
 from spendledger.errors import SpendledgerError
 from spendledger.store import ledger, partitions, rollups
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -107,6 +108,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # here: alembic is ~12 MB that serving and folding never use
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -123,6 +126,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     partitions of `usage` (partitions.maintain); on SQLite the planner's statistics are
     refreshed (ledger.analyze).
     """
+    from alembic import command
     from alembic.script import ScriptDirectory
 
     config = alembic_config(engine)
