@@ -273,3 +273,24 @@ def test_sync_hands_its_connections_back_with_their_own_cache(engine: Engine, se
             event.remove(engine.pool, "checkin", on_checkin)
     assert outcome.ok, outcome.error
     assert len(checked_in) > 3 and set(checked_in) == {default}  # the writes' wide cache never pooled
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_sync_leaves_the_cyclic_collector_as_it_found_it(
+    engine: Engine, settings: Settings, collecting: bool
+) -> None:
+    import gc
+    from datetime import date
+
+    with FakeOpenAIAdmin(start=date(2025, 3, 1), days=7, projects=2, page_buckets=2) as fake:
+        add_source(engine, settings, provider="openai", name="Edugami", key=OPENAI_KEY,
+                   options={"base_url": fake.url})  # fmt: skip
+        was = gc.isenabled()
+        (gc.enable if collecting else gc.disable)()
+        try:
+            outcome = sync_source(engine, settings, "Edugami", since=date(2025, 3, 1), until=date(2025, 3, 7))
+            after = gc.isenabled()
+        finally:
+            (gc.enable if was else gc.disable)()
+    assert outcome.ok, outcome.error
+    assert after is collecting  # paused while the pages flowed, resumed once they ended

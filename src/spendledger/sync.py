@@ -29,12 +29,15 @@ Invariants:
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from spendledger.config import Settings
 from spendledger.ingest.batch import gc_paused
@@ -59,8 +62,10 @@ from spendledger.store.sources import (
     start_run,
 )
 
+T = TypeVar("T")
 OVERLAP = timedelta(days=3)  # providers revise recent buckets
 LEASE = timedelta(minutes=10)  # renewed after every page
+PATIENCE = 0.5  # seconds a page may be late before the cyclic collector runs meanwhile
 
 
 @dataclass
@@ -162,15 +167,13 @@ def sync_source(
             spans = windows(start, end, source_type(source.provider).window_days)
             writer = _Writer(engine, settings, source, outcome, run_id, owner)
             try:
-                # the next page is read (on a thread) while this one is written. The cyclic
-                # collector is paused for the whole loop (both threads: it is process-wide): the
-                # pages are acyclic, freed by reference counting, and its passes over them and
-                # the libraries cost a year of OpenAI 4 s of CPU (measured, bench/sync.py)
+                # the next page is read (on a thread) while this one is written
+                ours = gc.isenabled()  # before the reading thread pauses it for its first page
                 with (
-                    gc_paused(),
                     ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages,
+                    closing(_collector_paused_while_flowing(pages, ours=ours)) as flowing,
                 ):
-                    for w_end, page in pages:
+                    for w_end, page in flowing:
                         if page is not None:
                             writer.write(page, now())
                             if not pages.ready():  # never hold the ledger while the provider answers
@@ -204,6 +207,31 @@ def sync_source(
         finish_run(conn, run_id, name, now=now(), error=outcome.error)
         release_lease(conn, name, owner=owner)
     return outcome
+
+
+def _collector_paused_while_flowing(pages: ReadAhead[T], *, ours: bool) -> Generator[T, None, None]:
+    """`pages`, the cyclic collector paused while they flow: they are acyclic, freed by
+    reference counting, and its passes over them and the libraries cost a year of OpenAI
+    4 s of CPU on both threads (measured, bench/sync.py; the collector is process-wide).
+    It runs again once a page is PATIENCE late (a provider's back-off may last minutes,
+    and a server's other threads make garbage meanwhile) and when the pages end. A
+    collector paused before the pages started (not `ours`) is left to whoever paused it."""
+    if not ours:
+        yield from pages
+        return
+    items = iter(pages)
+    try:
+        while True:
+            if not pages.wait(PATIENCE):
+                gc.enable()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            gc.disable()
+            yield item
+    finally:
+        gc.enable()
 
 
 def _pages(
