@@ -17,6 +17,10 @@ Invariants:
 - the connector reads the next page on a thread while the last one is written
   (readahead.py): the provider still sees one request at a time, and a page's failure
   reaches the sync after the pages before it are stored, as if read in turn;
+- while pages flow the cyclic collector is paused (process-wide, as ingest's batches do)
+  and the writes' SQLite connection has a wide page cache; the collector runs again once
+  a page is late and when the pages end, and the connection's own cache is put back
+  before it returns to the pool (`ledger.widen_cache`);
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
   kept with the source, to show, and never enters the ledger;
