@@ -86,3 +86,18 @@ def test_readahead_is_ready_once_the_next_item_waits() -> None:
             threading.Event().wait(0.01)
         assert items.ready()
         assert list(iterator) == [2]
+
+
+def test_readahead_wait_answers_whether_the_next_item_came_in_time() -> None:
+    release = threading.Event()
+
+    def pages() -> Iterator[int]:
+        release.wait(10)
+        yield 1
+
+    with ReadAhead(pages()) as items:
+        assert items.wait(0.05) is False  # not read yet
+        release.set()
+        assert items.wait(10) is True
+        assert list(items) == [1]
+        assert items.wait(0.05) is False  # nothing more (the end was taken)

@@ -247,3 +247,50 @@ def test_sync_commits_its_pages_before_waiting_on_the_provider(engine: Engine, s
         )  # fmt: skip
     assert outcome.ok, outcome.error
     assert committed == [2]  # the two pages before were in the ledger while the provider made it wait
+
+
+def test_sync_hands_its_connections_back_with_their_own_cache(engine: Engine, settings: Settings) -> None:
+    from datetime import date
+
+    from sqlalchemy import event
+
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the page cache is SQLite's")
+    with engine.connect() as conn:
+        default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    checked_in: list[int] = []
+
+    def on_checkin(dbapi_conn: Any, _record: Any) -> None:
+        checked_in.append(dbapi_conn.execute("PRAGMA cache_size").fetchone()[0])
+
+    with FakeOpenAIAdmin(start=date(2025, 3, 1), days=7, projects=2, page_buckets=2) as fake:
+        add_source(engine, settings, provider="openai", name="Edugami", key=OPENAI_KEY,
+                   options={"base_url": fake.url})  # fmt: skip
+        event.listen(engine.pool, "checkin", on_checkin)
+        try:
+            outcome = sync_source(engine, settings, "Edugami", since=date(2025, 3, 1), until=date(2025, 3, 7))
+        finally:
+            event.remove(engine.pool, "checkin", on_checkin)
+    assert outcome.ok, outcome.error
+    assert len(checked_in) > 3 and set(checked_in) == {default}  # the writes' wide cache never pooled
+
+
+@pytest.mark.parametrize("collecting", [True, False])
+def test_sync_leaves_the_cyclic_collector_as_it_found_it(
+    engine: Engine, settings: Settings, collecting: bool
+) -> None:
+    import gc
+    from datetime import date
+
+    with FakeOpenAIAdmin(start=date(2025, 3, 1), days=7, projects=2, page_buckets=2) as fake:
+        add_source(engine, settings, provider="openai", name="Edugami", key=OPENAI_KEY,
+                   options={"base_url": fake.url})  # fmt: skip
+        was = gc.isenabled()
+        (gc.enable if collecting else gc.disable)()
+        try:
+            outcome = sync_source(engine, settings, "Edugami", since=date(2025, 3, 1), until=date(2025, 3, 7))
+            after = gc.isenabled()
+        finally:
+            (gc.enable if was else gc.disable)()
+    assert outcome.ok, outcome.error
+    assert after is collecting  # paused while the pages flowed, resumed once they ended

@@ -77,6 +77,12 @@ class ReadAhead(Generic[T]):
         not block for it."""
         return not self._queue.empty()
 
+    def wait(self, timeout: float) -> bool:
+        """Whether the next item (or the end, or an error) is waiting within `timeout` seconds."""
+        waiting = self._queue.not_empty  # a Condition on the queue's own lock
+        with waiting:
+            return waiting.wait_for(lambda: len(self._queue.queue) > 0, timeout)
+
     def close(self) -> None:
         """Stop the thread at its next item and wait for it (up to `grace` seconds)."""
         self._stop.set()

@@ -17,6 +17,10 @@ Invariants:
 - the connector reads the next page on a thread while the last one is written
   (readahead.py): the provider still sees one request at a time, and a page's failure
   reaches the sync after the pages before it are stored, as if read in turn;
+- while pages flow the cyclic collector is paused (process-wide, as ingest's batches do)
+  and the writes' SQLite connection has a wide page cache; the collector runs again once
+  a page is late and when the pages end, and the connection's own cache is put back
+  before it returns to the pool (`ledger.widen_cache`);
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
   kept with the source, to show, and never enters the ledger;
@@ -29,12 +33,15 @@ Invariants:
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from spendledger.config import Settings
 from spendledger.ingest.batch import gc_paused
@@ -46,7 +53,7 @@ from spendledger.sources.base import Connector, HasProviderNote, Page, SourceErr
 from spendledger.sources_admin import connect, source_type
 from spendledger.store import Connection, Engine
 from spendledger.store.balances import record_balances
-from spendledger.store.ledger import Replacing
+from spendledger.store.ledger import Replacing, widen_cache
 from spendledger.store.sources import (
     SourceRow,
     acquire_lease,
@@ -59,8 +66,10 @@ from spendledger.store.sources import (
     start_run,
 )
 
+T = TypeVar("T")
 OVERLAP = timedelta(days=3)  # providers revise recent buckets
 LEASE = timedelta(minutes=10)  # renewed after every page
+PATIENCE = 0.5  # seconds a page may be late before the cyclic collector runs meanwhile
 
 
 @dataclass
@@ -163,8 +172,12 @@ def sync_source(
             writer = _Writer(engine, settings, source, outcome, run_id, owner)
             try:
                 # the next page is read (on a thread) while this one is written
-                with ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages:
-                    for w_end, page in pages:
+                ours = gc.isenabled()  # before the reading thread pauses it for its first page
+                with (
+                    ReadAhead(_pages(connector, endpoints, spans), name=f"sync {name}") as pages,
+                    closing(_collector_paused_while_flowing(pages, ours=ours)) as flowing,
+                ):
+                    for w_end, page in flowing:
                         if page is not None:
                             writer.write(page, now())
                             if not pages.ready():  # never hold the ledger while the provider answers
@@ -198,6 +211,31 @@ def sync_source(
         finish_run(conn, run_id, name, now=now(), error=outcome.error)
         release_lease(conn, name, owner=owner)
     return outcome
+
+
+def _collector_paused_while_flowing(pages: ReadAhead[T], *, ours: bool) -> Generator[T, None, None]:
+    """`pages`, the cyclic collector paused while they flow: they are acyclic, freed by
+    reference counting, and its passes over them and the libraries cost a year of OpenAI
+    4 s of CPU on both threads (measured, bench/sync.py; the collector is process-wide).
+    It runs again once a page is PATIENCE late (a provider's back-off may last minutes,
+    and a server's other threads make garbage meanwhile) and when the pages end. A
+    collector paused before the pages started (not `ours`) is left to whoever paused it."""
+    if not ours:
+        yield from pages
+        return
+    items = iter(pages)
+    try:
+        while True:
+            if not pages.wait(PATIENCE):
+                gc.enable()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            gc.disable()
+            yield item
+    finally:
+        gc.enable()
 
 
 def _pages(
@@ -251,7 +289,7 @@ class _Writer:
     ) -> None:
         self._engine, self._settings, self._source = engine, settings, source
         self._outcome, self._run_id, self._owner = outcome, run_id, owner
-        self._open: tuple[Connection, Replacing] | None = None
+        self._open: tuple[Connection, Replacing, Callable[[], None]] | None = None
         self._pages = self._records = 0
 
     def write(self, page: Page, at: datetime) -> None:
@@ -262,17 +300,23 @@ class _Writer:
             conn = self._engine.connect()
             try:
                 conn.begin()
-                self._open = (conn, Replacing(conn, tz=self._settings.tz, now=at))
+                narrow = widen_cache(conn)  # put back before the connection returns to the pool
+                try:
+                    self._open = (conn, Replacing(conn, tz=self._settings.tz, now=at), narrow)
+                except BaseException:
+                    narrow()  # never raises
+                    raise
             except BaseException:
                 conn.close()
                 raise
-        conn, replacing = self._open
+        conn, replacing, narrow = self._open
         try:
             with gc_paused():  # a page's rows are thousands of acyclic objects
                 self._write(conn, replacing, page, at)
         except BaseException:
             self._open = None
             self._pages = self._records = 0
+            narrow()
             conn.close()  # rolls the transaction back
             raise
         self._pages += 1
@@ -287,7 +331,7 @@ class _Writer:
                 with self._engine.begin() as conn:
                     set_synced_until(conn, self._source.name, synced_until)
             return
-        conn, replacing = self._open
+        conn, replacing, narrow = self._open
         self._open = None
         self._pages = self._records = 0
         try:
@@ -296,6 +340,7 @@ class _Writer:
                 set_synced_until(conn, self._source.name, synced_until)
             conn.commit()
         finally:
+            narrow()  # never raises
             conn.close()  # rolls back what a failure left uncommitted
 
     def _write(self, conn: Connection, replacing: Replacing, page: Page, at: datetime) -> None:
