@@ -57,8 +57,8 @@ def test_cli_serve_workers_help_quotes_the_ingest_benchmark() -> None:
     one, two = (f.group(1) for f in figures if f)
     assert workers.help == (
         "Server processes. Measured by bench/ingest.py on 2 cores (README, Performance): "
-        f"{one} events/s with 1 worker, {two} events/s with 2; ingest does not speed up with "
-        "more workers, its writes are serialised."
+        f"{one} events/s with 1 worker, {two} events/s with 2; the writes are serialised, "
+        "the parsing and pricing are not."
     )
 
 
