@@ -249,13 +249,12 @@ def test_sync_commits_its_pages_before_waiting_on_the_provider(engine: Engine, s
     assert committed == [2]  # the two pages before were in the ledger while the provider made it wait
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page cache is SQLite's
 def test_sync_hands_its_connections_back_with_their_own_cache(engine: Engine, settings: Settings) -> None:
     from datetime import date
 
     from sqlalchemy import event
 
-    if engine.dialect.name != "sqlite":
-        pytest.skip("the page cache is SQLite's")
     with engine.connect() as conn:
         default = conn.exec_driver_sql("PRAGMA cache_size").scalar()
     checked_in: list[int] = []
