@@ -9,7 +9,7 @@ rollup table must hold exactly what `rollups.rebuild` computes from `usage`, and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,13 +17,13 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import ColumnElement, Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select
 
+from ledger_ops import Billed, Delete, Insert, Op, Reprice, Resend, apply
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.queries import SpendQuery, spend
 from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos
-from spendledger.store import write_records
-from spendledger.store.ledger import apply_prices, delete_where, iter_priceable, rebuild_rollups
+from spendledger.store.ledger import rebuild_rollups
 from spendledger.store.rollups import fold
 from spendledger.store.tables import rollup_pending, rollups, settings_kv, usage
 from usage_records import usage_record
@@ -46,37 +46,6 @@ USERS = ("", "ann", "bob")
 FEATURES = ("", "chat", "search")
 KEYS = ("", "k1")
 
-
-# ---- operations ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Insert:
-    events: tuple[UsageRecord, ...]
-
-
-@dataclass(frozen=True)
-class Resend:
-    which: int  # index among the earlier inserts
-
-
-@dataclass(frozen=True)
-class Billed:
-    buckets: tuple[UsageRecord, ...]
-
-
-@dataclass(frozen=True)
-class Reprice:
-    override: PriceOverride
-
-
-@dataclass(frozen=True)
-class Delete:
-    column: str
-    value: str
-
-
-Op = Insert | Resend | Billed | Reprice | Delete
 
 _tokens = st.builds(
     lambda cached, uncached, out: TokenCounts(input=cached + uncached, cached_input=cached, output=out),
@@ -219,28 +188,13 @@ def _run(conn_factory: Callable[[], Any], ops: list[Op]) -> None:
     deleted = False
     for op in ops:
         with conn_factory() as conn:
-            if isinstance(op, Insert):
-                write_records(conn, op.events, tz=ZONE)
-                inserts.append(op.events)
-            elif isinstance(op, Resend):
-                if inserts:
-                    batch = inserts[op.which % len(inserts)]
-                    result = write_records(conn, batch, tz=ZONE)
-                    assert result.inserted + result.duplicates == len(batch)
-                    if not deleted:  # else a deleted event comes back, as it should
-                        assert result.inserted == 0
-            elif isinstance(op, Billed):
-                write_records(conn, [replace(b) for b in op.buckets], tz=ZONE)
-            elif isinstance(op, Reprice):
-                pricer = Pricer(overrides=[op.override])
-                for items in list(iter_priceable(conn, batch_size=7)):
-                    for _, _, record in items:
-                        pricer.price(record)
-                    apply_prices(conn, items)
-            else:
-                condition: ColumnElement[bool] = usage.c[op.column] == op.value
-                delete_where(conn, condition)
-                deleted = True
+            result = apply(conn, op, inserts, tz=ZONE)
+        if isinstance(op, Resend) and result is not None:
+            batch = inserts[op.which % len(inserts)]
+            assert result.inserted + result.duplicates == len(batch)
+            if not deleted:  # else a deleted event comes back, as it should
+                assert result.inserted == 0
+        deleted = deleted or isinstance(op, Delete)
 
 
 def _check(engine: Engine) -> None:

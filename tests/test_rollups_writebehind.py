@@ -11,7 +11,6 @@ from `usage` in Python with the coverage rule, and `queries.spend` must agree wi
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,13 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Connection, Engine, delete, func, select
 
+from ledger_ops import Billed, Buckets, Delete, Fold, Insert, Op, Read, Reprice, Resend, apply
 from spendledger.pricing import PriceOverride, Pricer
 from spendledger.queries import Granularity, SpendQuery, spend
 from spendledger.records import Basis, TokenCounts, UsageRecord, from_nanos
 from spendledger.store import rollups as rollup_sums
 from spendledger.store import write_records
 from spendledger.store.folder import claim, fold_all, fold_once
-from spendledger.store.ledger import apply_prices, delete_where, iter_priceable, replace_buckets
 from spendledger.store.tables import GRAINS, MEASURES, MONTHLY, rollup_key, rollup_pending, rollups, usage
 from usage_records import usage_record
 
@@ -36,52 +35,6 @@ DAY0 = datetime(2026, 11, 29, tzinfo=UTC)  # three days across a month end: the 
 DAYS = 3
 MODELS = (("openai", "gpt-4o-mini"), ("openai", "gpt-9-preview"), ("anthropic", "claude-sonnet-4-5"))
 ACCOUNTS = ("", "org-1", "org-2")
-
-
-@dataclass(frozen=True)
-class Insert:
-    events: tuple[UsageRecord, ...]
-
-
-@dataclass(frozen=True)
-class Resend:
-    which: int
-
-
-@dataclass(frozen=True)
-class Billed:  # revisable records through write_records
-    records: tuple[UsageRecord, ...]
-
-
-@dataclass(frozen=True)
-class Buckets:  # a billing page: its bucket's records replaced
-    day: int
-    account: str
-    records: tuple[UsageRecord, ...]
-
-
-@dataclass(frozen=True)
-class Reprice:
-    override: PriceOverride
-
-
-@dataclass(frozen=True)
-class Delete:
-    column: str
-    value: str
-
-
-@dataclass(frozen=True)
-class Fold:
-    limit: int
-
-
-@dataclass(frozen=True)
-class Read:
-    pass
-
-
-Op = Insert | Resend | Billed | Buckets | Reprice | Delete | Fold | Read
 
 
 @st.composite
@@ -139,7 +92,7 @@ def _buckets(draw: st.DrawFn) -> Buckets:
         _bill("openai", "gpt-4o-mini", day, account, p, draw(st.integers(1, 10**10)), f"costs|{p}")
         for p in projects
     )
-    return Buckets(day, account, records)
+    return Buckets(DAY0 + timedelta(days=day), account, records)
 
 
 _override_ids = iter(range(1, 10**9))
@@ -261,35 +214,10 @@ def _run(engine: Engine, ops: list[Op]) -> None:
     inserts: list[tuple[UsageRecord, ...]] = []
     for op in ops:
         with engine.begin() as conn:
-            if isinstance(op, Insert):
-                write_records(conn, op.events, tz=ZONE)
-                inserts.append(op.events)
-            elif isinstance(op, Resend) and inserts:
-                write_records(conn, inserts[op.which % len(inserts)], tz=ZONE)
-            elif isinstance(op, Billed):
-                write_records(conn, [replace(r) for r in op.records], tz=ZONE)
-            elif isinstance(op, Buckets):
-                start = DAY0 + timedelta(days=op.day)
-                replace_buckets(
-                    conn,
-                    source=f"openai-{op.account}",
-                    endpoint="costs",
-                    buckets=[(start, start + timedelta(days=1))],
-                    records=[replace(r) for r in op.records],
-                    tz=ZONE,
-                )
-            elif isinstance(op, Reprice):
-                pricer = Pricer(overrides=[op.override])
-                for items in list(iter_priceable(conn, batch_size=7)):
-                    for _, _, record in items:
-                        pricer.price(record)
-                    apply_prices(conn, items)
-            elif isinstance(op, Delete):
-                delete_where(conn, usage.c[op.column] == op.value)
-            elif isinstance(op, Fold):
-                rollup_sums.fold(conn, limit=op.limit)
-            elif isinstance(op, Read):
+            if isinstance(op, Read):
                 _check(conn)
+            else:
+                apply(conn, op, inserts, tz=ZONE)
     with engine.begin() as conn:
         _check(conn)
     fold_all(engine)
