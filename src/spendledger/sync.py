@@ -44,7 +44,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 
 from spendledger.config import Settings
-from spendledger.ingest.batch import gc_paused
 from spendledger.model_names import canonical_model, canonical_provider, canonicalise
 from spendledger.readahead import ReadAhead
 from spendledger.records import UsageRecord
@@ -311,8 +310,7 @@ class _Writer:
                 raise
         conn, replacing, narrow = self._open
         try:
-            with gc_paused():  # a page's rows are thousands of acyclic objects
-                self._write(conn, replacing, page, at)
+            self._write(conn, replacing, page, at)  # the collector is paused while pages flow
         except BaseException:
             self._open = None
             self._pages = self._records = 0
