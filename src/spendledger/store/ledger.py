@@ -229,33 +229,6 @@ def replace_buckets(
         return replacing.buckets(source=source, endpoint=endpoint, buckets=buckets, records=records)
 
 
-WIDE_CACHE_KIB = 65_536  # a sync's transaction: a window's pages, their index pages and rollups
-
-
-def widen_cache(conn: Connection) -> Callable[[], None]:
-    """Give a SQLite connection a page cache of WIDE_CACHE_KIB for a long write (a sync's
-    transactions spill the default 2 MB: measured 19.8 s → 17.6 s for a year of OpenAI);
-    returns what puts the connection's own size back, to call before it returns to the
-    pool (a server's other connections keep the small cache: serve's memory target). It
-    never raises: a connection whose size cannot be put back is invalidated, never pooled
-    wide. The pragmas go to the driver's connection, which they do not open a transaction
-    on. Other databases: nothing to do."""
-    if conn.dialect.name != "sqlite":
-        return lambda: None
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    before = int(driver.execute("PRAGMA cache_size").fetchone()[0])
-    driver.execute(f"PRAGMA cache_size=-{WIDE_CACHE_KIB}")
-
-    def restore() -> None:
-        try:
-            driver.execute(f"PRAGMA cache_size={before}")
-        except Exception:
-            conn.invalidate()
-
-    return restore
-
-
 class Replacing:
     """Several replacements (`replace_where`, `replace_buckets`) in one transaction, as one
     change to the rollups: a billing sync's pages of one window ask the billed days'
